@@ -1,0 +1,81 @@
+/*
+ * Licensed under the Apache License, Version 2.0. See LICENSE.
+ */
+package org.dmcow.format;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.util.List;
+
+/**
+ * An open CoW space: placement decisions and durable mappings for one volume. Places are byte
+ * offsets in the CoW store (the file or device the kernel target gets as its CoW device), each
+ * the start of one chunk. Not thread-safe: one owner (the volume's allocator) uses it.
+ */
+public interface CowSpace extends Closeable {
+    /** Chunk size in bytes (a power of two, at least 4 KiB). */
+    long chunkSize();
+
+    /** The volume's size in bytes: the base's size. The last chunk may be partial. */
+    long volumeSize();
+
+    /** Number of chunks in the volume, the last possibly partial. */
+    default long volumeChunks() {
+        return (volumeSize() + chunkSize() - 1) / chunkSize();
+    }
+
+    /** Calls {@code visitor} for every committed mapping, in increasing volume chunk order. */
+    void forEachMapping(MappingVisitor visitor);
+
+    /** The committed place of a volume chunk, or -1 when it has none. */
+    long committedPlace(long volumeChunk);
+
+    /**
+     * Chooses and reserves a place for a volume chunk that has none. The reservation is not durable
+     * until {@link #commit}; it is never handed out again meanwhile.
+     *
+     * @throws SpaceFullException when no place is left (after growing, where the format grows)
+     */
+    Placement place(long volumeChunk) throws IOException, FormatException;
+
+    /**
+     * Records a place the kernel already holds for a chunk (replayed after a daemon restart), so
+     * it is never handed out again. Refuses a place outside the data area or already in use.
+     */
+    void adopt(long volumeChunk, long place) throws FormatException;
+
+    /** Returns a reservation that will not be used (the fault was failed). */
+    void release(long volumeChunk);
+
+    /**
+     * Makes mappings durable, in one group where the format can. The caller has made the data in
+     * these chunks durable first (data before metadata). Returns once durable.
+     */
+    void commit(List<Mapping> mappings) throws IOException, FormatException;
+
+    /** Space accounting, exact. */
+    SpaceUsage usage();
+
+    /** Where a chunk goes and how the kernel fills the rest of it before the first write. */
+    record Placement(long place, Fill fill) {
+    }
+
+    /** How a newly placed chunk is filled: copied from the base, or zero-filled. */
+    enum Fill {
+        COPY, ZERO
+    }
+
+    /** One committed or to-be-committed mapping: volume chunk to byte offset in the CoW store. */
+    record Mapping(long volumeChunk, long place) {
+    }
+
+    /** Visitor over mappings; primitive to keep 16 M-mapping spaces cheap to walk. */
+    @FunctionalInterface
+    interface MappingVisitor {
+        void mapping(long volumeChunk, long place);
+    }
+
+    /** Chunks of CoW space: used (committed or reserved), free (placeable now), committed mappings. */
+    record SpaceUsage(long usedChunks, long freeChunks, long mappings) {
+    }
+}

@@ -1,0 +1,35 @@
+/*
+ * Licensed under the Apache License, Version 2.0. See LICENSE.
+ */
+package org.dmcow.format;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+
+/**
+ * The CoW space's storage as a format sees it: positional I/O, flush and growth on a file or
+ * block device. This is the seam where tests cut writes short, fail them, or slow them down.
+ */
+public interface CowStore extends Closeable {
+    /** The file or device, for messages. */
+    Path path();
+
+    long size() throws IOException;
+
+    /** Reads exactly {@code dst.remaining()} bytes at {@code position}; past the end reads zeros. */
+    void read(ByteBuffer dst, long position) throws IOException;
+
+    /** Writes all of {@code src} at {@code position}. */
+    void write(ByteBuffer src, long position) throws IOException;
+
+    /** Makes every completed write durable (fdatasync; a cache flush on a device). */
+    void flush() throws IOException;
+
+    /**
+     * Grows the store to at least {@code newSize} bytes and makes the new size visible to the
+     * kernel (a loop device is told its new capacity). Block devices cannot grow: IOException.
+     */
+    void grow(long newSize) throws IOException;
+}

@@ -1,0 +1,12 @@
+/*
+ * Licensed under the Apache License, Version 2.0. See LICENSE.
+ */
+package org.dmcow.format;
+
+/**
+ * What {@code dmcowctl info} shows. Sizes in bytes, counts in chunks; {@code segments} is the
+ * number of {@code linear} segments a table needs for the committed mappings.
+ */
+public record SpaceInfo(String format, long chunkSize, long volumeSize, long cowSize, long usedChunks,
+        long freeChunks, long mappings, long segments) {
+}
