@@ -1,0 +1,42 @@
+/*
+ * Licensed under the Apache License, Version 2.0. See LICENSE.
+ */
+package org.dmcow.format;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** Facts about block devices the JDK does not give directly, read from sysfs. */
+public final class BlockDevices {
+    private BlockDevices() {
+    }
+
+    /** True when {@code path} is a block device node (following symlinks). */
+    public static boolean isBlockDevice(Path path) throws IOException {
+        if (!Files.exists(path)) {
+            return false;
+        }
+        Object mode = Files.getAttribute(path, "unix:mode");
+        return mode instanceof Integer m && (m & 0170000) == 0060000;
+    }
+
+    /** The device's size in bytes, from /sys/dev/block/MAJOR:MINOR/size (512-byte sectors). */
+    public static long size(Path device) throws IOException {
+        Path sys = Path.of("/sys/dev/block", majorMinor(device), "size");
+        try {
+            return Long.parseLong(Files.readString(sys).trim()) * 512;
+        } catch (NumberFormatException e) {
+            throw new IOException(device + ": unreadable size in " + sys);
+        }
+    }
+
+    /** "MAJOR:MINOR" of a block device node. */
+    public static String majorMinor(Path device) throws IOException {
+        long rdev = ((Number) Files.getAttribute(device, "unix:rdev")).longValue();
+        // glibc's encoding of dev_t
+        long major = ((rdev >>> 8) & 0xfff) | ((rdev >>> 32) & ~0xfffL);
+        long minor = (rdev & 0xff) | ((rdev >>> 12) & ~0xffL);
+        return major + ":" + minor;
+    }
+}

@@ -1,0 +1,136 @@
+/*
+ * Licensed under the Apache License, Version 2.0. See LICENSE.
+ */
+package org.dmcow.format;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * A CoW store on a regular file or a block device. Reads and writes use separate descriptors:
+ * positional reads and writes on one {@link FileChannel} serialise on its position lock.
+ */
+public final class FileCowStore implements CowStore {
+    /** Told the new size after the file grew, e.g. to refresh a loop device's capacity. */
+    @FunctionalInterface
+    public interface GrowthListener {
+        void grown(long newSize) throws IOException;
+    }
+
+    private final Path path;
+    private final FileChannel reader;
+    private final FileChannel writer;
+    private final boolean blockDevice;
+    private final GrowthListener growthListener;
+
+    private FileCowStore(Path path, FileChannel reader, FileChannel writer, boolean blockDevice,
+            GrowthListener growthListener) {
+        this.path = path;
+        this.reader = reader;
+        this.writer = writer;
+        this.blockDevice = blockDevice;
+        this.growthListener = growthListener;
+    }
+
+    /** Opens an existing file or device for reading only; writes fail. */
+    public static FileCowStore openReadOnly(Path path) throws IOException {
+        FileChannel r = FileChannel.open(path, StandardOpenOption.READ);
+        return new FileCowStore(path, r, null, BlockDevices.isBlockDevice(path), null);
+    }
+
+    /** Opens a file or device for reading and writing; a missing file is created when {@code create}. */
+    public static FileCowStore open(Path path, boolean create, GrowthListener growthListener) throws IOException {
+        FileChannel w = create
+                ? FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE, StandardOpenOption.CREATE)
+                : FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        FileChannel r;
+        try {
+            r = FileChannel.open(path, StandardOpenOption.READ);
+        } catch (IOException e) {
+            w.close();
+            throw e;
+        }
+        return new FileCowStore(path, r, w, BlockDevices.isBlockDevice(path), growthListener);
+    }
+
+    @Override
+    public Path path() {
+        return path;
+    }
+
+    @Override
+    public long size() throws IOException {
+        return blockDevice ? BlockDevices.size(path) : reader.size();
+    }
+
+    @Override
+    public void read(ByteBuffer dst, long position) throws IOException {
+        long pos = position;
+        while (dst.hasRemaining()) {
+            int n = reader.read(dst, pos);
+            if (n < 0) {
+                while (dst.hasRemaining()) {
+                    dst.put((byte) 0);
+                }
+                return;
+            }
+            pos += n;
+        }
+    }
+
+    @Override
+    public void write(ByteBuffer src, long position) throws IOException {
+        if (writer == null) {
+            throw new IOException(path + ": opened read-only");
+        }
+        long pos = position;
+        while (src.hasRemaining()) {
+            pos += writer.write(src, pos);
+        }
+    }
+
+    @Override
+    public void flush() throws IOException {
+        if (writer != null) {
+            writer.force(false);
+        }
+    }
+
+    @Override
+    public void grow(long newSize) throws IOException {
+        if (blockDevice) {
+            throw new IOException(path + ": a block device cannot grow (needed " + newSize + " bytes, have "
+                    + size() + ")");
+        }
+        if (writer == null) {
+            throw new IOException(path + ": opened read-only");
+        }
+        if (newSize <= writer.size()) {
+            return;
+        }
+        writer.write(ByteBuffer.allocate(1), newSize - 1);
+        if (growthListener != null) {
+            growthListener.grown(newSize);
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        try {
+            reader.close();
+        } finally {
+            if (writer != null) {
+                writer.close();
+            }
+        }
+    }
+
+    /** Whether {@code path} names a regular file that does not exist yet or is empty. */
+    public static boolean isNewFile(Path path) throws IOException {
+        return !Files.exists(path) || (Files.isRegularFile(path) && Files.size(path) == 0);
+    }
+}

@@ -1,0 +1,58 @@
+package org.dmcow.format;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class FileCowStoreTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void writesReadBackAndReadsPastTheEndAsZeros() throws IOException {
+        try (FileCowStore s = FileCowStore.open(dir.resolve("cow"), true, null)) {
+            s.write(ByteBuffer.wrap(new byte[] {1, 2, 3}), 4096);
+            s.flush();
+            assertEquals(4099, s.size());
+            ByteBuffer b = ByteBuffer.allocate(6);
+            s.read(b, 4096);
+            assertArrayEquals(new byte[] {1, 2, 3, 0, 0, 0}, b.array());
+        }
+    }
+
+    @Test
+    void growExtendsTheFileAndTellsTheListenerOnce() throws IOException {
+        List<Long> told = new ArrayList<>();
+        try (FileCowStore s = FileCowStore.open(dir.resolve("cow"), true, told::add)) {
+            s.grow(1 << 20);
+            s.grow(4096); // smaller: nothing to do
+            assertEquals(1 << 20, s.size());
+            assertEquals(List.of(1L << 20), told);
+        }
+    }
+
+    @Test
+    void readOnlyRefusesWrites() throws IOException {
+        Path p = dir.resolve("cow");
+        FileCowStore.open(p, true, null).close();
+        try (FileCowStore s = FileCowStore.openReadOnly(p)) {
+            IOException e = assertThrows(IOException.class, () -> s.write(ByteBuffer.allocate(1), 0));
+            assertEquals(p + ": opened read-only", e.getMessage());
+        }
+    }
+
+    @Test
+    void regularFileIsNotABlockDevice() throws IOException {
+        Path p = dir.resolve("f");
+        FileCowStore.open(p, true, null).close();
+        assertEquals(false, BlockDevices.isBlockDevice(p));
+    }
+}
