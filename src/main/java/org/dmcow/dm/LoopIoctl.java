@@ -10,6 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.stream.Stream;
+import org.dmcow.format.BlockDevices;
 
 /** {@link LoopDevices} with LOOP_CTL_GET_FREE and LOOP_CONFIGURE (include/uapi/linux/loop.h). */
 public final class LoopIoctl implements LoopDevices {
@@ -29,10 +30,10 @@ public final class LoopIoctl implements LoopDevices {
     static final int LO_FLAGS_AUTOCLEAR = 4;
 
     @Override
-    public Path attach(Path file, boolean readOnly) throws IOException {
+    public Loop attach(Path file, boolean readOnly) throws IOException {
         Path existing = find(file.toRealPath());
         if (existing != null) {
-            return existing;
+            return new Loop(existing, BlockDevices.majorMinor(existing));
         }
         int ctl = LibC.open("/dev/loop-control", LibC.O_RDWR);
         int n;
@@ -59,7 +60,7 @@ public final class LoopIoctl implements LoopDevices {
         } finally {
             LibC.get().close(fileFd);
         }
-        return loop;
+        return new Loop(loop, BlockDevices.majorMinor(loop));
     }
 
     static byte[] config(int fd, Path file, boolean readOnly) {
