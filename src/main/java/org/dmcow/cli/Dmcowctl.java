@@ -20,6 +20,7 @@ public final class Dmcowctl {
     private static Map<String, Command> commands() {
         Map<String, Command> c = new TreeMap<>();
         c.put("version", new VersionCommand());
+        c.put("status", new StatusCommand());
         return c;
     }
 

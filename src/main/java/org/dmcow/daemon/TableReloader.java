@@ -55,19 +55,18 @@ public final class TableReloader extends AbstractBehavior<TableReloader.Command>
     private final LoopDevices loops;
     private final ActorRef<Volume.Command> volume;
     private Tables.Layout layout;
+    /** Loop devices this volume uses, detached when its dm device is removed. */
+    private final List<Path> loopDevices = new java.util.ArrayList<>();
 
-    /** {@code layout}: the devices attached before (a restarted volume), or null. */
     public static Behavior<Command> create(VolumeConfig config, DeviceMapper dm, LoopDevices loops,
-            Tables.Layout layout, ActorRef<Volume.Command> volume) {
-        return Behaviors.<Command>supervise(Behaviors.setup(ctx -> new TableReloader(ctx, config, dm, loops, layout,
-                volume)))
+            ActorRef<Volume.Command> volume) {
+        return Behaviors.<Command>supervise(Behaviors.setup(ctx -> new TableReloader(ctx, config, dm, loops, volume)))
                 .onFailure(RuntimeException.class, SupervisorStrategy.restart());
     }
 
     private TableReloader(ActorContext<Command> ctx, VolumeConfig config, DeviceMapper dm, LoopDevices loops,
-            Tables.Layout layout, ActorRef<Volume.Command> volume) {
+            ActorRef<Volume.Command> volume) {
         super(ctx);
-        this.layout = layout;
         this.config = config;
         this.dm = dm;
         this.loops = loops;
@@ -86,12 +85,12 @@ public final class TableReloader extends AbstractBehavior<TableReloader.Command>
 
     private Behavior<Command> onAttach() {
         try {
+            String baseDev = device(config.base(), true).majorMinor();
             long bytes = BlockDevices.isBlockDevice(config.base()) ? BlockDevices.size(config.base())
                     : Files.size(config.base());
             if (bytes % 512 != 0 || bytes == 0) {
                 throw new IOException(config.base() + ": size " + bytes + " is not a positive multiple of 512");
             }
-            String baseDev = device(config.base(), true).majorMinor();
             LoopDevices.Loop cow = device(config.cow(), false);
             layout = new Tables.Layout(config.name(), bytes / 512, config.chunkSectors(), baseDev, cow.majorMinor());
             volume.tell(new Volume.DevicesAttached(layout, cow.device().equals(config.cow()) ? null : cow.device()));
@@ -108,7 +107,11 @@ public final class TableReloader extends AbstractBehavior<TableReloader.Command>
         if (BlockDevices.isBlockDevice(path)) {
             return new LoopDevices.Loop(path, BlockDevices.majorMinor(path));
         }
-        return loops.attach(path, readOnly);
+        LoopDevices.Loop loop = loops.attach(path, readOnly);
+        if (!loopDevices.contains(loop.device())) {
+            loopDevices.add(loop.device());
+        }
+        return loop;
     }
 
     private Behavior<Command> onActivate(Activate m) {
@@ -166,6 +169,9 @@ public final class TableReloader extends AbstractBehavior<TableReloader.Command>
             }
             if (s.exists()) {
                 dm.remove(config.name());
+            }
+            for (Path loop : loopDevices) {
+                loops.detach(loop);
             }
             volume.tell(new Volume.Removed(null));
         } catch (IOException | RuntimeException e) {

@@ -160,8 +160,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         this.env = env;
         this.ledger = ledger;
         this.timers = timers;
-        this.reloader = ctx.spawn(TableReloader.create(config, env.dm(), env.loops(), ledger.layout, ctx.getSelf()),
-                "reloader",
+        this.reloader = ctx.spawn(TableReloader.create(config, env.dm(), env.loops(), ctx.getSelf()), "reloader",
                 DispatcherSelector.fromConfig(TableReloader.DISPATCHER));
         timers.startTimerWithFixedDelay(Tick.INSTANCE, settings.commitInterval());
         // Resuming after a crash: what the old children were doing is gone; ask again.
@@ -174,11 +173,8 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
                 c.state = State.FILLED;
             }
         }
-        if (ledger.layout == null) {
-            reloader.tell(TableReloader.Attach.INSTANCE);
-        } else {
-            spawnAllocator();
-        }
+        // finds the loop devices attached before a restart, so it is safe to repeat
+        reloader.tell(TableReloader.Attach.INSTANCE);
     }
 
     private void spawnAllocator() {

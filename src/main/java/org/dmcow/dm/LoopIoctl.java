@@ -26,8 +26,6 @@ public final class LoopIoctl implements LoopDevices {
     static final int INFO_FILE_NAME = 56;
     static final int LO_NAME_SIZE = 64;
     static final int LO_FLAGS_READ_ONLY = 1;
-    /* The loop device goes away when its last user (the dm table) closes it. */
-    static final int LO_FLAGS_AUTOCLEAR = 4;
 
     @Override
     public Loop attach(Path file, boolean readOnly) throws IOException {
@@ -66,7 +64,8 @@ public final class LoopIoctl implements LoopDevices {
     static byte[] config(int fd, Path file, boolean readOnly) {
         ByteBuffer b = ByteBuffer.allocate(SIZEOF_LOOP_CONFIG).order(ByteOrder.nativeOrder());
         b.putInt(CONFIG_FD, fd);
-        b.putInt(CONFIG_INFO + INFO_FLAGS, LO_FLAGS_AUTOCLEAR | (readOnly ? LO_FLAGS_READ_ONLY : 0));
+        // no autoclear: it would detach the loop when this daemon closes it, before the table opens it
+        b.putInt(CONFIG_INFO + INFO_FLAGS, readOnly ? LO_FLAGS_READ_ONLY : 0);
         byte[] name = file.toString().getBytes(StandardCharsets.UTF_8);
         b.put(CONFIG_INFO + INFO_FILE_NAME, name, 0, Math.min(name.length, LO_NAME_SIZE - 1));
         return b.array();
