@@ -102,7 +102,7 @@ public final class Dmcowd {
             channel = ControlChannel.handshake(ControlDeviceFile.open(config.controlDevice(),
                     READ_MESSAGES * org.dmcow.protocol.Protocol.MSG_SIZE), READ_MESSAGES);
         } catch (IOException e) {
-            LOG.error("{}: {}", config.controlDevice(), e.getMessage());
+            LOG.error("cannot attach to the kernel module: {}", e.getMessage());
             return 1;
         }
         Dmcowd d;
