@@ -28,7 +28,7 @@ import net.jqwik.api.lifecycle.BeforeContainer;
  * growth (reopen on a bigger store): no place handed out twice, used + free == capacity, and used
  * equals what is reserved or committed.
  */
-class NativeSpaceProperties {
+class NativeSpacePropertyTest {
     private static final long CHUNK = 4096;
     private static final int VOLUME_CHUNKS = 1500;
     private static Path dir;

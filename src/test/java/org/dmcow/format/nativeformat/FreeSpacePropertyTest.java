@@ -13,7 +13,7 @@ import net.jqwik.api.Property;
 import net.jqwik.api.constraints.IntRange;
 
 /** The free-run tree against a plain boolean model, under random use, release and growth. */
-class FreeSpaceProperties {
+class FreeSpacePropertyTest {
     @Property(tries = 200)
     void longestRunAndCountsMatchAModel(@ForAll long seed, @ForAll @IntRange(min = 1, max = 700) int chunks) {
         Random rnd = new Random(seed);
