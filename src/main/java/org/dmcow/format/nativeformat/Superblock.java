@@ -127,7 +127,8 @@ record Superblock(int version, long incompatFeatures, long compatFeatures, byte[
         }
         long pages = (volumeChunks() + TablePage.ENTRIES - 1) / TablePage.ENTRIES;
         if (checkpointOffset != CHECKPOINT_OFFSET || journalOffset != JOURNAL_OFFSET || journalSize < 512
-                || journalSize % 512 != 0 || journalSize > (1L << 30) || tableOffset != journalOffset + journalSize || tablePages != pages
+                || journalSize % 512 != 0 || journalSize > (1L << 30) || tableOffset != journalOffset + journalSize
+                || tablePages != pages
                 || dataOffset < tableOffset + 2 * pages * TablePage.SIZE || dataOffset % chunkSize != 0
                 || dataChunks < 0 || dataChunks > MAX_DATA_CHUNKS) {
             return "inconsistent layout (journal " + journalOffset + "+" + journalSize + ", table " + tableOffset

@@ -20,8 +20,11 @@ import org.dmcow.format.CowStore;
 final class MemoryCowStore implements CowStore {
     static final int SECTOR = 512;
 
-    /** One write as issued: where, and the bytes. */
+    /** One write as issued: where, and the bytes; a flush is recorded as a write without bytes. */
     record Write(long position, byte[] bytes) {
+        boolean flush() {
+            return bytes == null;
+        }
     }
 
     private final Path path;
@@ -122,6 +125,9 @@ final class MemoryCowStore implements CowStore {
 
     @Override
     public void flush() {
+        if (recorded != null) {
+            recorded.add(new Write(-1, null));
+        }
     }
 
     @Override

@@ -19,9 +19,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Crash at every write of every commit, the write cut at every sector boundary (or dropped):
- * reopening must give exactly the mappings before or after that commit, over random sequences of
- * journal commits, checkpoints (small journal) and groups too big for the journal.
+ * Crash at every write of every commit, the write cut at every sector boundary (or dropped), and
+ * again with a random part of the earlier writes not yet flushed lost (a volatile cache): reopening
+ * must give exactly the mappings before or after that commit, over random sequences of journal
+ * commits, checkpoints (small journal) and groups too big for the journal.
  */
 class NativeCrashTest {
     private static final long CHUNK = 4096;
@@ -93,23 +94,48 @@ class NativeCrashTest {
             List<MemoryCowStore.Write> writes = store.recorded();
             MemoryCowStore chosen = null;
             int pick = rnd.nextInt(5) == 0 ? rnd.nextInt(writes.size()) : -1;
+            if (pick >= 0 && writes.get(pick).flush()) {
+                pick = -1;
+            }
             for (int k = 0; k < writes.size(); k++) {
-                MemoryCowStore prefix = snapshot.copy();
-                for (int j = 0; j < k; j++) {
-                    prefix.apply(writes.get(j), writes.get(j).bytes().length);
+                if (writes.get(k).flush()) {
+                    continue;
                 }
-                int length = writes.get(k).bytes().length;
-                for (int cut = 0; cut <= length; cut += MemoryCowStore.SECTOR) {
-                    MemoryCowStore image = prefix.copy();
-                    image.apply(writes.get(k), cut);
-                    long[] got = TestSpaces.mappings(new NativeFormat().open(image, base));
-                    images++;
-                    if (!Arrays.equals(got, before) && !Arrays.equals(got, after)) {
-                        fail("commit " + commit + ", write " + k + " of " + writes.size() + " cut at " + cut
-                                + " bytes: recovered mappings are neither the state before nor after the commit");
+                for (boolean loseUnflushed : new boolean[] {false, true}) {
+                    MemoryCowStore prefix = snapshot.copy();
+                    int lastFlush = -1;
+                    for (int j = 0; j < k; j++) {
+                        lastFlush = writes.get(j).flush() ? j : lastFlush;
                     }
-                    if (k == pick && cut == 0) {
-                        chosen = image;
+                    boolean lost = false;
+                    for (int j = 0; j < k; j++) {
+                        MemoryCowStore.Write w = writes.get(j);
+                        if (w.flush()) {
+                            continue;
+                        }
+                        if (loseUnflushed && j > lastFlush && rnd.nextBoolean()) {
+                            lost = true;
+                            continue;
+                        }
+                        prefix.apply(w, w.bytes().length);
+                    }
+                    if (loseUnflushed && !lost) {
+                        continue;
+                    }
+                    int length = writes.get(k).bytes().length;
+                    for (int cut = 0; cut <= length; cut += MemoryCowStore.SECTOR) {
+                        MemoryCowStore image = prefix.copy();
+                        image.apply(writes.get(k), cut);
+                        long[] got = TestSpaces.mappings(new NativeFormat().open(image, base));
+                        images++;
+                        if (!Arrays.equals(got, before) && !Arrays.equals(got, after)) {
+                            fail("commit " + commit + ", write " + k + " of " + writes.size() + " cut at " + cut
+                                    + " bytes" + (lost ? ", some unflushed writes lost" : "")
+                                    + ": recovered mappings are neither the state before nor after the commit");
+                        }
+                        if (k == pick && cut == 0) {
+                            chosen = image;
+                        }
                     }
                 }
             }
