@@ -183,12 +183,9 @@ final class Qcow2Space implements CowSpace {
         }
     }
 
-    /**
-     * Calls {@code visitor} for every chunk whose L2 entry has the zero flag: QEMU reads it as
-     * zeros, but the kernel would read an unmapped chunk from the base, so the daemon must place
-     * these (they are placed with {@link Fill#ZERO}) and commit them before serving reads.
-     */
-    void forEachZeroChunk(LongConsumer visitor) {
+    /** Chunks whose L2 entry has the zero flag (with or without a cluster), unplaced ones included. */
+    @Override
+    public void forEachZeroChunk(LongConsumer visitor) {
         long chunks = volumeChunks();
         for (int i = 0; i < l2.length; i++) {
             long[] t = l2[i];
