@@ -43,7 +43,7 @@ final class Qemu {
         Matcher m = entry.matcher(mapJson);
         while (m.find()) {
             String e = m.group();
-            if (field(e, "depth") != 0 || !e.contains("\"data\": true")) {
+            if (field(e, "depth") != 0 || !e.contains("\"data\": true") || e.contains("\"zero\": true")) {
                 continue;
             }
             long start = field(e, "start");
@@ -54,6 +54,18 @@ final class Qemu {
             }
         }
         return list;
+    }
+
+    /** The host offset qemu-img map gives for the extent starting at {@code start}, or -1. */
+    static long hostOffset(String mapJson, long start) {
+        Matcher m = Pattern.compile("\\{[^}]*\\}").matcher(mapJson);
+        while (m.find()) {
+            String e = m.group();
+            if (field(e, "start") == start) {
+                return e.contains("\"offset\"") ? field(e, "offset") : -1;
+            }
+        }
+        return -1;
     }
 
     private static long field(String entry, String name) {
