@@ -29,6 +29,7 @@ final class Qcow2Check {
     private long fileSize;
     private int[] references;
     private final List<long[]> copiedChecks = new ArrayList<>();
+    private boolean compressedSeen;
 
     private Qcow2Check(CowStore store) {
         this.store = store;
@@ -113,7 +114,7 @@ final class Qcow2Check {
         for (int j = 0; j < cs / 8; j++) {
             long e = t.getLong(8 * j);
             if ((e & Qcow2Space.COMPRESSED) != 0) {
-                add("compressed-cluster", "L2 entry " + j + " of table " + i + " is a compressed cluster");
+                referenceCompressed(e, i, j);
                 continue;
             }
             if ((e & Qcow2Space.L2_RESERVED) != 0) {
@@ -124,6 +125,22 @@ final class Qcow2Check {
             if (data != 0 && reference(data, "data cluster of L2 entry " + j + " of table " + i)) {
                 copiedChecks.add(new long[] {e, data});
             }
+        }
+    }
+
+    /** A compressed cluster descriptor references every host cluster its compressed bytes touch. */
+    private void referenceCompressed(long e, int i, int j) {
+        if (!compressedSeen) {
+            compressedSeen = true;
+            add("compressed-cluster", "holds compressed clusters (first: L2 entry " + j + " of table " + i
+                    + "), which are not supported");
+        }
+        int x = 62 - (Long.numberOfTrailingZeros(cs) - 8);
+        long offset = e & ((1L << x) - 1);
+        long sectors = ((e & ~Qcow2Space.COMPRESSED & ~Qcow2Space.COPIED) >>> x) + 1;
+        long end = (offset & ~511L) + sectors * 512;
+        for (long c = offset / cs; c <= (end - 1) / cs; c++) {
+            reference(c * cs, "compressed data of L2 entry " + j + " of table " + i);
         }
     }
 
