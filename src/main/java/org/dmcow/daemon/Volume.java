@@ -546,7 +546,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
     }
 
     private void sendCommitted(Chunk c) {
-        env.replies().send(new ControlMessage.Committed(ledger.kernelVolume, c.fillSeq, c.chunk, c.place / 512));
+        env.replies().send(new ControlMessage.Committed(ledger.kernelVolume, c.chunk));
         c.state = State.COMMITTED;
         ledger.committed++;
     }

@@ -42,6 +42,10 @@ final class DaemonHarness {
         this.kit = kit;
         this.kernel = kernel;
         this.dir = dir;
+        kernel.table = ident -> {
+            FakeDevices.Device d = devices.devices.get(ident);
+            return d == null ? List.of() : d.live;
+        };
         try (RandomAccessFile f = new RandomAccessFile(dir.resolve("base.img").toFile(), "rw")) {
             f.setLength(BASE_SIZE);
         }

@@ -77,7 +77,7 @@ class VolumeSetTest {
         k.flush(good).get(20, TimeUnit.SECONDS);
         eventually("states", () -> h.status("missing").state().equals("degraded")
                 && h.status("nospace").state().equals("degraded"));
-        assertEquals("serving", h.status("good").state());
+        eventually("good serving", () -> h.status("good").state().equals("serving"));
         assertTrue(h.status("broken").reason().contains("volume broken: cow is missing"), h.status("broken").reason());
         assertTrue(h.status("missing").reason().contains("/nonexistent/base.img: no such file"),
                 h.status("missing").reason());
