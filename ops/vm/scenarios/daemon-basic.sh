@@ -1,9 +1,11 @@
-# dmcowd serves a volume over a file-backed base and native CoW space: mkfs.ext4, files written, e2fsck clean; after SIGTERM (exit 0) the device keeps serving, and a restarted daemon, even rebuilding the device from the CoW space alone, keeps every byte.
+# dmcowd serves a volume over a file-backed base and native CoW space: mkfs.ext4, files written, e2fsck clean; after SIGTERM (exit 0) the device keeps serving, and a restarted daemon rebuilding the device from the CoW space alone keeps every byte and serves new writes.
 . "$DMCOW_ROOT/ops/vm/lib.sh"
 BIN=$DMCOW_ROOT/target/dmcow/bin
 [ -x "$BIN/dmcowd" ] || fail "run 'mvn -q -B package -DskipTests' first: no $BIN/dmcowd"
 load_dmcow
 mkdir -p /run/dmcow /tmp/mnt
+# A small heap starts faster under software emulation; the defaults preallocate 256 MiB.
+export DMCOWD_JAVA_OPTS="-Xms96m -Xmx96m -XX:+UseSerialGC -XX:TieredStopAtLevel=1"
 
 step "base: 64 MiB of random data; CoW space: native, 64k chunks"
 head -c 67108864 /dev/urandom >/tmp/base.img
@@ -65,23 +67,21 @@ grep -q "stopped cleanly" /tmp/dmcowd.log || fail "no clean stop in the log: $(t
 [ "$(dev_sum)" = "$sum1" ] || fail "the device changed after the daemon stopped"
 step "table after the last reload: $(dmsetup table vm1 | awk '{print $3}' | sort | uniq -c | tr '\n' ' ')"
 
-step "restart: new writes are served, old files intact"
+step "restart with the device rebuilt from the CoW space alone: every byte kept, new writes served"
+dmsetup remove vm1 || fail "dmsetup remove vm1 failed"
 start_daemon
+[ "$(dev_sum)" = "$sum1" ] || fail "the rebuilt device differs from what was written"
+e2fsck -fn /dev/mapper/vm1 >/tmp/fsck2.log 2>&1 || fail "e2fsck after rebuild: $(cat /tmp/fsck2.log)"
 mount /dev/mapper/vm1 /tmp/mnt || fail "mount after restart failed"
 (cd /tmp/mnt && sha256sum -c --quiet /tmp/files.sum) || fail "files changed across the restart"
 head -c 4194304 /dev/urandom >/tmp/mnt/c.bin
 sync
-(cd /tmp/mnt && sha256sum a.bin b.bin c.bin) >/tmp/files.sum
+c_sum=$(sha256sum </tmp/mnt/c.bin)
 umount /tmp/mnt
-sum2=$(dev_sum)
 stop_daemon
-
-step "the device rebuilt from the CoW space alone holds every byte"
-dmsetup remove vm1 || fail "dmsetup remove vm1 failed"
-start_daemon
-[ "$(dev_sum)" = "$sum2" ] || fail "the rebuilt device differs from what was written"
-e2fsck -fn /dev/mapper/vm1 >/tmp/fsck2.log 2>&1 || fail "e2fsck after rebuild: $(cat /tmp/fsck2.log)"
-stop_daemon
+mount -o ro /dev/mapper/vm1 /tmp/mnt || fail "mount after the second stop failed"
+[ "$(sha256sum </tmp/mnt/c.bin)" = "$c_sum" ] || fail "c.bin changed"
+umount /tmp/mnt
 "$BIN/dmcowctl" check /tmp/vm1.cow --base /tmp/base.img || fail "dmcowctl check found problems"
 [ "$(sha256sum </tmp/base.img | cut -d' ' -f1)" = "$base_sum" ] || fail "the base was written"
 dmsetup remove vm1

@@ -83,7 +83,7 @@ public final class Allocator extends AbstractBehavior<Allocator.Command> {
                 volume.tell(new Volume.AllocatorFailed(epoch, e.getMessage()));
                 return Behaviors.ignore();
             }
-            volume.tell(new Volume.AllocatorReady(epoch, opened.space().usage(), runs(opened.space())));
+            volume.tell(new Volume.AllocatorReady(epoch, opened.space().usage()));
             Allocator allocator = new Allocator(ctx, epoch, volume, opened);
             return Behaviors.<Command>withStash(STASH, stash -> Behaviors.receive(Command.class)
                     .onMessage(Adopt.class, allocator::onAdopt)

@@ -45,6 +45,11 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
     public record GetStatus(ActorRef<VolumeStatus> replyTo) implements Command {
     }
 
+    /** The config was re-read (SIGHUP): a degraded volume tries again what failed. */
+    public enum Retry implements Command {
+        INSTANCE
+    }
+
     /** Stop taking faults, commit everything, reload once more; {@code remove}: then remove the device. */
     public record Shutdown(boolean remove, ActorRef<ShutdownResult> replyTo) implements Command {
     }
@@ -59,7 +64,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
     record DevicesFailed(String reason) implements Command {
     }
 
-    record AllocatorReady(long epoch, CowSpace.SpaceUsage usage, List<Runs.Run> runs) implements Command {
+    record AllocatorReady(long epoch, CowSpace.SpaceUsage usage) implements Command {
     }
 
     record AllocatorFailed(long epoch, String reason) implements Command {
@@ -168,6 +173,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         ledger.committing = false;
         releaseAcks();
         ledger.reloading = false;
+        ledger.activating = false;
         for (Chunk c : ledger.chunks.values()) {
             if (c.state == State.COMMITTING) {
                 c.state = State.FILLED;
@@ -178,6 +184,9 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
     }
 
     private void spawnAllocator() {
+        if (allocator != null) {
+            getContext().stop(allocator);
+        }
         ledger.allocatorEpoch++;
         allocator = getContext().spawn(Allocator.create(ledger.allocatorEpoch, config, ledger.cowLoop, env.opener(),
                 getContext().getSelf()), "allocator-" + ledger.allocatorEpoch,
@@ -221,6 +230,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
                     return this;
                 })
                 .onMessage(Tick.class, m -> onTick())
+                .onMessage(Retry.class, m -> onRetry())
                 .onMessage(ReloadDue.class, m -> startReload())
                 .onMessage(GetStatus.class, this::onStatus)
                 .onMessage(Shutdown.class, this::onShutdown)
@@ -436,8 +446,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
             }
         }
         if (!ledger.activated) {
-            ledger.reloading = true;
-            reloader.tell(new TableReloader.Activate(m.runs()));
+            startActivation();
         }
         if (ledger.degraded != null && ledger.degraded.startsWith("setting up")) {
             recover();
@@ -567,6 +576,23 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         return maybeFinishShutdown();
     }
 
+    private Behavior<Command> onRetry() {
+        if (ledger.degraded == null || shutdown != null) {
+            return this;
+        }
+        getContext().getLog().info("volume {}: trying again (was: {})", config.name(), ledger.degraded);
+        ledger.degraded = null;
+        if (!ledger.allocatorReady) {
+            reloader.tell(TableReloader.Attach.INSTANCE); // then a new allocator
+        } else if (!ledger.activated) {
+            startActivation();
+        } else {
+            placeWaiting();
+            commitNow();
+        }
+        return this;
+    }
+
     private Behavior<Command> onTick() {
         if (ledger.degraded != null && ledger.degraded.startsWith("CoW space full")) {
             recover(); // the space may have grown; placement says again if not
@@ -576,6 +602,13 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
     }
 
     // ---- table reloads
+
+    /** Creates or adopts the dm device with the committed runs. */
+    private void startActivation() {
+        ledger.reloading = true;
+        ledger.activating = true;
+        allocator.tell(Allocator.TableRuns.INSTANCE);
+    }
 
     /** Reload after max-mappings committed chunks, or max-delay after the first of them. */
     private void scheduleReload() {
@@ -600,6 +633,12 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
     private Behavior<Command> onRunsReady(RunsReady m) {
         if (!current(m.epoch())) {
             ledger.reloading = false;
+            ledger.activating = false;
+            return this;
+        }
+        if (ledger.activating) {
+            ledger.activating = false;
+            reloader.tell(new TableReloader.Activate(m.runs()));
             return this;
         }
         List<Long> forget = new ArrayList<>();

@@ -68,6 +68,7 @@ final class VolumeLedger {
     boolean allocatorReady;
     boolean committing;
     boolean reloading;
+    boolean activating;
     long flushWanted;
     String degraded;
     /** Counters for status. */

@@ -121,6 +121,7 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
                     getContext().getLog().warn("volume {}: changed settings take effect once it is removed and "
                             + "added again", v.name());
                 }
+                volumes.get(v.name()).tell(Volume.Retry.INSTANCE);
                 continue;
             }
             stopQuietly(v.name());

@@ -47,8 +47,15 @@ final class FakeDevices implements DeviceMapper, LoopDevices {
         device(name).loads++;
     }
 
+    /** The next this many suspends crash the caller mid-reload (after the load). */
+    final AtomicInteger crashSuspends = new AtomicInteger();
+
     @Override
     public synchronized void suspend(String name) throws IOException {
+        if (crashSuspends.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+            device(name).suspended = true;
+            throw new IllegalStateException("injected crash in the middle of suspending " + name);
+        }
         device(name).suspended = true;
     }
 

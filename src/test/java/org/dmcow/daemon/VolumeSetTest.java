@@ -150,6 +150,48 @@ class VolumeSetTest {
     }
 
     @Test
+    void sighupRetriesADegradedVolume() throws Exception {
+        KernelDouble k = kernel();
+        DaemonHarness h = new DaemonHarness(KIT, k, dir);
+        String conf = h.volumes("", "vm1");
+        MemoryCowSpace.Durable d = h.spaces.get("vm1");
+        d.failOpen = "/srv/vm1.cow: no such file";
+        h.start(conf);
+        eventually("degraded", () -> h.status("vm1").state().equals("degraded"));
+        d.failOpen = null;
+        reconfigure(h, conf);
+        // device made; the kernel has not reported the volume yet
+        eventually("waiting", () -> h.status("vm1").state().equals("waiting"));
+        int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        eventually("serving", () -> h.status("vm1").state().equals("serving"));
+        k.write(vol, 4, false).get(20, TimeUnit.SECONDS);
+        k.flush(vol).get(20, TimeUnit.SECONDS);
+        h.shutdown();
+    }
+
+    @Test
+    void aReloadThatCrashesMidwayLeavesTheDeviceResumedAndIsRetried() throws Exception {
+        KernelDouble k = kernel();
+        DaemonHarness h = new DaemonHarness(KIT, k, dir);
+        h.start(h.volumes("dmcow.commit-interval = 1h\ndmcow.reload.max-mappings = 4\ndmcow.reload.max-delay = 200ms",
+                "vm1"));
+        eventually("device", () -> h.devices.devices.containsKey("vm1"));
+        h.devices.crashSuspends.set(1);
+        int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        List<CompletableFuture<Void>> fs = new ArrayList<>();
+        for (int c = 0; c < 6; c++) {
+            fs.add(k.write(vol, c, false));
+        }
+        CompletableFuture.allOf(fs.toArray(new CompletableFuture[0])).get(20, TimeUnit.SECONDS);
+        k.flush(vol).get(20, TimeUnit.SECONDS);
+        eventually("forgotten after the retried reload", () -> k.volume(vol).forgotten.size() == 6);
+        assertEquals(0, h.devices.crashSuspends.get());
+        assertFalse(h.devices.devices.get("vm1").suspended);
+        assertEquals(0, k.rejected.get(), () -> k.rejections.toString());
+        h.shutdown();
+    }
+
+    @Test
     void aKernelOfAnotherProtocolVersionIsRefusedClearly() {
         KernelDouble k = new KernelDouble(2);
         kernels.add(k);
