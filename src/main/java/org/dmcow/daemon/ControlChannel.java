@@ -58,7 +58,6 @@ public final class ControlChannel {
 
     private final ControlDevice device;
     private final MessageReader reader;
-    private ControlMessage.Hello kernelHello;
     private final AtomicLong malformed = new AtomicLong();
     private final AtomicLong rejected = new AtomicLong();
 
@@ -97,12 +96,7 @@ public final class ControlChannel {
             device.write(ours);
         }
         LOG.info("attached to the kernel: protocol {}, {} copies at once", hello.version(), hello.maxCopies());
-        c.kernelHello = hello;
         return c;
-    }
-
-    public ControlMessage.Hello kernelHello() {
-        return kernelHello;
     }
 
     /** Malformed kernel messages skipped so far. */

@@ -302,7 +302,6 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
     }
 
     private void reject(String why) {
-        ledger.rejectedMessages++;
         getContext().getLog().warn("volume {}: ignored: {}", config.name(), why);
     }
 

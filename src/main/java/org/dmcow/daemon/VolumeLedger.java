@@ -76,7 +76,6 @@ final class VolumeLedger {
     long committed;
     long reloads;
     long segments;
-    long rejectedMessages;
     Instant lastCommit;
     CowSpace.SpaceUsage usage = new CowSpace.SpaceUsage(0, 0, 0);
 

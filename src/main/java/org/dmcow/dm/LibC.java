@@ -58,9 +58,7 @@ public final class LibC {
     public static final int S_IFBLK = 0060000;
     public static final int EINVAL = 22;
     public static final int ENXIO = 6;
-    public static final int EBUSY = 16;
     public static final int EINTR = 4;
-    public static final int EAGAIN = 11;
 
     private static final class Holder {
         static final Native LIBC = LibraryLoader.create(Native.class).load("c");
