@@ -60,6 +60,7 @@ public final class ControlChannel {
     private final MessageReader reader;
     private final AtomicLong malformed = new AtomicLong();
     private final AtomicLong rejected = new AtomicLong();
+    private final AtomicLong accepted = new AtomicLong();
 
     private ControlChannel(ControlDevice device, int readMessages) {
         this.device = device;
@@ -104,6 +105,11 @@ public final class ControlChannel {
         return malformed.get();
     }
 
+    /** Kernel messages their volumes have taken so far (the HELLO excluded). */
+    public long accepted() {
+        return accepted.get();
+    }
+
     /** Replies the kernel refused (EINVAL) so far. */
     public long rejected() {
         return rejected.get();
@@ -119,6 +125,10 @@ public final class ControlChannel {
                 .mapConcat(batch -> batch)
                 .mapAsyncUnordered(inFlight, m -> AskPattern.<VolumeSet.Command, Done>ask(volumes,
                         replyTo -> new VolumeSet.FromKernel(m, replyTo), ACCEPT_TIMEOUT, system.scheduler())
+                        .thenApply(done -> {
+                            accepted.incrementAndGet();
+                            return done;
+                        })
                         .exceptionally(e -> {
                             LOG.warn("a volume did not accept {} within {}: reading on", m, ACCEPT_TIMEOUT);
                             return Done.getInstance();

@@ -43,6 +43,11 @@ public final class TableReloader extends AbstractBehavior<TableReloader.Command>
     public record Reload(List<Runs.Run> runs, List<Long> forget) implements Command {
     }
 
+    /** Whether the dm device could be removed now: {@link Volume.Removable} or {@link Volume.RemoveRefused}. */
+    public enum CheckRemovable implements Command {
+        INSTANCE
+    }
+
     /** Remove the dm device unless it is open. */
     public enum Remove implements Command {
         INSTANCE
@@ -79,6 +84,11 @@ public final class TableReloader extends AbstractBehavior<TableReloader.Command>
                 .onMessage(Attach.class, m -> onAttach())
                 .onMessage(Activate.class, this::onActivate)
                 .onMessage(Reload.class, this::onReload)
+                .onMessage(CheckRemovable.class, m -> {
+                    String busy = busy();
+                    volume.tell(busy == null ? Volume.Removable.INSTANCE : new Volume.RemoveRefused(busy));
+                    return this;
+                })
                 .onMessage(Remove.class, m -> onRemove())
                 .build();
     }
@@ -159,14 +169,25 @@ public final class TableReloader extends AbstractBehavior<TableReloader.Command>
         return this;
     }
 
-    private Behavior<Command> onRemove() {
+    /** Why the device cannot be removed (it is open), or null. */
+    private String busy() {
         try {
             DeviceMapper.DeviceStatus s = dm.status(config.name());
-            if (s.exists() && s.openCount() > 0) {
-                volume.tell(new Volume.RemoveRefused("/dev/mapper/" + config.name() + " is "
-                        + dm.holders(config.name(), s)));
+            return s.exists() && s.openCount() > 0
+                    ? "/dev/mapper/" + config.name() + " is " + dm.holders(config.name(), s) : null;
+        } catch (IOException e) {
+            return "the state of /dev/mapper/" + config.name() + " is unknown: " + e.getMessage();
+        }
+    }
+
+    private Behavior<Command> onRemove() {
+        try {
+            String busy = busy();
+            if (busy != null) {
+                volume.tell(new Volume.Removed(busy));
                 return this;
             }
+            DeviceMapper.DeviceStatus s = dm.status(config.name());
             if (s.exists()) {
                 dm.remove(config.name());
             }

@@ -97,6 +97,10 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
     record RemoveRefused(String reason) implements Command {
     }
 
+    enum Removable implements Command {
+        INSTANCE
+    }
+
     record Removed(String error) implements Command {
     }
 
@@ -124,6 +128,8 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
     private final ActorRef<TableReloader.Command> reloader;
     private ActorRef<Allocator.Command> allocator;
     private Shutdown shutdown;
+    /** A removal asked for, while the device is checked for users. */
+    private Shutdown pendingRemoval;
 
     /** A volume whose config was refused: it only reports why. */
     public static Behavior<Command> refused(String name, String reason) {
@@ -237,17 +243,35 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
                 .onMessage(RemoveRefused.class, m -> {
                     getContext().getLog().warn("volume {}: not removed, it stays and keeps serving: {}",
                             config.name(), m.reason());
-                    shutdown.replyTo().tell(new ShutdownResult(config.name(), m.reason()));
-                    shutdown = null;
+                    pendingRemoval.replyTo().tell(new ShutdownResult(config.name(), m.reason()));
+                    pendingRemoval = null;
                     return this;
                 })
-                .onMessage(Removed.class, m -> {
-                    if (m.error() != null) {
-                        getContext().getLog().error("volume {}: {}", config.name(), m.error());
-                    } else {
-                        getContext().getLog().info("volume {}: removed /dev/mapper/{}", config.name(), config.name());
+                .onMessage(Removable.class, m -> {
+                    if (shutdown != null) {
+                        // the daemon is stopping: the device stays, like every other
+                        pendingRemoval.replyTo().tell(new ShutdownResult(config.name(), "the daemon is stopping"));
+                        pendingRemoval = null;
+                        return this;
                     }
-                    shutdown.replyTo().tell(new ShutdownResult(config.name(), m.error()));
+                    shutdown = pendingRemoval;
+                    pendingRemoval = null;
+                    getContext().getLog().info("volume {}: committing before removal", config.name());
+                    commitNow();
+                    return maybeFinishShutdown();
+                })
+                .onMessage(Removed.class, m -> {
+                    ShutdownResult r = new ShutdownResult(config.name(), m.error());
+                    if (m.error() != null) {
+                        // opened meanwhile: it keeps serving
+                        getContext().getLog().warn("volume {}: not removed, it stays and keeps serving: {}",
+                                config.name(), m.error());
+                        shutdown.replyTo().tell(r);
+                        shutdown = null;
+                        return this;
+                    }
+                    getContext().getLog().info("volume {}: removed /dev/mapper/{}", config.name(), config.name());
+                    shutdown.replyTo().tell(r);
                     return Behaviors.stopped();
                 })
                 .build();
@@ -322,7 +346,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
     }
 
     private void onFault(ControlMessage.Fault f) {
-        if (shutdown != null) {
+        if (shutdown != null && !shutdown.remove()) {
             return; // left to the kernel: the next daemon gets it in the replay
         }
         if (f.chunk() < 0 || f.chunk() >= volumeChunks()) {
@@ -351,7 +375,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
     }
 
     private void placeWaiting() {
-        if (!ledger.allocatorReady || shutdown != null) {
+        if (!ledger.allocatorReady || shutdown != null && !shutdown.remove()) {
             return;
         }
         for (Chunk c : ledger.chunks.values()) {
@@ -675,6 +699,12 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
     // ---- shutdown and status
 
     private Behavior<Command> onShutdown(Shutdown m) {
+        if (m.remove()) {
+            // a removal first checks the device is unused: until then nothing changes
+            pendingRemoval = m;
+            reloader.tell(TableReloader.CheckRemovable.INSTANCE);
+            return this;
+        }
         shutdown = m;
         getContext().getLog().info("volume {}: committing for shutdown", config.name());
         commitNow();

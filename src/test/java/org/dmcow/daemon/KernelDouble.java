@@ -79,8 +79,12 @@ final class KernelDouble implements ControlDevice {
     }
 
     private void send(ControlMessage m) {
+        sent.incrementAndGet();
         toDaemon.add(MessageCodec.encode(m).array());
     }
+
+    /** Messages sent to the daemon, the HELLO included. */
+    final AtomicInteger sent = new AtomicInteger();
 
     /** Kernel messages the daemon has not read yet. */
     int unread() {
@@ -88,6 +92,7 @@ final class KernelDouble implements ControlDevice {
     }
 
     void sendRaw(byte[] message) {
+        sent.incrementAndGet();
         toDaemon.add(message.clone());
     }
 

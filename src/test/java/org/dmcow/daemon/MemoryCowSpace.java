@@ -34,9 +34,12 @@ final class MemoryCowSpace implements CowSpace {
         final List<String> events = Collections.synchronizedList(new ArrayList<>());
         final AtomicInteger opens = new AtomicInteger();
         final AtomicInteger flushes = new AtomicInteger();
+        final AtomicInteger flushesStarted = new AtomicInteger();
         volatile String failCommits;
         volatile String failOpen;
         volatile long flushDelayMillis;
+        /** When set, flushes wait until it is counted down: a CoW device that does not finish a flush. */
+        volatile java.util.concurrent.CountDownLatch flushGate;
         final AtomicInteger crashPlaces = new AtomicInteger();
 
         Durable(long chunkSize, long volumeSize, long capacityChunks) {
@@ -199,7 +202,12 @@ final class MemoryCowSpace implements CowSpace {
 
         @Override
         public void flush() throws IOException {
+            d.flushesStarted.incrementAndGet();
             try {
+                java.util.concurrent.CountDownLatch gate = d.flushGate;
+                if (gate != null) {
+                    gate.await();
+                }
                 Thread.sleep(d.flushDelayMillis);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();

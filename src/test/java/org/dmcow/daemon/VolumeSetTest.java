@@ -93,8 +93,7 @@ class VolumeSetTest {
         eventually("devices", () -> h.devices.devices.containsKey("a") && h.devices.devices.containsKey("b"));
         int b = k.addVolume("b", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
         k.write(b, 1, false).get(20, TimeUnit.SECONDS);
-        eventually("the fill read", () -> k.unread() == 0);
-        Thread.sleep(200);
+        eventually("the fill taken by the volume", () -> h.channel.accepted() == k.sent.get() - 1);
         h.devices.devices.get("a").openCount = 1;
         reconfigure(h, h.volumes("dmcow.commit-interval = 100ms", "c"));
         eventually("c created, b removed", () -> h.devices.devices.containsKey("c")

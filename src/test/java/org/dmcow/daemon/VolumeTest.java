@@ -162,21 +162,35 @@ class VolumeTest {
     }
 
     @Test
-    void slowFsyncBackpressuresTheControlStream() throws Exception {
+    void aStuckFsyncBackpressuresTheControlStream() throws Exception {
         KernelDouble k = kernel();
         DaemonHarness h = new DaemonHarness(KIT, k, dir);
         h.start(h.volumes("dmcow.commit-interval = 50ms\ndmcow.max-in-flight = 16\ndmcow.stream-in-flight = 4",
                 "vm1"));
         int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
         MemoryCowSpace.Durable d = h.spaces.get("vm1");
-        d.flushDelayMillis = 300;
-        List<CompletableFuture<Void>> fs = writes(k, vol, 0, 200);
-        Thread.sleep(1000);
-        // the daemon holds at most max-in-flight chunks (plus the stream's few): the rest wait unread
-        int unread = k.unread();
-        assertTrue(unread > 100, "unread kernel messages: " + unread);
-        d.flushDelayMillis = 0;
-        awaitAll(fs);
+        d.flushGate = new java.util.concurrent.CountDownLatch(1);
+        try {
+            List<CompletableFuture<Void>> fs = writes(k, vol, 0, 10);
+            eventually("a commit stuck in its data flush", () -> d.flushesStarted.get() == 1);
+            long before = h.channel.accepted();
+            fs.addAll(writes(k, vol, 10, 200));
+            // wait until the daemon stops taking messages: its count holds still over half a second
+            long last = -1;
+            for (int still = 0; still < 5; Thread.sleep(100)) {
+                long now = h.channel.accepted();
+                still = now == last ? still + 1 : 0;
+                last = now;
+            }
+            // bounded: max-in-flight chunks of its own work, the stream's 4, two reads of 32 messages
+            long taken = h.channel.accepted() - before;
+            assertTrue(taken <= 16 + 4 + 2 * 32, "taken while stuck: " + taken);
+            assertTrue(k.unread() >= 100, "unread kernel messages: " + k.unread());
+            d.flushGate.countDown();
+            awaitAll(fs);
+        } finally {
+            d.flushGate.countDown();
+        }
         await(k.flush(vol));
         assertEquals(200, k.volume(vol).committed.size());
         assertConsistent(k, vol, d);
@@ -315,8 +329,7 @@ class VolumeTest {
         int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
         awaitAll(writes(k, vol, 0, 8));
         // let the daemon read the fills; a fill it has not seen stays with the kernel for the next daemon
-        eventually("fills read", () -> k.unread() == 0);
-        Thread.sleep(200);
+        eventually("fills taken by the volume", () -> h.channel.accepted() == k.sent.get() - 1);
         h.shutdown();
         assertEquals(8, h.spaces.get("vm1").committedCopy().size());
         assertEquals(8, k.volume(vol).forgotten.size());
