@@ -19,15 +19,16 @@ public final class ControlDeviceFile implements ControlDevice {
     private final ByteBuffer readBuffer;
     private final ByteBuffer writeBuffer;
 
-    private ControlDeviceFile(Path path, int readFd, int writeFd, int bufferSize) {
+    private ControlDeviceFile(Path path, int readFd, int writeFd, int readBytes, int writeBytes) {
         this.path = path;
         this.readFd = readFd;
         this.writeFd = writeFd;
-        this.readBuffer = ByteBuffer.allocateDirect(bufferSize);
-        this.writeBuffer = ByteBuffer.allocateDirect(bufferSize);
+        this.readBuffer = ByteBuffer.allocateDirect(readBytes);
+        this.writeBuffer = ByteBuffer.allocateDirect(writeBytes);
     }
 
-    public static ControlDeviceFile open(Path path, int bufferSize) throws IOException {
+    /** {@code readBytes}, {@code writeBytes}: the most one read or write moves (whole messages). */
+    public static ControlDeviceFile open(Path path, int readBytes, int writeBytes) throws IOException {
         int fd = LibC.open(path.toString(), LibC.O_RDWR);
         int w = LibC.get().dup(fd);
         if (w < 0) {
@@ -35,7 +36,7 @@ public final class ControlDeviceFile implements ControlDevice {
             LibC.get().close(fd);
             throw e;
         }
-        return new ControlDeviceFile(path, fd, w, bufferSize);
+        return new ControlDeviceFile(path, fd, w, readBytes, writeBytes);
     }
 
     @Override

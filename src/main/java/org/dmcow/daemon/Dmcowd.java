@@ -22,6 +22,7 @@ import org.dmcow.config.DaemonConfig;
 import org.dmcow.dm.DmIoctl;
 import org.dmcow.dm.LibC;
 import org.dmcow.dm.LoopIoctl;
+import org.dmcow.protocol.Protocol;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sun.misc.Signal;
@@ -33,7 +34,9 @@ import sun.misc.Signal;
  */
 public final class Dmcowd {
     private static final Logger LOG = LoggerFactory.getLogger(Dmcowd.class);
+    /** The module returns up to 64 messages per read and takes up to 256 per write. */
     private static final int READ_MESSAGES = 64;
+    private static final int WRITE_MESSAGES = 256;
     /** Pekko logs through logback; signals are the daemon's own business. */
     private static final String PEKKO = "pekko.loggers = [\"org.apache.pekko.event.slf4j.Slf4jLogger\"]\n"
             + "pekko.logging-filter = \"org.apache.pekko.event.slf4j.Slf4jLoggingFilter\"\n"
@@ -52,7 +55,7 @@ public final class Dmcowd {
         this.configFile = configFile;
         this.system = ActorSystem.create(Behaviors.empty(), "dmcowd", ConfigFactory.parseString(PEKKO)
                 .withFallback(config.raw()));
-        this.replies = channel.startReplies(system, 1 << 16, 256);
+        this.replies = channel.startReplies(system, 1 << 16, WRITE_MESSAGES);
         LoopIoctl loops = new LoopIoctl();
         Volume.Environment env = new Volume.Environment(replies, new DmIoctl(), loops, new FormatSpaceOpener(loops));
         this.volumes = system.systemActorOf(VolumeSet.create(config, env), "volumes", Props.empty());
@@ -100,7 +103,7 @@ public final class Dmcowd {
         ControlChannel channel;
         try {
             channel = ControlChannel.handshake(ControlDeviceFile.open(config.controlDevice(),
-                    READ_MESSAGES * org.dmcow.protocol.Protocol.MSG_SIZE), READ_MESSAGES);
+                    READ_MESSAGES * Protocol.MSG_SIZE, WRITE_MESSAGES * Protocol.MSG_SIZE), READ_MESSAGES);
         } catch (IOException e) {
             LOG.error("cannot attach to the kernel module: {}", e.getMessage());
             return 1;
