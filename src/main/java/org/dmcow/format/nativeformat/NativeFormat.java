@@ -98,6 +98,11 @@ public final class NativeFormat implements CowFormat {
             store.write(sb.encode(), 0);
             store.write(sb.encode(), Superblock.SLOT_SIZE);
             store.flush();
+        } catch (IOException e) {
+            if (fresh) {
+                Files.deleteIfExists(cow); // no half-made space left behind
+            }
+            throw e;
         }
     }
 

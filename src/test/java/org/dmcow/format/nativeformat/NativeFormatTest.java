@@ -161,13 +161,13 @@ class NativeFormatTest {
 
     @Test
     void corruptSuperblocksUnknownVersionsAndFeaturesAreRefused() throws Exception {
-        assertRefused(0, 8, "unknown-version", 2, ByteOrder.LITTLE_ENDIAN);
-        assertRefused(0, 16, "unknown-feature", 1L << 40, ByteOrder.LITTLE_ENDIAN);
-        assertRefused(0, 60, "bad-checksum", 99, ByteOrder.LITTLE_ENDIAN);
+        assertRefused(8, "unknown-version", 2, ByteOrder.LITTLE_ENDIAN);
+        assertRefused(16, "unknown-feature", 1L << 40, ByteOrder.LITTLE_ENDIAN);
+        assertRefused(60, "bad-checksum", 99, ByteOrder.LITTLE_ENDIAN);
     }
 
     /** Overwrites a field in both superblock copies (so neither is usable) and expects refusal by code. */
-    private void assertRefused(int unused, int offset, String code, long value, ByteOrder order) throws Exception {
+    private void assertRefused(int offset, String code, long value, ByteOrder order) throws Exception {
         Path damaged = dir.resolve("damaged-" + code);
         Files.copy(cow, damaged);
         try (RandomAccessFile f = new RandomAccessFile(damaged.toFile(), "rw")) {
