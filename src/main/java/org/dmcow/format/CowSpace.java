@@ -6,6 +6,7 @@ package org.dmcow.format;
 import java.io.Closeable;
 import java.io.IOException;
 import java.util.List;
+import java.util.function.LongConsumer;
 
 /**
  * An open CoW space: placement decisions and durable mappings for one volume. Places are byte
@@ -26,6 +27,16 @@ public interface CowSpace extends Closeable {
 
     /** Calls {@code visitor} for every committed mapping, in increasing volume chunk order. */
     void forEachMapping(MappingVisitor visitor);
+
+    /**
+     * Calls {@code visitor}, in increasing order, for every volume chunk that must read as zeros
+     * although it has no committed mapping (qcow2 zero clusters written by QEMU). The kernel reads
+     * an unmapped chunk from the base, so before serving the volume the daemon places each such
+     * chunk (its placement says {@link Fill#ZERO}) and commits it. Formats without such chunks
+     * keep this default.
+     */
+    default void forEachZeroChunk(LongConsumer visitor) {
+    }
 
     /** The committed place of a volume chunk, or -1 when it has none. */
     long committedPlace(long volumeChunk);

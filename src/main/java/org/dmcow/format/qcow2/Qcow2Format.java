@@ -1,0 +1,164 @@
+/*
+ * Licensed under the Apache License, Version 2.0. See LICENSE.
+ */
+package org.dmcow.format.qcow2;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.Optional;
+
+import org.dmcow.format.BaseImage;
+import org.dmcow.format.CheckReport;
+import org.dmcow.format.CowFormat;
+import org.dmcow.format.CowSpace;
+import org.dmcow.format.CowStore;
+import org.dmcow.format.FileCowStore;
+import org.dmcow.format.FormatException;
+import org.dmcow.format.Runs;
+import org.dmcow.format.SpaceInfo;
+
+/**
+ * QEMU's qcow2 as a CoW space: a version 3 image, cluster size = chunk size, 16-bit refcounts,
+ * the base as its raw backing file. See docs/format-qcow2.md.
+ */
+public final class Qcow2Format implements CowFormat {
+    static final long MIN_CHUNK = 4096;
+    static final long MAX_CHUNK = 2L << 20;
+
+    @Override
+    public String name() {
+        return "qcow2";
+    }
+
+    @Override
+    public void create(CreateRequest request) throws IOException, FormatException {
+        Path cow = request.cow();
+        long cs = request.chunkSize();
+        if (cs < MIN_CHUNK || cs > MAX_CHUNK || Long.bitCount(cs) != 1) {
+            throw new FormatException(cow + ": qcow2 chunk (cluster) size " + cs
+                    + " must be a power of two from 4 KiB to 2 MiB");
+        }
+        if (request.size().isPresent()) {
+            throw new FormatException(cow + ": a qcow2 CoW space grows as needed; a size does not apply");
+        }
+        if (!request.force() && !FileCowStore.isNewFile(cow)) {
+            throw new FormatException(cow + ": already exists and is not empty (force to overwrite)");
+        }
+        if (Files.exists(cow) && !Files.isRegularFile(cow)) {
+            throw new FormatException(cow + ": a qcow2 CoW space must be a regular file");
+        }
+        long size = request.base().size();
+        if (size <= 0) {
+            throw new FormatException(cow + ": base " + request.base().path() + " is empty");
+        }
+        byte[] backing = request.base().path().toAbsolutePath().toString().getBytes(StandardCharsets.UTF_8);
+        int nameOffset = Qcow2Header.V3_HEADER_LENGTH + 16 + 8;
+        if (backing.length > 1023 || nameOffset + backing.length > cs) {
+            throw new FormatException(cow + ": base path " + request.base().path() + " is too long for a qcow2 header");
+        }
+        int bits = Long.numberOfTrailingZeros(cs);
+        long l2Entries = cs / 8;
+        long l1Size = (size + cs * l2Entries - 1) / (cs * l2Entries);
+        if (l1Size > (32L << 20) / 8) {
+            throw new FormatException(cow + ": base of " + size + " bytes needs an L1 table larger than 32 MiB; "
+                    + "use a larger chunk size");
+        }
+        long l1Clusters = (8 * l1Size + cs - 1) / cs;
+        long perBlock = cs / 2;
+        // size the refcount table for a full volume plus its metadata and some leaks: no relocation in use
+        long volumeClusters = (size + cs - 1) / cs;
+        long expected = volumeClusters + l1Size + l1Clusters + 64;
+        long tableBlocks = (expected + expected / 4) / perBlock + 2;
+        long tableClusters = (8 * tableBlocks + cs - 1) / cs;
+        long blocks = 1;
+        while (blocks * perBlock < 1 + tableClusters + blocks + l1Clusters) {
+            blocks++;
+        }
+        long l1Cluster = 1 + tableClusters + blocks;
+        long used = l1Cluster + l1Clusters;
+
+        ByteBuffer h = ByteBuffer.allocate((int) cs);
+        h.putInt(0, Qcow2Header.MAGIC).putInt(4, 3)
+                .putLong(8, nameOffset).putInt(16, backing.length)
+                .putInt(20, bits).putLong(24, size)
+                .putInt(32, 0).putInt(36, (int) l1Size).putLong(40, l1Cluster * cs)
+                .putLong(48, cs).putInt(56, (int) tableClusters)
+                .putInt(60, 0).putLong(64, 0)
+                .putLong(72, 0).putLong(80, 0).putLong(88, 0)
+                .putInt(96, 4).putInt(100, Qcow2Header.V3_HEADER_LENGTH);
+        h.put(104, (byte) 0); // compression type zlib
+        int ext = Qcow2Header.V3_HEADER_LENGTH;
+        h.putInt(ext, Qcow2Header.EXT_BACKING_FORMAT).putInt(ext + 4, 3).put(ext + 8, "raw".getBytes(StandardCharsets.US_ASCII));
+        h.putInt(ext + 16, Qcow2Header.EXT_END).putInt(ext + 20, 0);
+        h.put(nameOffset, backing);
+
+        if (Files.exists(cow)) {
+            Files.write(cow, new byte[0]); // a forced overwrite starts from an empty file
+        }
+        try (FileCowStore store = FileCowStore.open(cow, true, null)) {
+            store.grow(used * cs);
+            Qcow2Refcounts refcounts = Qcow2Refcounts.fresh(store, bits, cs, tableClusters);
+            refcounts.initialise(1 + tableClusters, blocks, used);
+            store.write(ByteBuffer.allocate((int) (l1Clusters * cs)), l1Cluster * cs);
+            store.write(h, 0);
+            store.flush();
+        }
+    }
+
+    @Override
+    public CowSpace open(CowStore store, BaseImage base) throws IOException, FormatException {
+        Qcow2Header h = Qcow2Header.read(store);
+        h.requireServable();
+        requireBase(h, base);
+        return Qcow2Space.load(store, h);
+    }
+
+    /** The backing file must be the configured base (by real path) and the sizes must agree. */
+    static void requireBase(Qcow2Header h, BaseImage base) throws IOException, FormatException {
+        String name = h.backingFile.orElseThrow();
+        Path backing = Path.of(name);
+        if (!backing.isAbsolute()) {
+            Path dir = h.file.toAbsolutePath().getParent();
+            backing = dir.resolve(backing);
+        }
+        Path backingReal;
+        Path baseReal;
+        try {
+            backingReal = backing.toRealPath();
+        } catch (NoSuchFileException e) {
+            throw new FormatException(h.file + ": qcow2 backing file " + name + " (" + backing + ") does not exist");
+        }
+        try {
+            baseReal = base.path().toRealPath();
+        } catch (NoSuchFileException e) {
+            throw new FormatException(h.file + ": base " + base.path() + " does not exist");
+        }
+        if (!backingReal.equals(baseReal)) {
+            throw new FormatException(h.file + ": qcow2 backing file " + name + " is " + backingReal
+                    + ", not the configured base " + baseReal);
+        }
+        if (h.size != base.size()) {
+            throw new FormatException(h.file + ": qcow2 virtual size " + h.size + " differs from the base size "
+                    + base.size() + " of " + base.path());
+        }
+    }
+
+    @Override
+    public CheckReport check(CowStore store, Optional<BaseImage> base) throws IOException {
+        return Qcow2Check.check(store, base);
+    }
+
+    @Override
+    public SpaceInfo info(CowStore store) throws IOException, FormatException {
+        Qcow2Header h = Qcow2Header.read(store);
+        h.requireServable();
+        Qcow2Space space = Qcow2Space.load(store, h);
+        CowSpace.SpaceUsage usage = space.usage();
+        return new SpaceInfo(name(), space.chunkSize(), space.volumeSize(), store.size(), usage.usedChunks(),
+                usage.freeChunks(), usage.mappings(), Runs.count(space));
+    }
+}
