@@ -93,7 +93,7 @@ public final class NativeFormat implements CowFormat {
             } else {
                 store.grow(size);
             }
-            store.write(new CheckpointHeader(1, 0).encode(uuid), Superblock.CHECKPOINT_OFFSET);
+            store.write(new CheckpointHeader(1, 0, 0).encode(uuid), Superblock.CHECKPOINT_OFFSET);
             store.flush();
             store.write(sb.encode(), 0);
             store.write(sb.encode(), Superblock.SLOT_SIZE);
