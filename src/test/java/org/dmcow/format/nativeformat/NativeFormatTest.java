@@ -193,12 +193,19 @@ class NativeFormatTest {
     }
 
     @Test
-    void oneTornSuperblockCopyIsSurvived() throws Exception {
+    void oneDamagedSuperblockCopyIsSurvivedAndReportedByCheck() throws Exception {
         try (RandomAccessFile f = new RandomAccessFile(cow.toFile(), "rw")) {
-            f.seek(100);
+            f.seek(100); // a zero byte of the journal size in copy 0
             f.write(0x5a);
         }
-        open().close();
+        try (CowSpace space = open()) {
+            assertEquals(65, space.usage().freeChunks());
+        }
+        try (FileCowStore s = FileCowStore.openReadOnly(cow)) {
+            assertEquals(List.of(new org.dmcow.format.CheckReport.Finding("bad-checksum",
+                    "superblock copy 0: superblock checksum mismatch")),
+                    new NativeFormat().check(s, java.util.Optional.empty()).findings());
+        }
     }
 
     @Test
