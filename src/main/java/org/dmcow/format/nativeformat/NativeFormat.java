@@ -83,7 +83,8 @@ public final class NativeFormat implements CowFormat {
                 journalSize, size);
         if (!fresh && !device) {
             // Truncating drops every old block, so nothing of an earlier space survives.
-            try (FileChannel ch = FileChannel.open(cow, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+            try (FileChannel ch = FileChannel.open(cow, StandardOpenOption.WRITE,
+                    StandardOpenOption.TRUNCATE_EXISTING)) {
                 ch.force(false);
             }
         }
