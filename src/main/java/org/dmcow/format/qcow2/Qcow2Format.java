@@ -114,7 +114,11 @@ public final class Qcow2Format implements CowFormat {
         Qcow2Header h = Qcow2Header.read(store);
         h.requireServable();
         requireBase(h, base);
-        return Qcow2Space.load(store, h);
+        Qcow2Space space = Qcow2Space.load(store, h);
+        if (store.size() < space.dataEnd()) {
+            store.grow(space.dataEnd());
+        }
+        return space;
     }
 
     /** The backing file must be the configured base (by real path) and the sizes must agree. */

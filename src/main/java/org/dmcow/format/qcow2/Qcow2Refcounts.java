@@ -12,6 +12,7 @@ import java.util.TreeSet;
 
 import org.dmcow.format.CowStore;
 import org.dmcow.format.FormatException;
+import org.dmcow.format.SpaceFullException;
 
 /**
  * The 16-bit refcounts of a qcow2 file and cluster allocation at its end. Refcount blocks are
@@ -64,7 +65,7 @@ final class Qcow2Refcounts {
         for (int i = 0; i < table.length; i++) {
             long e = buf.getLong(i * 8);
             long off = e & TABLE_ENTRY_MASK;
-            if (e != off || off % cs != 0 || off + cs > fileSize) {
+            if (e != off || off % cs != 0 || off >= fileSize) {
                 throw new FormatException(h.file + ": corrupt qcow2 image: refcount table entry " + i + " (0x"
                         + Long.toHexString(e) + ") is misaligned or outside the file");
             }
@@ -147,8 +148,10 @@ final class Qcow2Refcounts {
     /**
      * Allocates one cluster at the end of the file with refcount 1 (written, not flushed), growing
      * the store first. Returns its index.
+     *
+     * @throws SpaceFullException when the store cannot grow
      */
-    long allocate() throws IOException {
+    long allocate() throws IOException, SpaceFullException {
         while (true) {
             long c = endCluster;
             long b = c / perBlock;
@@ -167,10 +170,15 @@ final class Qcow2Refcounts {
         }
     }
 
-    private void growFor(long cluster) throws IOException {
+    private void growFor(long cluster) throws IOException, SpaceFullException {
         long needed = (cluster + 1) * clusterSize;
         if (store.size() < needed) {
-            store.grow((needed + growStep - 1) / growStep * growStep);
+            try {
+                store.grow((needed + growStep - 1) / growStep * growStep);
+            } catch (IOException e) {
+                throw new SpaceFullException(store.path() + ": cannot grow the qcow2 file to " + needed + " bytes: "
+                        + e.getMessage());
+            }
         }
     }
 
@@ -185,7 +193,7 @@ final class Qcow2Refcounts {
         endCluster = c + 1;
     }
 
-    private void relocateTable(long neededBlock) throws IOException {
+    private void relocateTable(long neededBlock) throws IOException, SpaceFullException {
         long perTableCluster = clusterSize / 8;
         long newClusters = Math.max(2 * tableClusters, (neededBlock + perTableCluster) / perTableCluster);
         // room for the new table itself and the blocks describing it
