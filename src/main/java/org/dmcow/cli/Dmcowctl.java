@@ -20,6 +20,9 @@ public final class Dmcowctl {
     private static Map<String, Command> commands() {
         Map<String, Command> c = new TreeMap<>();
         c.put("version", new VersionCommand());
+        c.put("format", new FormatCommand());
+        c.put("check", new CheckCommand());
+        c.put("info", new InfoCommand());
         return c;
     }
 

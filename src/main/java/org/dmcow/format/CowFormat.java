@@ -35,6 +35,19 @@ public interface CowFormat {
     /** Describes a CoW space offline; never writes. */
     SpaceInfo info(CowStore store) throws IOException, FormatException;
 
+    /**
+     * Whether {@code store} holds a space of this format (for tools that detect the format). The
+     * default asks {@link #info}; a format overrides it to also recognise a damaged space of its own.
+     */
+    default boolean recognises(CowStore store) throws IOException {
+        try {
+            info(store);
+            return true;
+        } catch (FormatException e) {
+            return false;
+        }
+    }
+
     /** What {@code dmcowctl format} asks for. */
     record CreateRequest(Path cow, BaseImage base, long chunkSize, java.util.OptionalLong size, boolean force) {
     }

@@ -1,0 +1,1965 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dm-cow: a copy-on-write target whose allocation decisions are made by a
+ * userspace daemon over the misc device /dev/dm-cow (protocol: dm-cow.h,
+ * docs/protocol.md).
+ *
+ * Table: <start> <len> cow <ident> <base_dev> <cow_dev> <chunk_sectors>
+ *        [<#opt_args> <opt_args>...]
+ *
+ * All segments with one <ident> share one refcounted volume, which survives
+ * table reloads. A bio's device sector is its volume sector.
+ *
+ * Per-chunk state machine (all transitions under cow_lock):
+ *
+ *   (no state) --write--> FAULTED      FAULT sent; writes queue on the chunk
+ *   FAULTED --MAP copy/zero--> QUEUED  waits for a copy slot (max_copies)
+ *   QUEUED --slot--> FILLING           dm-kcopyd copies from base or zeroes
+ *   FAULTED --MAP none--> FILLING      the full-chunk write is the fill
+ *   FAULTED --FAIL or timeout--> (no state)   queued writes fail
+ *   FILLING --fill done--> WRITING     queued writes issued to the CoW device;
+ *                                      writes arriving now are held
+ *   FILLING --fill error--> (no state) queued writes fail with EIO
+ *   WRITING --last write done--> FILLED   fill seq assigned, FILLED sent,
+ *                                      then the queued writes complete and
+ *                                      the held writes go to the CoW device
+ *   FILLED --COMMITTED--> FILLED+committed
+ *   FILLED+committed --FORGET--> (no state)   only when no cow target covers it
+ *
+ * Reads go to the base unless the chunk is FILLED, then to the CoW device.
+ * Since a chunk is FILLED before any of its queued writes completes upwards,
+ * a read issued after a write completed always sees the CoW device.
+ *
+ * Flush: an empty REQ_PREFLUSH notes F = the volume's last fill seq, flushes
+ * the CoW device, and if a chunk with fill seq <= F is uncommitted, sends
+ * FLUSH{F} and waits until COMMITTED has arrived for all of them. A FUA write
+ * to a chunk that is not committed does the same after the write, with F = its
+ * chunk's fill seq.
+ *
+ * Control device (one opener): open -> HELLO_WAIT (kernel HELLO queued);
+ * daemon HELLO -> ATTACHED (replay queued); close -> CLOSED. While not
+ * ATTACHED, no messages are queued; writes wait, and after detach_timeout
+ * seconds unanswered faults and waiting flushes fail with EIO.
+ */
+
+#include <linux/module.h>
+#include <linux/init.h>
+#include <linux/blkdev.h>
+#include <linux/bio.h>
+#include <linux/device-mapper.h>
+#include <linux/dm-kcopyd.h>
+#include <linux/miscdevice.h>
+#include <linux/fs.h>
+#include <linux/poll.h>
+#include <linux/mempool.h>
+#include <linux/rbtree.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/workqueue.h>
+#include <linux/version.h>
+#include <linux/kdev_t.h>
+#include <linux/ctype.h>
+
+#include "dm-cow.h"
+
+#define DM_MSG_PREFIX "cow"
+
+#define COW_MAX_READ_MSGS	64	/* messages returned by one read() */
+#define COW_MAX_WRITE_MSGS	256	/* messages accepted by one write() */
+#define COW_MAX_CHUNK_SECTORS	(1U << 21)	/* 1 GiB */
+#define COW_MIN_POOL		64
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+#define COW_MODE_READ BLK_OPEN_READ
+#else
+#define COW_MODE_READ FMODE_READ
+#endif
+
+static unsigned int max_copies = 16;
+module_param(max_copies, uint, 0644);
+MODULE_PARM_DESC(max_copies, "Chunk fills (dm-kcopyd copies or zeroings) running at once");
+
+static unsigned int detach_timeout = 300;
+module_param(detach_timeout, uint, 0644);
+MODULE_PARM_DESC(detach_timeout,
+		 "Seconds without an attached daemon before queued writes fail with EIO (0: wait forever)");
+
+/* An entry of the control device's output queue, embedded in its subject. */
+struct cow_out {
+	struct list_head node;
+	u32 type;			/* DM_COW_MSG_* */
+};
+
+enum cow_chunk_state {
+	CHUNK_FAULTED,
+	CHUNK_QUEUED,
+	CHUNK_FILLING,
+	CHUNK_WRITING,
+	CHUNK_FILLED,
+};
+
+struct cow_volume;
+
+struct cow_chunk {
+	struct rb_node node;
+	struct cow_volume *vol;
+	u64 nr;
+	u64 fault_seq;
+	u64 fill_seq;
+	sector_t cow_sector;
+	enum cow_chunk_state state;
+	u32 fill;			/* enum dm_cow_fill */
+	bool full_write;
+	bool committed;
+	blk_status_t fill_error;
+	unsigned int in_flight;		/* queued writes issued, not done */
+	struct bio_list queued;		/* writes waiting for the fill */
+	struct bio_list held;		/* writes that arrived while WRITING */
+	struct bio_list done;		/* finished writes, not yet completed */
+	struct cow_out out;		/* FAULT, GRANTED or FILLED */
+	struct list_head list;		/* fill queue, fill_done or uncommitted */
+};
+
+/* A cow segment's range, registered in its volume for FORGET checks. */
+struct cow_target {
+	struct list_head node;
+	struct cow_volume *vol;
+	struct dm_dev *base;
+	struct dm_dev *cow;
+	sector_t begin;
+	sector_t len;
+};
+
+struct cow_volume {
+	/* under cow_volumes_lock */
+	struct list_head node;
+	unsigned int refs;
+	struct list_head targets;
+
+	/* constant */
+	u32 id;
+	char ident[DM_COW_IDENT_LEN];
+	dev_t base_dev;
+	dev_t cow_dev;
+	struct block_device *base_bdev;
+	struct block_device *cow_bdev;
+	sector_t volume_sectors;
+	u32 chunk_sectors;
+	unsigned int chunk_shift;
+	u64 nr_chunks;
+
+	/* under cow_lock */
+	struct rb_root chunks;
+	u64 fault_seq;
+	u64 fill_seq;
+	struct list_head uncommitted;	/* FILLED, !committed, by fill seq */
+	struct list_head fill_done;	/* fills finished, for the worker */
+	struct bio_list deferred;	/* writes for the worker to place */
+	struct bio_list flushes;	/* waiting for a CoW device flush */
+	struct bio_list flush_waiters;	/* waiting for COMMITTED */
+	u64 flush_msg_seq;
+	struct cow_out out_volume;
+	struct cow_out out_flush;
+	bool announced;			/* VOLUME queued to this daemon */
+
+	/* statistics, under cow_lock */
+	u64 faults_pending;
+	u64 filled_uncommitted;
+	u64 copies_in_flight;
+	u64 copies;
+	u64 nocopy_fills;
+	u64 zero_fills;
+	u64 errors;
+
+	struct work_struct work;
+	struct work_struct flush_work;
+};
+
+struct cow_gone {
+	struct cow_out out;
+	u32 id;
+	char ident[DM_COW_IDENT_LEN];
+};
+
+/* Per-bio data. */
+struct cow_bio {
+	struct cow_volume *vol;
+	struct cow_chunk *chunk;
+	bio_end_io_t *saved_end_io;
+	void *saved_private;
+	u64 flush_seq;
+};
+
+enum cow_ctl_state {
+	CTL_CLOSED,
+	CTL_HELLO_WAIT,
+	CTL_ATTACHED,
+};
+
+static DEFINE_MUTEX(cow_volumes_lock);	/* volume list, refs, target ranges */
+static LIST_HEAD(cow_volumes);
+static u32 cow_next_volume_id = 1;
+
+static DEFINE_SPINLOCK(cow_lock);	/* all chunk state and the control queue */
+
+static struct {
+	enum cow_ctl_state state;
+	bool expired;			/* detach_timeout passed while detached */
+	unsigned long detached_since;
+	struct list_head out;
+	struct cow_out out_hello;
+	struct cow_out out_replay_done;
+	wait_queue_head_t wait;
+	struct delayed_work expire_work;
+	struct list_head fill_queue;
+	unsigned int copies_running;
+	struct work_struct fill_work;
+} ctl;
+
+static struct workqueue_struct *cow_wq;
+static struct dm_kcopyd_client *cow_kc;
+static struct kmem_cache *cow_chunk_cache;
+static mempool_t *cow_chunk_pool;
+
+/* ---------------------------------------------------------------- queue */
+
+static void cow_out_init(struct cow_out *o, u32 type)
+{
+	INIT_LIST_HEAD(&o->node);
+	o->type = type;
+}
+
+/*
+ * Queue a message for the daemon. A subject already queued is updated in
+ * place, so GRANTED turns into FILLED at its replay position.
+ */
+static void cow_queue_out(struct cow_out *o, u32 type)
+{
+	lockdep_assert_held(&cow_lock);
+	if (ctl.state != CTL_ATTACHED)
+		return;
+	o->type = type;
+	if (list_empty(&o->node))
+		list_add_tail(&o->node, &ctl.out);
+	wake_up_interruptible(&ctl.wait);
+}
+
+static void cow_unqueue_out(struct cow_out *o)
+{
+	list_del_init(&o->node);
+}
+
+/* Drop every queued message: a new daemon gets a fresh replay. */
+static void cow_discard_out(void)
+{
+	struct cow_out *o, *tmp;
+
+	lockdep_assert_held(&cow_lock);
+	list_for_each_entry_safe(o, tmp, &ctl.out, node) {
+		list_del_init(&o->node);
+		if (o->type == DM_COW_MSG_VOLUME_GONE)
+			kfree(container_of(o, struct cow_gone, out));
+	}
+}
+
+/* ---------------------------------------------------------------- chunks */
+
+static struct cow_chunk *cow_lookup(struct cow_volume *vol, u64 nr)
+{
+	struct rb_node *n = vol->chunks.rb_node;
+
+	while (n) {
+		struct cow_chunk *c = rb_entry(n, struct cow_chunk, node);
+
+		if (nr < c->nr)
+			n = n->rb_left;
+		else if (nr > c->nr)
+			n = n->rb_right;
+		else
+			return c;
+	}
+	return NULL;
+}
+
+static void cow_insert(struct cow_volume *vol, struct cow_chunk *c)
+{
+	struct rb_node **p = &vol->chunks.rb_node, *parent = NULL;
+
+	while (*p) {
+		struct cow_chunk *e = rb_entry(*p, struct cow_chunk, node);
+
+		parent = *p;
+		p = c->nr < e->nr ? &(*p)->rb_left : &(*p)->rb_right;
+	}
+	rb_link_node(&c->node, parent, p);
+	rb_insert_color(&c->node, &vol->chunks);
+}
+
+/* Remove a chunk with no bios left; the caller frees it. */
+static void cow_erase(struct cow_chunk *c)
+{
+	struct cow_volume *vol = c->vol;
+
+	lockdep_assert_held(&cow_lock);
+	rb_erase(&c->node, &vol->chunks);
+	cow_unqueue_out(&c->out);
+	list_del_init(&c->list);
+	if (c->state == CHUNK_FAULTED)
+		vol->faults_pending--;
+	if (c->state == CHUNK_FILLED && !c->committed)
+		vol->filled_uncommitted--;
+}
+
+static u64 cow_chunk_of(struct cow_volume *vol, sector_t sector)
+{
+	return sector >> vol->chunk_shift;
+}
+
+static sector_t cow_chunk_start(struct cow_volume *vol, u64 nr)
+{
+	return (sector_t)nr << vol->chunk_shift;
+}
+
+/* Sectors of the chunk that exist in the base (the last one may be short). */
+static sector_t cow_chunk_len(struct cow_volume *vol, u64 nr)
+{
+	sector_t start = cow_chunk_start(vol, nr);
+
+	return min_t(sector_t, vol->chunk_sectors, vol->volume_sectors - start);
+}
+
+static bool cow_bio_covers_chunk(struct cow_volume *vol, struct bio *bio)
+{
+	sector_t sector = bio->bi_iter.bi_sector;
+	u64 nr = cow_chunk_of(vol, sector);
+
+	return sector == cow_chunk_start(vol, nr) &&
+	       bio_sectors(bio) >= cow_chunk_len(vol, nr);
+}
+
+static void cow_remap_to_cow(struct cow_volume *vol, struct bio *bio,
+			     sector_t cow_sector)
+{
+	sector_t offset = bio->bi_iter.bi_sector & (vol->chunk_sectors - 1);
+
+	bio_set_dev(bio, vol->cow_bdev);
+	bio->bi_iter.bi_sector = cow_sector + offset;
+}
+
+static void cow_hook_bio(struct bio *bio, bio_end_io_t *fn)
+{
+	struct cow_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
+
+	pb->saved_end_io = bio->bi_end_io;
+	pb->saved_private = bio->bi_private;
+	bio->bi_end_io = fn;
+	bio->bi_private = pb;
+}
+
+static struct cow_bio *cow_unhook_bio(struct bio *bio)
+{
+	struct cow_bio *pb = bio->bi_private;
+
+	bio->bi_end_io = pb->saved_end_io;
+	bio->bi_private = pb->saved_private;
+	return pb;
+}
+
+static void cow_end_bios(struct bio_list *bios, blk_status_t status)
+{
+	struct bio *bio;
+
+	while ((bio = bio_list_pop(bios))) {
+		if (status)
+			bio->bi_status = status;
+		bio_endio(bio);
+	}
+}
+
+/* Is a chunk with fill seq <= seq still uncommitted? */
+static bool cow_uncommitted_upto(struct cow_volume *vol, u64 seq)
+{
+	struct cow_chunk *first;
+
+	lockdep_assert_held(&cow_lock);
+	first = list_first_entry_or_null(&vol->uncommitted, struct cow_chunk, list);
+	return first && first->fill_seq <= seq;
+}
+
+static bool cow_daemon_gone_for_good(void)
+{
+	return ctl.state != CTL_ATTACHED && ctl.expired;
+}
+
+/* ---------------------------------------------------------------- step: fault */
+
+static void cow_chunk_add_write(struct cow_chunk *c, struct bio *bio)
+{
+	struct cow_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
+
+	pb->chunk = c;
+	if (c->state == CHUNK_WRITING) {
+		bio_list_add(&c->held, bio);
+		return;
+	}
+	bio_list_add(&c->queued, bio);
+	if (c->state == CHUNK_FAULTED && cow_bio_covers_chunk(c->vol, bio))
+		c->full_write = true;
+}
+
+static void cow_new_fault(struct cow_volume *vol, struct cow_chunk *c, u64 nr)
+{
+	memset(c, 0, sizeof(*c));
+	c->vol = vol;
+	c->nr = nr;
+	c->state = CHUNK_FAULTED;
+	c->fault_seq = ++vol->fault_seq;
+	bio_list_init(&c->queued);
+	bio_list_init(&c->held);
+	bio_list_init(&c->done);
+	INIT_LIST_HEAD(&c->list);
+	cow_out_init(&c->out, DM_COW_MSG_FAULT);
+	cow_insert(vol, c);
+	vol->faults_pending++;
+	cow_queue_out(&c->out, DM_COW_MSG_FAULT);
+}
+
+/* ---------------------------------------------------------------- step: flush */
+
+static void cow_queue_flush(struct cow_volume *vol, struct bio *bio, u64 seq)
+{
+	struct cow_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
+
+	lockdep_assert_held(&cow_lock);
+	pb->flush_seq = seq;
+	bio_list_add(&vol->flushes, bio);
+	queue_work(cow_wq, &vol->flush_work);
+}
+
+static void cow_send_flush(struct cow_volume *vol, u64 seq)
+{
+	if (list_empty(&vol->out_flush.node) || seq > vol->flush_msg_seq)
+		vol->flush_msg_seq = seq;
+	cow_queue_out(&vol->out_flush, DM_COW_MSG_FLUSH);
+}
+
+/* Take the waiters whose commits are all in. */
+static void cow_release_flush_waiters(struct cow_volume *vol,
+				      struct bio_list *done)
+{
+	struct bio_list waiting = BIO_EMPTY_LIST;
+	struct bio *bio;
+
+	lockdep_assert_held(&cow_lock);
+	while ((bio = bio_list_pop(&vol->flush_waiters))) {
+		struct cow_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
+
+		if (cow_uncommitted_upto(vol, pb->flush_seq))
+			bio_list_add(&waiting, bio);
+		else
+			bio_list_add(done, bio);
+	}
+	bio_list_merge(&vol->flush_waiters, &waiting);
+}
+
+static void cow_flush_work(struct work_struct *work)
+{
+	struct cow_volume *vol = container_of(work, struct cow_volume, flush_work);
+	struct bio_list batch, done = BIO_EMPTY_LIST, failed = BIO_EMPTY_LIST;
+	unsigned long flags;
+	struct bio *bio;
+	u64 need = 0;
+	int r;
+
+	spin_lock_irqsave(&cow_lock, flags);
+	batch = vol->flushes;
+	bio_list_init(&vol->flushes);
+	spin_unlock_irqrestore(&cow_lock, flags);
+	if (bio_list_empty(&batch))
+		return;
+
+	r = blkdev_issue_flush(vol->cow_bdev);
+
+	spin_lock_irqsave(&cow_lock, flags);
+	while ((bio = bio_list_pop(&batch))) {
+		struct cow_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
+
+		if (r) {
+			bio_list_add(&failed, bio);
+		} else if (!cow_uncommitted_upto(vol, pb->flush_seq)) {
+			bio_list_add(&done, bio);
+		} else if (cow_daemon_gone_for_good()) {
+			vol->errors++;
+			bio_list_add(&failed, bio);
+		} else {
+			bio_list_add(&vol->flush_waiters, bio);
+			need = max(need, pb->flush_seq);
+		}
+	}
+	if (need)
+		cow_send_flush(vol, need);
+	spin_unlock_irqrestore(&cow_lock, flags);
+
+	if (r && !bio_list_empty(&failed))
+		pr_err_ratelimited("dm-cow: volume %s: flushing the CoW device failed: %d\n",
+				   vol->ident, r);
+	cow_end_bios(&failed, BLK_STS_IOERR);
+	cow_end_bios(&done, BLK_STS_OK);
+}
+
+/* ---------------------------------------------------------------- step: filled */
+
+/*
+ * The last queued write is done: the chunk is FILLED before any of its
+ * writes completes upwards. Returns the writes to complete in @done.
+ */
+static void cow_chunk_filled(struct cow_chunk *c, struct bio_list *done)
+{
+	struct cow_volume *vol = c->vol;
+
+	lockdep_assert_held(&cow_lock);
+	c->state = CHUNK_FILLED;
+	c->fill_seq = ++vol->fill_seq;
+	list_add_tail(&c->list, &vol->uncommitted);
+	vol->filled_uncommitted++;
+	cow_queue_out(&c->out, DM_COW_MSG_FILLED);
+	bio_list_merge(done, &c->done);
+	bio_list_init(&c->done);
+	if (!bio_list_empty(&c->held)) {
+		bio_list_merge(&vol->deferred, &c->held);
+		bio_list_init(&c->held);
+		queue_work(cow_wq, &vol->work);
+	}
+}
+
+/* Complete a filled chunk's writes; FUA ones wait for the commit. */
+static void cow_complete_filled(struct cow_volume *vol, u64 fill_seq,
+				struct bio_list *done)
+{
+	struct bio_list fua = BIO_EMPTY_LIST, ok = BIO_EMPTY_LIST;
+	unsigned long flags;
+	struct bio *bio;
+
+	while ((bio = bio_list_pop(done))) {
+		if ((bio->bi_opf & REQ_FUA) && !bio->bi_status)
+			bio_list_add(&fua, bio);
+		else
+			bio_list_add(&ok, bio);
+	}
+	if (!bio_list_empty(&fua)) {
+		spin_lock_irqsave(&cow_lock, flags);
+		while ((bio = bio_list_pop(&fua)))
+			cow_queue_flush(vol, bio, fill_seq);
+		spin_unlock_irqrestore(&cow_lock, flags);
+	}
+	cow_end_bios(&ok, BLK_STS_OK);
+}
+
+static void cow_queued_write_endio(struct bio *bio)
+{
+	struct cow_bio *pb = cow_unhook_bio(bio);
+	struct cow_chunk *c = pb->chunk;
+	struct cow_volume *vol = pb->vol;
+	struct bio_list done = BIO_EMPTY_LIST;
+	unsigned long flags;
+	u64 fill_seq = 0;
+
+	spin_lock_irqsave(&cow_lock, flags);
+	if (bio->bi_status)
+		vol->errors++;
+	bio_list_add(&c->done, bio);
+	if (--c->in_flight == 0) {
+		cow_chunk_filled(c, &done);
+		fill_seq = c->fill_seq;
+	}
+	spin_unlock_irqrestore(&cow_lock, flags);
+
+	if (fill_seq)
+		cow_complete_filled(vol, fill_seq, &done);
+}
+
+/* A FUA write to a filled chunk whose mapping was not committed when sent. */
+static void cow_fua_write_endio(struct bio *bio)
+{
+	struct cow_bio *pb = cow_unhook_bio(bio);
+	struct cow_volume *vol = pb->vol;
+	unsigned long flags;
+
+	if (!bio->bi_status) {
+		spin_lock_irqsave(&cow_lock, flags);
+		if (cow_uncommitted_upto(vol, pb->flush_seq)) {
+			cow_queue_flush(vol, bio, pb->flush_seq);
+			spin_unlock_irqrestore(&cow_lock, flags);
+			return;
+		}
+		spin_unlock_irqrestore(&cow_lock, flags);
+	}
+	bio_endio(bio);
+}
+
+/* Send a write to a FILLED chunk; FUA waits for the commit if needed. */
+static void cow_issue_to_filled(struct cow_chunk *c, struct bio *bio,
+				bool *hooked)
+{
+	struct cow_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
+
+	lockdep_assert_held(&cow_lock);
+	cow_remap_to_cow(c->vol, bio, c->cow_sector);
+	*hooked = false;
+	if (op_is_write(bio_op(bio)) && (bio->bi_opf & REQ_FUA) && !c->committed) {
+		pb->flush_seq = c->fill_seq;
+		cow_hook_bio(bio, cow_fua_write_endio);
+		*hooked = true;
+	}
+}
+
+/* ---------------------------------------------------------------- step: write */
+
+/* The fill is done: issue the queued writes, or fail them. */
+static void cow_fill_finished(struct cow_chunk *c)
+{
+	struct cow_volume *vol = c->vol;
+	struct bio_list writes, done = BIO_EMPTY_LIST;
+	unsigned long flags;
+	blk_status_t err;
+	u64 fill_seq = 0;
+	struct bio *bio;
+
+	spin_lock_irqsave(&cow_lock, flags);
+	err = c->fill_error;
+	writes = c->queued;
+	bio_list_init(&c->queued);
+	if (err) {
+		bio_list_merge(&done, &c->done);
+		vol->errors++;
+		cow_erase(c);
+		spin_unlock_irqrestore(&cow_lock, flags);
+		pr_err_ratelimited("dm-cow: volume %s: filling chunk %llu failed\n",
+				   vol->ident, c->nr);
+		mempool_free(c, cow_chunk_pool);
+		cow_end_bios(&writes, BLK_STS_IOERR);
+		cow_end_bios(&done, err);
+		return;
+	}
+	c->state = CHUNK_WRITING;
+	c->in_flight = bio_list_size(&writes);
+	if (!c->in_flight) {
+		cow_chunk_filled(c, &done);
+		fill_seq = c->fill_seq;
+	}
+	bio_list_for_each(bio, &writes) {
+		cow_remap_to_cow(vol, bio, c->cow_sector);
+		cow_hook_bio(bio, cow_queued_write_endio);
+	}
+	spin_unlock_irqrestore(&cow_lock, flags);
+
+	while ((bio = bio_list_pop(&writes)))
+		submit_bio_noacct(bio);
+	if (fill_seq)
+		cow_complete_filled(vol, fill_seq, &done);
+}
+
+/* ---------------------------------------------------------------- step: fill */
+
+static void cow_fill_ended(struct cow_chunk *c, blk_status_t err)
+{
+	struct cow_volume *vol = c->vol;
+
+	lockdep_assert_held(&cow_lock);
+	c->fill_error = err;
+	list_add_tail(&c->list, &vol->fill_done);
+	queue_work(cow_wq, &vol->work);
+}
+
+static void cow_copy_done(int read_err, unsigned long write_err, void *context)
+{
+	struct cow_chunk *c = context;
+	struct cow_volume *vol = c->vol;
+	unsigned long flags;
+
+	spin_lock_irqsave(&cow_lock, flags);
+	ctl.copies_running--;
+	vol->copies_in_flight--;
+	if (!read_err && !write_err) {
+		if (c->fill == DM_COW_FILL_ZERO)
+			vol->zero_fills++;
+		else
+			vol->copies++;
+	}
+	cow_fill_ended(c, (read_err || write_err) ? BLK_STS_IOERR : BLK_STS_OK);
+	spin_unlock_irqrestore(&cow_lock, flags);
+	queue_work(cow_wq, &ctl.fill_work);
+}
+
+static void cow_start_copy(struct cow_chunk *c)
+{
+	struct cow_volume *vol = c->vol;
+	struct dm_io_region from, to;
+
+	to.bdev = vol->cow_bdev;
+	to.sector = c->cow_sector;
+	if (c->fill == DM_COW_FILL_ZERO) {
+		to.count = vol->chunk_sectors;
+		dm_kcopyd_zero(cow_kc, 1, &to, 0, cow_copy_done, c);
+		return;
+	}
+	from.bdev = vol->base_bdev;
+	from.sector = cow_chunk_start(vol, c->nr);
+	from.count = cow_chunk_len(vol, c->nr);
+	to.count = from.count;
+	dm_kcopyd_copy(cow_kc, &from, 1, &to, 0, cow_copy_done, c);
+}
+
+/* Start queued copies while there are free slots. */
+static void cow_fill_work(struct work_struct *work)
+{
+	unsigned long flags;
+	struct cow_chunk *c;
+
+	for (;;) {
+		spin_lock_irqsave(&cow_lock, flags);
+		c = list_first_entry_or_null(&ctl.fill_queue, struct cow_chunk, list);
+		if (!c || ctl.copies_running >= max(1U, READ_ONCE(max_copies))) {
+			spin_unlock_irqrestore(&cow_lock, flags);
+			return;
+		}
+		list_del_init(&c->list);
+		c->state = CHUNK_FILLING;
+		ctl.copies_running++;
+		c->vol->copies_in_flight++;
+		spin_unlock_irqrestore(&cow_lock, flags);
+		cow_start_copy(c);
+	}
+}
+
+static void cow_full_write_endio(struct bio *bio)
+{
+	struct cow_bio *pb = cow_unhook_bio(bio);
+	struct cow_chunk *c = pb->chunk;
+	unsigned long flags;
+
+	spin_lock_irqsave(&cow_lock, flags);
+	bio_list_add(&c->done, bio);
+	if (!bio->bi_status)
+		c->vol->nocopy_fills++;
+	cow_fill_ended(c, bio->bi_status);
+	spin_unlock_irqrestore(&cow_lock, flags);
+}
+
+/* FILL_NONE: take the whole-chunk write out of the queue; it is the fill. */
+static struct bio *cow_take_full_write(struct cow_chunk *c)
+{
+	struct bio_list rest = BIO_EMPTY_LIST;
+	struct bio *bio, *full = NULL;
+
+	while ((bio = bio_list_pop(&c->queued))) {
+		if (!full && cow_bio_covers_chunk(c->vol, bio))
+			full = bio;
+		else
+			bio_list_add(&rest, bio);
+	}
+	c->queued = rest;
+	return full;
+}
+
+/* ---------------------------------------------------------------- worker */
+
+static void cow_place_deferred(struct cow_volume *vol, struct bio *bio)
+{
+	u64 nr = cow_chunk_of(vol, bio->bi_iter.bi_sector);
+	struct cow_chunk *c, *spare = NULL;
+	unsigned long flags;
+	bool submit = false, hooked = false, fail = false;
+
+	for (;;) {
+		spin_lock_irqsave(&cow_lock, flags);
+		c = cow_lookup(vol, nr);
+		if (c || spare)
+			break;
+		spin_unlock_irqrestore(&cow_lock, flags);
+		spare = mempool_alloc(cow_chunk_pool, GFP_NOIO);
+	}
+	if (!c) {
+		if (cow_daemon_gone_for_good()) {
+			vol->errors++;
+			fail = true;
+		} else {
+			cow_new_fault(vol, spare, nr);
+			c = spare;
+			spare = NULL;
+		}
+	}
+	if (c) {
+		if (c->state == CHUNK_FILLED) {
+			cow_issue_to_filled(c, bio, &hooked);
+			submit = true;
+		} else {
+			cow_chunk_add_write(c, bio);
+		}
+	}
+	spin_unlock_irqrestore(&cow_lock, flags);
+
+	if (spare)
+		mempool_free(spare, cow_chunk_pool);
+	if (fail) {
+		pr_err_ratelimited("dm-cow: volume %s: no daemon attached: failing write to chunk %llu\n",
+				   vol->ident, nr);
+		bio_io_error(bio);
+	} else if (submit) {
+		submit_bio_noacct(bio);
+	}
+}
+
+static void cow_volume_work(struct work_struct *work)
+{
+	struct cow_volume *vol = container_of(work, struct cow_volume, work);
+	struct bio_list bios;
+	unsigned long flags;
+	struct cow_chunk *c;
+	struct bio *bio;
+
+	for (;;) {
+		spin_lock_irqsave(&cow_lock, flags);
+		c = list_first_entry_or_null(&vol->fill_done, struct cow_chunk, list);
+		if (c)
+			list_del_init(&c->list);
+		spin_unlock_irqrestore(&cow_lock, flags);
+		if (!c)
+			break;
+		cow_fill_finished(c);
+	}
+
+	spin_lock_irqsave(&cow_lock, flags);
+	bios = vol->deferred;
+	bio_list_init(&vol->deferred);
+	spin_unlock_irqrestore(&cow_lock, flags);
+	while ((bio = bio_list_pop(&bios)))
+		cow_place_deferred(vol, bio);
+}
+
+/* ---------------------------------------------------------------- map */
+
+static int cow_map_write(struct cow_volume *vol, struct bio *bio)
+{
+	u64 nr = cow_chunk_of(vol, bio->bi_iter.bi_sector);
+	struct cow_chunk *c;
+	unsigned long flags;
+	bool hooked;
+
+	spin_lock_irqsave(&cow_lock, flags);
+	c = cow_lookup(vol, nr);
+	if (c && c->state == CHUNK_FILLED) {
+		cow_issue_to_filled(c, bio, &hooked);
+		spin_unlock_irqrestore(&cow_lock, flags);
+		if (!hooked)
+			return DM_MAPIO_REMAPPED;
+		submit_bio_noacct(bio);
+		return DM_MAPIO_SUBMITTED;
+	}
+	if (c) {
+		cow_chunk_add_write(c, bio);
+	} else if (cow_daemon_gone_for_good()) {
+		vol->errors++;
+		spin_unlock_irqrestore(&cow_lock, flags);
+		pr_err_ratelimited("dm-cow: volume %s: no daemon attached: failing write to chunk %llu\n",
+				   vol->ident, nr);
+		return DM_MAPIO_KILL;
+	} else {
+		/* No chunk state yet: allocating it may sleep, so defer. */
+		bio_list_add(&vol->deferred, bio);
+		queue_work(cow_wq, &vol->work);
+	}
+	spin_unlock_irqrestore(&cow_lock, flags);
+	return DM_MAPIO_SUBMITTED;
+}
+
+/* Reads and discards: the CoW device for FILLED chunks, else base or nothing. */
+static bool cow_filled_sector(struct cow_volume *vol, struct bio *bio,
+			      sector_t *cow_sector)
+{
+	struct cow_chunk *c;
+	unsigned long flags;
+	bool filled;
+
+	spin_lock_irqsave(&cow_lock, flags);
+	c = cow_lookup(vol, cow_chunk_of(vol, bio->bi_iter.bi_sector));
+	filled = c && c->state == CHUNK_FILLED;
+	if (filled)
+		*cow_sector = c->cow_sector;
+	spin_unlock_irqrestore(&cow_lock, flags);
+	return filled;
+}
+
+static int cow_map(struct dm_target *ti, struct bio *bio)
+{
+	struct cow_target *ct = ti->private;
+	struct cow_volume *vol = ct->vol;
+	struct cow_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
+	sector_t sector = bio->bi_iter.bi_sector;
+	sector_t left, cow_sector;
+	unsigned long flags;
+
+	pb->vol = vol;
+	pb->chunk = NULL;
+	pb->flush_seq = 0;
+
+	if (bio->bi_opf & REQ_PREFLUSH) {
+		spin_lock_irqsave(&cow_lock, flags);
+		cow_queue_flush(vol, bio, vol->fill_seq);
+		spin_unlock_irqrestore(&cow_lock, flags);
+		return DM_MAPIO_SUBMITTED;
+	}
+
+	left = vol->chunk_sectors - (sector & (vol->chunk_sectors - 1));
+
+	switch (bio_op(bio)) {
+	case REQ_OP_READ:
+	case REQ_OP_WRITE:
+		if (bio_sectors(bio) > left)
+			dm_accept_partial_bio(bio, left);
+		if (bio_op(bio) == REQ_OP_WRITE)
+			return cow_map_write(vol, bio);
+		if (cow_filled_sector(vol, bio, &cow_sector))
+			cow_remap_to_cow(vol, bio, cow_sector);
+		else
+			bio_set_dev(bio, vol->base_bdev);
+		return DM_MAPIO_REMAPPED;
+	case REQ_OP_DISCARD:
+		/* Unmapped chunks keep reading as the base: nothing to do. */
+		if (bio_sectors(bio) <= left &&
+		    cow_filled_sector(vol, bio, &cow_sector)) {
+			cow_remap_to_cow(vol, bio, cow_sector);
+			return DM_MAPIO_REMAPPED;
+		}
+		bio_endio(bio);
+		return DM_MAPIO_SUBMITTED;
+	default:
+		return DM_MAPIO_KILL;
+	}
+}
+
+/* ---------------------------------------------------------------- volumes */
+
+static struct cow_volume *cow_find_volume_by_ident(const char *ident)
+{
+	struct cow_volume *vol;
+
+	lockdep_assert_held(&cow_volumes_lock);
+	list_for_each_entry(vol, &cow_volumes, node)
+		if (!strcmp(vol->ident, ident))
+			return vol;
+	return NULL;
+}
+
+static struct cow_volume *cow_find_volume_by_id(u32 id)
+{
+	struct cow_volume *vol;
+
+	lockdep_assert_held(&cow_volumes_lock);
+	list_for_each_entry(vol, &cow_volumes, node)
+		if (vol->id == id)
+			return vol;
+	return NULL;
+}
+
+static struct cow_volume *cow_create_volume(const char *ident,
+					    struct dm_dev *base,
+					    struct dm_dev *cow, u32 chunk_sectors)
+{
+	struct cow_volume *vol;
+	unsigned long flags;
+
+	lockdep_assert_held(&cow_volumes_lock);
+	vol = kzalloc(sizeof(*vol), GFP_KERNEL);
+	if (!vol)
+		return NULL;
+	INIT_LIST_HEAD(&vol->targets);
+	vol->id = cow_next_volume_id++;
+	strscpy(vol->ident, ident, sizeof(vol->ident));
+	vol->base_dev = base->bdev->bd_dev;
+	vol->cow_dev = cow->bdev->bd_dev;
+	vol->base_bdev = base->bdev;
+	vol->cow_bdev = cow->bdev;
+	vol->volume_sectors = bdev_nr_sectors(base->bdev);
+	vol->chunk_sectors = chunk_sectors;
+	vol->chunk_shift = ilog2(chunk_sectors);
+	vol->nr_chunks = DIV_ROUND_UP_ULL(vol->volume_sectors, chunk_sectors);
+	vol->chunks = RB_ROOT;
+	INIT_LIST_HEAD(&vol->uncommitted);
+	INIT_LIST_HEAD(&vol->fill_done);
+	bio_list_init(&vol->deferred);
+	bio_list_init(&vol->flushes);
+	bio_list_init(&vol->flush_waiters);
+	cow_out_init(&vol->out_volume, DM_COW_MSG_VOLUME);
+	cow_out_init(&vol->out_flush, DM_COW_MSG_FLUSH);
+	INIT_WORK(&vol->work, cow_volume_work);
+	INIT_WORK(&vol->flush_work, cow_flush_work);
+
+	spin_lock_irqsave(&cow_lock, flags);
+	list_add_tail(&vol->node, &cow_volumes);
+	vol->announced = ctl.state == CTL_ATTACHED;
+	cow_queue_out(&vol->out_volume, DM_COW_MSG_VOLUME);
+	spin_unlock_irqrestore(&cow_lock, flags);
+	return vol;
+}
+
+static void cow_destroy_volume(struct cow_volume *vol)
+{
+	struct cow_gone *gone = kzalloc(sizeof(*gone), GFP_KERNEL);
+	struct bio_list orphans = BIO_EMPTY_LIST;
+	struct rb_node *n, *next;
+	unsigned long flags;
+
+	lockdep_assert_held(&cow_volumes_lock);
+	cancel_work_sync(&vol->work);
+	cancel_work_sync(&vol->flush_work);
+
+	spin_lock_irqsave(&cow_lock, flags);
+	list_del(&vol->node);
+	/* A daemon that was told about the volume learns it is gone. */
+	if (gone && vol->announced && list_empty(&vol->out_volume.node) &&
+	    ctl.state == CTL_ATTACHED) {
+		cow_out_init(&gone->out, DM_COW_MSG_VOLUME_GONE);
+		gone->id = vol->id;
+		strscpy(gone->ident, vol->ident, sizeof(gone->ident));
+		cow_queue_out(&gone->out, DM_COW_MSG_VOLUME_GONE);
+		gone = NULL;
+	}
+	cow_unqueue_out(&vol->out_volume);
+	cow_unqueue_out(&vol->out_flush);
+	for (n = rb_first(&vol->chunks); n; n = next) {
+		struct cow_chunk *c = rb_entry(n, struct cow_chunk, node);
+
+		next = rb_next(n);
+		/* No table uses the volume, so no bio can be left; be safe. */
+		bio_list_merge(&orphans, &c->queued);
+		bio_list_merge(&orphans, &c->held);
+		bio_list_merge(&orphans, &c->done);
+		cow_erase(c);
+		mempool_free(c, cow_chunk_pool);
+	}
+	bio_list_merge(&orphans, &vol->deferred);
+	bio_list_merge(&orphans, &vol->flushes);
+	bio_list_merge(&orphans, &vol->flush_waiters);
+	spin_unlock_irqrestore(&cow_lock, flags);
+
+	kfree(gone);
+	cow_end_bios(&orphans, BLK_STS_IOERR);
+	kfree(vol);
+}
+
+/* ---------------------------------------------------------------- target */
+
+static int cow_parse_chunk_sectors(struct dm_target *ti, const char *arg,
+				   u32 *chunk_sectors)
+{
+	unsigned int v;
+
+	if (kstrtouint(arg, 10, &v)) {
+		ti->error = "chunk_sectors is not a number";
+		return -EINVAL;
+	}
+	if (v < 8 || !is_power_of_2(v) || v > COW_MAX_CHUNK_SECTORS) {
+		ti->error = "chunk_sectors must be a power of two between 8 and 2097152";
+		return -EINVAL;
+	}
+	*chunk_sectors = v;
+	return 0;
+}
+
+static int cow_parse_opt_args(struct dm_target *ti, unsigned int argc, char **argv)
+{
+	unsigned int n;
+
+	if (!argc)
+		return 0;
+	if (kstrtouint(argv[0], 10, &n)) {
+		ti->error = "#opt_args is not a number";
+		return -EINVAL;
+	}
+	if (n != argc - 1) {
+		ti->error = "#opt_args does not match the number of optional arguments";
+		return -EINVAL;
+	}
+	if (n) {
+		ti->error = "Unknown optional argument";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int cow_check_ident(struct dm_target *ti, const char *ident)
+{
+	size_t len = strnlen(ident, DM_COW_IDENT_LEN);
+	size_t i;
+
+	if (!len || len >= DM_COW_IDENT_LEN) {
+		ti->error = "ident must be 1 to 63 characters";
+		return -EINVAL;
+	}
+	for (i = 0; i < len; i++) {
+		if (!isgraph(ident[i])) {
+			ti->error = "ident must be printable characters without spaces";
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int cow_check_geometry(struct dm_target *ti, struct cow_target *ct,
+			      u32 chunk_sectors)
+{
+	sector_t base_sectors = bdev_nr_sectors(ct->base->bdev);
+	sector_t end = ti->begin + ti->len;
+
+	if (ct->base->bdev->bd_dev == ct->cow->bdev->bd_dev) {
+		ti->error = "base_dev and cow_dev are the same device";
+		return -EINVAL;
+	}
+	if (base_sectors < end) {
+		ti->error = "base_dev is shorter than the segment's end";
+		return -EINVAL;
+	}
+	if (ti->begin & (chunk_sectors - 1)) {
+		ti->error = "segment start is not a multiple of chunk_sectors";
+		return -EINVAL;
+	}
+	if ((end & (chunk_sectors - 1)) && end != base_sectors) {
+		ti->error = "segment end is neither a multiple of chunk_sectors nor the base's end";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int cow_attach_volume(struct dm_target *ti, struct cow_target *ct,
+			     const char *ident, u32 chunk_sectors)
+{
+	struct cow_volume *vol;
+
+	mutex_lock(&cow_volumes_lock);
+	vol = cow_find_volume_by_ident(ident);
+	if (vol) {
+		if (vol->base_dev != ct->base->bdev->bd_dev ||
+		    vol->cow_dev != ct->cow->bdev->bd_dev) {
+			ti->error = "ident already in use with other base or CoW device";
+			goto fail;
+		}
+		if (vol->chunk_sectors != chunk_sectors) {
+			ti->error = "ident already in use with another chunk_sectors";
+			goto fail;
+		}
+		if (vol->volume_sectors != bdev_nr_sectors(ct->base->bdev)) {
+			ti->error = "base_dev changed size since the volume was created";
+			goto fail;
+		}
+	} else {
+		vol = cow_create_volume(ident, ct->base, ct->cow, chunk_sectors);
+		if (!vol) {
+			ti->error = "Cannot allocate volume";
+			goto fail;
+		}
+	}
+	vol->refs++;
+	ct->vol = vol;
+	list_add_tail(&ct->node, &vol->targets);
+	mutex_unlock(&cow_volumes_lock);
+	return 0;
+fail:
+	mutex_unlock(&cow_volumes_lock);
+	return -EINVAL;
+}
+
+/*
+ * <ident> <base_dev> <cow_dev> <chunk_sectors> [<#opt_args> <opt_args>...]
+ */
+static int cow_ctr(struct dm_target *ti, unsigned int argc, char **argv)
+{
+	struct cow_target *ct;
+	u32 chunk_sectors;
+	int r;
+
+	if (argc < 4) {
+		ti->error = "Expected <ident> <base_dev> <cow_dev> <chunk_sectors> [<#opt_args> ...]";
+		return -EINVAL;
+	}
+	r = cow_check_ident(ti, argv[0]);
+	if (r)
+		return r;
+	r = cow_parse_chunk_sectors(ti, argv[3], &chunk_sectors);
+	if (r)
+		return r;
+	r = cow_parse_opt_args(ti, argc - 4, argv + 4);
+	if (r)
+		return r;
+
+	ct = kzalloc(sizeof(*ct), GFP_KERNEL);
+	if (!ct) {
+		ti->error = "Cannot allocate cow target";
+		return -ENOMEM;
+	}
+	ct->begin = ti->begin;
+	ct->len = ti->len;
+
+	r = dm_get_device(ti, argv[1], COW_MODE_READ, &ct->base);
+	if (r) {
+		ti->error = "Cannot open base_dev";
+		goto bad_base;
+	}
+	r = dm_get_device(ti, argv[2], dm_table_get_mode(ti->table), &ct->cow);
+	if (r) {
+		ti->error = "Cannot open cow_dev";
+		goto bad_cow;
+	}
+	r = cow_check_geometry(ti, ct, chunk_sectors);
+	if (r)
+		goto bad;
+	r = dm_set_target_max_io_len(ti, chunk_sectors);
+	if (r)
+		goto bad;
+	r = cow_attach_volume(ti, ct, argv[0], chunk_sectors);
+	if (r)
+		goto bad;
+
+	ti->num_flush_bios = 1;
+	ti->flush_supported = true;
+	ti->num_discard_bios = 1;
+	ti->per_io_data_size = sizeof(struct cow_bio);
+	ti->private = ct;
+	return 0;
+
+bad:
+	dm_put_device(ti, ct->cow);
+bad_cow:
+	dm_put_device(ti, ct->base);
+bad_base:
+	kfree(ct);
+	return r;
+}
+
+static void cow_dtr(struct dm_target *ti)
+{
+	struct cow_target *ct = ti->private;
+	struct cow_volume *vol = ct->vol;
+
+	mutex_lock(&cow_volumes_lock);
+	list_del(&ct->node);
+	if (!--vol->refs)
+		cow_destroy_volume(vol);
+	mutex_unlock(&cow_volumes_lock);
+
+	dm_put_device(ti, ct->cow);
+	dm_put_device(ti, ct->base);
+	kfree(ct);
+}
+
+static void cow_status(struct dm_target *ti, status_type_t type,
+		       unsigned int status_flags, char *result, unsigned int maxlen)
+{
+	struct cow_target *ct = ti->private;
+	struct cow_volume *vol = ct->vol;
+	unsigned int sz = 0;
+	unsigned long flags;
+	bool attached;
+	u64 s[7];
+
+	switch (type) {
+	case STATUSTYPE_INFO:
+		spin_lock_irqsave(&cow_lock, flags);
+		attached = ctl.state == CTL_ATTACHED;
+		s[0] = vol->filled_uncommitted;
+		s[1] = vol->faults_pending;
+		s[2] = vol->copies_in_flight;
+		s[3] = vol->copies;
+		s[4] = vol->nocopy_fills;
+		s[5] = vol->zero_fills;
+		s[6] = vol->errors;
+		spin_unlock_irqrestore(&cow_lock, flags);
+		DMEMIT("%s %s filled_uncommitted=%llu faults_pending=%llu copies_in_flight=%llu copies=%llu nocopy_fills=%llu zero_fills=%llu errors=%llu",
+		       vol->ident, attached ? "attached" : "detached",
+		       s[0], s[1], s[2], s[3], s[4], s[5], s[6]);
+		break;
+	case STATUSTYPE_TABLE:
+		DMEMIT("%s %s %s %u", vol->ident, ct->base->name, ct->cow->name,
+		       vol->chunk_sectors);
+		break;
+	default:
+		DMEMIT("ident=%s,base=%s,cow=%s,chunk_sectors=%u", vol->ident,
+		       ct->base->name, ct->cow->name, vol->chunk_sectors);
+		break;
+	}
+}
+
+static int cow_iterate_devices(struct dm_target *ti,
+			       iterate_devices_callout_fn fn, void *data)
+{
+	struct cow_target *ct = ti->private;
+	int r;
+
+	r = fn(ti, ct->base, ti->begin, ti->len, data);
+	if (!r)
+		r = fn(ti, ct->cow, 0, bdev_nr_sectors(ct->cow->bdev), data);
+	return r;
+}
+
+static void cow_io_hints(struct dm_target *ti, struct queue_limits *limits)
+{
+	struct cow_target *ct = ti->private;
+	u32 chunk_sectors = ct->vol->chunk_sectors;
+
+	/* Discards never cross a chunk, so each is passed down or dropped whole. */
+	if (limits->max_discard_sectors) {
+		limits->discard_granularity = chunk_sectors << SECTOR_SHIFT;
+		limits->max_discard_sectors = min(limits->max_discard_sectors, chunk_sectors);
+		limits->max_hw_discard_sectors = min(limits->max_hw_discard_sectors,
+						     chunk_sectors);
+	}
+#ifdef BLK_FEAT_FUA
+	/* Flush and FUA carry the commit contract even on a cacheless device. */
+	limits->features |= BLK_FEAT_WRITE_CACHE | BLK_FEAT_FUA;
+#endif
+}
+
+static struct target_type cow_target = {
+	.name = "cow",
+	.version = {1, 0, 0},
+	.module = THIS_MODULE,
+	.ctr = cow_ctr,
+	.dtr = cow_dtr,
+	.map = cow_map,
+	.status = cow_status,
+	.iterate_devices = cow_iterate_devices,
+	.io_hints = cow_io_hints,
+};
+
+/* ---------------------------------------------------------------- detach */
+
+static void cow_expire_volume(struct cow_volume *vol)
+{
+	struct bio_list failed = BIO_EMPTY_LIST, flushes;
+	struct rb_node *n, *next;
+	unsigned long flags;
+	unsigned int writes = 0, nflushes;
+
+	spin_lock_irqsave(&cow_lock, flags);
+	for (n = rb_first(&vol->chunks); n; n = next) {
+		struct cow_chunk *c = rb_entry(n, struct cow_chunk, node);
+
+		next = rb_next(n);
+		if (c->state != CHUNK_FAULTED)
+			continue;
+		writes += bio_list_size(&c->queued);
+		bio_list_merge(&failed, &c->queued);
+		cow_erase(c);
+		mempool_free(c, cow_chunk_pool);
+	}
+	flushes = vol->flush_waiters;
+	bio_list_init(&vol->flush_waiters);
+	nflushes = bio_list_size(&flushes);
+	vol->errors += writes + nflushes;
+	spin_unlock_irqrestore(&cow_lock, flags);
+
+	if (writes || nflushes)
+		pr_err("dm-cow: volume %s: no daemon attached for %u s: failing %u queued writes and %u flushes with EIO\n",
+		       vol->ident, READ_ONCE(detach_timeout), writes, nflushes);
+	bio_list_merge(&failed, &flushes);
+	cow_end_bios(&failed, BLK_STS_IOERR);
+}
+
+static void cow_expire_work(struct work_struct *work)
+{
+	unsigned int timeout = READ_ONCE(detach_timeout);
+	struct cow_volume *vol;
+	unsigned long flags;
+	bool expire;
+
+	mutex_lock(&cow_volumes_lock);
+	spin_lock_irqsave(&cow_lock, flags);
+	if (ctl.state == CTL_ATTACHED || ctl.expired) {
+		spin_unlock_irqrestore(&cow_lock, flags);
+		mutex_unlock(&cow_volumes_lock);
+		return;
+	}
+	expire = timeout &&
+		 time_after_eq(jiffies, ctl.detached_since + (unsigned long)timeout * HZ);
+	if (expire)
+		ctl.expired = true;
+	spin_unlock_irqrestore(&cow_lock, flags);
+
+	if (expire) {
+		list_for_each_entry(vol, &cow_volumes, node)
+			cow_expire_volume(vol);
+	} else {
+		queue_delayed_work(cow_wq, &ctl.expire_work, HZ);
+	}
+	mutex_unlock(&cow_volumes_lock);
+}
+
+/* ---------------------------------------------------------------- control: read */
+
+static void cow_format(struct cow_out *o, struct dm_cow_msg *m)
+{
+	struct cow_volume *vol;
+	struct cow_chunk *c;
+	struct cow_gone *g;
+
+	memset(m, 0, sizeof(*m));
+	m->type = cpu_to_le32(o->type);
+	switch (o->type) {
+	case DM_COW_MSG_HELLO:
+		m->hello.version = cpu_to_le32(DM_COW_PROTOCOL_VERSION);
+		m->hello.msg_size = cpu_to_le32(DM_COW_MSG_SIZE);
+		m->hello.max_copies = cpu_to_le32(max(1U, READ_ONCE(max_copies)));
+		break;
+	case DM_COW_MSG_REPLAY_DONE:
+		break;
+	case DM_COW_MSG_VOLUME:
+		vol = container_of(o, struct cow_volume, out_volume);
+		m->volume = cpu_to_le32(vol->id);
+		m->vol.volume_sectors = cpu_to_le64(vol->volume_sectors);
+		m->vol.cow_sectors = cpu_to_le64(bdev_nr_sectors(vol->cow_bdev));
+		m->vol.chunk_sectors = cpu_to_le32(vol->chunk_sectors);
+		m->vol.base_dev = cpu_to_le32(huge_encode_dev(vol->base_dev));
+		m->vol.cow_dev = cpu_to_le32(huge_encode_dev(vol->cow_dev));
+		strscpy(m->vol.ident, vol->ident, sizeof(m->vol.ident));
+		break;
+	case DM_COW_MSG_VOLUME_GONE:
+		g = container_of(o, struct cow_gone, out);
+		m->volume = cpu_to_le32(g->id);
+		strscpy(m->vol.ident, g->ident, sizeof(m->vol.ident));
+		break;
+	case DM_COW_MSG_FLUSH:
+		vol = container_of(o, struct cow_volume, out_flush);
+		m->volume = cpu_to_le32(vol->id);
+		m->seq = cpu_to_le64(vol->flush_msg_seq);
+		break;
+	case DM_COW_MSG_FAULT:
+	case DM_COW_MSG_GRANTED:
+	case DM_COW_MSG_FILLED:
+		c = container_of(o, struct cow_chunk, out);
+		m->volume = cpu_to_le32(c->vol->id);
+		m->chunk.chunk = cpu_to_le64(c->nr);
+		if (o->type == DM_COW_MSG_FAULT) {
+			m->seq = cpu_to_le64(c->fault_seq);
+			m->chunk.flags = cpu_to_le32(c->full_write ? DM_COW_FAULT_FULL_WRITE : 0);
+		} else {
+			m->seq = cpu_to_le64(o->type == DM_COW_MSG_FILLED ? c->fill_seq : 0);
+			m->chunk.cow_sector = cpu_to_le64(c->cow_sector);
+		}
+		break;
+	}
+}
+
+static ssize_t cow_ctl_read(struct file *file, char __user *buf, size_t count,
+			    loff_t *ppos)
+{
+	size_t max_msgs = min_t(size_t, count / DM_COW_MSG_SIZE, COW_MAX_READ_MSGS);
+	struct dm_cow_msg *msgs;
+	unsigned long flags;
+	size_t n = 0;
+	int r;
+
+	if (!max_msgs)
+		return -EINVAL;
+	msgs = kmalloc_array(max_msgs, sizeof(*msgs), GFP_KERNEL);
+	if (!msgs)
+		return -ENOMEM;
+
+	for (;;) {
+		spin_lock_irqsave(&cow_lock, flags);
+		while (n < max_msgs && !list_empty(&ctl.out)) {
+			struct cow_out *o = list_first_entry(&ctl.out, struct cow_out, node);
+
+			list_del_init(&o->node);
+			cow_format(o, &msgs[n++]);
+			if (o->type == DM_COW_MSG_VOLUME_GONE)
+				kfree(container_of(o, struct cow_gone, out));
+		}
+		spin_unlock_irqrestore(&cow_lock, flags);
+		if (n)
+			break;
+		if (file->f_flags & O_NONBLOCK) {
+			r = -EAGAIN;
+			goto out;
+		}
+		r = wait_event_interruptible(ctl.wait, !list_empty(&ctl.out));
+		if (r)
+			goto out;
+	}
+	r = copy_to_user(buf, msgs, n * DM_COW_MSG_SIZE) ? -EFAULT : 0;
+out:
+	kfree(msgs);
+	return r ? r : n * DM_COW_MSG_SIZE;
+}
+
+static __poll_t cow_ctl_poll(struct file *file, poll_table *wait)
+{
+	__poll_t mask = EPOLLOUT | EPOLLWRNORM;
+	unsigned long flags;
+
+	poll_wait(file, &ctl.wait, wait);
+	spin_lock_irqsave(&cow_lock, flags);
+	if (!list_empty(&ctl.out))
+		mask |= EPOLLIN | EPOLLRDNORM;
+	spin_unlock_irqrestore(&cow_lock, flags);
+	return mask;
+}
+
+/* ---------------------------------------------------------------- control: write */
+
+static const char *cow_msg_name(u32 type)
+{
+	switch (type) {
+	case DM_COW_MSG_HELLO: return "HELLO";
+	case DM_COW_MSG_MAP: return "MAP";
+	case DM_COW_MSG_FAIL: return "FAIL";
+	case DM_COW_MSG_COMMITTED: return "COMMITTED";
+	case DM_COW_MSG_FORGET: return "FORGET";
+	default: return "message";
+	}
+}
+
+#define cow_reject(m, fmt, ...) ({					\
+	pr_warn_ratelimited("dm-cow: rejected %s (type %u) for volume %u: " fmt "\n", \
+			    cow_msg_name(le32_to_cpu((m)->type)),	\
+			    le32_to_cpu((m)->type), le32_to_cpu((m)->volume), \
+			    ##__VA_ARGS__);				\
+	-EINVAL;							\
+})
+
+static bool cow_payload_zero_after(const struct dm_cow_msg *m, size_t used)
+{
+	return !memchr_inv(m->payload + used, 0, sizeof(m->payload) - used);
+}
+
+/* Queue the replay for a daemon that just said HELLO. */
+static void cow_replay(void)
+{
+	struct cow_volume *vol;
+	struct cow_chunk *c;
+	struct rb_node *n;
+
+	lockdep_assert_held(&cow_volumes_lock);
+	lockdep_assert_held(&cow_lock);
+	list_for_each_entry(vol, &cow_volumes, node) {
+		vol->announced = true;
+		cow_queue_out(&vol->out_volume, DM_COW_MSG_VOLUME);
+	}
+	list_for_each_entry(vol, &cow_volumes, node) {
+		list_for_each_entry(c, &vol->uncommitted, list)
+			cow_queue_out(&c->out, DM_COW_MSG_FILLED);
+		for (n = rb_first(&vol->chunks); n; n = rb_next(n)) {
+			c = rb_entry(n, struct cow_chunk, node);
+			if (c->state != CHUNK_FAULTED && c->state != CHUNK_FILLED)
+				cow_queue_out(&c->out, DM_COW_MSG_GRANTED);
+		}
+	}
+	list_for_each_entry(vol, &cow_volumes, node) {
+		for (n = rb_first(&vol->chunks); n; n = rb_next(n)) {
+			c = rb_entry(n, struct cow_chunk, node);
+			if (c->state == CHUNK_FAULTED)
+				cow_queue_out(&c->out, DM_COW_MSG_FAULT);
+		}
+	}
+	cow_queue_out(&ctl.out_replay_done, DM_COW_MSG_REPLAY_DONE);
+	/* Flushes that waited while detached still need their commits. */
+	list_for_each_entry(vol, &cow_volumes, node) {
+		struct bio *bio;
+		u64 need = 0;
+
+		bio_list_for_each(bio, &vol->flush_waiters) {
+			struct cow_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
+
+			need = max(need, pb->flush_seq);
+		}
+		if (need)
+			cow_send_flush(vol, need);
+	}
+}
+
+static int cow_handle_hello(const struct dm_cow_msg *m)
+{
+	u32 version = le32_to_cpu(m->hello.version);
+	unsigned long flags;
+
+	if (le32_to_cpu(m->type) != DM_COW_MSG_HELLO) {
+		pr_warn_ratelimited("dm-cow: daemon sent type %u before HELLO; refusing\n",
+				    le32_to_cpu(m->type));
+		return -EPROTO;
+	}
+	if (version != DM_COW_PROTOCOL_VERSION) {
+		pr_err("dm-cow: daemon speaks protocol version %u, module speaks version %u; refusing\n",
+		       version, DM_COW_PROTOCOL_VERSION);
+		return -EPROTO;
+	}
+	if (m->volume || m->seq || le32_to_cpu(m->hello.msg_size) != DM_COW_MSG_SIZE ||
+	    m->hello.max_copies || m->hello.reserved ||
+	    !cow_payload_zero_after(m, sizeof(m->hello)))
+		return cow_reject(m, "bad HELLO fields (msg_size must be %u, the rest zero)",
+				  DM_COW_MSG_SIZE);
+
+	mutex_lock(&cow_volumes_lock);
+	spin_lock_irqsave(&cow_lock, flags);
+	ctl.state = CTL_ATTACHED;
+	ctl.expired = false;
+	cow_replay();
+	spin_unlock_irqrestore(&cow_lock, flags);
+	mutex_unlock(&cow_volumes_lock);
+	pr_info("dm-cow: daemon attached (protocol version %u)\n", version);
+	return 0;
+}
+
+static int cow_handle_map(struct cow_volume *vol, const struct dm_cow_msg *m)
+{
+	u64 nr = le64_to_cpu(m->chunk.chunk);
+	u64 seq = le64_to_cpu(m->seq);
+	u64 cow_sector = le64_to_cpu(m->chunk.cow_sector);
+	u32 fill = le32_to_cpu(m->chunk.fill);
+	sector_t cow_size = bdev_nr_sectors(vol->cow_bdev);
+	struct bio *full = NULL;
+	struct cow_chunk *c;
+	unsigned long flags;
+
+	if (m->chunk.flags || m->chunk.error)
+		return cow_reject(m, "flags and error must be zero");
+	if (fill > DM_COW_FILL_NONE)
+		return cow_reject(m, "unknown fill %u", fill);
+	if (cow_sector & (vol->chunk_sectors - 1))
+		return cow_reject(m, "cow_sector %llu not a multiple of chunk_sectors %u",
+				  cow_sector, vol->chunk_sectors);
+	if (cow_sector > cow_size || cow_size - cow_sector < vol->chunk_sectors)
+		return cow_reject(m, "cow_sector %llu + %u beyond the CoW device's %llu sectors",
+				  cow_sector, vol->chunk_sectors, (u64)cow_size);
+
+	spin_lock_irqsave(&cow_lock, flags);
+	c = cow_lookup(vol, nr);
+	if (!c || c->state != CHUNK_FAULTED || c->fault_seq != seq) {
+		spin_unlock_irqrestore(&cow_lock, flags);
+		return cow_reject(m, "no unanswered fault seq %llu for chunk %llu", seq, nr);
+	}
+	if (fill == DM_COW_FILL_NONE && !c->full_write) {
+		spin_unlock_irqrestore(&cow_lock, flags);
+		return cow_reject(m, "FILL_NONE for chunk %llu without a full-chunk write", nr);
+	}
+	cow_unqueue_out(&c->out);
+	vol->faults_pending--;
+	c->cow_sector = cow_sector;
+	c->fill = fill;
+	if (fill == DM_COW_FILL_NONE) {
+		c->state = CHUNK_FILLING;
+		full = cow_take_full_write(c);
+		cow_remap_to_cow(vol, full, cow_sector);
+		cow_hook_bio(full, cow_full_write_endio);
+	} else {
+		c->state = CHUNK_QUEUED;
+		list_add_tail(&c->list, &ctl.fill_queue);
+		queue_work(cow_wq, &ctl.fill_work);
+	}
+	spin_unlock_irqrestore(&cow_lock, flags);
+
+	if (full)
+		submit_bio_noacct(full);
+	return 0;
+}
+
+static int cow_handle_fail(struct cow_volume *vol, const struct dm_cow_msg *m)
+{
+	u64 nr = le64_to_cpu(m->chunk.chunk);
+	u64 seq = le64_to_cpu(m->seq);
+	u32 error = le32_to_cpu(m->chunk.error);
+	struct bio_list bios;
+	struct cow_chunk *c;
+	unsigned long flags;
+
+	if (m->chunk.cow_sector || m->chunk.fill || m->chunk.flags)
+		return cow_reject(m, "cow_sector, fill and flags must be zero");
+	if (!error || error > 133)
+		return cow_reject(m, "error %u is not an errno", error);
+
+	spin_lock_irqsave(&cow_lock, flags);
+	c = cow_lookup(vol, nr);
+	if (!c || c->state != CHUNK_FAULTED || c->fault_seq != seq) {
+		spin_unlock_irqrestore(&cow_lock, flags);
+		return cow_reject(m, "no unanswered fault seq %llu for chunk %llu", seq, nr);
+	}
+	bios = c->queued;
+	vol->errors += bio_list_size(&bios);
+	cow_erase(c);
+	spin_unlock_irqrestore(&cow_lock, flags);
+
+	mempool_free(c, cow_chunk_pool);
+	cow_end_bios(&bios, errno_to_blk_status(-(int)error));
+	return 0;
+}
+
+static int cow_handle_committed(struct cow_volume *vol, const struct dm_cow_msg *m)
+{
+	u64 nr = le64_to_cpu(m->chunk.chunk);
+	struct bio_list done = BIO_EMPTY_LIST;
+	struct cow_chunk *c;
+	unsigned long flags;
+
+	spin_lock_irqsave(&cow_lock, flags);
+	c = cow_lookup(vol, nr);
+	if (!c || c->state != CHUNK_FILLED) {
+		spin_unlock_irqrestore(&cow_lock, flags);
+		return cow_reject(m, "chunk %llu is not filled", nr);
+	}
+	if (!c->committed) {
+		c->committed = true;
+		list_del_init(&c->list);
+		vol->filled_uncommitted--;
+		cow_unqueue_out(&c->out);
+		cow_release_flush_waiters(vol, &done);
+	}
+	spin_unlock_irqrestore(&cow_lock, flags);
+
+	cow_end_bios(&done, BLK_STS_OK);
+	return 0;
+}
+
+static bool cow_chunk_in_cow_segment(struct cow_volume *vol, u64 nr)
+{
+	sector_t start = cow_chunk_start(vol, nr);
+	sector_t end = start + vol->chunk_sectors;
+	struct cow_target *ct;
+
+	lockdep_assert_held(&cow_volumes_lock);
+	list_for_each_entry(ct, &vol->targets, node)
+		if (ct->begin < end && start < ct->begin + ct->len)
+			return true;
+	return false;
+}
+
+static int cow_handle_forget(struct cow_volume *vol, const struct dm_cow_msg *m)
+{
+	u64 nr = le64_to_cpu(m->chunk.chunk);
+	struct cow_chunk *c;
+	unsigned long flags;
+
+	if (cow_chunk_in_cow_segment(vol, nr))
+		return cow_reject(m, "chunk %llu is still covered by a cow segment", nr);
+
+	spin_lock_irqsave(&cow_lock, flags);
+	c = cow_lookup(vol, nr);
+	if (!c || c->state != CHUNK_FILLED || !c->committed) {
+		spin_unlock_irqrestore(&cow_lock, flags);
+		return cow_reject(m, "chunk %llu is not a committed remap", nr);
+	}
+	cow_erase(c);
+	spin_unlock_irqrestore(&cow_lock, flags);
+
+	mempool_free(c, cow_chunk_pool);
+	return 0;
+}
+
+static int cow_handle_chunk_msg(const struct dm_cow_msg *m)
+{
+	u32 type = le32_to_cpu(m->type);
+	struct cow_volume *vol;
+	int r;
+
+	if (!cow_payload_zero_after(m, sizeof(m->chunk)) || m->chunk.reserved)
+		return cow_reject(m, "reserved bytes must be zero");
+	if ((type == DM_COW_MSG_COMMITTED || type == DM_COW_MSG_FORGET) &&
+	    (m->seq || m->chunk.cow_sector || m->chunk.fill || m->chunk.flags ||
+	     m->chunk.error))
+		return cow_reject(m, "only volume and chunk may be set");
+
+	mutex_lock(&cow_volumes_lock);
+	vol = cow_find_volume_by_id(le32_to_cpu(m->volume));
+	if (!vol) {
+		r = cow_reject(m, "unknown volume");
+	} else if (le64_to_cpu(m->chunk.chunk) >= vol->nr_chunks) {
+		r = cow_reject(m, "chunk %llu beyond the volume's %llu chunks",
+			       le64_to_cpu(m->chunk.chunk), vol->nr_chunks);
+	} else {
+		switch (type) {
+		case DM_COW_MSG_MAP:
+			r = cow_handle_map(vol, m);
+			break;
+		case DM_COW_MSG_FAIL:
+			r = cow_handle_fail(vol, m);
+			break;
+		case DM_COW_MSG_COMMITTED:
+			r = cow_handle_committed(vol, m);
+			break;
+		default:
+			r = cow_handle_forget(vol, m);
+			break;
+		}
+	}
+	mutex_unlock(&cow_volumes_lock);
+	return r;
+}
+
+static int cow_handle_msg(const struct dm_cow_msg *m)
+{
+	enum cow_ctl_state state;
+	unsigned long flags;
+
+	spin_lock_irqsave(&cow_lock, flags);
+	state = ctl.state;
+	spin_unlock_irqrestore(&cow_lock, flags);
+	if (state != CTL_ATTACHED)
+		return cow_handle_hello(m);
+
+	switch (le32_to_cpu(m->type)) {
+	case DM_COW_MSG_MAP:
+	case DM_COW_MSG_FAIL:
+	case DM_COW_MSG_COMMITTED:
+	case DM_COW_MSG_FORGET:
+		return cow_handle_chunk_msg(m);
+	case DM_COW_MSG_HELLO:
+		return cow_reject(m, "HELLO after the handshake");
+	default:
+		return cow_reject(m, "unknown or kernel-only message type");
+	}
+}
+
+static ssize_t cow_ctl_write(struct file *file, const char __user *buf,
+			     size_t count, loff_t *ppos)
+{
+	struct dm_cow_msg m;
+	size_t done;
+	int r;
+
+	if (!count || count % DM_COW_MSG_SIZE ||
+	    count > COW_MAX_WRITE_MSGS * DM_COW_MSG_SIZE) {
+		pr_warn_ratelimited("dm-cow: rejected write of %zu bytes: must be 1 to %u whole %u-byte messages\n",
+				    count, COW_MAX_WRITE_MSGS, DM_COW_MSG_SIZE);
+		return -EINVAL;
+	}
+	for (done = 0; done < count; done += DM_COW_MSG_SIZE) {
+		if (copy_from_user(&m, buf + done, sizeof(m)))
+			return -EFAULT;
+		r = cow_handle_msg(&m);
+		if (r)
+			return r;
+	}
+	return count;
+}
+
+/* ---------------------------------------------------------------- control: open */
+
+static int cow_ctl_open(struct inode *inode, struct file *file)
+{
+	unsigned long flags;
+	int r = 0;
+
+	spin_lock_irqsave(&cow_lock, flags);
+	if (ctl.state != CTL_CLOSED) {
+		r = -EBUSY;
+	} else {
+		ctl.state = CTL_HELLO_WAIT;
+		cow_discard_out();
+		list_add_tail(&ctl.out_hello.node, &ctl.out);
+	}
+	spin_unlock_irqrestore(&cow_lock, flags);
+	if (!r)
+		r = nonseekable_open(inode, file);
+	return r;
+}
+
+static int cow_ctl_release(struct inode *inode, struct file *file)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&cow_lock, flags);
+	if (ctl.state == CTL_ATTACHED)
+		ctl.detached_since = jiffies;
+	ctl.state = CTL_CLOSED;
+	cow_discard_out();
+	spin_unlock_irqrestore(&cow_lock, flags);
+	pr_info("dm-cow: daemon detached; queued writes wait up to %u s (0: forever)\n",
+		READ_ONCE(detach_timeout));
+	mod_delayed_work(cow_wq, &ctl.expire_work, HZ);
+	return 0;
+}
+
+static const struct file_operations cow_ctl_fops = {
+	.owner = THIS_MODULE,
+	.open = cow_ctl_open,
+	.release = cow_ctl_release,
+	.read = cow_ctl_read,
+	.write = cow_ctl_write,
+	.poll = cow_ctl_poll,
+};
+
+static struct miscdevice cow_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = DM_COW_CONTROL_NAME,
+	.fops = &cow_ctl_fops,
+};
+
+/* ---------------------------------------------------------------- module */
+
+static int __init dm_cow_init(void)
+{
+	int r = -ENOMEM;
+
+	BUILD_BUG_ON(sizeof(struct dm_cow_msg) != DM_COW_MSG_SIZE);
+
+	INIT_LIST_HEAD(&ctl.out);
+	INIT_LIST_HEAD(&ctl.fill_queue);
+	cow_out_init(&ctl.out_hello, DM_COW_MSG_HELLO);
+	cow_out_init(&ctl.out_replay_done, DM_COW_MSG_REPLAY_DONE);
+	init_waitqueue_head(&ctl.wait);
+	INIT_DELAYED_WORK(&ctl.expire_work, cow_expire_work);
+	INIT_WORK(&ctl.fill_work, cow_fill_work);
+	ctl.state = CTL_CLOSED;
+	ctl.detached_since = jiffies;
+
+	cow_chunk_cache = KMEM_CACHE(cow_chunk, 0);
+	if (!cow_chunk_cache)
+		goto bad_cache;
+	cow_chunk_pool = mempool_create_slab_pool(COW_MIN_POOL, cow_chunk_cache);
+	if (!cow_chunk_pool)
+		goto bad_pool;
+	cow_wq = alloc_workqueue("dm-cow", WQ_MEM_RECLAIM, 0);
+	if (!cow_wq)
+		goto bad_wq;
+	cow_kc = dm_kcopyd_client_create(NULL);
+	if (IS_ERR(cow_kc)) {
+		r = PTR_ERR(cow_kc);
+		goto bad_kc;
+	}
+	r = misc_register(&cow_misc);
+	if (r)
+		goto bad_misc;
+	r = dm_register_target(&cow_target);
+	if (r)
+		goto bad_target;
+	queue_delayed_work(cow_wq, &ctl.expire_work, HZ);
+	return 0;
+
+bad_target:
+	misc_deregister(&cow_misc);
+bad_misc:
+	dm_kcopyd_client_destroy(cow_kc);
+bad_kc:
+	destroy_workqueue(cow_wq);
+bad_wq:
+	mempool_destroy(cow_chunk_pool);
+bad_pool:
+	kmem_cache_destroy(cow_chunk_cache);
+bad_cache:
+	return r;
+}
+
+static void __exit dm_cow_exit(void)
+{
+	dm_unregister_target(&cow_target);
+	misc_deregister(&cow_misc);
+	cancel_delayed_work_sync(&ctl.expire_work);
+	cancel_work_sync(&ctl.fill_work);
+	dm_kcopyd_client_destroy(cow_kc);
+	destroy_workqueue(cow_wq);
+	mempool_destroy(cow_chunk_pool);
+	kmem_cache_destroy(cow_chunk_cache);
+}
+
+module_init(dm_cow_init);
+module_exit(dm_cow_exit);
+
+MODULE_DESCRIPTION(DM_NAME " copy-on-write target with a userspace allocator");
+MODULE_LICENSE("GPL");

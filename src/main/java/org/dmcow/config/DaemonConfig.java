@@ -1,0 +1,142 @@
+/*
+ * Licensed under the Apache License, Version 2.0. See LICENSE.
+ */
+package org.dmcow.config;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException.Missing;
+import com.typesafe.config.ConfigException.WrongType;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigParseOptions;
+import com.typesafe.config.ConfigUtil;
+import com.typesafe.config.ConfigValueType;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.regex.Pattern;
+
+/**
+ * The daemon's settings and volume set. Daemon-wide errors refuse the whole file; a bad volume only
+ * refuses that volume ({@link #volumeErrors}), so a good volume next to it still starts.
+ */
+public record DaemonConfig(Path controlDevice, Duration commitInterval, Path adminSocket, boolean lockMemory,
+        int maxInFlight, int streamInFlight, int reloadMaxMappings, Duration reloadMaxDelay,
+        Map<String, VolumeConfig> volumes, Map<String, String> volumeErrors, Config raw) {
+
+    /** Device-mapper names: what /dev/mapper accepts and what fits in the protocol's ident. */
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_.+-]{1,63}");
+    private static final List<String> VOLUME_KEYS = List.of("base", "cow", "format", "chunk-size");
+
+    /** Reads {@code file} over the defaults in reference.conf. */
+    public static DaemonConfig load(Path file) throws ConfigException {
+        if (!Files.isReadable(file)) {
+            throw new ConfigException(file + ": cannot read the config file");
+        }
+        Config parsed;
+        try {
+            parsed = ConfigFactory.parseFile(file.toFile(), ConfigParseOptions.defaults().setAllowMissing(false));
+        } catch (com.typesafe.config.ConfigException e) {
+            throw new ConfigException(file + ": " + e.getMessage());
+        }
+        return from(file.toString(), parsed);
+    }
+
+    /** Builds the config from parsed HOCON; {@code origin} names it in messages. */
+    public static DaemonConfig from(String origin, Config parsed) throws ConfigException {
+        Config c = ConfigFactory.defaultOverrides().withFallback(parsed)
+                .withFallback(ConfigFactory.defaultReference(DaemonConfig.class.getClassLoader())).resolve();
+        try {
+            Config d = c.getConfig("dmcow");
+            Duration commit = positive(origin, "dmcow.commit-interval", d.getDuration("commit-interval"));
+            Duration delay = positive(origin, "dmcow.reload.max-delay", d.getDuration("reload.max-delay"));
+            int maxMappings = atLeastOne(origin, "dmcow.reload.max-mappings", d.getInt("reload.max-mappings"));
+            int maxInFlight = atLeastOne(origin, "dmcow.max-in-flight", d.getInt("max-in-flight"));
+            int streamInFlight = atLeastOne(origin, "dmcow.stream-in-flight", d.getInt("stream-in-flight"));
+            Map<String, VolumeConfig> volumes = new TreeMap<>();
+            Map<String, String> errors = new TreeMap<>();
+            Config vols = d.getConfig("volumes");
+            for (String name : vols.root().keySet()) {
+                try {
+                    volumes.put(name, volume(origin, name, vols));
+                } catch (ConfigException e) {
+                    errors.put(name, e.getMessage());
+                }
+            }
+            return new DaemonConfig(Path.of(d.getString("control-device")), commit,
+                    Path.of(d.getString("admin-socket")), d.getBoolean("lock-memory"), maxInFlight, streamInFlight,
+                    maxMappings, delay, volumes, errors, c);
+        } catch (com.typesafe.config.ConfigException e) {
+            throw new ConfigException(origin + ": " + e.getMessage());
+        }
+    }
+
+    private static VolumeConfig volume(String origin, String name, Config vols) throws ConfigException {
+        String where = origin + ": volume " + name + ": ";
+        if (!NAME.matcher(name).matches() || name.equals(".") || name.equals("..")) {
+            throw new ConfigException(where + "the name must be 1 to 63 of A-Z a-z 0-9 _ . + - (it becomes "
+                    + "/dev/mapper/NAME)");
+        }
+        if (vols.root().get(name).valueType() != ConfigValueType.OBJECT) {
+            throw new ConfigException(where + "dmcow.volumes." + name + " must be an object { base = ..., cow = ... }");
+        }
+        Config v = vols.getConfig(ConfigUtil.joinPath(name));
+        List<String> unknown = new ArrayList<>(v.root().keySet());
+        unknown.removeAll(VOLUME_KEYS);
+        if (!unknown.isEmpty()) {
+            throw new ConfigException(where + "unknown key " + unknown.get(0) + " (known: " + String.join(", ",
+                    VOLUME_KEYS) + ")");
+        }
+        Path base = Path.of(string(where, v, "base"));
+        Path cow = Path.of(string(where, v, "cow"));
+        if (!base.isAbsolute()) {
+            throw new ConfigException(where + "base must be an absolute path, not " + base);
+        }
+        if (!cow.isAbsolute()) {
+            throw new ConfigException(where + "cow must be an absolute path, not " + cow);
+        }
+        if (base.normalize().equals(cow.normalize())) {
+            throw new ConfigException(where + "base and cow are the same file " + base);
+        }
+        String format = v.hasPath("format") ? string(where, v, "format") : "native";
+        long chunkSize;
+        String chunkText = v.hasPath("chunk-size") ? string(where, v, "chunk-size") : "64k";
+        try {
+            chunkSize = Sizes.parse(chunkText);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(where + "chunk-size: " + e.getMessage());
+        }
+        if (chunkSize < 4096 || Long.bitCount(chunkSize) != 1 || chunkSize > (1L << 30)) {
+            throw new ConfigException(where + "chunk-size " + chunkText
+                    + " must be a power of two from 4k to 1G");
+        }
+        return new VolumeConfig(name, base, cow, format, chunkSize);
+    }
+
+    private static String string(String where, Config v, String key) throws ConfigException {
+        try {
+            return v.getString(key);
+        } catch (Missing e) {
+            throw new ConfigException(where + key + " is missing");
+        } catch (WrongType e) {
+            throw new ConfigException(where + key + " must be a string");
+        }
+    }
+
+    private static Duration positive(String origin, String key, Duration d) throws ConfigException {
+        if (d.isNegative() || d.isZero()) {
+            throw new ConfigException(origin + ": " + key + " must be positive, not " + d);
+        }
+        return d;
+    }
+
+    private static int atLeastOne(String origin, String key, int v) throws ConfigException {
+        if (v < 1) {
+            throw new ConfigException(origin + ": " + key + " must be at least 1, not " + v);
+        }
+        return v;
+    }
+}

@@ -1,0 +1,112 @@
+/*
+ * Licensed under the Apache License, Version 2.0. See LICENSE.
+ */
+package org.dmcow.dm;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.stream.Stream;
+
+/** {@link LoopDevices} with LOOP_CTL_GET_FREE and LOOP_CONFIGURE (include/uapi/linux/loop.h). */
+public final class LoopIoctl implements LoopDevices {
+    static final long LOOP_CLR_FD = 0x4C01;
+    static final long LOOP_SET_CAPACITY = 0x4C07;
+    static final long LOOP_CONFIGURE = 0x4C0A;
+    static final long LOOP_CTL_GET_FREE = 0x4C82;
+    /* struct loop_config and its struct loop_info64 */
+    static final int SIZEOF_LOOP_CONFIG = 304;
+    static final int CONFIG_FD = 0;
+    static final int CONFIG_INFO = 8;
+    static final int INFO_FLAGS = 52;
+    static final int INFO_FILE_NAME = 56;
+    static final int LO_NAME_SIZE = 64;
+    static final int LO_FLAGS_READ_ONLY = 1;
+    /* The loop device goes away when its last user (the dm table) closes it. */
+    static final int LO_FLAGS_AUTOCLEAR = 4;
+
+    @Override
+    public Path attach(Path file, boolean readOnly) throws IOException {
+        Path existing = find(file.toRealPath());
+        if (existing != null) {
+            return existing;
+        }
+        int ctl = LibC.open("/dev/loop-control", LibC.O_RDWR);
+        int n;
+        try {
+            n = LibC.get().ioctl(ctl, LOOP_CTL_GET_FREE, 0L);
+            if (n < 0) {
+                throw LibC.error("no free loop device for " + file);
+            }
+        } finally {
+            LibC.get().close(ctl);
+        }
+        Path loop = Path.of("/dev/loop" + n);
+        int fileFd = LibC.open(file.toString(), readOnly ? LibC.O_RDONLY : LibC.O_RDWR);
+        try {
+            int loopFd = LibC.open(loop.toString(), readOnly ? LibC.O_RDONLY : LibC.O_RDWR);
+            try {
+                byte[] config = config(fileFd, file, readOnly);
+                if (LibC.get().ioctl(loopFd, LOOP_CONFIGURE, config) < 0) {
+                    throw LibC.error("attach " + file + " to " + loop);
+                }
+            } finally {
+                LibC.get().close(loopFd);
+            }
+        } finally {
+            LibC.get().close(fileFd);
+        }
+        return loop;
+    }
+
+    static byte[] config(int fd, Path file, boolean readOnly) {
+        ByteBuffer b = ByteBuffer.allocate(SIZEOF_LOOP_CONFIG).order(ByteOrder.nativeOrder());
+        b.putInt(CONFIG_FD, fd);
+        b.putInt(CONFIG_INFO + INFO_FLAGS, LO_FLAGS_AUTOCLEAR | (readOnly ? LO_FLAGS_READ_ONLY : 0));
+        byte[] name = file.toString().getBytes(StandardCharsets.UTF_8);
+        b.put(CONFIG_INFO + INFO_FILE_NAME, name, 0, Math.min(name.length, LO_NAME_SIZE - 1));
+        return b.array();
+    }
+
+    /** The loop device whose backing file is {@code file}, from sysfs, or null. */
+    private static Path find(Path file) throws IOException {
+        Path sys = Path.of("/sys/block");
+        if (!Files.isDirectory(sys)) {
+            return null;
+        }
+        try (Stream<Path> blocks = Files.list(sys)) {
+            for (Path b : (Iterable<Path>) blocks::iterator) {
+                Path backing = b.resolve("loop/backing_file");
+                if (b.getFileName().toString().startsWith("loop") && Files.isReadable(backing)
+                        && Files.readString(backing).trim().equals(file.toString())) {
+                    return Path.of("/dev", b.getFileName().toString());
+                }
+            }
+        }
+        return null;
+    }
+
+    @Override
+    public void refreshCapacity(Path loop) throws IOException {
+        ioctl(loop, LOOP_SET_CAPACITY, "refresh the capacity of " + loop);
+    }
+
+    @Override
+    public void detach(Path loop) throws IOException {
+        ioctl(loop, LOOP_CLR_FD, "detach " + loop);
+    }
+
+    private static void ioctl(Path loop, long request, String what) throws IOException {
+        int fd = LibC.open(loop.toString(), LibC.O_RDONLY);
+        try {
+            if (LibC.get().ioctl(fd, request, 0L) < 0) {
+                throw LibC.error(what);
+            }
+        } finally {
+            LibC.get().close(fd);
+        }
+    }
+}

@@ -1,0 +1,287 @@
+/*
+ * Licensed under the Apache License, Version 2.0. See LICENSE.
+ */
+package org.dmcow.format.nativeformat;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Optional;
+import org.dmcow.format.BaseImage;
+import org.dmcow.format.CowStore;
+import org.dmcow.format.FormatException;
+
+/**
+ * Reads a native space's metadata back: superblock, current checkpoint, table pages, then the
+ * journal's commits since that checkpoint. Never writes. Shared by open (refuse at the first
+ * problem) and check (collect them all).
+ */
+final class SpaceReader {
+    /** Table pages read per I/O at start-up. */
+    private static final int PAGES_PER_READ = 256;
+
+    private final CowStore store;
+    private final Findings findings;
+
+    SpaceReader(CowStore store, Findings findings) {
+        this.store = store;
+        this.findings = findings;
+    }
+
+    /** Whether either superblock slot carries the native magic. */
+    static boolean hasMagic(CowStore store) throws IOException {
+        if (store.size() < Superblock.LENGTH) {
+            return false;
+        }
+        for (int slot = 0; slot < 2; slot++) {
+            ByteBuffer b = ByteBuffer.allocate(Superblock.LENGTH);
+            store.read(b, (long) slot * Superblock.SLOT_SIZE);
+            if (Superblock.hasMagic(b)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The space's state, or null when a problem (reported) leaves nothing to read further. */
+    SpaceState read(Optional<BaseImage> base) throws IOException, FormatException {
+        SpaceState s = new SpaceState();
+        s.superblock = superblock();
+        if (s.superblock == null) {
+            return null;
+        }
+        Superblock sb = s.superblock;
+        long needed = sb.dataEnd();
+        if (store.size() < needed) {
+            findings.found("space-too-small", "is " + store.size() + " bytes but the space recorded in it needs "
+                    + needed);
+            return null;
+        }
+        if (base.isPresent()) {
+            checkBase(sb, base.get());
+        }
+        if (!checkpoint(s)) {
+            return null;
+        }
+        s.table = new int[(int) sb.volumeChunks()];
+        s.free = new FreeSpace(sb.dataChunks());
+        tablePages(s);
+        s.free.rebuild();
+        journal(s);
+        return s;
+    }
+
+    private Superblock superblock() throws IOException, FormatException {
+        Superblock.Slot[] slots = new Superblock.Slot[2];
+        boolean magic = false;
+        for (int i = 0; i < 2; i++) {
+            ByteBuffer b = ByteBuffer.allocate(Superblock.LENGTH);
+            store.read(b, (long) i * Superblock.SLOT_SIZE);
+            magic |= Superblock.hasMagic(b);
+            slots[i] = Superblock.decode(b);
+        }
+        if (!magic) {
+            findings.found("not-native", "is not a native CoW space (no superblock magic)");
+            return null;
+        }
+        Superblock best = null;
+        for (Superblock.Slot slot : slots) {
+            if (slot.valid() && (best == null || slot.superblock().generation() > best.generation())) {
+                best = slot.superblock();
+            }
+        }
+        for (int i = 0; i < 2; i++) {
+            if (!slots[i].valid()) {
+                String message = "superblock copy " + i + ": " + slots[i].problem();
+                if (best == null) {
+                    findings.found(slots[i].code(), message);
+                } else {
+                    findings.degraded(slots[i].code(), message);
+                }
+            }
+        }
+        return best;
+    }
+
+    private void checkBase(Superblock sb, BaseImage base) throws IOException, FormatException {
+        if (base.size() != sb.baseSize()) {
+            findings.found("wrong-base", "was made for a base of " + sb.baseSize() + " bytes, but " + base.path()
+                    + " has " + base.size());
+        } else if (Superblock.baseIdentity(base) != sb.baseIdentity()) {
+            findings.found("wrong-base", "was made for another base: the content of " + base.path()
+                    + " does not match the identity recorded in the superblock");
+        }
+    }
+
+    private boolean checkpoint(SpaceState s) throws IOException, FormatException {
+        byte[] uuid = s.superblock.uuid();
+        ByteBuffer[] raw = new ByteBuffer[2];
+        CheckpointHeader[] headers = new CheckpointHeader[2];
+        int current = -1;
+        for (int i = 0; i < 2; i++) {
+            raw[i] = ByteBuffer.allocate(CheckpointHeader.LENGTH);
+            store.read(raw[i], Superblock.CHECKPOINT_OFFSET + (long) i * CheckpointHeader.SLOT_SIZE);
+            headers[i] = CheckpointHeader.decode(raw[i], uuid);
+            if (headers[i] != null && (current < 0 || headers[i].seq() > headers[current].seq())) {
+                current = i;
+            }
+        }
+        if (current < 0) {
+            findings.found("bad-checkpoint", "no valid checkpoint header in either slot");
+            return false;
+        }
+        int other = 1 - current;
+        // A damaged header that claims a newer checkpoint is the torn write of one that never
+        // completed; one that claims an older or equal number was once complete and was damaged.
+        if (headers[other] == null && !Checksums.allZero(raw[other], 0, CheckpointHeader.LENGTH)
+                && CheckpointHeader.claimedSeq(raw[other]) <= headers[current].seq()) {
+            findings.found("bad-checksum", "checkpoint header slot " + other + " does not verify");
+        }
+        s.checkpointSeq = headers[current].seq();
+        s.checkpointSlot = current;
+        s.lastCommit = headers[current].lastCommit();
+        s.nextCheckpointSeq = s.checkpointSeq + 1;
+        if (headers[other] != null) {
+            s.nextCheckpointSeq = Math.max(s.nextCheckpointSeq, headers[other].seq() + 1);
+        }
+        return true;
+    }
+
+    private void tablePages(SpaceState s) throws IOException, FormatException {
+        Superblock sb = s.superblock;
+        byte[] uuid = sb.uuid();
+        long pages = sb.tablePages();
+        ByteBuffer buf = ByteBuffer.allocate(PAGES_PER_READ * 2 * TablePage.SIZE).order(ByteOrder.LITTLE_ENDIAN);
+        for (long first = 0; first < pages; first += PAGES_PER_READ) {
+            int n = (int) Math.min(PAGES_PER_READ, pages - first);
+            buf.clear().limit(n * 2 * TablePage.SIZE);
+            store.read(buf, sb.pageOffset(first, 0));
+            buf.flip();
+            for (int i = 0; i < n; i++) {
+                page(s, buf, i * 2 * TablePage.SIZE, first + i, uuid);
+            }
+        }
+    }
+
+    /** Picks the newest copy of one page that belongs to a completed checkpoint, and loads it. */
+    private void page(SpaceState s, ByteBuffer buf, int at, long page, byte[] uuid) throws FormatException {
+        int chosen = -1;
+        long chosenSeq = -1;
+        for (int copy = 0; copy < 2; copy++) {
+            int copyAt = at + copy * TablePage.SIZE;
+            TablePage.State state = TablePage.state(buf, copyAt, uuid, page);
+            if (state == TablePage.State.BLANK) {
+                continue;
+            }
+            long seq = TablePage.seq(buf, copyAt);
+            if (seq > s.checkpointSeq) {
+                // Written by a checkpoint that never completed: ignored, and rewritten by the next.
+                s.dirtyPages.set((int) page);
+                s.nextCheckpointSeq = Math.max(s.nextCheckpointSeq, seq + 1);
+                continue;
+            }
+            if (state == TablePage.State.DAMAGED) {
+                findings.found("bad-checksum", "table page " + page + " copy " + copy + " does not verify");
+                continue;
+            }
+            if (seq > chosenSeq) {
+                chosen = copy;
+                chosenSeq = seq;
+            }
+        }
+        if (chosen < 0) {
+            s.copyOneCurrent.set((int) page); // both blank: write copy 0 first
+            return;
+        }
+        if (chosen == 1) {
+            s.copyOneCurrent.set((int) page);
+        }
+        int copyAt = at + chosen * TablePage.SIZE;
+        int from = (int) (page * TablePage.ENTRIES);
+        int used = Math.min(TablePage.ENTRIES, s.table.length - from);
+        if (!TablePage.tailClear(buf, copyAt, used)) {
+            findings.found("out-of-range", "table page " + page + " maps chunks past the end of the volume");
+        }
+        TablePage.decodeInto(buf, copyAt, s.table, page);
+        long dataChunks = s.superblock.dataChunks();
+        for (int v = from; v < from + used; v++) {
+            int entry = s.table[v];
+            if (entry == 0) {
+                continue;
+            }
+            long d = Integer.toUnsignedLong(entry) - 1;
+            if (d >= dataChunks) {
+                findings.found("out-of-range", "chunk " + v + " is mapped to data chunk " + d
+                        + ", outside the data area of " + dataChunks + " chunks");
+                s.table[v] = 0;
+            } else if (s.free.used(d)) {
+                findings.found("double-mapping", "chunk " + v + " is mapped to data chunk " + d
+                        + ", which another chunk already uses");
+                s.table[v] = 0;
+            } else {
+                s.free.markUsedDeferred(d);
+                s.mappings++;
+            }
+        }
+    }
+
+    private void journal(SpaceState s) throws IOException, FormatException {
+        Superblock sb = s.superblock;
+        ByteBuffer journal = ByteBuffer.allocate((int) sb.journalSize()).order(ByteOrder.LITTLE_ENDIAN);
+        store.read(journal, sb.journalOffset());
+        journal.flip();
+        int at = 0;
+        long seq = s.lastCommit + 1;
+        while (true) {
+            JournalRecord.State state = JournalRecord.state(journal, at, sb.uuid(), s.checkpointSeq, seq);
+            if (state == JournalRecord.State.END) {
+                break;
+            }
+            int count = JournalRecord.count(journal, at);
+            if (state == JournalRecord.State.BAD) {
+                // A torn last record is expected after a crash. But a valid record after it means
+                // this one was once complete (the next is written only after this one is durable).
+                long next = at + JournalRecord.length(Integer.toUnsignedLong(count));
+                if (next < journal.limit() && JournalRecord.state(journal, (int) next, sb.uuid(), s.checkpointSeq,
+                        seq + 1) == JournalRecord.State.VALID) {
+                    findings.found("bad-checksum", "journal record of commit " + seq + " at journal offset " + at
+                            + " does not verify, but later commits do");
+                }
+                break;
+            }
+            for (int i = 0; i < count; i++) {
+                replay(s, JournalRecord.chunk(journal, at, i), JournalRecord.place(journal, at, i), seq);
+            }
+            at += (int) JournalRecord.length(count);
+            seq++;
+        }
+        s.free.rebuild();
+        s.journalUsed = at;
+        s.lastCommit = seq - 1;
+    }
+
+    private void replay(SpaceState s, long v, long d, long seq) throws FormatException {
+        if (v < 0 || v >= s.table.length || d < 0 || d >= s.superblock.dataChunks()) {
+            findings.found("out-of-range", "commit " + seq + " maps chunk " + v + " to data chunk " + d
+                    + ", outside the volume (" + s.table.length + " chunks) or the data area ("
+                    + s.superblock.dataChunks() + " chunks)");
+            return;
+        }
+        int entry = s.table[(int) v];
+        if (entry == d + 1) {
+            return;
+        }
+        if (entry != 0) {
+            findings.found("chunk-mapped-twice", "commit " + seq + " maps chunk " + v + " to data chunk " + d
+                    + ", but it is already mapped to data chunk " + (Integer.toUnsignedLong(entry) - 1));
+        } else if (s.free.used(d)) {
+            findings.found("double-mapping", "commit " + seq + " maps chunk " + v + " to data chunk " + d
+                    + ", which another chunk already uses");
+        } else {
+            s.table[(int) v] = (int) (d + 1);
+            s.free.markUsedDeferred(d);
+            s.mappings++;
+            s.dirtyPages.set((int) (v / TablePage.ENTRIES));
+        }
+    }
+}

@@ -1,0 +1,27 @@
+/*
+ * Licensed under the Apache License, Version 2.0. See LICENSE.
+ */
+package org.dmcow.format.nativeformat;
+
+import java.util.BitSet;
+
+/** A space's metadata as read back at open: the mapping table and where the log stands. */
+final class SpaceState {
+    Superblock superblock;
+    /** Per volume chunk: data chunk + 1, or 0 when unmapped. */
+    int[] table;
+    FreeSpace free;
+    long mappings;
+    /** The current checkpoint: its number (the journal's epoch), slot, and the last commit it holds. */
+    long checkpointSeq;
+    int checkpointSlot;
+    long lastCommit;
+    /** Larger than any checkpoint number found anywhere, so a new checkpoint never reuses one. */
+    long nextCheckpointSeq;
+    /** Per table page: set when copy 1 (not copy 0) holds the current contents. */
+    BitSet copyOneCurrent = new BitSet();
+    /** Table pages changed since the current checkpoint (by the journal, or left stale by a crash). */
+    BitSet dirtyPages = new BitSet();
+    /** Bytes of the journal holding this epoch's records. */
+    long journalUsed;
+}
