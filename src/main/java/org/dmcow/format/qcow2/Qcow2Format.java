@@ -151,6 +151,17 @@ public final class Qcow2Format implements CowFormat {
         }
     }
 
+    /** Any qcow2 file, even one this format refuses to serve, so that check can say why. */
+    @Override
+    public boolean recognises(CowStore store) throws IOException {
+        if (store.size() < 4) {
+            return false;
+        }
+        ByteBuffer magic = ByteBuffer.allocate(4);
+        store.read(magic, 0);
+        return magic.getInt(0) == Qcow2Header.MAGIC;
+    }
+
     @Override
     public CheckReport check(CowStore store, Optional<BaseImage> base) throws IOException {
         return Qcow2Check.check(store, base);
