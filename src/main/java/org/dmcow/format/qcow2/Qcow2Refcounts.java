@@ -116,18 +116,23 @@ final class Qcow2Refcounts {
 
     /** Sets a cluster's refcount and writes the 2-byte entry (not flushed); its block must exist. */
     void set(long cluster, int refcount) throws IOException {
-        long b = cluster / perBlock;
-        if (b >= table.length || table[(int) b] == 0) {
+        if (!covers(cluster)) {
             throw new IllegalStateException("no refcount block for cluster " + cluster);
         }
+        long b = cluster / perBlock;
         int i = (int) (cluster % perBlock);
         block(b)[i] = (short) refcount;
         store.write(ByteBuffer.allocate(2).putShort(0, (short) refcount), table[(int) b] + 2L * i);
     }
 
-    /** The highest cluster with a nonzero refcount, or -1; also counts them into {@code counter[0]}. */
-    long scan(long[] counter) throws IOException {
+    /** What a full pass over the refcount blocks found. */
+    record Scan(long highestUsed, long usedClusters) {
+    }
+
+    /** Reads every refcount block once: the highest cluster with a nonzero refcount (or -1), and how many. */
+    Scan scan() throws IOException {
         long highest = -1;
+        long used = 0;
         for (long b = 0; b < table.length; b++) {
             if (table[(int) b] == 0) {
                 continue;
@@ -136,13 +141,19 @@ final class Qcow2Refcounts {
             for (int i = 0; i < blk.length; i++) {
                 if (blk[i] != 0) {
                     highest = b * perBlock + i;
-                    counter[0]++;
+                    used++;
                 }
             }
         }
         // scanning cached every block; keep only what allocation will touch
         blocks.clear();
-        return highest;
+        return new Scan(highest, used);
+    }
+
+    /** Whether a refcount block describes {@code cluster}. */
+    boolean covers(long cluster) {
+        long b = cluster / perBlock;
+        return b < table.length && table[(int) b] != 0;
     }
 
     /**

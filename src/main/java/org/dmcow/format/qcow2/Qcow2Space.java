@@ -135,11 +135,10 @@ final class Qcow2Space implements CowSpace {
             }
             l2[i] = table;
         }
-        long[] count = new long[1];
-        long highest = refcounts.scan(count);
-        refcounts.setEndCluster(Math.max(highest + 1, referenced.length()));
+        Qcow2Refcounts.Scan scan = refcounts.scan();
+        refcounts.setEndCluster(Math.max(scan.highestUsed() + 1, referenced.length()));
         Qcow2Space space = new Qcow2Space(store, h, refcounts, l1, l2, referenced);
-        space.usedClusters = count[0];
+        space.usedClusters = scan.usedClusters();
         space.mappings = mapped;
         space.dataEnd = dataEnd;
         return space;
@@ -280,6 +279,10 @@ final class Qcow2Space implements CowSpace {
         if (place <= 0 || place % clusterSize != 0 || cluster >= refcounts.endCluster()) {
             throw new FormatException(store.path() + ": cannot adopt place " + place + " for chunk " + volumeChunk
                     + ": not a cluster in the data area");
+        }
+        if (!refcounts.covers(cluster)) {
+            throw new FormatException(store.path() + ": cannot adopt place " + place + " for chunk " + volumeChunk
+                    + ": no refcount block describes it, so it was never placed");
         }
         if ((referenced.get((int) cluster) && !ownZeroCluster) || reservedPlaces.contains(place)) {
             throw new FormatException(store.path() + ": cannot adopt place " + place + " for chunk " + volumeChunk
