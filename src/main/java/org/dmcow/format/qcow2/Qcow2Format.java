@@ -55,6 +55,11 @@ public final class Qcow2Format implements CowFormat {
         if (size <= 0) {
             throw new FormatException(cow + ": base " + request.base().path() + " is empty");
         }
+        if (size % 512 != 0) {
+            // QEMU reads a qcow2 size in whole sectors and would cut the last partial one off
+            throw new FormatException(cow + ": base " + request.base().path() + " is " + size
+                    + " bytes, not a whole number of 512-byte sectors, which qcow2 needs");
+        }
         byte[] backing = request.base().path().toAbsolutePath().toString().getBytes(StandardCharsets.UTF_8);
         int nameOffset = Qcow2Header.V3_HEADER_LENGTH + 16 + 8;
         if (backing.length > 1023 || nameOffset + backing.length > cs) {

@@ -216,6 +216,14 @@ class Qcow2RefusalTest {
                     () -> format.create(new CowFormat.CreateRequest(ov, b, 3000, OptionalLong.empty(), false)));
             assertTrue(chunk.getMessage().contains("power of two"), chunk.getMessage());
             assertTrue(Files.notExists(ov));
+            Path odd = dir.resolve("odd.raw");
+            Files.write(odd, new byte[5000]);
+            try (FileBaseImage oddBase = FileBaseImage.open(odd)) {
+                FormatException sectors = assertThrows(FormatException.class, () -> format.create(
+                        new CowFormat.CreateRequest(ov, oddBase, 4096, OptionalLong.empty(), false)));
+                assertTrue(sectors.getMessage().contains("512-byte sectors"), sectors.getMessage());
+            }
+            assertTrue(Files.notExists(ov));
             Files.write(ov, new byte[] {1});
             FormatException exists = assertThrows(FormatException.class,
                     () -> format.create(new CowFormat.CreateRequest(ov, b, 65536, OptionalLong.empty(), false)));
