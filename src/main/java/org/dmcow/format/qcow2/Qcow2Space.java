@@ -385,8 +385,10 @@ final class Qcow2Space implements CowSpace {
     }
 
     /**
-     * Frees (refcount 0) the released and still-reserved clusters so a clean shutdown leaves no
-     * leaks, and flushes. The store stays open: its opener closes it.
+     * Frees (refcount 0) the released clusters, so a clean shutdown leaves no leaks, and flushes.
+     * Places still reserved stay counted: the kernel may hold them as granted remaps and replay
+     * them to the next daemon, which adopts them; never adopted, they are leaks. The store stays
+     * open: its opener closes it.
      */
     @Override
     public void close() throws IOException {
@@ -394,12 +396,6 @@ final class Qcow2Space implements CowSpace {
             return;
         }
         closed = true;
-        for (Map.Entry<Long, Long> r : reservations.entrySet()) {
-            long e = entry(r.getKey());
-            if (!((e & ZERO) != 0 && (e & OFFSET_MASK) == r.getValue())) {
-                released.add(r.getValue());
-            }
-        }
         if (!released.isEmpty()) {
             for (long place : released) {
                 refcounts.set(place / clusterSize, 0);
