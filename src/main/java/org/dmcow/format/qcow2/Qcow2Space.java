@@ -261,6 +261,9 @@ final class Qcow2Space implements CowSpace {
             place = e & OFFSET_MASK;
         } else if (!released.isEmpty()) {
             place = released.poll();
+            if (refcounts.get(place / clusterSize) == 0) {
+                refcounts.set(place / clusterSize, 1); // an adopted place released before its commit
+            }
         } else {
             place = refcounts.allocate() * clusterSize;
             usedClusters++;
