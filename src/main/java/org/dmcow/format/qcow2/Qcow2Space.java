@@ -291,10 +291,8 @@ final class Qcow2Space implements CowSpace {
             throw new FormatException(store.path() + ": cannot adopt place " + place + " for chunk " + volumeChunk
                     + ": the cluster is in use");
         }
-        if (!released.remove(place) && !ownZeroCluster) {
-            // its refcount is made 1 (if it is not already) at commit, before any L2 entry names it
-            usedClusters++;
-        }
+        // counted already (its refcount is normally 1 from the earlier place); a 0 is made 1 at commit
+        released.remove(place);
         reservations.put(volumeChunk, place);
         reservedPlaces.add(place);
     }
@@ -328,7 +326,8 @@ final class Qcow2Space implements CowSpace {
         for (Mapping m : batch) {
             long cluster = m.place() / clusterSize;
             if (refcounts.get(cluster) == 0) {
-                refcounts.set(cluster, 1); // an adopted place whose refcount was freed
+                refcounts.set(cluster, 1); // an adopted place whose refcount was lost
+                usedClusters++;
             }
         }
         TreeMap<Integer, long[]> newTables = new TreeMap<>();

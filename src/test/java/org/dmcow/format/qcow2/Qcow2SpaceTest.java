@@ -99,7 +99,9 @@ class Qcow2SpaceTest {
             assertEquals(3, Qemu.run("qemu-img", "check", cow.toString()).exit());
             try (FileCowStore store = FileCowStore.open(cow, false, null);
                     CowSpace second = format.open(store, base)) {
+                CowSpace.SpaceUsage before = second.usage();
                 second.adopt(12, granted);
+                assertEquals(before, second.usage(), "the grant was counted already");
                 assertNotEquals(granted, second.place(13).place());
                 second.release(13);
                 second.commit(List.of(new CowSpace.Mapping(12, granted)));
