@@ -107,7 +107,9 @@ class SpaceCommandsTest {
         assertEquals(0, run("format", "--base", base.toString(), "--cow", cow.toString()).status());
         try (RandomAccessFile f = new RandomAccessFile(cow.toFile(), "rw")) {
             f.seek(8192 + 4); // the checkpoint header's checksum
-            f.write(f.read() ^ 1);
+            int old = f.read();
+            f.seek(8192 + 4);
+            f.write(old ^ 1);
         }
         Result check = run("check", cow.toString(), "--json");
         assertEquals(1, check.status(), check.err());

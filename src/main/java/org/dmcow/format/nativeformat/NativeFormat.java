@@ -83,7 +83,8 @@ public final class NativeFormat implements CowFormat {
                 journalSize, size);
         if (!fresh && !device) {
             // Truncating drops every old block, so nothing of an earlier space survives.
-            try (FileChannel ch = FileChannel.open(cow, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+            try (FileChannel ch = FileChannel.open(cow, StandardOpenOption.WRITE,
+                    StandardOpenOption.TRUNCATE_EXISTING)) {
                 ch.force(false);
             }
         }
@@ -93,11 +94,16 @@ public final class NativeFormat implements CowFormat {
             } else {
                 store.grow(size);
             }
-            store.write(new CheckpointHeader(1, 0).encode(uuid), Superblock.CHECKPOINT_OFFSET);
+            store.write(new CheckpointHeader(1, 0, 0).encode(uuid), Superblock.CHECKPOINT_OFFSET);
             store.flush();
             store.write(sb.encode(), 0);
             store.write(sb.encode(), Superblock.SLOT_SIZE);
             store.flush();
+        } catch (IOException e) {
+            if (fresh) {
+                Files.deleteIfExists(cow); // no half-made space left behind
+            }
+            throw e;
         }
     }
 

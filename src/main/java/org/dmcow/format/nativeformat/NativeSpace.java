@@ -192,7 +192,7 @@ final class NativeSpace implements CowSpace {
         }
         store.flush();
         int slot = 1 - state.checkpointSlot;
-        store.write(new CheckpointHeader(seq, lastCommit).encode(uuid),
+        store.write(new CheckpointHeader(seq, lastCommit, state.mappings).encode(uuid),
                 Superblock.CHECKPOINT_OFFSET + (long) slot * CheckpointHeader.SLOT_SIZE);
         store.flush();
         for (int p = state.dirtyPages.nextSetBit(0); p >= 0; p = state.dirtyPages.nextSetBit(p + 1)) {

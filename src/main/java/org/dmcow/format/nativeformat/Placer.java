@@ -38,9 +38,8 @@ final class Placer {
                 return before - 1;
             }
         }
-        long home = dataChunks >= volumeChunks ? v : (long) ((double) v * dataChunks / volumeChunks);
-        if (home < dataChunks && !free.used(home)) {
-            return home;
+        if (dataChunks >= volumeChunks && !free.used(v)) {
+            return v;
         }
         long[] run = free.longestFreeRun();
         return run == null ? -1 : run[0] + run[1] / 2;

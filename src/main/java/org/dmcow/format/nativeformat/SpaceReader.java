@@ -66,6 +66,10 @@ final class SpaceReader {
         s.table = new int[(int) sb.volumeChunks()];
         s.free = new FreeSpace(sb.dataChunks());
         tablePages(s);
+        if (s.mappings != s.checkpointMappings) {
+            findings.found("table-mismatch", "the table pages hold " + s.mappings + " mappings, but checkpoint "
+                    + s.checkpointSeq + " recorded " + s.checkpointMappings + " (a page is missing or stale)");
+        }
         s.free.rebuild();
         journal(s);
         return s;
@@ -140,6 +144,7 @@ final class SpaceReader {
         s.checkpointSeq = headers[current].seq();
         s.checkpointSlot = current;
         s.lastCommit = headers[current].lastCommit();
+        s.checkpointMappings = headers[current].mappings();
         s.nextCheckpointSeq = s.checkpointSeq + 1;
         if (headers[other] != null) {
             s.nextCheckpointSeq = Math.max(s.nextCheckpointSeq, headers[other].seq() + 1);

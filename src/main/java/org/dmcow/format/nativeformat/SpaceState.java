@@ -16,6 +16,8 @@ final class SpaceState {
     long checkpointSeq;
     int checkpointSlot;
     long lastCommit;
+    /** The number of mappings the current checkpoint's table holds. */
+    long checkpointMappings;
     /** Larger than any checkpoint number found anywhere, so a new checkpoint never reuses one. */
     long nextCheckpointSeq;
     /** Per table page: set when copy 1 (not copy 0) holds the current contents. */

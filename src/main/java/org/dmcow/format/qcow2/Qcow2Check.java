@@ -150,7 +150,7 @@ final class Qcow2Check {
             add("misaligned", what + " at " + offset + " is not cluster-aligned");
             return false;
         }
-        if (offset + cs > fileSize && offset >= fileSize) {
+        if (offset >= fileSize) {
             add("outside-file", what + " at " + offset + " lies beyond the end of the file (" + fileSize + ")");
             return false;
         }

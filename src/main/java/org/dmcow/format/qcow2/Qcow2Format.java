@@ -55,6 +55,11 @@ public final class Qcow2Format implements CowFormat {
         if (size <= 0) {
             throw new FormatException(cow + ": base " + request.base().path() + " is empty");
         }
+        if (size % 512 != 0) {
+            // QEMU reads a qcow2 size in whole sectors and would cut the last partial one off
+            throw new FormatException(cow + ": base " + request.base().path() + " is " + size
+                    + " bytes, not a whole number of 512-byte sectors, which qcow2 needs");
+        }
         byte[] backing = request.base().path().toAbsolutePath().toString().getBytes(StandardCharsets.UTF_8);
         int nameOffset = Qcow2Header.V3_HEADER_LENGTH + 16 + 8;
         if (backing.length > 1023 || nameOffset + backing.length > cs) {
@@ -114,7 +119,11 @@ public final class Qcow2Format implements CowFormat {
         Qcow2Header h = Qcow2Header.read(store);
         h.requireServable();
         requireBase(h, base);
-        return Qcow2Space.load(store, h);
+        Qcow2Space space = Qcow2Space.load(store, h);
+        if (store.size() < space.dataEnd()) {
+            store.grow(space.dataEnd());
+        }
+        return space;
     }
 
     /** The backing file must be the configured base (by real path) and the sizes must agree. */
@@ -145,6 +154,17 @@ public final class Qcow2Format implements CowFormat {
             throw new FormatException(h.file + ": qcow2 virtual size " + h.size + " differs from the base size "
                     + base.size() + " of " + base.path());
         }
+    }
+
+    /** Any qcow2 file, even one this format refuses to serve, so that check can say why. */
+    @Override
+    public boolean recognises(CowStore store) throws IOException {
+        if (store.size() < 4) {
+            return false;
+        }
+        ByteBuffer magic = ByteBuffer.allocate(4);
+        store.read(magic, 0);
+        return magic.getInt(0) == Qcow2Header.MAGIC;
     }
 
     @Override

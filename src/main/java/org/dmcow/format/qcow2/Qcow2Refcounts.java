@@ -12,6 +12,7 @@ import java.util.TreeSet;
 
 import org.dmcow.format.CowStore;
 import org.dmcow.format.FormatException;
+import org.dmcow.format.SpaceFullException;
 
 /**
  * The 16-bit refcounts of a qcow2 file and cluster allocation at its end. Refcount blocks are
@@ -64,7 +65,7 @@ final class Qcow2Refcounts {
         for (int i = 0; i < table.length; i++) {
             long e = buf.getLong(i * 8);
             long off = e & TABLE_ENTRY_MASK;
-            if (e != off || off % cs != 0 || off + cs > fileSize) {
+            if (e != off || off % cs != 0 || off >= fileSize) {
                 throw new FormatException(h.file + ": corrupt qcow2 image: refcount table entry " + i + " (0x"
                         + Long.toHexString(e) + ") is misaligned or outside the file");
             }
@@ -115,18 +116,23 @@ final class Qcow2Refcounts {
 
     /** Sets a cluster's refcount and writes the 2-byte entry (not flushed); its block must exist. */
     void set(long cluster, int refcount) throws IOException {
-        long b = cluster / perBlock;
-        if (b >= table.length || table[(int) b] == 0) {
+        if (!covers(cluster)) {
             throw new IllegalStateException("no refcount block for cluster " + cluster);
         }
+        long b = cluster / perBlock;
         int i = (int) (cluster % perBlock);
         block(b)[i] = (short) refcount;
         store.write(ByteBuffer.allocate(2).putShort(0, (short) refcount), table[(int) b] + 2L * i);
     }
 
-    /** The highest cluster with a nonzero refcount, or -1; also counts them into {@code counter[0]}. */
-    long scan(long[] counter) throws IOException {
+    /** What a full pass over the refcount blocks found. */
+    record Scan(long highestUsed, long usedClusters) {
+    }
+
+    /** Reads every refcount block once: the highest cluster with a nonzero refcount (or -1), and how many. */
+    Scan scan() throws IOException {
         long highest = -1;
+        long used = 0;
         for (long b = 0; b < table.length; b++) {
             if (table[(int) b] == 0) {
                 continue;
@@ -135,20 +141,28 @@ final class Qcow2Refcounts {
             for (int i = 0; i < blk.length; i++) {
                 if (blk[i] != 0) {
                     highest = b * perBlock + i;
-                    counter[0]++;
+                    used++;
                 }
             }
         }
         // scanning cached every block; keep only what allocation will touch
         blocks.clear();
-        return highest;
+        return new Scan(highest, used);
+    }
+
+    /** Whether a refcount block describes {@code cluster}. */
+    boolean covers(long cluster) {
+        long b = cluster / perBlock;
+        return b < table.length && table[(int) b] != 0;
     }
 
     /**
      * Allocates one cluster at the end of the file with refcount 1 (written, not flushed), growing
      * the store first. Returns its index.
+     *
+     * @throws SpaceFullException when the store cannot grow
      */
-    long allocate() throws IOException {
+    long allocate() throws IOException, SpaceFullException {
         while (true) {
             long c = endCluster;
             long b = c / perBlock;
@@ -167,10 +181,15 @@ final class Qcow2Refcounts {
         }
     }
 
-    private void growFor(long cluster) throws IOException {
+    private void growFor(long cluster) throws IOException, SpaceFullException {
         long needed = (cluster + 1) * clusterSize;
         if (store.size() < needed) {
-            store.grow((needed + growStep - 1) / growStep * growStep);
+            try {
+                store.grow((needed + growStep - 1) / growStep * growStep);
+            } catch (IOException e) {
+                throw new SpaceFullException(store.path() + ": cannot grow the qcow2 file to " + needed + " bytes: "
+                        + e.getMessage());
+            }
         }
     }
 
@@ -185,7 +204,7 @@ final class Qcow2Refcounts {
         endCluster = c + 1;
     }
 
-    private void relocateTable(long neededBlock) throws IOException {
+    private void relocateTable(long neededBlock) throws IOException, SpaceFullException {
         long perTableCluster = clusterSize / 8;
         long newClusters = Math.max(2 * tableClusters, (neededBlock + perTableCluster) / perTableCluster);
         // room for the new table itself and the blocks describing it

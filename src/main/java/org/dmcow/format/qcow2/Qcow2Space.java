@@ -18,7 +18,6 @@ import java.util.function.LongConsumer;
 import org.dmcow.format.CowSpace;
 import org.dmcow.format.CowStore;
 import org.dmcow.format.FormatException;
-import org.dmcow.format.SpaceFullException;
 
 /**
  * A qcow2 file served as a CoW space. Places are byte offsets of data clusters. Crash contract: a
@@ -54,6 +53,7 @@ final class Qcow2Space implements CowSpace {
     private long usedClusters;
     private long mappings;
     private boolean closed;
+    private long dataEnd;
 
     private Qcow2Space(CowStore store, Qcow2Header h, Qcow2Refcounts refcounts, long[] l1, long[][] l2,
             BitSet referenced) {
@@ -75,6 +75,9 @@ final class Qcow2Space implements CowSpace {
         long fileSize = store.size();
         long entries = cs / 8;
         long neededL1 = (h.size + cs * entries - 1) / (cs * entries);
+        if (fileSize / cs >= Integer.MAX_VALUE) {
+            throw new FormatException(h.file + ": qcow2 file of " + fileSize + " bytes has too many clusters");
+        }
         if (h.l1Size < neededL1 || h.l1TableOffset % cs != 0 || h.l1TableOffset + 8L * h.l1Size > fileSize) {
             throw corrupt(h, "L1 table at " + h.l1TableOffset + " with " + h.l1Size
                     + " entries is misaligned, too small or outside the file");
@@ -94,11 +97,12 @@ final class Qcow2Space implements CowSpace {
         long[] l1 = new long[h.l1Size];
         long[][] l2 = new long[h.l1Size][];
         long mapped = 0;
+        long dataEnd = 0;
         for (int i = 0; i < h.l1Size; i++) {
             long e = l1buf.getLong(8 * i);
             l1[i] = e;
             long off = e & OFFSET_MASK;
-            if ((e & L1_RESERVED) != 0 || off % cs != 0 || off + cs > fileSize) {
+            if ((e & L1_RESERVED) != 0 || off % cs != 0 || off >= fileSize) {
                 throw corrupt(h, "L1 entry " + i + " (0x" + Long.toHexString(e) + ") is invalid");
             }
             if (off == 0) {
@@ -117,11 +121,12 @@ final class Qcow2Space implements CowSpace {
                             + "`qemu-img convert -O qcow2`");
                 }
                 long dOff = d & OFFSET_MASK;
-                if ((d & L2_RESERVED) != 0 || dOff % cs != 0 || dOff + cs > fileSize) {
+                if ((d & L2_RESERVED) != 0 || dOff % cs != 0 || dOff >= fileSize) {
                     throw corrupt(h, "L2 entry " + j + " of table " + i + " (0x" + Long.toHexString(d)
                             + ") is invalid");
                 }
                 if (dOff != 0) {
+                    dataEnd = Math.max(dataEnd, dOff + cs);
                     referenced.set((int) (dOff / cs));
                     if ((d & ZERO) == 0) {
                         mapped++;
@@ -130,13 +135,21 @@ final class Qcow2Space implements CowSpace {
             }
             l2[i] = table;
         }
-        long[] count = new long[1];
-        long highest = refcounts.scan(count);
-        refcounts.setEndCluster(Math.max(highest + 1, referenced.length()));
+        Qcow2Refcounts.Scan scan = refcounts.scan();
+        refcounts.setEndCluster(Math.max(scan.highestUsed() + 1, referenced.length()));
         Qcow2Space space = new Qcow2Space(store, h, refcounts, l1, l2, referenced);
-        space.usedClusters = count[0];
+        space.usedClusters = scan.usedClusters();
         space.mappings = mapped;
+        space.dataEnd = dataEnd;
         return space;
+    }
+
+    /**
+     * Bytes the file must span so that every data cluster lies in it whole: QEMU may leave the
+     * file's last cluster partial, and the kernel sees only the file's length (a loop device).
+     */
+    long dataEnd() {
+        return dataEnd;
     }
 
     private static void mark(BitSet set, long first, long count) {
@@ -248,13 +261,11 @@ final class Qcow2Space implements CowSpace {
             place = e & OFFSET_MASK;
         } else if (!released.isEmpty()) {
             place = released.poll();
-        } else {
-            try {
-                place = refcounts.allocate() * clusterSize;
-            } catch (IOException ex) {
-                throw new SpaceFullException(store.path() + ": cannot grow the qcow2 file for chunk " + volumeChunk
-                        + ": " + ex.getMessage());
+            if (refcounts.get(place / clusterSize) == 0) {
+                refcounts.set(place / clusterSize, 1); // an adopted place released before its commit
             }
+        } else {
+            place = refcounts.allocate() * clusterSize;
             usedClusters++;
         }
         reservations.put(volumeChunk, place);
@@ -272,14 +283,16 @@ final class Qcow2Space implements CowSpace {
             throw new FormatException(store.path() + ": cannot adopt place " + place + " for chunk " + volumeChunk
                     + ": not a cluster in the data area");
         }
+        if (!refcounts.covers(cluster)) {
+            throw new FormatException(store.path() + ": cannot adopt place " + place + " for chunk " + volumeChunk
+                    + ": no refcount block describes it, so it was never placed");
+        }
         if ((referenced.get((int) cluster) && !ownZeroCluster) || reservedPlaces.contains(place)) {
             throw new FormatException(store.path() + ": cannot adopt place " + place + " for chunk " + volumeChunk
                     + ": the cluster is in use");
         }
-        if (!released.remove(place) && !ownZeroCluster) {
-            // its refcount is made 1 (if it is not already) at commit, before any L2 entry names it
-            usedClusters++;
-        }
+        // counted already (its refcount is normally 1 from the earlier place); a 0 is made 1 at commit
+        released.remove(place);
         reservations.put(volumeChunk, place);
         reservedPlaces.add(place);
     }
@@ -313,7 +326,8 @@ final class Qcow2Space implements CowSpace {
         for (Mapping m : batch) {
             long cluster = m.place() / clusterSize;
             if (refcounts.get(cluster) == 0) {
-                refcounts.set(cluster, 1); // an adopted place whose refcount was freed
+                refcounts.set(cluster, 1); // an adopted place whose refcount was lost
+                usedClusters++;
             }
         }
         TreeMap<Integer, long[]> newTables = new TreeMap<>();
@@ -373,8 +387,10 @@ final class Qcow2Space implements CowSpace {
     }
 
     /**
-     * Frees (refcount 0) the released and still-reserved clusters so a clean shutdown leaves no
-     * leaks, and flushes. The store stays open: its opener closes it.
+     * Frees (refcount 0) the released clusters, so a clean shutdown leaves no leaks, and flushes.
+     * Places still reserved stay counted: the kernel may hold them as granted remaps and replay
+     * them to the next daemon, which adopts them; never adopted, they are leaks. The store stays
+     * open: its opener closes it.
      */
     @Override
     public void close() throws IOException {
@@ -382,12 +398,6 @@ final class Qcow2Space implements CowSpace {
             return;
         }
         closed = true;
-        for (Map.Entry<Long, Long> r : reservations.entrySet()) {
-            long e = entry(r.getKey());
-            if (!((e & ZERO) != 0 && (e & OFFSET_MASK) == r.getValue())) {
-                released.add(r.getValue());
-            }
-        }
         if (!released.isEmpty()) {
             for (long place : released) {
                 refcounts.set(place / clusterSize, 0);

@@ -119,6 +119,15 @@ class NativeCheckTest {
     }
 
     @Test
+    void aCurrentPageReadAsStaleIsFound() throws Exception {
+        SpaceState s = state();
+        int copy = s.copyOneCurrent.get(0) ? 1 : 0;
+        // A damaged sequence number claiming a future checkpoint: the copy is passed over as torn.
+        poke(s.superblock.pageOffset(0, copy) + 15, 0x40);
+        assertFinds("table-mismatch");
+    }
+
+    @Test
     void twoChunksInOnePlaceAreFound() throws Exception {
         long used = state().table[5] - 1L;
         appendRecord(new long[] {2500}, new long[] {used});

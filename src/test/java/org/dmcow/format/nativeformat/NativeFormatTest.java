@@ -161,13 +161,13 @@ class NativeFormatTest {
 
     @Test
     void corruptSuperblocksUnknownVersionsAndFeaturesAreRefused() throws Exception {
-        assertRefused(0, 8, "unknown-version", 2, ByteOrder.LITTLE_ENDIAN);
-        assertRefused(0, 16, "unknown-feature", 1L << 40, ByteOrder.LITTLE_ENDIAN);
-        assertRefused(0, 60, "bad-checksum", 99, ByteOrder.LITTLE_ENDIAN);
+        assertRefused(8, "unknown-version", 2, ByteOrder.LITTLE_ENDIAN);
+        assertRefused(16, "unknown-feature", 1L << 40, ByteOrder.LITTLE_ENDIAN);
+        assertRefused(60, "bad-checksum", 99, ByteOrder.LITTLE_ENDIAN);
     }
 
     /** Overwrites a field in both superblock copies (so neither is usable) and expects refusal by code. */
-    private void assertRefused(int unused, int offset, String code, long value, ByteOrder order) throws Exception {
+    private void assertRefused(int offset, String code, long value, ByteOrder order) throws Exception {
         Path damaged = dir.resolve("damaged-" + code);
         Files.copy(cow, damaged);
         try (RandomAccessFile f = new RandomAccessFile(damaged.toFile(), "rw")) {
@@ -193,12 +193,19 @@ class NativeFormatTest {
     }
 
     @Test
-    void oneTornSuperblockCopyIsSurvived() throws Exception {
+    void oneDamagedSuperblockCopyIsSurvivedAndReportedByCheck() throws Exception {
         try (RandomAccessFile f = new RandomAccessFile(cow.toFile(), "rw")) {
-            f.seek(100);
+            f.seek(100); // a zero byte of the journal size in copy 0
             f.write(0x5a);
         }
-        open().close();
+        try (CowSpace space = open()) {
+            assertEquals(65, space.usage().freeChunks());
+        }
+        try (FileCowStore s = FileCowStore.openReadOnly(cow)) {
+            assertEquals(List.of(new org.dmcow.format.CheckReport.Finding("bad-checksum",
+                    "superblock copy 0: superblock checksum mismatch")),
+                    new NativeFormat().check(s, java.util.Optional.empty()).findings());
+        }
     }
 
     @Test
