@@ -7,6 +7,7 @@ import com.typesafe.config.ConfigFactory;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -120,17 +121,56 @@ public final class Dmcowd {
         Signal.handle(new Signal("HUP"), s -> d.reload());
         Signal.handle(new Signal("TERM"), s -> d.shutdown());
         Signal.handle(new Signal("INT"), s -> d.shutdown());
+        d.notifyWhenStarted();
         // System.exit follows: a read blocked in the kernel cannot be woken, and need not be
         return d.exit.join();
     }
 
+    /**
+     * Tells systemd READY=1 once no volume is still starting (their /dev/mapper nodes exist, so
+     * units ordered after dmcowd find them), or after a minute with a warning.
+     */
+    private void notifyWhenStarted() {
+        Thread t = new Thread(() -> {
+            long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
+            try {
+                while (System.nanoTime() < deadline && !stopping.get()) {
+                    List<VolumeStatus> all = AskPattern.<VolumeSet.Command, List<VolumeStatus>>ask(volumes,
+                            VolumeSet.GetStatus::new, Duration.ofSeconds(10), system.scheduler())
+                            .toCompletableFuture().get();
+                    if (all.stream().noneMatch(v -> v.state().equals("starting"))) {
+                        SystemdNotify.notify("READY=1\nSTATUS=" + all.size() + " volume(s)");
+                        return;
+                    }
+                    Thread.sleep(200);
+                }
+                LOG.warn("volumes still starting after a minute; telling systemd the daemon is ready anyway");
+                SystemdNotify.notify("READY=1");
+            } catch (Exception e) {
+                LOG.warn("sd_notify: {}", e.getMessage());
+            }
+        }, "dmcowd-ready");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    private static void notifySystemd(String state) {
+        try {
+            SystemdNotify.notify(state);
+        } catch (IOException e) {
+            LOG.warn("sd_notify: {}", e.getMessage());
+        }
+    }
+
     private void reload() {
         LOG.info("SIGHUP: re-reading {}", configFile);
+        notifySystemd("RELOADING=1");
         try {
             volumes.tell(new VolumeSet.Reconfigure(DaemonConfig.load(configFile)));
         } catch (ConfigException e) {
             LOG.error("the new config is refused, nothing changed: {}", e.getMessage());
         }
+        notifySystemd("READY=1");
     }
 
     private void shutdown() {
@@ -138,6 +178,7 @@ public final class Dmcowd {
             return;
         }
         LOG.info("stopping: no new faults are taken; committing every volume");
+        notifySystemd("STOPPING=1");
         AskPattern.<VolumeSet.Command, Done>ask(volumes, VolumeSet.Shutdown::new, Duration.ofMinutes(10),
                 system.scheduler())
                 .thenCompose(done -> replies.complete())
