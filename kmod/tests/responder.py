@@ -322,6 +322,17 @@ class Responder:
             cases.append(("fill-none-without-full-write",
                           chunk_msg(MAP, vol.id, seq, chunk, good_sector, FILL_NONE)))
         passed = failed = 0
+        try:
+            os.read(self.fd, MSG_SIZE // 2)
+            err = 0
+        except OSError as e:
+            err = e.errno
+        if err == errno.EINVAL:
+            passed += 1
+            self.log("GARBAGE read-smaller-than-a-message EINVAL ok")
+        else:
+            failed += 1
+            self.log("GARBAGE read-smaller-than-a-message UNEXPECTED %s" % (errno.errorcode.get(err, err) if err else "accepted"))
         for name, msg in cases:
             err = self.try_send(msg)
             if err == errno.EINVAL:
