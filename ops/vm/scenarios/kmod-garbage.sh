@@ -1,4 +1,4 @@
-# Every kind of bad reply from a buggy daemon gets EINVAL (a wrong protocol version EPROTO), FAIL errors the writes, and the device keeps serving correctly afterwards.
+# Every kind of bad reply from a buggy daemon gets EINVAL (a wrong protocol version EPROTO), FAIL errors the writes, FILL_ZERO zeroes, and the device keeps serving correctly afterwards.
 . "$DMCOW_ROOT/ops/vm/lib.sh"
 . "$DMCOW_ROOT/kmod/tests/vm-lib.sh"
 load_dmcow
@@ -15,7 +15,7 @@ grep -q '^HELLO-REFUSED EPROTO' /tmp/v2.log || fail "version 2 was not refused: 
 dmesg | grep -q 'dm-cow: daemon speaks protocol version 2, module speaks version 1' || fail "no log line naming both versions"
 
 step "bad replies while a fault is pending"
-start_responder resp --garbage --check-busy --fail-chunks 7 --commit flush
+start_responder resp --garbage --check-busy --fail-chunks 7 --zero-chunks 20 --commit flush
 head -c 4096 /dev/urandom >/tmp/w
 dd if=/tmp/w of=/dev/mapper/c1 bs=4096 count=1 seek=17 oflag=direct status=none || fail "the write behind the garbage failed"
 grep '^GARBAGE' /tmp/resp.log
@@ -25,6 +25,12 @@ dd if=/dev/mapper/c1 bs=4096 count=1 skip=17 iflag=direct status=none | cmp -s -
 step "FAIL errors the queued write with EIO"
 if dd if=/tmp/w of=/dev/mapper/c1 bs=4096 count=1 seek=56 oflag=direct status=none; then fail "the write answered with FAIL succeeded"; fi
 grep -q '^-> FAIL vol=1 chunk=7 ' /tmp/resp.log || fail "no FAIL was sent"
+
+step "FILL_ZERO: the rest of a zero-filled chunk reads as zeros"
+dd if=/tmp/w of=/dev/mapper/c1 bs=4096 count=1 seek=161 oflag=direct status=none || fail "write to chunk 20 failed"
+{ head -c 4096 /dev/zero; cat /tmp/w; head -c 24576 /dev/zero; } >/tmp/zchunk
+dd if=/dev/mapper/c1 bs=4096 count=8 skip=160 iflag=direct status=none | cmp -s - /tmp/zchunk || fail "chunk 20 is not zeros around the write"
+[ "$(status_field c1 zero_fills)" = 1 ] || fail "zero fill not counted: $(dmsetup status c1)"
 
 step "the device keeps serving"
 for c in 8 9 2; do
