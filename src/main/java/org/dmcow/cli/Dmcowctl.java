@@ -23,6 +23,7 @@ public final class Dmcowctl {
         c.put("format", new FormatCommand());
         c.put("check", new CheckCommand());
         c.put("info", new InfoCommand());
+        c.put("status", new StatusCommand());
         return c;
     }
 

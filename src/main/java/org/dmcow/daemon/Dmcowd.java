@@ -3,11 +3,78 @@
  */
 package org.dmcow.daemon;
 
+import com.typesafe.config.ConfigFactory;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.dmcow.cli.Version;
+import org.dmcow.config.ConfigException;
+import org.dmcow.config.DaemonConfig;
+import org.dmcow.dm.DmIoctl;
+import org.dmcow.dm.LibC;
+import org.dmcow.dm.LoopIoctl;
+import org.dmcow.protocol.Protocol;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import sun.misc.Signal;
 
-/** {@code dmcowd}: the allocation daemon. */
+/**
+ * {@code dmcowd --config FILE}: the allocation daemon, in the foreground. SIGHUP re-reads the
+ * config; SIGTERM (and SIGINT) commit everything, reload the tables once more and exit 0, leaving
+ * the devices serving.
+ */
 public final class Dmcowd {
-    private Dmcowd() {
+    private static final Logger LOG = LoggerFactory.getLogger(Dmcowd.class);
+    /** The module returns up to 64 messages per read and takes up to 256 per write. */
+    private static final int READ_MESSAGES = 64;
+    private static final int WRITE_MESSAGES = 256;
+    /** Pekko logs through logback; signals are the daemon's own business. */
+    private static final String PEKKO = "pekko.loggers = [\"org.apache.pekko.event.slf4j.Slf4jLogger\"]\n"
+            + "pekko.logging-filter = \"org.apache.pekko.event.slf4j.Slf4jLoggingFilter\"\n"
+            + "pekko.jvm-shutdown-hooks = off\n"
+            + "pekko.coordinated-shutdown.run-by-jvm-shutdown-hook = off\n";
+
+    private final Path configFile;
+    private final ActorSystem<Void> system;
+    private final ActorRef<VolumeSet.Command> volumes;
+    private final ControlChannel.Replies replies;
+    private final AdminServer admin;
+    private final AtomicBoolean stopping = new AtomicBoolean();
+    private final CompletableFuture<Integer> exit = new CompletableFuture<>();
+
+    private Dmcowd(Path configFile, DaemonConfig config, ControlChannel channel) throws IOException {
+        this.configFile = configFile;
+        this.system = ActorSystem.create(Behaviors.empty(), "dmcowd", ConfigFactory.parseString(PEKKO)
+                .withFallback(config.raw()));
+        this.replies = channel.startReplies(system, 1 << 16, WRITE_MESSAGES);
+        LoopIoctl loops = new LoopIoctl();
+        Volume.Environment env = new Volume.Environment(replies, new DmIoctl(), loops, new FormatSpaceOpener(loops));
+        this.volumes = system.systemActorOf(VolumeSet.create(config, env), "volumes", Props.empty());
+        channel.run(system, volumes, config.streamInFlight()).whenComplete((d, e) -> {
+            if (!stopping.get()) {
+                LOG.error("the control device stream ended{}: exiting so that a restarted daemon gets the kernel's "
+                        + "replay", e == null ? "" : " (" + e.getMessage() + ")");
+                exit.complete(1);
+            }
+        });
+        replies.written().whenComplete((d, e) -> {
+            if (e != null) {
+                LOG.error("writing to the kernel failed: {}: exiting", e.getMessage());
+                exit.complete(1);
+            }
+        });
+        this.admin = AdminServer.start(config.adminSocket(), () -> AskPattern.ask(volumes,
+                VolumeSet.GetStatus::new, Duration.ofSeconds(10), system.scheduler()));
     }
 
     public static void main(String[] args) {
@@ -15,7 +82,121 @@ public final class Dmcowd {
             System.out.println("dmcowd " + Version.get());
             return;
         }
-        System.err.println("dmcowd: the daemon is not built yet (see the open issues); only --version works");
-        System.exit(2);
+        if (args.length != 2 || !args[0].equals("--config")) {
+            System.err.println("usage: dmcowd --config FILE | --version");
+            System.exit(2);
+        }
+        System.exit(run(Path.of(args[1])));
+    }
+
+    static int run(Path configFile) {
+        DaemonConfig config;
+        try {
+            config = DaemonConfig.load(configFile);
+        } catch (ConfigException e) {
+            LOG.error("{}", e.getMessage());
+            return 2;
+        }
+        if (config.lockMemory() && LibC.get().mlockall(LibC.MCL_CURRENT | LibC.MCL_FUTURE) != 0) {
+            LOG.error("dmcow.lock-memory = true but mlockall failed: {}", LibC.error("mlockall").getMessage());
+            return 1;
+        }
+        ControlChannel channel;
+        try {
+            channel = ControlChannel.handshake(ControlDeviceFile.open(config.controlDevice(),
+                    READ_MESSAGES * Protocol.MSG_SIZE, WRITE_MESSAGES * Protocol.MSG_SIZE), READ_MESSAGES);
+        } catch (IOException e) {
+            LOG.error("cannot attach to the kernel module: {}", e.getMessage());
+            return 1;
+        }
+        Dmcowd d;
+        try {
+            d = new Dmcowd(configFile, config, channel);
+        } catch (IOException e) {
+            LOG.error("start-up failed: {}", e.getMessage());
+            return 1;
+        }
+        LOG.info("dmcowd {} running: {} volume(s), admin socket {}", Version.get(),
+                config.volumes().size() + config.volumeErrors().size(), config.adminSocket());
+        Signal.handle(new Signal("HUP"), s -> d.reload());
+        Signal.handle(new Signal("TERM"), s -> d.shutdown());
+        Signal.handle(new Signal("INT"), s -> d.shutdown());
+        d.notifyWhenStarted();
+        // System.exit follows: a read blocked in the kernel cannot be woken, and need not be
+        return d.exit.join();
+    }
+
+    /**
+     * Tells systemd READY=1 once no volume is still starting (their /dev/mapper nodes exist, so
+     * units ordered after dmcowd find them), or after a minute with a warning.
+     */
+    private void notifyWhenStarted() {
+        Thread t = new Thread(() -> {
+            long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
+            try {
+                while (System.nanoTime() < deadline && !stopping.get()) {
+                    List<VolumeStatus> all = AskPattern.<VolumeSet.Command, List<VolumeStatus>>ask(volumes,
+                            VolumeSet.GetStatus::new, Duration.ofSeconds(10), system.scheduler())
+                            .toCompletableFuture().get();
+                    if (all.stream().noneMatch(v -> v.state().equals("starting"))) {
+                        SystemdNotify.notify("READY=1\nSTATUS=" + all.size() + " volume(s)");
+                        return;
+                    }
+                    Thread.sleep(200);
+                }
+                LOG.warn("volumes still starting after a minute; telling systemd the daemon is ready anyway");
+                SystemdNotify.notify("READY=1");
+            } catch (Exception e) {
+                LOG.warn("sd_notify: {}", e.getMessage());
+            }
+        }, "dmcowd-ready");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    private static void notifySystemd(String state) {
+        try {
+            SystemdNotify.notify(state);
+        } catch (IOException e) {
+            LOG.warn("sd_notify: {}", e.getMessage());
+        }
+    }
+
+    private void reload() {
+        LOG.info("SIGHUP: re-reading {}", configFile);
+        notifySystemd("RELOADING=1");
+        try {
+            volumes.tell(new VolumeSet.Reconfigure(DaemonConfig.load(configFile)));
+        } catch (ConfigException e) {
+            LOG.error("the new config is refused, nothing changed: {}", e.getMessage());
+        }
+        notifySystemd("READY=1");
+    }
+
+    private void shutdown() {
+        if (!stopping.compareAndSet(false, true)) {
+            return;
+        }
+        LOG.info("stopping: no new faults are taken; committing every volume");
+        notifySystemd("STOPPING=1");
+        AskPattern.<VolumeSet.Command, Done>ask(volumes, VolumeSet.Shutdown::new, Duration.ofMinutes(10),
+                system.scheduler())
+                .thenCompose(done -> replies.complete())
+                .toCompletableFuture()
+                .orTimeout(11, TimeUnit.MINUTES)
+                .whenComplete((done, e) -> {
+                    try {
+                        admin.close();
+                    } catch (IOException ignored) {
+                        // the socket file goes with /run anyway
+                    }
+                    if (e != null) {
+                        LOG.error("shutdown incomplete: {}", e.getMessage());
+                        exit.complete(1);
+                    } else {
+                        LOG.info("stopped cleanly; the devices keep serving, new faults wait for the next dmcowd");
+                        exit.complete(0);
+                    }
+                });
     }
 }

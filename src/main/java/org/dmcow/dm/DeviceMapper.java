@@ -23,7 +23,7 @@ public interface DeviceMapper {
 
     DeviceStatus status(String name) throws IOException;
 
-    /** Creates a device with no table; {@code uuid} may be empty. */
+    /** Creates a device with no table, and its /dev/mapper node when udev does not; {@code uuid} may be empty. */
     DeviceStatus create(String name, String uuid) throws IOException;
 
     /** Loads {@code table} as the device's inactive table. */
@@ -34,7 +34,11 @@ public interface DeviceMapper {
     /** Resumes the device, swapping in the inactive table when there is one. */
     void resume(String name) throws IOException;
 
+    /** Removes the device and its /dev/mapper node. */
     void remove(String name) throws IOException;
+
+    /** Who holds the device open, for messages: the holders in sysfs, or the open count alone. */
+    String holders(String name, DeviceStatus status);
 
     /** The live table. */
     List<Target> table(String name) throws IOException;

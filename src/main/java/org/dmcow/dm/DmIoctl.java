@@ -7,6 +7,9 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -166,7 +169,34 @@ public final class DmIoctl implements DeviceMapper {
     public DeviceStatus create(String name, String uuid) throws IOException {
         ByteBuffer b = header(name, SIZEOF_DM_IOCTL, 0);
         putString(b, OFF_UUID, UUID_LEN, uuid, "uuid");
-        return statusOf(call(DM_DEV_CREATE, b, "create " + name));
+        DeviceStatus s = statusOf(call(DM_DEV_CREATE, b, "create " + name));
+        ensureNode(name, s);
+        return s;
+    }
+
+    /** Without udev (a minimal host, the test VM) nobody else makes /dev/mapper/NAME. */
+    private static void ensureNode(String name, DeviceStatus s) throws IOException {
+        Path node = Path.of("/dev/mapper", name);
+        if (Files.exists(node, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        long dev = ((s.major() & 0xfffff000L) << 32) | ((s.major() & 0xfffL) << 8)
+                | ((s.minor() & 0xffffff00L) << 12) | (s.minor() & 0xffL);
+        if (LibC.get().mknod(node.toString(), LibC.S_IFBLK | 0600, dev) < 0 && !Files.exists(node)) {
+            throw LibC.error("create the device node " + node);
+        }
+    }
+
+    @Override
+    public String holders(String name, DeviceStatus status) {
+        Path dir = Path.of("/sys/dev/block", status.major() + ":" + status.minor(), "holders");
+        List<String> names = new ArrayList<>();
+        try (var list = Files.list(dir)) {
+            list.forEach(p -> names.add(p.getFileName().toString()));
+        } catch (IOException e) {
+            // no sysfs entry: the open count is all there is to say
+        }
+        return "open " + status.openCount() + " time(s)" + (names.isEmpty() ? "" : ", held by " + names);
     }
 
     @Override
@@ -187,6 +217,10 @@ public final class DmIoctl implements DeviceMapper {
     @Override
     public void remove(String name) throws IOException {
         call(DM_DEV_REMOVE, header(name, SIZEOF_DM_IOCTL, 0), "remove " + name);
+        Path node = Path.of("/dev/mapper", name);
+        if (Files.exists(node, LinkOption.NOFOLLOW_LINKS) && !Files.isSymbolicLink(node)) {
+            Files.deleteIfExists(node);
+        }
     }
 
     @Override

@@ -47,20 +47,27 @@ public final class LibC {
         @SaveError
         int mknod(String path, int mode, long dev);
 
+        @SaveError
+        int socket(int domain, int type, int protocol);
+
+        @SaveError
+        @ssize_t
+        long sendto(int fd, @In byte[] buf, @size_t long len, int flags, @In byte[] addr, int addrlen);
+
         String strerror(int errno);
     }
 
     public static final int O_RDONLY = 0;
     public static final int O_RDWR = 2;
     public static final int O_CLOEXEC = 02000000;
+    public static final int AF_UNIX = 1;
+    public static final int SOCK_DGRAM = 2;
     public static final int MCL_CURRENT = 1;
     public static final int MCL_FUTURE = 2;
     public static final int S_IFBLK = 0060000;
     public static final int EINVAL = 22;
     public static final int ENXIO = 6;
-    public static final int EBUSY = 16;
     public static final int EINTR = 4;
-    public static final int EAGAIN = 11;
 
     private static final class Holder {
         static final Native LIBC = LibraryLoader.create(Native.class).load("c");

@@ -12,7 +12,11 @@ public interface LoopDevices {
      * The loop device backed by {@code file}: an existing one (a restarted daemon finds the devices
      * its volumes still use) or a new one, read-only when asked.
      */
-    Path attach(Path file, boolean readOnly) throws IOException;
+    Loop attach(Path file, boolean readOnly) throws IOException;
+
+    /** A loop device and its "MAJOR:MINOR". */
+    record Loop(Path device, String majorMinor) {
+    }
 
     /** Tells the loop device its backing file grew. */
     void refreshCapacity(Path loop) throws IOException;

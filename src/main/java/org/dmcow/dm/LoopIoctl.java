@@ -10,6 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.stream.Stream;
+import org.dmcow.format.BlockDevices;
 
 /** {@link LoopDevices} with LOOP_CTL_GET_FREE and LOOP_CONFIGURE (include/uapi/linux/loop.h). */
 public final class LoopIoctl implements LoopDevices {
@@ -25,14 +26,12 @@ public final class LoopIoctl implements LoopDevices {
     static final int INFO_FILE_NAME = 56;
     static final int LO_NAME_SIZE = 64;
     static final int LO_FLAGS_READ_ONLY = 1;
-    /* The loop device goes away when its last user (the dm table) closes it. */
-    static final int LO_FLAGS_AUTOCLEAR = 4;
 
     @Override
-    public Path attach(Path file, boolean readOnly) throws IOException {
+    public Loop attach(Path file, boolean readOnly) throws IOException {
         Path existing = find(file.toRealPath());
         if (existing != null) {
-            return existing;
+            return new Loop(existing, BlockDevices.majorMinor(existing));
         }
         int ctl = LibC.open("/dev/loop-control", LibC.O_RDWR);
         int n;
@@ -59,13 +58,14 @@ public final class LoopIoctl implements LoopDevices {
         } finally {
             LibC.get().close(fileFd);
         }
-        return loop;
+        return new Loop(loop, BlockDevices.majorMinor(loop));
     }
 
     static byte[] config(int fd, Path file, boolean readOnly) {
         ByteBuffer b = ByteBuffer.allocate(SIZEOF_LOOP_CONFIG).order(ByteOrder.nativeOrder());
         b.putInt(CONFIG_FD, fd);
-        b.putInt(CONFIG_INFO + INFO_FLAGS, LO_FLAGS_AUTOCLEAR | (readOnly ? LO_FLAGS_READ_ONLY : 0));
+        // no autoclear: it would detach the loop when this daemon closes it, before the table opens it
+        b.putInt(CONFIG_INFO + INFO_FLAGS, readOnly ? LO_FLAGS_READ_ONLY : 0);
         byte[] name = file.toString().getBytes(StandardCharsets.UTF_8);
         b.put(CONFIG_INFO + INFO_FILE_NAME, name, 0, Math.min(name.length, LO_NAME_SIZE - 1));
         return b.array();

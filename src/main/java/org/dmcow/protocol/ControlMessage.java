@@ -58,8 +58,8 @@ public sealed interface ControlMessage {
     record Fail(int volume, long seq, long chunk, int error) implements ControlMessage {
     }
 
-    /** A filled chunk's mapping is durable; {@code seq} is its fill sequence number. */
-    record Committed(int volume, long seq, long chunk, long cowSector) implements ControlMessage {
+    /** A filled chunk's mapping is durable (only volume and chunk are set). */
+    record Committed(int volume, long chunk) implements ControlMessage {
     }
 
     /** A committed chunk is now served by a linear segment: the kernel may drop its remap. */

@@ -65,9 +65,7 @@ public final class MessageCodec {
             b.putInt(p + CHUNK_ERROR, f.error());
         } else if (m instanceof ControlMessage.Committed c) {
             b.putInt(OFF_TYPE, MSG_COMMITTED);
-            b.putLong(OFF_SEQ, c.seq());
             b.putLong(p + CHUNK_CHUNK, c.chunk());
-            b.putLong(p + CHUNK_COW_SECTOR, c.cowSector());
         } else if (m instanceof ControlMessage.Forget f) {
             b.putInt(OFF_TYPE, MSG_FORGET);
             b.putLong(p + CHUNK_CHUNK, f.chunk());
@@ -160,13 +158,27 @@ public final class MessageCodec {
                 yield new ControlMessage.Flush(volume, seq);
             }
             case MSG_REPLAY_DONE -> new ControlMessage.ReplayDone();
-            case MSG_MAP -> new ControlMessage.Map(volume, seq, b.getLong(p + CHUNK_CHUNK),
-                    b.getLong(p + CHUNK_COW_SECTOR), b.getInt(p + CHUNK_FILL));
-            case MSG_FAIL -> new ControlMessage.Fail(volume, seq, b.getLong(p + CHUNK_CHUNK),
-                    b.getInt(p + CHUNK_ERROR));
-            case MSG_COMMITTED -> new ControlMessage.Committed(volume, seq, b.getLong(p + CHUNK_CHUNK),
-                    b.getLong(p + CHUNK_COW_SECTOR));
-            case MSG_FORGET -> new ControlMessage.Forget(volume, b.getLong(p + CHUNK_CHUNK));
+            // daemon messages, decoded as strictly as the module does (for the kernel double)
+            case MSG_MAP -> {
+                zeroes(b, p + CHUNK_FLAGS, MSG_SIZE, "MAP");
+                yield new ControlMessage.Map(volume, seq, b.getLong(p + CHUNK_CHUNK),
+                        b.getLong(p + CHUNK_COW_SECTOR), b.getInt(p + CHUNK_FILL));
+            }
+            case MSG_FAIL -> {
+                zeroes(b, p + CHUNK_COW_SECTOR, p + CHUNK_ERROR, "FAIL");
+                zeroes(b, p + CHUNK_RESERVED, MSG_SIZE, "FAIL");
+                yield new ControlMessage.Fail(volume, seq, b.getLong(p + CHUNK_CHUNK), b.getInt(p + CHUNK_ERROR));
+            }
+            case MSG_COMMITTED -> {
+                zeroes(b, OFF_SEQ, OFF_PAYLOAD, "COMMITTED");
+                zeroes(b, p + CHUNK_COW_SECTOR, MSG_SIZE, "COMMITTED");
+                yield new ControlMessage.Committed(volume, b.getLong(p + CHUNK_CHUNK));
+            }
+            case MSG_FORGET -> {
+                zeroes(b, OFF_SEQ, OFF_PAYLOAD, "FORGET");
+                zeroes(b, p + CHUNK_COW_SECTOR, MSG_SIZE, "FORGET");
+                yield new ControlMessage.Forget(volume, b.getLong(p + CHUNK_CHUNK));
+            }
             default -> throw new MalformedMessageException("unknown message type " + type + " (volume " + volume
                     + ")");
         };

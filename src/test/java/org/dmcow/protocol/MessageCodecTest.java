@@ -21,7 +21,7 @@ class MessageCodecTest {
                 new ControlMessage.Granted(3, 78, 4096), new ControlMessage.Filled(3, 4, 77, 8192),
                 new ControlMessage.Flush(3, 4), new ControlMessage.ReplayDone(),
                 new ControlMessage.Map(3, 9, 77, 8192, Protocol.FILL_NONE), new ControlMessage.Fail(3, 9, 77, 28),
-                new ControlMessage.Committed(3, 4, 77, 8192), new ControlMessage.Forget(3, 77));
+                new ControlMessage.Committed(3, 77), new ControlMessage.Forget(3, 77));
         ByteBuffer b = ByteBuffer.allocate(all.size() * Protocol.MSG_SIZE);
         all.forEach(m -> MessageCodec.encode(m, b));
         b.flip();

@@ -1,0 +1,211 @@
+/*
+ * Licensed under the Apache License, Version 2.0. See LICENSE.
+ */
+package org.dmcow.daemon;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.PreRestart;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.dmcow.config.VolumeConfig;
+import org.dmcow.format.CowSpace;
+import org.dmcow.format.FormatException;
+import org.dmcow.format.Runs;
+import org.dmcow.format.SpaceFullException;
+
+/**
+ * Owns one volume's CoW space: placements, adoptions and group commits, on a blocking dispatcher.
+ * Every reply goes to the volume and carries the allocator's epoch, so a restarted volume ignores
+ * what an allocator it no longer owns said. A crash restarts it from the durable space; the volume
+ * then re-adopts what it holds ({@link Volume.AllocatorReady}).
+ */
+public final class Allocator extends AbstractBehavior<Allocator.Command> {
+    public interface Command {
+    }
+
+    /** Place a chunk; idempotent while the reservation lasts. */
+    public record Place(long chunk) implements Command {
+    }
+
+    /** Record a place the kernel already holds. */
+    public record Adopt(long chunk, long place) implements Command {
+    }
+
+    public record Release(long chunk) implements Command {
+    }
+
+    /** Commit mappings; {@code dataDurable}: the kernel flushed the CoW device after these fills. */
+    public record Commit(List<CowSpace.Mapping> mappings, boolean dataDurable) implements Command {
+    }
+
+    /**
+     * The volume has re-adopted every place it holds: placing may start. Until then placements
+     * wait (stashed), or a restarted allocator could hand out a place the kernel already holds.
+     */
+    public enum AdoptionDone implements Command {
+        INSTANCE
+    }
+
+    /** Reply with the committed mappings as runs, for a table reload. */
+    public enum TableRuns implements Command {
+        INSTANCE
+    }
+
+    public static final String DISPATCHER = "dmcow-allocator-dispatcher";
+    /** Requests held while adoptions run: bounded by what the volume keeps in flight. */
+    private static final int STASH = 1 << 20;
+
+    private final long epoch;
+    private final ActorRef<Volume.Command> volume;
+    private final SpaceOpener.OpenedSpace opened;
+    private final CowSpace space;
+    /** Reservations not committed yet: a repeated Place gets the same answer. */
+    private final Map<Long, CowSpace.Placement> reserved = new HashMap<>();
+
+    public static Behavior<Command> create(long epoch, VolumeConfig config, Path cowLoop, SpaceOpener opener,
+            ActorRef<Volume.Command> volume) {
+        return Behaviors.<Command>supervise(Behaviors.setup(ctx -> {
+            SpaceOpener.OpenedSpace opened;
+            try {
+                opened = opener.open(config, cowLoop);
+            } catch (IOException | FormatException e) {
+                volume.tell(new Volume.AllocatorFailed(epoch, e.getMessage()));
+                return Behaviors.ignore();
+            }
+            volume.tell(new Volume.AllocatorReady(epoch, opened.space().usage()));
+            Allocator allocator = new Allocator(ctx, epoch, volume, opened);
+            return Behaviors.<Command>withStash(STASH, stash -> Behaviors.receive(Command.class)
+                    .onMessage(Adopt.class, allocator::onAdopt)
+                    .onMessage(AdoptionDone.class, m -> stash.unstashAll(allocator))
+                    .onSignal(PostStop.class, x -> allocator.close())
+                    .onSignal(PreRestart.class, x -> allocator.close())
+                    .onAnyMessage(m -> {
+                        stash.stash(m);
+                        return Behaviors.same();
+                    })
+                    .build());
+        })).onFailure(RuntimeException.class, SupervisorStrategy.restart());
+    }
+
+    private Allocator(ActorContext<Command> ctx, long epoch, ActorRef<Volume.Command> volume,
+            SpaceOpener.OpenedSpace opened) {
+        super(ctx);
+        this.epoch = epoch;
+        this.volume = volume;
+        this.opened = opened;
+        this.space = opened.space();
+    }
+
+    static List<Runs.Run> runs(CowSpace space) {
+        List<Runs.Run> out = new ArrayList<>();
+        Runs runs = new Runs(space.chunkSize(), out::add);
+        space.forEachMapping(runs);
+        runs.finish();
+        return out;
+    }
+
+    @Override
+    public Receive<Command> createReceive() {
+        return newReceiveBuilder()
+                .onMessage(Place.class, this::onPlace)
+                .onMessage(Adopt.class, this::onAdopt)
+                .onMessage(Release.class, m -> {
+                    if (reserved.remove(m.chunk()) != null) {
+                        space.release(m.chunk());
+                    }
+                    return this;
+                })
+                .onMessage(Commit.class, this::onCommit)
+                .onMessage(TableRuns.class, m -> {
+                    volume.tell(new Volume.RunsReady(epoch, runs(space)));
+                    return this;
+                })
+                .onSignal(PostStop.class, s -> close())
+                .onSignal(PreRestart.class, s -> close())
+                .build();
+    }
+
+    private Behavior<Command> close() {
+        try {
+            opened.close();
+        } catch (IOException e) {
+            getContext().getLog().warn("closing the CoW space: {}", e.getMessage());
+        }
+        return this;
+    }
+
+    private Behavior<Command> onPlace(Place m) {
+        CowSpace.Placement p = reserved.get(m.chunk());
+        if (p == null) {
+            long committed = space.committedPlace(m.chunk());
+            if (committed >= 0) {
+                volume.tell(new Volume.PlaceFailed(epoch, m.chunk(), "chunk " + m.chunk()
+                        + " is already committed at " + committed + " but the kernel faulted it", false));
+                return this;
+            }
+            try {
+                p = space.place(m.chunk());
+            } catch (SpaceFullException e) {
+                volume.tell(new Volume.PlaceFailed(epoch, m.chunk(), "CoW space full: " + e.getMessage(), true));
+                return this;
+            } catch (IOException | FormatException e) {
+                volume.tell(new Volume.PlaceFailed(epoch, m.chunk(), "placement failed: " + e.getMessage(), false));
+                return this;
+            }
+            reserved.put(m.chunk(), p);
+        }
+        volume.tell(new Volume.Placed(epoch, m.chunk(), p));
+        return this;
+    }
+
+    private Behavior<Command> onAdopt(Adopt m) {
+        CowSpace.Placement held = reserved.get(m.chunk());
+        if (held != null && held.place() == m.place() || space.committedPlace(m.chunk()) == m.place()) {
+            return Behaviors.same();
+        }
+        try {
+            space.adopt(m.chunk(), m.place());
+            reserved.put(m.chunk(), new CowSpace.Placement(m.place(), CowSpace.Fill.COPY));
+        } catch (FormatException e) {
+            volume.tell(new Volume.AdoptFailed(epoch, m.chunk(), e.getMessage()));
+        }
+        return Behaviors.same();
+    }
+
+    private Behavior<Command> onCommit(Commit m) {
+        // After a restart a commit may be asked again: skip what is durable already.
+        List<CowSpace.Mapping> todo = new ArrayList<>(m.mappings().size());
+        for (CowSpace.Mapping x : m.mappings()) {
+            if (space.committedPlace(x.volumeChunk()) != x.place()) {
+                todo.add(x);
+            }
+        }
+        try {
+            if (!todo.isEmpty()) {
+                if (!m.dataDurable()) {
+                    opened.store().flush();
+                }
+                space.commit(todo);
+            }
+        } catch (IOException | FormatException e) {
+            volume.tell(new Volume.CommitFailed(epoch, m.mappings(), e.getMessage()));
+            return this;
+        }
+        for (CowSpace.Mapping x : m.mappings()) {
+            reserved.remove(x.volumeChunk());
+        }
+        volume.tell(new Volume.CommitDone(epoch, m.mappings(), space.usage()));
+        return this;
+    }
+}

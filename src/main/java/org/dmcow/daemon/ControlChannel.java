@@ -1,0 +1,314 @@
+/*
+ * Licensed under the Apache License, Version 2.0. See LICENSE.
+ */
+package org.dmcow.daemon;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.japi.Pair;
+import org.apache.pekko.stream.ActorAttributes;
+import org.apache.pekko.stream.Attributes;
+import org.apache.pekko.stream.BoundedSourceQueue;
+import org.apache.pekko.stream.QueueOfferResult;
+import org.apache.pekko.stream.javadsl.Keep;
+import org.apache.pekko.stream.javadsl.Sink;
+import org.apache.pekko.stream.javadsl.Source;
+import org.dmcow.dm.LibC;
+import org.dmcow.protocol.ControlMessage;
+import org.dmcow.protocol.MalformedMessageException;
+import org.dmcow.protocol.MessageCodec;
+import org.dmcow.protocol.Protocol;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The control device as streams. Kernel messages: a source reading whole messages with blocking
+ * reads on {@link #DISPATCHER}, each handed to the volume set and counted in flight until the
+ * volume accepts it, so the device is never read faster than volumes consume. Replies: a bounded
+ * queue whose messages are written in batches (many per write) on the write descriptor.
+ */
+public final class ControlChannel {
+    public static final String DISPATCHER = "dmcow-control-dispatcher";
+    private static final Logger LOG = LoggerFactory.getLogger(ControlChannel.class);
+    private static final Duration ACCEPT_TIMEOUT = Duration.ofHours(1);
+    private static final int WRITE_ATTEMPTS = 5;
+
+    /** The kernel and the daemon speak different protocol versions. */
+    public static final class ProtocolMismatchException extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        ProtocolMismatchException(String message) {
+            super(message);
+        }
+    }
+
+    private final ControlDevice device;
+    private final MessageReader reader;
+    private final AtomicLong malformed = new AtomicLong();
+    private final AtomicLong rejected = new AtomicLong();
+    private final AtomicLong accepted = new AtomicLong();
+
+    private ControlChannel(ControlDevice device, int readMessages) {
+        this.device = device;
+        this.reader = new MessageReader(readMessages);
+    }
+
+    /**
+     * Reads the kernel's HELLO, checks its version and answers with ours. {@code readMessages}:
+     * how many messages one read may return.
+     */
+    public static ControlChannel handshake(ControlDevice device, int readMessages) throws IOException {
+        ControlChannel c = new ControlChannel(device, readMessages);
+        ByteBuffer first = c.reader.nextRaw(device);
+        if (first == null) {
+            throw new IOException("the control device closed before the kernel's HELLO");
+        }
+        int type = first.order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt(first.position() + Protocol.OFF_TYPE);
+        ControlMessage m;
+        try {
+            m = MessageCodec.decode(first);
+        } catch (MalformedMessageException e) {
+            throw new IOException("the kernel's first message is not a valid HELLO: " + e.getMessage());
+        }
+        if (!(m instanceof ControlMessage.Hello hello)) {
+            throw new IOException("the kernel's first message is type " + type + ", not HELLO");
+        }
+        if (hello.version() != Protocol.VERSION || hello.msgSize() != Protocol.MSG_SIZE) {
+            throw new ProtocolMismatchException("kernel module speaks protocol " + hello.version() + " (messages of "
+                    + hello.msgSize() + " bytes), this dmcowd speaks " + Protocol.VERSION + " ("
+                    + Protocol.MSG_SIZE + " bytes)");
+        }
+        ByteBuffer ours = MessageCodec.encode(new ControlMessage.Hello(Protocol.VERSION, Protocol.MSG_SIZE, 0));
+        while (ours.hasRemaining()) {
+            device.write(ours);
+        }
+        LOG.info("attached to the kernel: protocol {}, {} copies at once", hello.version(), hello.maxCopies());
+        return c;
+    }
+
+    /** Malformed kernel messages skipped so far. */
+    public long malformed() {
+        return malformed.get();
+    }
+
+    /** Kernel messages their volumes have taken so far (the HELLO excluded). */
+    public long accepted() {
+        return accepted.get();
+    }
+
+    /** Replies the kernel refused (EINVAL) so far. */
+    public long rejected() {
+        return rejected.get();
+    }
+
+    /**
+     * Runs the kernel-to-daemon stream: each message goes to {@code volumes} as a
+     * {@link VolumeSet.FromKernel}; at most {@code inFlight} are awaiting acceptance at a time.
+     */
+    public CompletionStage<Done> run(ActorSystem<?> system, ActorRef<VolumeSet.Command> volumes, int inFlight) {
+        return Source.unfoldResource(() -> reader, r -> r.next(), r -> { })
+                .withAttributes(ActorAttributes.dispatcher(DISPATCHER))
+                .mapConcat(batch -> batch)
+                .mapAsyncUnordered(inFlight, m -> AskPattern.<VolumeSet.Command, Done>ask(volumes,
+                        replyTo -> new VolumeSet.FromKernel(m, replyTo), ACCEPT_TIMEOUT, system.scheduler())
+                        .thenApply(done -> {
+                            accepted.incrementAndGet();
+                            return done;
+                        })
+                        .exceptionally(e -> {
+                            LOG.warn("a volume did not accept {} within {}: reading on", m, ACCEPT_TIMEOUT);
+                            return Done.getInstance();
+                        }))
+                // no read-ahead beyond one read's messages: memory stays bounded under a storm
+                .addAttributes(Attributes.inputBuffer(1, 1))
+                .runWith(Sink.ignore(), system);
+    }
+
+    /** The reply side: a queue of {@code capacity} messages written in batches of up to {@code batch}. */
+    public Replies startReplies(ActorSystem<?> system, int capacity, int batch) {
+        Executor blocking = system.dispatchers().lookup(DispatcherSelector.fromConfig(DISPATCHER));
+        Pair<BoundedSourceQueue<ControlMessage>, CompletionStage<Done>> p = Source.<ControlMessage>queue(capacity)
+                .batch(batch, m -> {
+                    List<ControlMessage> l = new ArrayList<>();
+                    l.add(m);
+                    return l;
+                }, (l, m) -> {
+                    l.add(m);
+                    return l;
+                })
+                .mapAsync(1, l -> CompletableFuture.supplyAsync(() -> {
+                    try {
+                        writeBatch(l);
+                    } catch (IOException e) {
+                        throw new UncheckedIOException(e);
+                    }
+                    return Done.getInstance();
+                }, blocking))
+                .toMat(Sink.ignore(), Keep.both())
+                .run(system);
+        return new Replies(p.first(), p.second());
+    }
+
+    /** Where volumes put replies; {@link #complete()} drains and stops the writer. */
+    public static final class Replies implements KernelReplies {
+        private final BoundedSourceQueue<ControlMessage> queue;
+        private final CompletionStage<Done> written;
+
+        Replies(BoundedSourceQueue<ControlMessage> queue, CompletionStage<Done> written) {
+            this.queue = queue;
+            this.written = written;
+        }
+
+        @Override
+        public void send(ControlMessage message) {
+            QueueOfferResult r = queue.offer(message);
+            if (r != QueueOfferResult.enqueued()) {
+                // the volume crashes and, restarted, sends it again
+                throw new IllegalStateException("reply queue refused " + message + ": " + r);
+            }
+        }
+
+        public CompletionStage<Done> complete() {
+            queue.complete();
+            return written;
+        }
+
+        public CompletionStage<Done> written() {
+            return written;
+        }
+    }
+
+    /**
+     * Writes a batch. A transient error is retried; EINVAL means the kernel refused a message:
+     * the batch is sent again one message at a time, each refused one logged and dropped (a
+     * message the kernel applied before the bad one is refused as a repeat), never retried.
+     */
+    void writeBatch(List<ControlMessage> batch) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(batch.size() * Protocol.MSG_SIZE);
+        batch.forEach(m -> MessageCodec.encode(m, b));
+        b.flip();
+        int failures = 0;
+        while (b.hasRemaining()) {
+            try {
+                device.write(b);
+                failures = 0;
+            } catch (LibC.ErrnoException e) {
+                if (e.errno() == LibC.EINVAL) {
+                    List<ControlMessage> rest = batch.subList(b.position() / Protocol.MSG_SIZE, batch.size());
+                    LOG.error("the kernel refused a batch of {} messages (EINVAL); sending them one at a time to "
+                            + "find the bad one", rest.size());
+                    writeOneByOne(rest);
+                    return;
+                }
+                failures = retry(e, failures);
+            } catch (IOException e) {
+                failures = retry(e, failures);
+            }
+        }
+    }
+
+    private static int retry(IOException e, int failures) throws IOException {
+        if (failures + 1 >= WRITE_ATTEMPTS) {
+            throw new IOException("writing to the kernel failed " + WRITE_ATTEMPTS + " times: " + e.getMessage(), e);
+        }
+        LOG.warn("writing to the kernel failed, retrying: {}", e.getMessage());
+        try {
+            Thread.sleep(10L << failures);
+        } catch (InterruptedException ie) {
+            Thread.currentThread().interrupt();
+            throw e;
+        }
+        return failures + 1;
+    }
+
+    private void writeOneByOne(List<ControlMessage> messages) throws IOException {
+        for (ControlMessage m : messages) {
+            ByteBuffer one = MessageCodec.encode(m);
+            int failures = 0;
+            while (one.hasRemaining()) {
+                try {
+                    device.write(one);
+                } catch (LibC.ErrnoException e) {
+                    if (e.errno() != LibC.EINVAL) {
+                        failures = retry(e, failures);
+                        continue;
+                    }
+                    rejected.incrementAndGet();
+                    LOG.error("THE KERNEL REFUSED A MESSAGE, dropped: {}", m);
+                    break;
+                } catch (IOException e) {
+                    failures = retry(e, failures);
+                }
+            }
+        }
+    }
+
+    /** Splits reads into whole messages; malformed ones are logged and skipped. */
+    private final class MessageReader {
+        private final ByteBuffer buf;
+
+        MessageReader(int messages) {
+            buf = ByteBuffer.allocate(Math.max(1, messages) * Protocol.MSG_SIZE);
+            buf.flip();
+        }
+
+        /** The next whole message's bytes, reading when none is buffered; null at the end. */
+        ByteBuffer nextRaw(ControlDevice dev) throws IOException {
+            if (buf.remaining() < Protocol.MSG_SIZE && !fill(dev)) {
+                return null;
+            }
+            ByteBuffer one = buf.slice(buf.position(), Protocol.MSG_SIZE);
+            buf.position(buf.position() + Protocol.MSG_SIZE);
+            return one;
+        }
+
+        private boolean fill(ControlDevice dev) throws IOException {
+            buf.compact();
+            try {
+                while (buf.position() < Protocol.MSG_SIZE) {
+                    if (dev.read(buf) < 0) {
+                        return false;
+                    }
+                }
+                return true;
+            } finally {
+                buf.flip();
+            }
+        }
+
+        /** The messages of the next read (one or more); empty at the end of the device. */
+        Optional<List<ControlMessage>> next() throws IOException {
+            while (true) {
+                if (buf.remaining() < Protocol.MSG_SIZE && !fill(device)) {
+                    return Optional.empty();
+                }
+                List<ControlMessage> out = new ArrayList<>(buf.remaining() / Protocol.MSG_SIZE);
+                while (buf.remaining() >= Protocol.MSG_SIZE) {
+                    try {
+                        out.add(MessageCodec.decode(buf));
+                    } catch (MalformedMessageException e) {
+                        malformed.incrementAndGet();
+                        LOG.error("malformed message from the kernel, skipped: {}", e.getMessage());
+                    }
+                }
+                if (!out.isEmpty()) {
+                    return Optional.of(out);
+                }
+            }
+        }
+    }
+}

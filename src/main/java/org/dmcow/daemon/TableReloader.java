@@ -1,0 +1,203 @@
+/*
+ * Licensed under the Apache License, Version 2.0. See LICENSE.
+ */
+package org.dmcow.daemon;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.dmcow.config.VolumeConfig;
+import org.dmcow.dm.DeviceMapper;
+import org.dmcow.dm.LoopDevices;
+import org.dmcow.dm.Tables;
+import org.dmcow.format.BlockDevices;
+import org.dmcow.format.Runs;
+
+/**
+ * One volume's devices: loop devices for file-backed base and CoW, the dm device and its table
+ * reloads. Runs on its own dispatcher: a suspend waits for in-flight writes, which wait for faults
+ * the control stream keeps answering meanwhile.
+ */
+public final class TableReloader extends AbstractBehavior<TableReloader.Command> {
+    public interface Command {
+    }
+
+    /** Set up the base and CoW devices (loops for files). */
+    public enum Attach implements Command {
+        INSTANCE
+    }
+
+    /** Make sure the dm device exists and serves these runs. */
+    public record Activate(List<Runs.Run> runs) implements Command {
+    }
+
+    /** Load a table with these runs, suspend, resume; then the volume may FORGET {@code forget}. */
+    public record Reload(List<Runs.Run> runs, List<Long> forget) implements Command {
+    }
+
+    /** Whether the dm device could be removed now: {@link Volume.Removable} or {@link Volume.RemoveRefused}. */
+    public enum CheckRemovable implements Command {
+        INSTANCE
+    }
+
+    /** Remove the dm device unless it is open. */
+    public enum Remove implements Command {
+        INSTANCE
+    }
+
+    public static final String DISPATCHER = "dmcow-reload-dispatcher";
+
+    private final VolumeConfig config;
+    private final DeviceMapper dm;
+    private final LoopDevices loops;
+    private final ActorRef<Volume.Command> volume;
+    private Tables.Layout layout;
+    /** Loop devices this volume uses, detached when its dm device is removed. */
+    private final List<Path> loopDevices = new java.util.ArrayList<>();
+
+    public static Behavior<Command> create(VolumeConfig config, DeviceMapper dm, LoopDevices loops,
+            ActorRef<Volume.Command> volume) {
+        return Behaviors.<Command>supervise(Behaviors.setup(ctx -> new TableReloader(ctx, config, dm, loops, volume)))
+                .onFailure(RuntimeException.class, SupervisorStrategy.restart());
+    }
+
+    private TableReloader(ActorContext<Command> ctx, VolumeConfig config, DeviceMapper dm, LoopDevices loops,
+            ActorRef<Volume.Command> volume) {
+        super(ctx);
+        this.config = config;
+        this.dm = dm;
+        this.loops = loops;
+        this.volume = volume;
+    }
+
+    @Override
+    public Receive<Command> createReceive() {
+        return newReceiveBuilder()
+                .onMessage(Attach.class, m -> onAttach())
+                .onMessage(Activate.class, this::onActivate)
+                .onMessage(Reload.class, this::onReload)
+                .onMessage(CheckRemovable.class, m -> {
+                    String busy = busy();
+                    volume.tell(busy == null ? Volume.Removable.INSTANCE : new Volume.RemoveRefused(busy));
+                    return this;
+                })
+                .onMessage(Remove.class, m -> onRemove())
+                .build();
+    }
+
+    private Behavior<Command> onAttach() {
+        try {
+            String baseDev = device(config.base(), true).majorMinor();
+            long bytes = BlockDevices.isBlockDevice(config.base()) ? BlockDevices.size(config.base())
+                    : Files.size(config.base());
+            if (bytes % 512 != 0 || bytes == 0) {
+                throw new IOException(config.base() + ": size " + bytes + " is not a positive multiple of 512");
+            }
+            LoopDevices.Loop cow = device(config.cow(), false);
+            layout = new Tables.Layout(config.name(), bytes / 512, config.chunkSectors(), baseDev, cow.majorMinor());
+            volume.tell(new Volume.DevicesAttached(layout, cow.device().equals(config.cow()) ? null : cow.device()));
+        } catch (IOException | RuntimeException e) {
+            volume.tell(new Volume.DevicesFailed("setting up the devices: " + e.getMessage()));
+        }
+        return this;
+    }
+
+    private LoopDevices.Loop device(Path path, boolean readOnly) throws IOException {
+        if (!Files.exists(path)) {
+            throw new IOException(path + ": no such file or device");
+        }
+        if (BlockDevices.isBlockDevice(path)) {
+            return new LoopDevices.Loop(path, BlockDevices.majorMinor(path));
+        }
+        LoopDevices.Loop loop = loops.attach(path, readOnly);
+        if (!loopDevices.contains(loop.device())) {
+            loopDevices.add(loop.device());
+        }
+        return loop;
+    }
+
+    private Behavior<Command> onActivate(Activate m) {
+        List<DeviceMapper.Target> table = Tables.table(layout, m.runs());
+        try {
+            DeviceMapper.DeviceStatus s = dm.status(config.name());
+            if (!s.exists()) {
+                dm.create(config.name(), "DMCOW-" + config.name());
+                dm.load(config.name(), table);
+                dm.resume(config.name());
+                getContext().getLog().info("volume {}: created /dev/mapper/{} ({} sectors, {} linear segments)",
+                        config.name(), config.name(), layout.volumeSectors(), Tables.linearSegments(table));
+            } else if (!dm.table(config.name()).equals(table)) {
+                swap(table);
+                getContext().getLog().info("volume {}: adopted the existing /dev/mapper/{} with a new table",
+                        config.name(), config.name());
+            }
+            volume.tell(new Volume.Reloaded(List.of(), Tables.linearSegments(table), false));
+        } catch (IOException | RuntimeException e) {
+            volume.tell(new Volume.ReloadFailed("activating /dev/mapper/" + config.name() + ": " + e.getMessage()));
+        }
+        return this;
+    }
+
+    private void swap(List<DeviceMapper.Target> table) throws IOException {
+        dm.load(config.name(), table);
+        dm.suspend(config.name());
+        dm.resume(config.name());
+    }
+
+    private Behavior<Command> onReload(Reload m) {
+        List<DeviceMapper.Target> table = Tables.table(layout, m.runs());
+        try {
+            swap(table);
+            volume.tell(new Volume.Reloaded(m.forget(), Tables.linearSegments(table), true));
+        } catch (IOException | RuntimeException e) {
+            try {
+                // never leave the device suspended: guests would hang
+                dm.resume(config.name());
+            } catch (IOException again) {
+                e.addSuppressed(again);
+            }
+            volume.tell(new Volume.ReloadFailed("table reload: " + e.getMessage()));
+        }
+        return this;
+    }
+
+    /** Why the device cannot be removed (it is open), or null. */
+    private String busy() {
+        try {
+            DeviceMapper.DeviceStatus s = dm.status(config.name());
+            return s.exists() && s.openCount() > 0
+                    ? "/dev/mapper/" + config.name() + " is " + dm.holders(config.name(), s) : null;
+        } catch (IOException e) {
+            return "the state of /dev/mapper/" + config.name() + " is unknown: " + e.getMessage();
+        }
+    }
+
+    private Behavior<Command> onRemove() {
+        try {
+            String busy = busy();
+            if (busy != null) {
+                volume.tell(new Volume.Removed(busy));
+                return this;
+            }
+            DeviceMapper.DeviceStatus s = dm.status(config.name());
+            if (s.exists()) {
+                dm.remove(config.name());
+            }
+            for (Path loop : loopDevices) {
+                loops.detach(loop);
+            }
+            volume.tell(new Volume.Removed(null));
+        } catch (IOException | RuntimeException e) {
+            volume.tell(new Volume.Removed("removing /dev/mapper/" + config.name() + ": " + e.getMessage()));
+        }
+        return this;
+    }
+}

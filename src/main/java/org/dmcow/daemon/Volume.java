@@ -1,0 +1,745 @@
+/*
+ * Licensed under the Apache License, Version 2.0. See LICENSE.
+ */
+package org.dmcow.daemon;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.dmcow.config.VolumeConfig;
+import org.dmcow.dm.DeviceMapper;
+import org.dmcow.dm.LoopDevices;
+import org.dmcow.dm.Tables;
+import org.dmcow.format.CowSpace;
+import org.dmcow.format.Runs;
+import org.dmcow.protocol.ControlMessage;
+import org.dmcow.protocol.Protocol;
+import org.dmcow.daemon.VolumeLedger.Chunk;
+import org.dmcow.daemon.VolumeLedger.State;
+
+/**
+ * One volume: the fault, map, fill, commit state machine of its chunks. Children: its
+ * {@link Allocator} and {@link TableReloader}. A failure here degrades this volume alone: new
+ * chunks wait, the reason is in the status and the log, every other volume keeps serving.
+ */
+public final class Volume extends AbstractBehavior<Volume.Command> {
+    public interface Command {
+    }
+
+    /** A kernel message for this volume; {@code accepted} is told when the volume took it (backpressure). */
+    public record FromKernel(ControlMessage message, ActorRef<Done> accepted) implements Command {
+    }
+
+    public record GetStatus(ActorRef<VolumeStatus> replyTo) implements Command {
+    }
+
+    /** The config was re-read (SIGHUP): a degraded volume tries again what failed. */
+    public enum Retry implements Command {
+        INSTANCE
+    }
+
+    /** Stop taking faults, commit everything, reload once more; {@code remove}: then remove the device. */
+    public record Shutdown(boolean remove, ActorRef<ShutdownResult> replyTo) implements Command {
+    }
+
+    /** {@code refused}: why the device was not removed (it is open), or null. */
+    public record ShutdownResult(String volume, String refused) {
+    }
+
+    record DevicesAttached(Tables.Layout layout, Path cowLoop) implements Command {
+    }
+
+    record DevicesFailed(String reason) implements Command {
+    }
+
+    record AllocatorReady(long epoch, CowSpace.SpaceUsage usage) implements Command {
+    }
+
+    record AllocatorFailed(long epoch, String reason) implements Command {
+    }
+
+    record Placed(long epoch, long chunk, CowSpace.Placement placement) implements Command {
+    }
+
+    record PlaceFailed(long epoch, long chunk, String reason, boolean spaceFull) implements Command {
+    }
+
+    record AdoptFailed(long epoch, long chunk, String reason) implements Command {
+    }
+
+    record CommitDone(long epoch, List<CowSpace.Mapping> mappings, CowSpace.SpaceUsage usage) implements Command {
+    }
+
+    record CommitFailed(long epoch, List<CowSpace.Mapping> mappings, String reason) implements Command {
+    }
+
+    record RunsReady(long epoch, List<Runs.Run> runs) implements Command {
+    }
+
+    record Reloaded(List<Long> forget, long segments, boolean counted) implements Command {
+    }
+
+    record ReloadFailed(String reason) implements Command {
+    }
+
+    record RemoveRefused(String reason) implements Command {
+    }
+
+    enum Removable implements Command {
+        INSTANCE
+    }
+
+    record Removed(String error) implements Command {
+    }
+
+    private enum Tick implements Command {
+        INSTANCE
+    }
+
+    private enum ReloadDue implements Command {
+        INSTANCE
+    }
+
+    /** The daemon-wide settings a volume uses. */
+    public record Settings(Duration commitInterval, int maxInFlight, int reloadMaxMappings, Duration reloadMaxDelay) {
+    }
+
+    /** The outside world of a volume: where its replies go and how its devices and space are reached. */
+    public record Environment(KernelReplies replies, DeviceMapper dm, LoopDevices loops, SpaceOpener opener) {
+    }
+
+    private final VolumeConfig config;
+    private final Settings settings;
+    private final Environment env;
+    private final VolumeLedger ledger;
+    private final TimerScheduler<Command> timers;
+    private final ActorRef<TableReloader.Command> reloader;
+    private ActorRef<Allocator.Command> allocator;
+    private Shutdown shutdown;
+    /** A removal asked for, while the device is checked for users. */
+    private Shutdown pendingRemoval;
+
+    /** A volume whose config was refused: it only reports why. */
+    public static Behavior<Command> refused(String name, String reason) {
+        return Behaviors.setup(ctx -> {
+            ctx.getLog().error("volume {}: not started: {}", name, reason);
+            return Behaviors.receive(Command.class)
+                    .onMessage(FromKernel.class, m -> {
+                        m.accepted().tell(Done.getInstance());
+                        return Behaviors.same();
+                    })
+                    .onMessage(GetStatus.class, m -> {
+                        m.replyTo().tell(new VolumeStatus(name, "degraded", reason, 0, 0, 0, 0, 0, null, 0, 0, 0));
+                        return Behaviors.same();
+                    })
+                    .onMessage(Shutdown.class, m -> {
+                        m.replyTo().tell(new ShutdownResult(name, null));
+                        return Behaviors.stopped();
+                    })
+                    .build();
+        });
+    }
+
+    /**
+     * A volume. {@code ledger} outlives restarts of this actor (the parent keeps it), so a crash
+     * resumes from what the kernel already told us.
+     */
+    public static Behavior<Command> create(VolumeConfig config, Settings settings, Environment env) {
+        VolumeLedger ledger = new VolumeLedger();
+        return Behaviors.<Command>supervise(Behaviors.setup(ctx -> Behaviors.withTimers(
+                timers -> new Volume(ctx, timers, config, settings, env, ledger))))
+                .onFailure(RuntimeException.class, SupervisorStrategy.restart());
+    }
+
+    private Volume(ActorContext<Command> ctx, TimerScheduler<Command> timers, VolumeConfig config, Settings settings,
+            Environment env, VolumeLedger ledger) {
+        super(ctx);
+        this.config = config;
+        this.settings = settings;
+        this.env = env;
+        this.ledger = ledger;
+        this.timers = timers;
+        this.reloader = ctx.spawn(TableReloader.create(config, env.dm(), env.loops(), ctx.getSelf()), "reloader",
+                DispatcherSelector.fromConfig(TableReloader.DISPATCHER));
+        timers.startTimerWithFixedDelay(Tick.INSTANCE, settings.commitInterval());
+        // Resuming after a crash: what the old children were doing is gone; ask again.
+        ledger.allocatorReady = false;
+        ledger.committing = false;
+        releaseAcks();
+        ledger.reloading = false;
+        ledger.activating = false;
+        for (Chunk c : ledger.chunks.values()) {
+            if (c.state == State.COMMITTING) {
+                c.state = State.FILLED;
+            }
+        }
+        // finds the loop devices attached before a restart, so it is safe to repeat
+        reloader.tell(TableReloader.Attach.INSTANCE);
+    }
+
+    private void spawnAllocator() {
+        if (allocator != null) {
+            getContext().stop(allocator);
+        }
+        ledger.allocatorEpoch++;
+        allocator = getContext().spawn(Allocator.create(ledger.allocatorEpoch, config, ledger.cowLoop, env.opener(),
+                getContext().getSelf()), "allocator-" + ledger.allocatorEpoch,
+                DispatcherSelector.fromConfig(Allocator.DISPATCHER));
+    }
+
+    @Override
+    public Receive<Command> createReceive() {
+        return newReceiveBuilder()
+                .onMessage(FromKernel.class, this::onKernel)
+                .onMessage(DevicesAttached.class, m -> {
+                    ledger.layout = m.layout();
+                    ledger.cowLoop = m.cowLoop();
+                    spawnAllocator();
+                    return this;
+                })
+                .onMessage(DevicesFailed.class, m -> degrade(m.reason()))
+                .onMessage(AllocatorReady.class, this::onAllocatorReady)
+                .onMessage(AllocatorFailed.class, m -> current(m.epoch()) ? degrade(m.reason()) : this)
+                .onMessage(Placed.class, this::onPlaced)
+                .onMessage(PlaceFailed.class, this::onPlaceFailed)
+                .onMessage(AdoptFailed.class, m -> current(m.epoch())
+                        ? degrade("the kernel holds chunk " + m.chunk() + " where the CoW space cannot: " + m.reason())
+                        : this)
+                .onMessage(CommitDone.class, this::onCommitDone)
+                .onMessage(CommitFailed.class, this::onCommitFailed)
+                .onMessage(RunsReady.class, this::onRunsReady)
+                .onMessage(Reloaded.class, this::onReloaded)
+                .onMessage(ReloadFailed.class, m -> {
+                    ledger.reloading = false;
+                    if (!ledger.activated) {
+                        return degrade(m.reason());
+                    }
+                    // the kernel keeps serving committed chunks by remap meanwhile; try again later
+                    getContext().getLog().error("volume {}: {}", config.name(), m.reason());
+                    if (shutdown != null) {
+                        shutdown.replyTo().tell(new ShutdownResult(config.name(), m.reason()));
+                        return Behaviors.stopped();
+                    }
+                    timers.startSingleTimer(ReloadDue.INSTANCE, settings.reloadMaxDelay());
+                    return this;
+                })
+                .onMessage(Tick.class, m -> onTick())
+                .onMessage(Retry.class, m -> onRetry())
+                .onMessage(ReloadDue.class, m -> startReload())
+                .onMessage(GetStatus.class, this::onStatus)
+                .onMessage(Shutdown.class, this::onShutdown)
+                .onMessage(RemoveRefused.class, m -> {
+                    getContext().getLog().warn("volume {}: not removed, it stays and keeps serving: {}",
+                            config.name(), m.reason());
+                    pendingRemoval.replyTo().tell(new ShutdownResult(config.name(), m.reason()));
+                    pendingRemoval = null;
+                    return this;
+                })
+                .onMessage(Removable.class, m -> {
+                    if (shutdown != null) {
+                        // the daemon is stopping: the device stays, like every other
+                        pendingRemoval.replyTo().tell(new ShutdownResult(config.name(), "the daemon is stopping"));
+                        pendingRemoval = null;
+                        return this;
+                    }
+                    shutdown = pendingRemoval;
+                    pendingRemoval = null;
+                    getContext().getLog().info("volume {}: committing before removal", config.name());
+                    commitNow();
+                    return maybeFinishShutdown();
+                })
+                .onMessage(Removed.class, m -> {
+                    ShutdownResult r = new ShutdownResult(config.name(), m.error());
+                    if (m.error() != null) {
+                        // opened meanwhile: it keeps serving
+                        getContext().getLog().warn("volume {}: not removed, it stays and keeps serving: {}",
+                                config.name(), m.error());
+                        shutdown.replyTo().tell(r);
+                        shutdown = null;
+                        return this;
+                    }
+                    getContext().getLog().info("volume {}: removed /dev/mapper/{}", config.name(), config.name());
+                    shutdown.replyTo().tell(r);
+                    return Behaviors.stopped();
+                })
+                .build();
+    }
+
+    private boolean current(long epoch) {
+        return epoch == ledger.allocatorEpoch;
+    }
+
+    private Behavior<Command> degrade(String reason) {
+        if (!reason.equals(ledger.degraded)) {
+            getContext().getLog().error("volume {}: degraded, writes to new chunks wait: {}", config.name(), reason);
+        }
+        ledger.degraded = reason;
+        releaseAcks();
+        return this;
+    }
+
+    private void recover() {
+        if (ledger.degraded != null) {
+            getContext().getLog().info("volume {}: serving again (was: {})", config.name(), ledger.degraded);
+            ledger.degraded = null;
+            placeWaiting();
+        }
+    }
+
+    // ---- kernel messages
+
+    private Behavior<Command> onKernel(FromKernel m) {
+        // Held first: if handling this crashes the actor, the restarted one still acknowledges it.
+        ledger.heldAcks.add(m.accepted());
+        ControlMessage msg = m.message();
+        if (msg instanceof ControlMessage.Volume v) {
+            onKernelVolume(v);
+        } else if (msg instanceof ControlMessage.VolumeGone) {
+            getContext().getLog().info("volume {}: the kernel dropped its last table", config.name());
+            ledger.kernelVolume = 0;
+        } else if (msg instanceof ControlMessage.Fault f) {
+            onFault(f);
+        } else if (msg instanceof ControlMessage.Granted g) {
+            onGranted(g);
+        } else if (msg instanceof ControlMessage.Filled f) {
+            onFilled(f);
+        } else if (msg instanceof ControlMessage.Flush f) {
+            ledger.flushWanted = Math.max(ledger.flushWanted, f.fillSeq());
+            commitNow();
+        } else {
+            reject("unexpected message from the kernel: " + msg);
+        }
+        releaseAcks();
+        return this;
+    }
+
+    private void reject(String why) {
+        getContext().getLog().warn("volume {}: ignored: {}", config.name(), why);
+    }
+
+    private void onKernelVolume(ControlMessage.Volume v) {
+        ledger.kernelVolume = v.volume();
+        if (v.chunkSectors() != config.chunkSectors()) {
+            degrade("the kernel's table has chunk_sectors " + v.chunkSectors() + " but the config says chunk-size = "
+                    + config.chunkSize());
+        } else if (ledger.layout != null && v.volumeSectors() != ledger.layout.volumeSectors()) {
+            degrade("the kernel's volume has " + v.volumeSectors() + " sectors but the base has "
+                    + ledger.layout.volumeSectors());
+        }
+    }
+
+    private long volumeChunks() {
+        return ledger.layout == null ? Long.MAX_VALUE
+                : (ledger.layout.volumeSectors() + config.chunkSectors() - 1) / config.chunkSectors();
+    }
+
+    private void onFault(ControlMessage.Fault f) {
+        if (shutdown != null && !shutdown.remove()) {
+            return; // left to the kernel: the next daemon gets it in the replay
+        }
+        if (f.chunk() < 0 || f.chunk() >= volumeChunks()) {
+            reject("fault " + f.seq() + " on chunk " + f.chunk() + " past the end of the volume");
+            env.replies().send(new ControlMessage.Fail(ledger.kernelVolume, f.seq(), f.chunk(), 5));
+            return;
+        }
+        Chunk c = ledger.chunks.get(f.chunk());
+        if (c != null) {
+            reject(c.faultSeq == f.seq() ? "repeated fault " + f.seq() + " on chunk " + f.chunk()
+                    : "fault " + f.seq() + " on chunk " + f.chunk() + ", which is already " + c.state);
+            return;
+        }
+        c = new Chunk(f.chunk(), State.WAITING);
+        c.faultSeq = f.seq();
+        c.faultFlags = f.flags();
+        ledger.chunks.put(f.chunk(), c);
+        if (ledger.degraded == null && ledger.allocatorReady) {
+            requestPlace(c);
+        }
+    }
+
+    private void requestPlace(Chunk c) {
+        c.state = State.PLACING;
+        allocator.tell(new Allocator.Place(c.chunk));
+    }
+
+    private void placeWaiting() {
+        if (!ledger.allocatorReady || shutdown != null && !shutdown.remove()) {
+            return;
+        }
+        for (Chunk c : ledger.chunks.values()) {
+            if (c.state == State.WAITING) {
+                requestPlace(c);
+            }
+        }
+    }
+
+    private void onGranted(ControlMessage.Granted g) {
+        long place = g.cowSector() * 512;
+        Chunk c = ledger.chunks.get(g.chunk());
+        if (c != null) {
+            if (c.place != place) {
+                reject("GRANTED chunk " + g.chunk() + " at sector " + g.cowSector() + ", which is " + c.state
+                        + " at byte " + c.place);
+            }
+            return;
+        }
+        c = new Chunk(g.chunk(), State.MAPPED);
+        c.place = place;
+        ledger.chunks.put(g.chunk(), c);
+        ledger.mapped++;
+        if (ledger.allocatorReady) {
+            allocator.tell(new Allocator.Adopt(c.chunk, c.place));
+        }
+    }
+
+    private void onFilled(ControlMessage.Filled f) {
+        long place = f.cowSector() * 512;
+        Chunk c = ledger.chunks.get(f.chunk());
+        if (c == null) {
+            // replayed FILLED of a chunk an earlier daemon mapped: adopt it
+            c = new Chunk(f.chunk(), State.MAPPED);
+            c.place = place;
+            ledger.chunks.put(f.chunk(), c);
+            ledger.mapped++;
+            if (ledger.allocatorReady) {
+                allocator.tell(new Allocator.Adopt(c.chunk, c.place));
+            }
+        }
+        if (c.state != State.MAPPED || c.place != place) {
+            reject(c.fillSeq == f.seq() && c.place == place ? "repeated FILLED " + f.seq() + " of chunk " + f.chunk()
+                    : "FILLED chunk " + f.chunk() + " at sector " + f.cowSector() + ", which is " + c.state
+                            + " at byte " + c.place);
+            return;
+        }
+        c.state = State.FILLED;
+        c.fillSeq = f.seq();
+        if (c.fillSeq <= ledger.flushWanted) {
+            commitNow();
+        }
+    }
+
+    /** Acknowledges kernel messages while the volume holds few enough chunks in flight. */
+    private void releaseAcks() {
+        if (ledger.heldAcks.isEmpty()) {
+            return;
+        }
+        // A degraded volume parks its faults but never stops the stream: the others must go on.
+        if (ledger.degraded == null && ledger.ownWork() >= settings.maxInFlight()) {
+            return;
+        }
+        while (!ledger.heldAcks.isEmpty()) {
+            ledger.heldAcks.poll().tell(Done.getInstance());
+        }
+    }
+
+    // ---- allocator replies
+
+    private Behavior<Command> onAllocatorReady(AllocatorReady m) {
+        if (!current(m.epoch())) {
+            return this;
+        }
+        ledger.allocatorReady = true;
+        ledger.usage = m.usage();
+        // Adopt what the kernel holds before placing anything new.
+        for (Chunk c : ledger.chunks.values()) {
+            if (c.place >= 0 && c.state.compareTo(State.DURABLE) < 0) {
+                allocator.tell(new Allocator.Adopt(c.chunk, c.place));
+            }
+        }
+        allocator.tell(Allocator.AdoptionDone.INSTANCE);
+        for (Chunk c : ledger.chunks.values()) {
+            if (c.state == State.PLACED) {
+                sendMap(c);
+            } else if (c.state == State.DURABLE) {
+                sendCommitted(c);
+            } else if (c.state == State.PLACING) {
+                c.state = State.WAITING;
+            }
+        }
+        if (!ledger.activated) {
+            startActivation();
+        }
+        if (ledger.degraded != null && ledger.degraded.startsWith("setting up")) {
+            recover();
+        }
+        placeWaiting();
+        commitNow();
+        releaseAcks();
+        return this;
+    }
+
+    private Behavior<Command> onPlaced(Placed m) {
+        Chunk c = ledger.chunks.get(m.chunk());
+        if (!current(m.epoch())) {
+            return this;
+        }
+        if (c == null) {
+            allocator.tell(new Allocator.Release(m.chunk()));
+            return this;
+        }
+        if (c.state != State.PLACING && c.state != State.WAITING) {
+            return this; // a repeated answer after an allocator restart
+        }
+        c.place = m.placement().place();
+        c.fill = (c.faultFlags & Protocol.FAULT_FULL_WRITE) != 0 ? Protocol.FILL_NONE
+                : m.placement().fill() == CowSpace.Fill.COPY ? Protocol.FILL_COPY : Protocol.FILL_ZERO;
+        c.state = State.PLACED;
+        sendMap(c);
+        return this;
+    }
+
+    private void sendMap(Chunk c) {
+        env.replies().send(new ControlMessage.Map(ledger.kernelVolume, c.faultSeq, c.chunk, c.place / 512, c.fill));
+        c.state = State.MAPPED;
+        ledger.mapped++;
+    }
+
+    private Behavior<Command> onPlaceFailed(PlaceFailed m) {
+        if (!current(m.epoch())) {
+            return this;
+        }
+        Chunk c = ledger.chunks.get(m.chunk());
+        if (c != null && c.state == State.PLACING) {
+            c.state = State.WAITING;
+        }
+        if (!m.spaceFull() && m.reason().contains("already committed") && c != null) {
+            // the kernel asks for a chunk the space already has: refuse rather than overwrite it
+            env.replies().send(new ControlMessage.Fail(ledger.kernelVolume, c.faultSeq, c.chunk, 5));
+            ledger.chunks.remove(c.chunk);
+            reject(m.reason());
+            return this;
+        }
+        return degrade(m.reason());
+    }
+
+    // ---- commits
+
+    private void commitNow() {
+        if (!ledger.allocatorReady) {
+            return;
+        }
+        if (ledger.committing) {
+            return; // the group running now is followed by another when it returns
+        }
+        List<CowSpace.Mapping> group = new ArrayList<>();
+        boolean dataDurable = true;
+        for (Chunk c : ledger.chunks.values()) {
+            if (c.state == State.FILLED) {
+                c.state = State.COMMITTING;
+                group.add(c.mapping());
+                dataDurable &= c.fillSeq <= ledger.flushWanted;
+            }
+        }
+        if (group.isEmpty()) {
+            return;
+        }
+        ledger.committing = true;
+        allocator.tell(new Allocator.Commit(group, dataDurable));
+    }
+
+    private Behavior<Command> onCommitDone(CommitDone m) {
+        if (!current(m.epoch())) {
+            return this;
+        }
+        ledger.committing = false;
+        ledger.usage = m.usage();
+        ledger.lastCommit = Instant.now();
+        for (CowSpace.Mapping x : m.mappings()) {
+            Chunk c = ledger.chunks.get(x.volumeChunk());
+            if (c != null && c.state == State.COMMITTING && c.place == x.place()) {
+                c.state = State.DURABLE;
+            }
+        }
+        for (CowSpace.Mapping x : m.mappings()) {
+            Chunk c = ledger.chunks.get(x.volumeChunk());
+            if (c != null && c.state == State.DURABLE) {
+                sendCommitted(c);
+            }
+        }
+        if (ledger.degraded != null && ledger.degraded.startsWith("metadata")) {
+            recover();
+        }
+        scheduleReload();
+        commitNow();
+        releaseAcks();
+        return maybeFinishShutdown();
+    }
+
+    private void sendCommitted(Chunk c) {
+        env.replies().send(new ControlMessage.Committed(ledger.kernelVolume, c.chunk));
+        c.state = State.COMMITTED;
+        ledger.committed++;
+    }
+
+    private Behavior<Command> onCommitFailed(CommitFailed m) {
+        if (!current(m.epoch())) {
+            return this;
+        }
+        ledger.committing = false;
+        for (CowSpace.Mapping x : m.mappings()) {
+            Chunk c = ledger.chunks.get(x.volumeChunk());
+            if (c != null && c.state == State.COMMITTING) {
+                c.state = State.FILLED;
+            }
+        }
+        // retried on the next tick
+        degrade("metadata commit failed: " + m.reason());
+        return maybeFinishShutdown();
+    }
+
+    private Behavior<Command> onRetry() {
+        if (ledger.degraded == null || shutdown != null) {
+            return this;
+        }
+        getContext().getLog().info("volume {}: trying again (was: {})", config.name(), ledger.degraded);
+        ledger.degraded = null;
+        if (!ledger.allocatorReady) {
+            reloader.tell(TableReloader.Attach.INSTANCE); // then a new allocator
+        } else if (!ledger.activated) {
+            startActivation();
+        } else {
+            placeWaiting();
+            commitNow();
+        }
+        return this;
+    }
+
+    private Behavior<Command> onTick() {
+        if (ledger.degraded != null && ledger.degraded.startsWith("CoW space full")) {
+            recover(); // the space may have grown; placement says again if not
+        }
+        commitNow();
+        return this;
+    }
+
+    // ---- table reloads
+
+    /** Creates or adopts the dm device with the committed runs. */
+    private void startActivation() {
+        ledger.reloading = true;
+        ledger.activating = true;
+        allocator.tell(Allocator.TableRuns.INSTANCE);
+    }
+
+    /** Reload after max-mappings committed chunks, or max-delay after the first of them. */
+    private void scheduleReload() {
+        long waiting = ledger.count(State.COMMITTED);
+        if (waiting >= settings.reloadMaxMappings()) {
+            startReload();
+        } else if (waiting > 0 && !timers.isTimerActive(ReloadDue.INSTANCE)) {
+            timers.startSingleTimer(ReloadDue.INSTANCE, settings.reloadMaxDelay());
+        }
+    }
+
+    private Behavior<Command> startReload() {
+        timers.cancel(ReloadDue.INSTANCE);
+        if (ledger.reloading || !ledger.allocatorReady || !ledger.activated || ledger.count(State.COMMITTED) == 0) {
+            return this;
+        }
+        ledger.reloading = true;
+        allocator.tell(Allocator.TableRuns.INSTANCE);
+        return this;
+    }
+
+    private Behavior<Command> onRunsReady(RunsReady m) {
+        if (!current(m.epoch())) {
+            ledger.reloading = false;
+            ledger.activating = false;
+            return this;
+        }
+        if (ledger.activating) {
+            ledger.activating = false;
+            reloader.tell(new TableReloader.Activate(m.runs()));
+            return this;
+        }
+        List<Long> forget = new ArrayList<>();
+        for (Chunk c : ledger.chunks.values()) {
+            if (c.state == State.COMMITTED) {
+                forget.add(c.chunk);
+            }
+        }
+        reloader.tell(new TableReloader.Reload(m.runs(), forget));
+        return this;
+    }
+
+    private Behavior<Command> onReloaded(Reloaded m) {
+        ledger.reloading = false;
+        ledger.segments = m.segments();
+        if (!ledger.activated) {
+            ledger.activated = true;
+            getContext().getLog().info("volume {}: serving", config.name());
+        }
+        if (m.counted()) {
+            ledger.reloads++;
+        }
+        for (long chunk : m.forget()) {
+            Chunk c = ledger.chunks.get(chunk);
+            if (c != null && c.state == State.COMMITTED) {
+                env.replies().send(new ControlMessage.Forget(ledger.kernelVolume, chunk));
+                ledger.chunks.remove(chunk);
+            }
+        }
+        scheduleReload();
+        releaseAcks();
+        return maybeFinishShutdown();
+    }
+
+    // ---- shutdown and status
+
+    private Behavior<Command> onShutdown(Shutdown m) {
+        if (m.remove()) {
+            // a removal first checks the device is unused: until then nothing changes
+            pendingRemoval = m;
+            reloader.tell(TableReloader.CheckRemovable.INSTANCE);
+            return this;
+        }
+        shutdown = m;
+        getContext().getLog().info("volume {}: committing for shutdown", config.name());
+        commitNow();
+        return maybeFinishShutdown();
+    }
+
+    private Behavior<Command> maybeFinishShutdown() {
+        if (shutdown == null || ledger.committing || ledger.reloading) {
+            return this;
+        }
+        if (ledger.count(State.FILLED) > 0 && ledger.allocatorReady && ledger.degraded == null) {
+            commitNow();
+            return this;
+        }
+        if (ledger.count(State.COMMITTED) > 0 && ledger.activated && ledger.allocatorReady) {
+            startReload();
+            return this;
+        }
+        if (shutdown.remove()) {
+            reloader.tell(TableReloader.Remove.INSTANCE);
+            return this;
+        }
+        shutdown.replyTo().tell(new ShutdownResult(config.name(), null));
+        return Behaviors.stopped();
+    }
+
+    private Behavior<Command> onStatus(GetStatus m) {
+        String state = ledger.degraded != null ? "degraded"
+                : shutdown != null ? "stopping"
+                : !ledger.activated || !ledger.allocatorReady ? "starting"
+                : ledger.kernelVolume == 0 ? "waiting" : "serving";
+        long pending = ledger.count(State.WAITING) + ledger.count(State.PLACING) + ledger.count(State.PLACED);
+        m.replyTo().tell(new VolumeStatus(config.name(), state, ledger.degraded, ledger.mapped, ledger.usage.mappings(),
+                pending, ledger.usage.usedChunks(), ledger.usage.freeChunks(), ledger.lastCommit, ledger.reloads,
+                ledger.segments, config.chunkSize()));
+        return this;
+    }
+}

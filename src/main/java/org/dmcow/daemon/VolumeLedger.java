@@ -1,0 +1,99 @@
+/*
+ * Licensed under the Apache License, Version 2.0. See LICENSE.
+ */
+package org.dmcow.daemon;
+
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.Map;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.dmcow.dm.Tables;
+import org.dmcow.format.CowSpace;
+
+/**
+ * What a volume knows about its chunks in this session with the kernel. Kept outside the volume
+ * actor so that a supervised restart resumes from it: the kernel does not repeat what it told us.
+ * Owned by one actor at a time; not thread-safe.
+ */
+final class VolumeLedger {
+    /** A chunk's way from fault to commit. */
+    enum State {
+        /** A fault waits for placement (parked while the volume is degraded). */
+        WAITING,
+        /** The allocator was asked for a place. */
+        PLACING,
+        /** Placed; the MAP is not sent yet. */
+        PLACED,
+        /** MAP sent (or replayed GRANTED); the kernel fills the chunk. */
+        MAPPED,
+        /** The kernel filled the chunk and wrote its queued writes. */
+        FILLED,
+        /** In a commit the allocator runs. */
+        COMMITTING,
+        /** Committed durably; COMMITTED not sent yet. */
+        DURABLE,
+        /** COMMITTED sent; served by the kernel's remap until a reload makes it linear. */
+        COMMITTED
+    }
+
+    static final class Chunk {
+        final long chunk;
+        State state;
+        long faultSeq;
+        int faultFlags;
+        long place = -1;
+        int fill;
+        long fillSeq;
+
+        Chunk(long chunk, State state) {
+            this.chunk = chunk;
+            this.state = state;
+        }
+
+        CowSpace.Mapping mapping() {
+            return new CowSpace.Mapping(chunk, place);
+        }
+    }
+
+    final Map<Long, Chunk> chunks = new HashMap<>();
+    /** Kernel messages accepted but not acknowledged to the stream: backpressure. */
+    final ArrayDeque<ActorRef<Done>> heldAcks = new ArrayDeque<>();
+    int kernelVolume;
+    long allocatorEpoch;
+    Tables.Layout layout;
+    java.nio.file.Path cowLoop;
+    boolean activated;
+    boolean allocatorReady;
+    boolean committing;
+    boolean reloading;
+    boolean activating;
+    long flushWanted;
+    String degraded;
+    /** Counters for status. */
+    long mapped;
+    long committed;
+    long reloads;
+    long segments;
+    Instant lastCommit;
+    CowSpace.SpaceUsage usage = new CowSpace.SpaceUsage(0, 0, 0);
+
+    /**
+     * Chunks waiting for the daemon itself (placement or commit): what backpressure bounds. MAPPED
+     * chunks wait for the kernel's FILLED, which must still be read, or the stream would deadlock.
+     */
+    int ownWork() {
+        int n = 0;
+        for (Chunk c : chunks.values()) {
+            if (c.state != State.COMMITTED && c.state != State.MAPPED) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    long count(State s) {
+        return chunks.values().stream().filter(c -> c.state == s).count();
+    }
+}

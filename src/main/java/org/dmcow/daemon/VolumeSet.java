@@ -1,0 +1,266 @@
+/*
+ * Licensed under the Apache License, Version 2.0. See LICENSE.
+ */
+package org.dmcow.daemon;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.Terminated;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.dmcow.config.DaemonConfig;
+import org.dmcow.config.VolumeConfig;
+import org.dmcow.protocol.ControlMessage;
+
+/**
+ * The root: the volumes of the config, kernel messages routed to them by the kernel's volume id,
+ * config reloads (SIGHUP) and the coordinated shutdown (SIGTERM).
+ */
+public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
+    public interface Command {
+    }
+
+    /** A kernel message; {@code accepted} is told once its volume took it. */
+    public record FromKernel(ControlMessage message, ActorRef<Done> accepted) implements Command {
+    }
+
+    /** Apply a re-read config: start new volumes, remove dropped ones. */
+    public record Reconfigure(DaemonConfig config) implements Command {
+    }
+
+    /** Commit everything in every volume; {@code replyTo} is told when all are done. */
+    public record Shutdown(ActorRef<Done> replyTo) implements Command {
+    }
+
+    public record GetStatus(ActorRef<List<VolumeStatus>> replyTo) implements Command {
+    }
+
+    private record Stopped(Volume.ShutdownResult result) implements Command {
+    }
+
+    private record StatusCollected(List<VolumeStatus> statuses, ActorRef<List<VolumeStatus>> replyTo)
+            implements Command {
+    }
+
+    /** Messages for a kernel volume no configured volume serves yet: kept until one does. */
+    private static final int MAX_ORPHANS = 1 << 16;
+    private static final VolumeStatus STATUS_TIMEOUT = new VolumeStatus("", "", null, 0, 0, 0, 0, 0, null, 0, 0, 0);
+
+    private final Volume.Settings settings;
+    private final Volume.Environment env;
+    private final Map<String, ActorRef<Volume.Command>> volumes = new TreeMap<>();
+    private final Map<String, VolumeConfig> configs = new HashMap<>();
+    private final Map<Integer, String> idents = new HashMap<>();
+    private final Map<Integer, List<ControlMessage>> orphans = new HashMap<>();
+    private final Map<String, Boolean> removing = new HashMap<>();
+    private ActorRef<Done> shutdownReply;
+
+    public static Behavior<Command> create(DaemonConfig config, Volume.Environment env) {
+        return Behaviors.setup(ctx -> new VolumeSet(ctx, config, env));
+    }
+
+    static Volume.Settings settings(DaemonConfig c) {
+        return new Volume.Settings(c.commitInterval(), c.maxInFlight(), c.reloadMaxMappings(), c.reloadMaxDelay());
+    }
+
+    private VolumeSet(ActorContext<Command> ctx, DaemonConfig config, Volume.Environment env) {
+        super(ctx);
+        this.settings = settings(config);
+        this.env = env;
+        apply(config);
+    }
+
+    @Override
+    public Receive<Command> createReceive() {
+        return newReceiveBuilder()
+                .onMessage(FromKernel.class, this::onKernel)
+                .onMessage(Reconfigure.class, m -> {
+                    apply(m.config());
+                    return this;
+                })
+                .onMessage(Shutdown.class, this::onShutdown)
+                .onMessage(Stopped.class, this::onStopped)
+                .onMessage(GetStatus.class, this::onStatus)
+                .onMessage(StatusCollected.class, m -> {
+                    m.replyTo().tell(m.statuses());
+                    return this;
+                })
+                .onSignal(Terminated.class, t -> this)
+                .build();
+    }
+
+    private void apply(DaemonConfig config) {
+        if (shutdownReply != null) {
+            return;
+        }
+        for (var e : config.volumeErrors().entrySet()) {
+            String name = e.getKey();
+            if (volumes.containsKey(name) && configs.containsKey(name)) {
+                getContext().getLog().error("volume {}: the new config is refused, it keeps running as it was: {}",
+                        name, e.getValue());
+                continue;
+            }
+            stopQuietly(name);
+            volumes.put(name, getContext().spawn(Volume.refused(name, e.getValue()), "refused-" + name + "-"
+                    + System.nanoTime()));
+            configs.remove(name);
+        }
+        for (VolumeConfig v : config.volumes().values()) {
+            VolumeConfig old = configs.get(v.name());
+            if (old != null) {
+                if (!old.equals(v)) {
+                    getContext().getLog().warn("volume {}: changed settings take effect once it is removed and "
+                            + "added again", v.name());
+                }
+                volumes.get(v.name()).tell(Volume.Retry.INSTANCE);
+                continue;
+            }
+            stopQuietly(v.name());
+            ActorRef<Volume.Command> ref = getContext().spawn(Volume.create(v, settings, env),
+                    "volume-" + v.name() + "-" + System.nanoTime());
+            volumes.put(v.name(), ref);
+            configs.put(v.name(), v);
+            getContext().getLog().info("volume {}: starting ({} over {}, format {}, chunk size {})", v.name(),
+                    v.cow(), v.base(), v.format(), v.chunkSize());
+            handOverOrphans(v.name(), ref);
+        }
+        for (String name : new ArrayList<>(volumes.keySet())) {
+            boolean configured = config.volumes().containsKey(name) || config.volumeErrors().containsKey(name);
+            if (!configured && !removing.containsKey(name)) {
+                getContext().getLog().info("volume {}: removed from the config: committing, then removing "
+                        + "/dev/mapper/{}", name, name);
+                removing.put(name, true);
+                getContext().ask(Volume.ShutdownResult.class, volumes.get(name),
+                        Duration.ofMinutes(10), r -> new Volume.Shutdown(true, r),
+                        (r, err) -> new Stopped(r != null ? r : new Volume.ShutdownResult(name,
+                                "no answer: " + err.getMessage())));
+            }
+        }
+    }
+
+    /** A refused volume's actor only answers status: replaced when the config changes. */
+    private void stopQuietly(String name) {
+        ActorRef<Volume.Command> old = volumes.remove(name);
+        if (old != null) {
+            getContext().stop(old);
+        }
+    }
+
+    private void handOverOrphans(String name, ActorRef<Volume.Command> ref) {
+        for (var e : idents.entrySet()) {
+            if (e.getValue().equals(name)) {
+                List<ControlMessage> held = orphans.remove(e.getKey());
+                if (held != null) {
+                    ActorRef<Done> nobody = getContext().getSystem().ignoreRef();
+                    held.forEach(m -> ref.tell(new Volume.FromKernel(m, nobody)));
+                }
+            }
+        }
+    }
+
+    private Behavior<Command> onKernel(FromKernel m) {
+        ControlMessage msg = m.message();
+        if (msg instanceof ControlMessage.ReplayDone) {
+            getContext().getLog().info("the kernel's replay is complete");
+            m.accepted().tell(Done.getInstance());
+            return this;
+        }
+        if (msg instanceof ControlMessage.Hello) {
+            getContext().getLog().warn("ignored a second HELLO from the kernel");
+            m.accepted().tell(Done.getInstance());
+            return this;
+        }
+        if (msg instanceof ControlMessage.Volume v) {
+            idents.put(v.volume(), v.ident());
+        }
+        String name = idents.get(msg.volume());
+        ActorRef<Volume.Command> target = name == null || !configs.containsKey(name) ? null : volumes.get(name);
+        if (msg instanceof ControlMessage.VolumeGone) {
+            idents.remove(msg.volume());
+            orphans.remove(msg.volume());
+        }
+        if (target != null) {
+            target.tell(new Volume.FromKernel(msg, m.accepted()));
+            return this;
+        }
+        List<ControlMessage> held = orphans.computeIfAbsent(msg.volume(), k -> new ArrayList<>());
+        if (held.isEmpty()) {
+            getContext().getLog().warn("kernel volume {} ({}) is not served by a configured volume: its writes to "
+                    + "new chunks wait", msg.volume(), name == null ? "ident unknown" : name);
+        }
+        if (held.size() < MAX_ORPHANS) {
+            held.add(msg);
+        }
+        m.accepted().tell(Done.getInstance());
+        return this;
+    }
+
+    private Behavior<Command> onShutdown(Shutdown m) {
+        shutdownReply = m.replyTo();
+        if (volumes.isEmpty()) {
+            m.replyTo().tell(Done.getInstance());
+            return this;
+        }
+        for (var e : volumes.entrySet()) {
+            String name = e.getKey();
+            getContext().ask(Volume.ShutdownResult.class, e.getValue(), Duration.ofMinutes(10),
+                    r -> new Volume.Shutdown(false, r),
+                    (r, err) -> new Stopped(r != null ? r : new Volume.ShutdownResult(name,
+                            "no answer: " + err.getMessage())));
+        }
+        return this;
+    }
+
+    private Behavior<Command> onStopped(Stopped m) {
+        String name = m.result().volume();
+        boolean wasRemoval = removing.remove(name) != null;
+        if (wasRemoval && m.result().refused() != null && shutdownReply == null) {
+            return this; // still open: it keeps serving
+        }
+        volumes.remove(name);
+        configs.remove(name);
+        if (shutdownReply != null && volumes.isEmpty()) {
+            getContext().getLog().info("every volume is committed");
+            shutdownReply.tell(Done.getInstance());
+        }
+        return this;
+    }
+
+    private Behavior<Command> onStatus(GetStatus m) {
+        List<ActorRef<Volume.Command>> refs = new ArrayList<>(volumes.values());
+        ActorRef<Command> self = getContext().getSelf();
+        getContext().spawnAnonymous(Behaviors.<VolumeStatus>setup(ctx -> {
+            List<VolumeStatus> got = new ArrayList<>();
+            refs.forEach(r -> r.tell(new Volume.GetStatus(ctx.getSelf())));
+            if (refs.isEmpty()) {
+                self.tell(new StatusCollected(got, m.replyTo()));
+                return Behaviors.stopped();
+            }
+            // a volume busy in a long commit does not hold the others' status back for long
+            ctx.scheduleOnce(Duration.ofSeconds(3), ctx.getSelf(), STATUS_TIMEOUT);
+            return Behaviors.receive(VolumeStatus.class)
+                    .onMessage(VolumeStatus.class, s -> {
+                        if (s != STATUS_TIMEOUT) {
+                            got.add(s);
+                        }
+                        if (got.size() == refs.size() || s == STATUS_TIMEOUT) {
+                            got.sort(java.util.Comparator.comparing(VolumeStatus::name));
+                            self.tell(new StatusCollected(got, m.replyTo()));
+                            return Behaviors.stopped();
+                        }
+                        return Behaviors.same();
+                    })
+                    .build();
+        }));
+        return this;
+    }
+}

@@ -1,0 +1,102 @@
+/*
+ * Licensed under the Apache License, Version 2.0. See LICENSE.
+ */
+package org.dmcow.daemon;
+
+import com.typesafe.config.ConfigFactory;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.UnaryOperator;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.dmcow.config.DaemonConfig;
+
+/** A daemon in the test JVM: the real actors and streams over a kernel double and fake devices. */
+final class DaemonHarness {
+    static final long BASE_SIZE = 16 << 20;
+    static final long BASE_SECTORS = BASE_SIZE / 512;
+    static final int CHUNK_SECTORS = 128;
+    static final long CHUNKS = BASE_SECTORS / CHUNK_SECTORS;
+
+    final ActorTestKit kit;
+    final KernelDouble kernel;
+    final FakeDevices devices = new FakeDevices();
+    final Map<String, MemoryCowSpace.Durable> spaces = new ConcurrentHashMap<>();
+    final Path dir;
+    DaemonConfig config;
+    ControlChannel channel;
+    ControlChannel.Replies replies;
+    ActorRef<VolumeSet.Command> volumeSet;
+    CompletionStage<Done> stream;
+
+    DaemonHarness(ActorTestKit kit, KernelDouble kernel, Path dir) throws IOException {
+        this.kit = kit;
+        this.kernel = kernel;
+        this.dir = dir;
+        kernel.table = ident -> {
+            FakeDevices.Device d = devices.devices.get(ident);
+            return d == null ? List.of() : d.live;
+        };
+        try (RandomAccessFile f = new RandomAccessFile(dir.resolve("base.img").toFile(), "rw")) {
+            f.setLength(BASE_SIZE);
+        }
+    }
+
+    /** HOCON for volumes named {@code names} over the shared base, each with its own memory space. */
+    String volumes(String extra, String... names) throws IOException {
+        StringBuilder b = new StringBuilder(extra).append('\n');
+        for (String n : names) {
+            Path cow = dir.resolve(n + ".cow");
+            if (!Files.exists(cow)) {
+                Files.createFile(cow);
+            }
+            b.append("dmcow.volumes.").append(n).append(" { base = \"").append(dir.resolve("base.img"))
+                    .append("\", cow = \"").append(cow).append("\", format = memory }\n");
+            spaces.computeIfAbsent(n, k -> new MemoryCowSpace.Durable(64 << 10, BASE_SIZE, CHUNKS * 2));
+        }
+        return b.toString();
+    }
+
+    DaemonHarness start(String hocon) throws Exception {
+        return start(hocon, r -> r);
+    }
+
+    /** Starts the daemon; {@code wrapReplies} lets a test put a failing seam between volumes and kernel. */
+    DaemonHarness start(String hocon, UnaryOperator<KernelReplies> wrapReplies) throws Exception {
+        config = DaemonConfig.from("test", ConfigFactory.parseString(hocon));
+        channel = ControlChannel.handshake(kernel, 32);
+        replies = channel.startReplies(kit.system(), 1 << 16, 64);
+        Volume.Environment env = new Volume.Environment(wrapReplies.apply(replies), devices, devices,
+                (cfg, loop) -> spaces.get(cfg.name()).open());
+        volumeSet = kit.spawn(VolumeSet.create(config, env));
+        stream = channel.run(kit.system(), volumeSet, config.streamInFlight());
+        return this;
+    }
+
+    List<VolumeStatus> status() {
+        TestProbe<List<VolumeStatus>> p = kit.createTestProbe();
+        volumeSet.tell(new VolumeSet.GetStatus(p.ref()));
+        return p.receiveMessage(Duration.ofSeconds(10));
+    }
+
+    VolumeStatus status(String name) {
+        return status().stream().filter(s -> s.name().equals(name)).findFirst().orElseThrow();
+    }
+
+    void shutdown() {
+        TestProbe<Done> p = kit.createTestProbe();
+        volumeSet.tell(new VolumeSet.Shutdown(p.ref()));
+        p.receiveMessage(Duration.ofSeconds(20));
+        kit.stop(volumeSet);
+        kernel.close();
+    }
+}

@@ -1,0 +1,333 @@
+/*
+ * Licensed under the Apache License, Version 2.0. See LICENSE.
+ */
+package org.dmcow.daemon;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingDeque;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.dmcow.dm.LibC;
+import org.dmcow.protocol.ControlMessage;
+import org.dmcow.protocol.MalformedMessageException;
+import org.dmcow.protocol.MessageCodec;
+import org.dmcow.protocol.Protocol;
+
+/**
+ * The kernel side of /dev/dm-cow in the JVM, following kmod/dm-cow.h: it sends HELLO, VOLUME,
+ * FAULT, FILLED, FLUSH and replay messages, and checks every MAP, FAIL, COMMITTED and FORGET the
+ * daemon writes (a bad one is refused with EINVAL after the ones before it were applied, as the
+ * module does). Fault injection: failing writes (lost replies), repeated messages, raw bytes.
+ */
+final class KernelDouble implements ControlDevice {
+    static final class Vol {
+        final int id;
+        final String ident;
+        final long sectors;
+        final int chunkSectors;
+        long faultSeq;
+        long fillSeq;
+        final Map<Long, Long> faultChunk = new HashMap<>();
+        final Map<Long, Integer> faultFlags = new HashMap<>();
+        final Map<Long, Long> chunkFault = new HashMap<>();
+        final Map<Long, Long> place = new HashMap<>();
+        final Map<Long, Long> chunkAt = new HashMap<>();
+        final Map<Long, Long> fillSeqOf = new HashMap<>();
+        final Map<Long, Integer> fillOf = new HashMap<>();
+        final Set<Long> committed = new HashSet<>();
+        final Set<Long> forgotten = new HashSet<>();
+        final Map<Long, CompletableFuture<Void>> writes = new HashMap<>();
+        final List<Map.Entry<Long, CompletableFuture<Void>>> flushes = new ArrayList<>();
+
+        Vol(int id, String ident, long sectors, int chunkSectors) {
+            this.id = id;
+            this.ident = ident;
+            this.sectors = sectors;
+            this.chunkSectors = chunkSectors;
+        }
+    }
+
+    private final LinkedBlockingDeque<byte[]> toDaemon = new LinkedBlockingDeque<>();
+    private final Map<Integer, Vol> volumes = new HashMap<>();
+    private int nextVolume = 1;
+    private volatile boolean closed;
+    private boolean helloReceived;
+    final AtomicInteger rejected = new AtomicInteger();
+    final List<String> rejections = new ArrayList<>();
+    final AtomicInteger maps = new AtomicInteger();
+    final AtomicInteger writeCalls = new AtomicInteger();
+    final AtomicInteger messagesWritten = new AtomicInteger();
+    /** The next this many write() calls fail with EIO before applying anything. */
+    final AtomicInteger failWrites = new AtomicInteger();
+    /** Send every FAULT and FILLED twice. */
+    volatile boolean repeatMessages;
+
+    KernelDouble() {
+        this(Protocol.VERSION);
+    }
+
+    KernelDouble(int version) {
+        send(new ControlMessage.Hello(version, Protocol.MSG_SIZE, 4));
+    }
+
+    private void send(ControlMessage m) {
+        sent.incrementAndGet();
+        toDaemon.add(MessageCodec.encode(m).array());
+    }
+
+    /** Messages sent to the daemon, the HELLO included. */
+    final AtomicInteger sent = new AtomicInteger();
+
+    /** Kernel messages the daemon has not read yet. */
+    int unread() {
+        return toDaemon.size();
+    }
+
+    void sendRaw(byte[] message) {
+        sent.incrementAndGet();
+        toDaemon.add(message.clone());
+    }
+
+    synchronized int addVolume(String ident, long sectors, int chunkSectors) {
+        Vol v = new Vol(nextVolume++, ident, sectors, chunkSectors);
+        volumes.put(v.id, v);
+        send(new ControlMessage.Volume(v.id, sectors, sectors * 2, chunkSectors, 0x700000, 0x700001, ident));
+        return v.id;
+    }
+
+    synchronized Vol volume(int id) {
+        return volumes.get(id);
+    }
+
+    /** A write to a chunk: completes once the chunk is filled (or at once if it is). */
+    synchronized CompletableFuture<Void> write(int volume, long chunk, boolean fullChunk) {
+        Vol v = volumes.get(volume);
+        if (v.fillSeqOf.containsKey(chunk)) {
+            return CompletableFuture.completedFuture(null);
+        }
+        CompletableFuture<Void> f = v.writes.get(chunk);
+        if (f != null) {
+            return f;
+        }
+        f = new CompletableFuture<>();
+        v.writes.put(chunk, f);
+        if (!v.place.containsKey(chunk)) {
+            long seq = ++v.faultSeq;
+            v.faultChunk.put(seq, chunk);
+            v.chunkFault.put(chunk, seq);
+            int flags = fullChunk ? Protocol.FAULT_FULL_WRITE : 0;
+            v.faultFlags.put(seq, flags);
+            ControlMessage.Fault m = new ControlMessage.Fault(volume, seq, chunk, flags);
+            send(m);
+            if (repeatMessages) {
+                send(m);
+            }
+        }
+        return f;
+    }
+
+    /** A flush: completes once every chunk filled so far is committed. */
+    synchronized CompletableFuture<Void> flush(int volume) {
+        Vol v = volumes.get(volume);
+        CompletableFuture<Void> f = new CompletableFuture<>();
+        v.flushes.add(Map.entry(v.fillSeq, f));
+        send(new ControlMessage.Flush(volume, v.fillSeq));
+        checkFlushes(v);
+        return f;
+    }
+
+    /** Replay after attach: an earlier daemon mapped this chunk; filled when {@code filled}. */
+    synchronized void replayMapped(int volume, long chunk, long cowSector, boolean filled) {
+        Vol v = volumes.get(volume);
+        v.place.put(chunk, cowSector);
+        v.chunkAt.put(cowSector, chunk);
+        if (filled) {
+            long seq = ++v.fillSeq;
+            v.fillSeqOf.put(chunk, seq);
+            send(new ControlMessage.Filled(volume, seq, chunk, cowSector));
+        } else {
+            send(new ControlMessage.Granted(volume, chunk, cowSector));
+        }
+    }
+
+    /** A granted chunk's fill completes (after a replay). */
+    synchronized void finishFill(int volume, long chunk) {
+        Vol v = volumes.get(volume);
+        filled(v, chunk);
+    }
+
+    void replayDone() {
+        send(new ControlMessage.ReplayDone());
+    }
+
+    @Override
+    public int read(ByteBuffer dst) throws IOException {
+        byte[] first;
+        try {
+            do {
+                first = toDaemon.poll(100, TimeUnit.MILLISECONDS);
+            } while (first == null && !closed);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted");
+        }
+        if (first == null) {
+            return -1;
+        }
+        int n = 0;
+        dst.put(first);
+        n += first.length;
+        byte[] more;
+        while (dst.remaining() >= Protocol.MSG_SIZE && (more = toDaemon.poll()) != null) {
+            dst.put(more);
+            n += more.length;
+        }
+        return n;
+    }
+
+    @Override
+    public synchronized int write(ByteBuffer src) throws IOException {
+        writeCalls.incrementAndGet();
+        if (failWrites.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+            throw new IOException("injected EIO");
+        }
+        int start = src.position();
+        ByteBuffer b = src.slice();
+        while (b.remaining() >= Protocol.MSG_SIZE) {
+            ControlMessage m;
+            String bad;
+            try {
+                m = MessageCodec.decode(b);
+                bad = apply(m);
+            } catch (MalformedMessageException e) {
+                m = null;
+                bad = e.getMessage();
+            }
+            if (bad != null) {
+                rejected.incrementAndGet();
+                rejections.add(bad);
+                // like write(2) failing: the caller learns nothing of the messages applied before
+                src.position(start);
+                throw new LibC.ErrnoException("dm-cow: " + bad, LibC.EINVAL);
+            }
+            messagesWritten.incrementAndGet();
+            src.position(src.position() + Protocol.MSG_SIZE);
+        }
+        return src.position() - start;
+    }
+
+    /** Applies one daemon message; returns why it is refused, or null. */
+    private String apply(ControlMessage m) {
+        if (!helloReceived) {
+            if (m instanceof ControlMessage.Hello h && h.version() == Protocol.VERSION) {
+                helloReceived = true;
+                return null;
+            }
+            return "first message is not a HELLO of version " + Protocol.VERSION + ": " + m;
+        }
+        Vol v = volumes.get(m.volume());
+        if (v == null) {
+            return "no volume " + m.volume() + ": " + m;
+        }
+        if (m instanceof ControlMessage.Map mp) {
+            Long chunk = v.faultChunk.get(mp.seq());
+            if (chunk == null || chunk != mp.chunk()) {
+                return "MAP of an unanswered fault? " + mp;
+            }
+            if (mp.cowSector() % v.chunkSectors != 0 || v.chunkAt.containsKey(mp.cowSector())) {
+                return "MAP to a bad or used place " + mp + " (used by chunk " + v.chunkAt.get(mp.cowSector()) + ")";
+            }
+            if (mp.fill() == Protocol.FILL_NONE && (v.faultFlags.get(mp.seq()) & Protocol.FAULT_FULL_WRITE) == 0) {
+                return "FILL_NONE without FULL_WRITE " + mp;
+            }
+            if (mp.fill() < 0 || mp.fill() > Protocol.FILL_NONE) {
+                return "bad fill " + mp;
+            }
+            v.faultChunk.remove(mp.seq());
+            v.chunkFault.remove(mp.chunk());
+            v.place.put(mp.chunk(), mp.cowSector());
+            v.chunkAt.put(mp.cowSector(), mp.chunk());
+            v.fillOf.put(mp.chunk(), mp.fill());
+            maps.incrementAndGet();
+            filled(v, mp.chunk());
+            return null;
+        }
+        if (m instanceof ControlMessage.Fail f) {
+            Long chunk = v.faultChunk.get(f.seq());
+            if (chunk == null || chunk != f.chunk() || f.error() <= 0) {
+                return "FAIL of an unanswered fault? " + f;
+            }
+            v.faultChunk.remove(f.seq());
+            v.chunkFault.remove(f.chunk());
+            CompletableFuture<Void> w = v.writes.remove(f.chunk());
+            if (w != null) {
+                w.completeExceptionally(new IOException("errno " + f.error()));
+            }
+            return null;
+        }
+        if (m instanceof ControlMessage.Committed c) {
+            // the module accepts a repeated COMMITTED; this double refuses it to show none is sent twice
+            if (!v.fillSeqOf.containsKey(c.chunk()) || v.committed.contains(c.chunk())) {
+                return "COMMITTED of a chunk not filled, or twice: " + c;
+            }
+            v.committed.add(c.chunk());
+            checkFlushes(v);
+            return null;
+        }
+        if (m instanceof ControlMessage.Forget f) {
+            if (!v.committed.contains(f.chunk()) || !v.forgotten.add(f.chunk()) || coveredByCow(v, f.chunk())) {
+                return "FORGET of a chunk not committed, or twice: " + f;
+            }
+            return null;
+        }
+        return "not a daemon message: " + m;
+    }
+
+    /** The module refuses FORGET while a cow segment covers the chunk: the double reads the live table. */
+    private boolean coveredByCow(Vol v, long chunk) {
+        return table != null && table.apply(v.ident).stream().anyMatch(t -> t.type().equals("cow")
+                && t.start() < (chunk + 1) * v.chunkSectors && chunk * v.chunkSectors < t.start() + t.length());
+    }
+
+    /** The live table by ident, when a test wires the fake device-mapper in. */
+    volatile java.util.function.Function<String, List<org.dmcow.dm.DeviceMapper.Target>> table;
+
+    private void filled(Vol v, long chunk) {
+        long seq = ++v.fillSeq;
+        v.fillSeqOf.put(chunk, seq);
+        ControlMessage.Filled m = new ControlMessage.Filled(v.id, seq, chunk, v.place.get(chunk));
+        send(m);
+        if (repeatMessages) {
+            send(m);
+        }
+        CompletableFuture<Void> w = v.writes.remove(chunk);
+        if (w != null) {
+            w.complete(null);
+        }
+    }
+
+    private void checkFlushes(Vol v) {
+        v.flushes.removeIf(e -> {
+            for (var f : v.fillSeqOf.entrySet()) {
+                if (f.getValue() <= e.getKey() && !v.committed.contains(f.getKey())) {
+                    return false;
+                }
+            }
+            e.getValue().complete(null);
+            return true;
+        });
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+    }
+}

@@ -1,0 +1,202 @@
+/*
+ * Licensed under the Apache License, Version 2.0. See LICENSE.
+ */
+package org.dmcow.daemon;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.typesafe.config.ConfigFactory;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.dmcow.config.DaemonConfig;
+import org.dmcow.protocol.ControlMessage;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Config reloads, isolation of bad volumes, the handshake and refused replies. */
+class VolumeSetTest {
+    static final ActorTestKit KIT = ActorTestKit.create();
+
+    @AfterAll
+    static void stopKit() {
+        KIT.shutdownTestKit();
+    }
+
+    @TempDir
+    Path dir;
+
+    private final List<KernelDouble> kernels = new ArrayList<>();
+
+    @AfterEach
+    void closeKernels() {
+        kernels.forEach(KernelDouble::close);
+    }
+
+    private KernelDouble kernel() {
+        KernelDouble k = new KernelDouble();
+        kernels.add(k);
+        return k;
+    }
+
+    private static void eventually(String what, BooleanSupplier condition) throws InterruptedException {
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > end) {
+                throw new AssertionError("not reached: " + what);
+            }
+            Thread.sleep(10);
+        }
+    }
+
+    private static void reconfigure(DaemonHarness h, String hocon) throws Exception {
+        h.volumeSet.tell(new VolumeSet.Reconfigure(DaemonConfig.from("test", ConfigFactory.parseString(hocon))));
+    }
+
+    @Test
+    void aGoodVolumeStartsNextToABadOne() throws Exception {
+        KernelDouble k = kernel();
+        DaemonHarness h = new DaemonHarness(KIT, k, dir);
+        String conf = h.volumes("", "good", "nospace")
+                + "dmcow.volumes.broken { base = /b }\n"
+                + "dmcow.volumes.missing { base = /nonexistent/base.img, cow = /nonexistent/x.cow }\n";
+        h.spaces.get("nospace").failOpen = "/srv/nospace.cow: bad magic, not a native CoW space";
+        h.start(conf);
+        int good = k.addVolume("good", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        k.write(good, 3, false).get(20, TimeUnit.SECONDS);
+        k.flush(good).get(20, TimeUnit.SECONDS);
+        eventually("states", () -> h.status("missing").state().equals("degraded")
+                && h.status("nospace").state().equals("degraded"));
+        eventually("good serving", () -> h.status("good").state().equals("serving"));
+        assertTrue(h.status("broken").reason().contains("volume broken: cow is missing"), h.status("broken").reason());
+        assertTrue(h.status("missing").reason().contains("/nonexistent/base.img: no such file"),
+                h.status("missing").reason());
+        assertTrue(h.status("nospace").reason().contains("bad magic"), h.status("nospace").reason());
+        h.shutdown();
+    }
+
+    @Test
+    void sighupAddsAndRemovesVolumesButNotOpenOnes() throws Exception {
+        KernelDouble k = kernel();
+        DaemonHarness h = new DaemonHarness(KIT, k, dir);
+        h.start(h.volumes("dmcow.commit-interval = 100ms", "a", "b"));
+        eventually("devices", () -> h.devices.devices.containsKey("a") && h.devices.devices.containsKey("b"));
+        int b = k.addVolume("b", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        k.write(b, 1, false).get(20, TimeUnit.SECONDS);
+        eventually("the fill taken by the volume", () -> h.channel.accepted() == k.sent.get() - 1);
+        h.devices.devices.get("a").openCount = 1;
+        reconfigure(h, h.volumes("dmcow.commit-interval = 100ms", "c"));
+        eventually("c created, b removed", () -> h.devices.devices.containsKey("c")
+                && !h.devices.devices.containsKey("b"));
+        // b's filled chunk was committed before its device went
+        assertEquals(1, h.spaces.get("b").committedCopy().size());
+        // a is open: it stays and keeps serving
+        assertTrue(h.devices.devices.containsKey("a"));
+        List<String> names = h.status().stream().map(VolumeStatus::name).toList();
+        assertEquals(List.of("a", "c"), names);
+        int a = k.addVolume("a", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        k.write(a, 2, false).get(20, TimeUnit.SECONDS);
+        k.flush(a).get(20, TimeUnit.SECONDS);
+        h.shutdown();
+    }
+
+    @Test
+    void aKernelVolumeConfiguredLaterGetsItsWaitingFaults() throws Exception {
+        KernelDouble k = kernel();
+        DaemonHarness h = new DaemonHarness(KIT, k, dir);
+        h.start(h.volumes("", "a"));
+        int late = k.addVolume("late", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        CompletableFuture<Void> w = k.write(late, 9, false);
+        Thread.sleep(300);
+        assertFalse(w.isDone());
+        reconfigure(h, h.volumes("", "a", "late"));
+        w.get(20, TimeUnit.SECONDS);
+        k.flush(late).get(20, TimeUnit.SECONDS);
+        h.shutdown();
+    }
+
+    @Test
+    void refusedRepliesAreFoundAndDroppedWhileTheRestGoesThrough() throws Exception {
+        KernelDouble k = kernel();
+        DaemonHarness h = new DaemonHarness(KIT, k, dir);
+        AtomicInteger n = new AtomicInteger();
+        h.start(h.volumes("dmcow.commit-interval = 1h", "vm1"), replies -> m -> {
+            if (n.incrementAndGet() % 5 == 0) {
+                replies.send(new ControlMessage.Forget(m.volume(), 100_000 + n.get()));
+            }
+            replies.send(m);
+        });
+        int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        List<CompletableFuture<Void>> fs = new ArrayList<>();
+        for (int c = 0; c < 40; c++) {
+            fs.add(k.write(vol, c, false));
+        }
+        CompletableFuture.allOf(fs.toArray(new CompletableFuture[0])).get(20, TimeUnit.SECONDS);
+        k.flush(vol).get(20, TimeUnit.SECONDS);
+        assertEquals(40, k.volume(vol).committed.size());
+        assertTrue(h.channel.rejected() >= n.get() / 5, "rejected " + h.channel.rejected());
+        h.shutdown();
+    }
+
+    @Test
+    void sighupRetriesADegradedVolume() throws Exception {
+        KernelDouble k = kernel();
+        DaemonHarness h = new DaemonHarness(KIT, k, dir);
+        String conf = h.volumes("", "vm1");
+        MemoryCowSpace.Durable d = h.spaces.get("vm1");
+        d.failOpen = "/srv/vm1.cow: no such file";
+        h.start(conf);
+        eventually("degraded", () -> h.status("vm1").state().equals("degraded"));
+        d.failOpen = null;
+        reconfigure(h, conf);
+        // device made; the kernel has not reported the volume yet
+        eventually("waiting", () -> h.status("vm1").state().equals("waiting"));
+        int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        eventually("serving", () -> h.status("vm1").state().equals("serving"));
+        k.write(vol, 4, false).get(20, TimeUnit.SECONDS);
+        k.flush(vol).get(20, TimeUnit.SECONDS);
+        h.shutdown();
+    }
+
+    @Test
+    void aReloadThatCrashesMidwayLeavesTheDeviceResumedAndIsRetried() throws Exception {
+        KernelDouble k = kernel();
+        DaemonHarness h = new DaemonHarness(KIT, k, dir);
+        h.start(h.volumes("dmcow.commit-interval = 1h\ndmcow.reload.max-mappings = 4\ndmcow.reload.max-delay = 200ms",
+                "vm1"));
+        eventually("device", () -> h.devices.devices.containsKey("vm1"));
+        h.devices.crashSuspends.set(1);
+        int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        List<CompletableFuture<Void>> fs = new ArrayList<>();
+        for (int c = 0; c < 6; c++) {
+            fs.add(k.write(vol, c, false));
+        }
+        CompletableFuture.allOf(fs.toArray(new CompletableFuture[0])).get(20, TimeUnit.SECONDS);
+        k.flush(vol).get(20, TimeUnit.SECONDS);
+        eventually("forgotten after the retried reload", () -> k.volume(vol).forgotten.size() == 6);
+        assertEquals(0, h.devices.crashSuspends.get());
+        assertFalse(h.devices.devices.get("vm1").suspended);
+        assertEquals(0, k.rejected.get(), () -> k.rejections.toString());
+        h.shutdown();
+    }
+
+    @Test
+    void aKernelOfAnotherProtocolVersionIsRefusedClearly() {
+        KernelDouble k = new KernelDouble(2);
+        kernels.add(k);
+        ControlChannel.ProtocolMismatchException e = assertThrows(ControlChannel.ProtocolMismatchException.class,
+                () -> ControlChannel.handshake(k, 8));
+        assertTrue(e.getMessage().startsWith("kernel module speaks protocol 2"), e.getMessage());
+        assertTrue(e.getMessage().contains("this dmcowd speaks 1"), e.getMessage());
+    }
+}

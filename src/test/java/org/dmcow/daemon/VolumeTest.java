@@ -1,0 +1,365 @@
+/*
+ * Licensed under the Apache License, Version 2.0. See LICENSE.
+ */
+package org.dmcow.daemon;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.dmcow.protocol.Protocol;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The daemon's actors and streams against the in-JVM kernel double. */
+class VolumeTest {
+    static final ActorTestKit KIT = ActorTestKit.create();
+
+    @AfterAll
+    static void stopKit() {
+        KIT.shutdownTestKit();
+    }
+
+    @TempDir
+    Path dir;
+
+    private final List<KernelDouble> kernels = new ArrayList<>();
+
+    private KernelDouble kernel() {
+        KernelDouble k = new KernelDouble();
+        kernels.add(k);
+        return k;
+    }
+
+    /** A failed test leaves its stream reading: end it so the next test and the kit stop cleanly. */
+    @AfterEach
+    void closeKernels() {
+        kernels.forEach(KernelDouble::close);
+    }
+
+    private static void await(CompletableFuture<?> f) throws Exception {
+        f.get(20, TimeUnit.SECONDS);
+    }
+
+    private static void awaitAll(List<CompletableFuture<Void>> fs) throws Exception {
+        await(CompletableFuture.allOf(fs.toArray(new CompletableFuture[0])));
+    }
+
+    private static void eventually(String what, BooleanSupplier condition) throws InterruptedException {
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > end) {
+                throw new AssertionError("not reached: " + what);
+            }
+            Thread.sleep(10);
+        }
+    }
+
+    private static List<CompletableFuture<Void>> writes(KernelDouble k, int vol, long from, long to) {
+        List<CompletableFuture<Void>> fs = new ArrayList<>();
+        for (long c = from; c < to; c++) {
+            fs.add(k.write(vol, c, false));
+        }
+        return fs;
+    }
+
+    /** Every committed chunk in the durable space sits where the kernel was told; places are unique. */
+    private static void assertConsistent(KernelDouble k, int vol, MemoryCowSpace.Durable d) {
+        KernelDouble.Vol v = k.volume(vol);
+        Map<Long, Long> committed = d.committedCopy();
+        synchronized (k) {
+            for (long c : v.committed) {
+                assertEquals(v.place.get(c) * 512, committed.get(c), "chunk " + c);
+            }
+        }
+        assertEquals(committed.size(), new HashSet<>(committed.values()).size(), "a place used twice");
+        assertEquals(0, k.rejected.get(), () -> "the kernel refused: " + k.rejections);
+    }
+
+    @Test
+    void faultsAreMappedFilledAndCommittedOnFlush() throws Exception {
+        KernelDouble k = kernel();
+        DaemonHarness h = new DaemonHarness(KIT, k, dir);
+        h.start(h.volumes("dmcow.commit-interval = 1h", "vm1"));
+        int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        awaitAll(writes(k, vol, 0, 100));
+        CompletableFuture<Void> fullWrite = k.write(vol, 200, true);
+        await(fullWrite);
+        await(k.flush(vol));
+        KernelDouble.Vol v = k.volume(vol);
+        assertEquals(101, v.committed.size());
+        assertEquals(Protocol.FILL_NONE, v.fillOf.get(200L));
+        assertEquals(Protocol.FILL_COPY, v.fillOf.get(0L));
+        MemoryCowSpace.Durable d = h.spaces.get("vm1");
+        assertEquals(101, d.committedCopy().size());
+        // a flush's fills are durable already (the kernel flushed the CoW device): no second flush
+        assertEquals(0, d.flushes.get());
+        assertConsistent(k, vol, d);
+        // neighbours stay together: the sequential writes need one linear segment per run
+        assertTrue(Runs_count(d) <= 2, "runs: " + Runs_count(d));
+        VolumeStatus s = h.status("vm1");
+        assertEquals("serving", s.state());
+        assertEquals(101, s.chunksCommitted());
+        h.shutdown();
+    }
+
+    private static long Runs_count(MemoryCowSpace.Durable d) {
+        org.dmcow.format.Runs runs = new org.dmcow.format.Runs(d.chunkSize, r -> { });
+        d.committedCopy().forEach(runs::mapping);
+        return runs.finish();
+    }
+
+    @Test
+    void periodicCommitFlushesDataBeforeMetadata() throws Exception {
+        KernelDouble k = kernel();
+        DaemonHarness h = new DaemonHarness(KIT, k, dir);
+        h.start(h.volumes("dmcow.commit-interval = 100ms", "vm1"));
+        int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        awaitAll(writes(k, vol, 10, 20));
+        MemoryCowSpace.Durable d = h.spaces.get("vm1");
+        eventually("ten chunks committed without a flush", () -> k.volume(vol).committed.size() == 10);
+        List<String> events = new ArrayList<>(d.events);
+        assertEquals("flush", events.get(0), events.toString());
+        assertTrue(events.get(1).startsWith("commit"), events.toString());
+        assertConsistent(k, vol, d);
+        h.shutdown();
+    }
+
+    @Test
+    void failingMetadataDegradesOneVolumeAndRecovers() throws Exception {
+        KernelDouble k = kernel();
+        DaemonHarness h = new DaemonHarness(KIT, k, dir);
+        h.start(h.volumes("dmcow.commit-interval = 100ms", "bad", "good"));
+        int bad = k.addVolume("bad", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        int good = k.addVolume("good", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        MemoryCowSpace.Durable d = h.spaces.get("bad");
+        d.failCommits = "injected: metadata write failed (EIO)";
+        awaitAll(writes(k, bad, 0, 5));
+        CompletableFuture<Void> badFlush = k.flush(bad);
+        eventually("degraded", () -> h.status("bad").state().equals("degraded"));
+        assertTrue(h.status("bad").reason().contains("metadata write failed"), h.status("bad").reason());
+        // the other volume serves meanwhile
+        awaitAll(writes(k, good, 0, 5));
+        await(k.flush(good));
+        assertEquals("serving", h.status("good").state());
+        assertTrue(!badFlush.isDone(), "a flush must not complete before its mappings are durable");
+        d.failCommits = null;
+        await(badFlush);
+        eventually("serving again", () -> h.status("bad").state().equals("serving"));
+        assertConsistent(k, bad, d);
+        h.shutdown();
+    }
+
+    @Test
+    void aStuckFsyncBackpressuresTheControlStream() throws Exception {
+        KernelDouble k = kernel();
+        DaemonHarness h = new DaemonHarness(KIT, k, dir);
+        h.start(h.volumes("dmcow.commit-interval = 50ms\ndmcow.max-in-flight = 16\ndmcow.stream-in-flight = 4",
+                "vm1"));
+        int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        MemoryCowSpace.Durable d = h.spaces.get("vm1");
+        d.flushGate = new java.util.concurrent.CountDownLatch(1);
+        try {
+            List<CompletableFuture<Void>> fs = writes(k, vol, 0, 10);
+            eventually("a commit stuck in its data flush", () -> d.flushesStarted.get() == 1);
+            long before = h.channel.accepted();
+            fs.addAll(writes(k, vol, 10, 200));
+            // wait until the daemon stops taking messages: its count holds still over half a second
+            long last = -1;
+            for (int still = 0; still < 5; Thread.sleep(100)) {
+                long now = h.channel.accepted();
+                still = now == last ? still + 1 : 0;
+                last = now;
+            }
+            // bounded: max-in-flight chunks of its own work, the stream's 4, two reads of 32 messages
+            long taken = h.channel.accepted() - before;
+            assertTrue(taken <= 16 + 4 + 2 * 32, "taken while stuck: " + taken);
+            assertTrue(k.unread() >= 100, "unread kernel messages: " + k.unread());
+            d.flushGate.countDown();
+            awaitAll(fs);
+        } finally {
+            d.flushGate.countDown();
+        }
+        await(k.flush(vol));
+        assertEquals(200, k.volume(vol).committed.size());
+        assertConsistent(k, vol, d);
+        h.shutdown();
+    }
+
+    @Test
+    void anAllocatorCrashRestartsFromTheDurableSpace() throws Exception {
+        KernelDouble k = kernel();
+        DaemonHarness h = new DaemonHarness(KIT, k, dir);
+        h.start(h.volumes("dmcow.commit-interval = 1h", "vm1"));
+        int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        MemoryCowSpace.Durable d = h.spaces.get("vm1");
+        awaitAll(writes(k, vol, 0, 20));
+        await(k.flush(vol));
+        awaitAll(writes(k, vol, 40, 50));
+        d.crashPlaces.set(2);
+        awaitAll(writes(k, vol, 60, 80));
+        await(k.flush(vol));
+        assertTrue(d.opens.get() >= 2, "reopened: " + d.opens.get());
+        assertEquals(50, k.volume(vol).committed.size());
+        assertEquals(50, d.committedCopy().size());
+        assertConsistent(k, vol, d);
+        h.shutdown();
+    }
+
+    @Test
+    void aVolumeCrashResumesWithoutLosingOrRepeatingReplies() throws Exception {
+        KernelDouble k = kernel();
+        DaemonHarness h = new DaemonHarness(KIT, k, dir);
+        AtomicInteger sent = new AtomicInteger();
+        // the 7th and 30th replies crash the volume actor mid-operation, before they reach the kernel
+        h.start(h.volumes("dmcow.commit-interval = 1h", "vm1"), replies -> m -> {
+            int n = sent.incrementAndGet();
+            if (n == 7 || n == 30) {
+                throw new IllegalStateException("injected volume crash at reply " + n);
+            }
+            replies.send(m);
+        });
+        int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        awaitAll(writes(k, vol, 0, 25));
+        await(k.flush(vol));
+        awaitAll(writes(k, vol, 100, 110));
+        await(k.flush(vol));
+        assertEquals(35, k.volume(vol).committed.size());
+        assertEquals(35, k.maps.get());
+        assertConsistent(k, vol, h.spaces.get("vm1"));
+        h.shutdown();
+    }
+
+    @Test
+    void lostAndRepeatedMessagesChangeNothing() throws Exception {
+        KernelDouble k = kernel();
+        DaemonHarness h = new DaemonHarness(KIT, k, dir);
+        h.start(h.volumes("dmcow.commit-interval = 1h", "vm1"));
+        int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        k.repeatMessages = true;
+        k.failWrites.set(3);
+        awaitAll(writes(k, vol, 0, 30));
+        await(k.flush(vol));
+        assertEquals(30, k.maps.get());
+        assertEquals(30, k.volume(vol).committed.size());
+        assertEquals(0, k.failWrites.get());
+        assertConsistent(k, vol, h.spaces.get("vm1"));
+        h.shutdown();
+    }
+
+    @Test
+    void malformedKernelMessagesAreSkipped() throws Exception {
+        KernelDouble k = kernel();
+        DaemonHarness h = new DaemonHarness(KIT, k, dir);
+        h.start(h.volumes("dmcow.commit-interval = 1h", "vm1"));
+        int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        byte[] junk = new byte[Protocol.MSG_SIZE];
+        junk[0] = 77;
+        k.sendRaw(junk);
+        byte[] noVolume = new byte[Protocol.MSG_SIZE];
+        noVolume[0] = Protocol.MSG_FAULT;
+        k.sendRaw(noVolume);
+        awaitAll(writes(k, vol, 0, 5));
+        // a fault past the end of the volume is failed, not mapped
+        k.volume(vol);
+        await(k.flush(vol));
+        assertEquals(2, h.channel.malformed());
+        assertEquals(5, k.volume(vol).committed.size());
+        h.shutdown();
+    }
+
+    @Test
+    void replayedMappingsAreAdoptedBeforeAnythingIsPlaced() throws Exception {
+        KernelDouble k = kernel();
+        DaemonHarness h = new DaemonHarness(KIT, k, dir);
+        String conf = h.volumes("dmcow.commit-interval = 1h", "vm1");
+        int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        // an earlier daemon placed chunk 5 at slot 0 (filled) and chunk 6 at slot 1 (fill running)
+        k.replayMapped(vol, 5, 0, true);
+        k.replayMapped(vol, 6, DaemonHarness.CHUNK_SECTORS, false);
+        List<CompletableFuture<Void>> fs = writes(k, vol, 0, 3);
+        k.replayDone();
+        h.start(conf);
+        awaitAll(fs);
+        k.finishFill(vol, 6);
+        await(k.flush(vol));
+        KernelDouble.Vol v = k.volume(vol);
+        assertEquals(5, v.committed.size());
+        assertEquals(0L, v.place.get(5L));
+        assertConsistent(k, vol, h.spaces.get("vm1"));
+        h.shutdown();
+    }
+
+    @Test
+    void tableReloadsTurnCommittedChunksLinearAndForgetThem() throws Exception {
+        KernelDouble k = kernel();
+        DaemonHarness h = new DaemonHarness(KIT, k, dir);
+        h.start(h.volumes("dmcow.commit-interval = 1h\ndmcow.reload.max-mappings = 10\ndmcow.reload.max-delay = 1h",
+                "vm1"));
+        int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        eventually("device created", () -> h.devices.devices.containsKey("vm1"));
+        awaitAll(writes(k, vol, 0, 12));
+        await(k.flush(vol));
+        eventually("reloaded", () -> k.volume(vol).forgotten.size() == 12);
+        var live = h.devices.devices.get("vm1").live;
+        assertEquals("linear", live.get(0).type(), live.toString());
+        assertEquals(12 * DaemonHarness.CHUNK_SECTORS, live.get(0).length());
+        assertEquals("cow", live.get(1).type());
+        assertEquals(1, h.status("vm1").reloads());
+        assertEquals(1, h.status("vm1").segments());
+        h.shutdown();
+    }
+
+    @Test
+    void shutdownCommitsEverythingAndReloadsOnceMore() throws Exception {
+        KernelDouble k = kernel();
+        DaemonHarness h = new DaemonHarness(KIT, k, dir);
+        h.start(h.volumes("dmcow.commit-interval = 1h\ndmcow.reload.max-delay = 1h", "vm1"));
+        int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        awaitAll(writes(k, vol, 0, 8));
+        // let the daemon read the fills; a fill it has not seen stays with the kernel for the next daemon
+        eventually("fills taken by the volume", () -> h.channel.accepted() == k.sent.get() - 1);
+        h.shutdown();
+        assertEquals(8, h.spaces.get("vm1").committedCopy().size());
+        assertEquals(8, k.volume(vol).forgotten.size());
+        assertTrue(h.devices.devices.containsKey("vm1"), "devices stay after SIGTERM");
+    }
+
+    @Test
+    void twoHundredFiftySixVolumesInOneDaemon() throws Exception {
+        KernelDouble k = kernel();
+        DaemonHarness h = new DaemonHarness(KIT, k, dir);
+        String[] names = new String[256];
+        for (int i = 0; i < names.length; i++) {
+            names[i] = "vm" + i;
+        }
+        h.start(h.volumes("dmcow.commit-interval = 200ms", names));
+        List<CompletableFuture<Void>> fs = new ArrayList<>();
+        int[] ids = new int[names.length];
+        for (int i = 0; i < names.length; i++) {
+            ids[i] = k.addVolume(names[i], DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+            fs.addAll(writes(k, ids[i], i % 7, i % 7 + 4));
+        }
+        awaitAll(fs);
+        for (int id : ids) {
+            await(k.flush(id));
+        }
+        for (int i = 0; i < names.length; i++) {
+            assertEquals(4, k.volume(ids[i]).committed.size(), names[i]);
+        }
+        assertEquals(0, k.rejected.get(), () -> k.rejections.toString());
+        assertEquals(256, h.status().size());
+        h.shutdown();
+    }
+}
