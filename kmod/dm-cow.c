@@ -1640,13 +1640,19 @@ static int cow_handle_map(struct cow_volume *vol, const struct dm_cow_msg *m)
 		spin_unlock_irqrestore(&cow_lock, flags);
 		return cow_reject(m, "FILL_NONE for chunk %llu without a full-chunk write", nr);
 	}
+	if (fill == DM_COW_FILL_NONE) {
+		full = cow_take_full_write(c);
+		if (!full) {
+			spin_unlock_irqrestore(&cow_lock, flags);
+			return cow_reject(m, "no full-chunk write queued on chunk %llu", nr);
+		}
+	}
 	cow_unqueue_out(&c->out);
 	vol->faults_pending--;
 	c->cow_sector = cow_sector;
 	c->fill = fill;
-	if (fill == DM_COW_FILL_NONE) {
+	if (full) {
 		c->state = CHUNK_FILLING;
-		full = cow_take_full_write(c);
 		cow_remap_to_cow(vol, full, cow_sector);
 		cow_hook_bio(full, cow_full_write_endio);
 	} else {

@@ -11,9 +11,10 @@
   iocheck.py timed-write DEV OFFSET fsync|fua   4 KiB direct write, then fsync
         (or an O_DSYNC write, i.e. FUA); prints the seconds it took
   iocheck.py write DEV OFFSET BYTES SEED    one direct write
-  iocheck.py linear-table STATE IDENT VOLUME_SECTORS CHUNK_SECTORS BASE COW
+  iocheck.py linear-table STATE IDENT VOLUME_SECTORS CHUNK_SECTORS BASE COW [KEEP]
         a table mapping the committed chunks in the responder's STATE with linear
-        segments and everything else with cow segments
+        segments, except those in the comma-separated list KEEP, and everything
+        else with cow segments
 """
 import json
 import mmap
@@ -140,10 +141,11 @@ def cmd_write(dev, offset, nbytes, seed):
     direct_write(fd, int(offset), data(int(nbytes), int(seed)))
 
 
-def cmd_linear_table(state_path, ident, volume_sectors, chunk_sectors, base, cow):
+def cmd_linear_table(state_path, ident, volume_sectors, chunk_sectors, base, cow, keep=""):
     volume_sectors, cs = int(volume_sectors), int(chunk_sectors)
+    keep = {int(c) for c in keep.split(",") if c}
     with open(state_path) as f:
-        committed = {int(c): s for c, s in json.load(f)[ident]["committed"].items()}
+        committed = {int(c): s for c, s in json.load(f)[ident]["committed"].items() if int(c) not in keep}
     nr_chunks = (volume_sectors + cs - 1) // cs
     segments = []                          # (start, len, line tail)
     for c in range(nr_chunks):

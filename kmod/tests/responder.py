@@ -251,7 +251,9 @@ class Responder:
 
     def map(self, vol, chunk, seq, flags):
         sector = self.place(vol, chunk)
-        if self.args.fill == "auto":
+        if chunk in self.args.zero_chunks:
+            fill = FILL_ZERO
+        elif self.args.fill == "auto":
             fill = FILL_NONE if flags & FAULT_FULL_WRITE else FILL_COPY
         else:
             fill = {"copy": FILL_COPY, "zero": FILL_ZERO}[self.args.fill]
@@ -322,6 +324,17 @@ class Responder:
             cases.append(("fill-none-without-full-write",
                           chunk_msg(MAP, vol.id, seq, chunk, good_sector, FILL_NONE)))
         passed = failed = 0
+        try:
+            os.read(self.fd, MSG_SIZE // 2)
+            err = 0
+        except OSError as e:
+            err = e.errno
+        if err == errno.EINVAL:
+            passed += 1
+            self.log("GARBAGE read-smaller-than-a-message EINVAL ok")
+        else:
+            failed += 1
+            self.log("GARBAGE read-smaller-than-a-message UNEXPECTED %s" % (errno.errorcode.get(err, err) if err else "accepted"))
         for name, msg in cases:
             err = self.try_send(msg)
             if err == errno.EINVAL:
@@ -368,6 +381,8 @@ def main():
                    help="exit after reading this many faults, leaving them unanswered")
     p.add_argument("--fail-chunks", type=lambda s: {int(x) for x in s.split(",")}, default=set(),
                    help="answer faults on these chunks with FAIL EIO")
+    p.add_argument("--zero-chunks", type=lambda s: {int(x) for x in s.split(",")}, default=set(),
+                   help="map these chunks with FILL_ZERO")
     p.add_argument("--forget", action="append", default=[], metavar="IDENT:C1,C2",
                    help="after the replay, send FORGET for these chunks and log each result")
     p.add_argument("--garbage", action="store_true",

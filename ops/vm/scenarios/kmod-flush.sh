@@ -1,0 +1,59 @@
+# A flush and a FUA write to a new chunk complete only after the daemon has committed the filled chunks; a flush with nothing uncommitted sends no FLUSH.
+. "$DMCOW_ROOT/ops/vm/lib.sh"
+. "$DMCOW_ROOT/kmod/tests/vm-lib.sh"
+load_dmcow
+
+BASE=$(make_loop base.img 8388608 random)
+COW=$(make_loop cow.img 16777216 zero)
+SIZE=$(sectors "$BASE")
+# The responder commits 2 s after each FLUSH, like a daemon with a slow metadata device.
+start_responder resp --commit flush --commit-delay 2
+dmsetup create c1 --table "0 $SIZE cow vol1 $BASE $COW 64"
+mapper_nodes
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+step "a write to a new chunk completes without waiting for a commit"
+dd if=/dev/urandom of=/dev/mapper/c1 bs=4096 count=1 seek=10 oflag=direct status=none || fail "write failed"
+wait_log /tmp/resp.log '^FILLED vol=1 chunk=1 seq=1 ' || fail "no FILLED for chunk 1: $(cat /tmp/resp.log)"
+[ "$(status_field c1 filled_uncommitted)" = 1 ] || fail "chunk 1 should be filled and uncommitted: $(dmsetup status c1)"
+grep -q '^FLUSH' /tmp/resp.log && fail "a FLUSH was sent without a flush"
+
+step "fsync waits for the commit (dd conv=fsync)"
+t0=$(now_ms)
+dd if=/dev/urandom of=/dev/mapper/c1 bs=4096 count=1 seek=40 oflag=direct conv=fsync status=none || fail "write+fsync failed"
+t1=$(now_ms)
+step "write + fsync took $((t1 - t0)) ms"
+[ $((t1 - t0)) -ge 2000 ] || fail "fsync returned after $((t1 - t0)) ms, before the responder's 2 s commit delay"
+grep -q '^FLUSH vol=1 seq=2' /tmp/resp.log || fail "no FLUSH{seq=2}: $(cat /tmp/resp.log)"
+grep -q '^-> COMMITTED vol=1 chunk=1$' /tmp/resp.log || fail "chunk 1 not committed"
+grep -q '^-> COMMITTED vol=1 chunk=5$' /tmp/resp.log || fail "chunk 5 not committed"
+[ "$(status_field c1 filled_uncommitted)" = 0 ] || fail "chunks left uncommitted after fsync: $(dmsetup status c1)"
+
+step "a FUA write to a new chunk waits for its commit (oflag=direct,sync)"
+t0=$(now_ms)
+dd if=/dev/urandom of=/dev/mapper/c1 bs=4096 count=1 seek=80 oflag=direct,sync status=none || fail "FUA write failed"
+t1=$(now_ms)
+step "FUA write took $((t1 - t0)) ms"
+[ $((t1 - t0)) -ge 2000 ] || fail "FUA write returned after $((t1 - t0)) ms, before the 2 s commit delay"
+grep -q '^-> COMMITTED vol=1 chunk=10$' /tmp/resp.log || fail "chunk 10 not committed"
+
+step "a FUA write to a filled, uncommitted chunk waits for its commit too"
+dd if=/dev/urandom of=/dev/mapper/c1 bs=4096 count=1 seek=120 oflag=direct status=none || fail "write failed"
+wait_log /tmp/resp.log '^FILLED vol=1 chunk=15 ' || fail "no FILLED for chunk 15"
+t0=$(now_ms)
+dd if=/dev/urandom of=/dev/mapper/c1 bs=4096 count=1 seek=121 oflag=direct,sync status=none || fail "FUA write failed"
+t1=$(now_ms)
+step "FUA rewrite took $((t1 - t0)) ms"
+[ $((t1 - t0)) -ge 2000 ] || fail "FUA rewrite returned after $((t1 - t0)) ms, before the commit"
+
+step "a flush with nothing uncommitted only flushes the CoW device"
+flushes=$(grep -c '^FLUSH' /tmp/resp.log)
+sync /dev/mapper/c1 2>/dev/null || python3 -c 'import os; os.fsync(os.open("/dev/mapper/c1", os.O_RDONLY))'
+dd if=/dev/urandom of=/dev/mapper/c1 bs=4096 count=1 seek=122 oflag=direct conv=fsync status=none || fail "write+fsync failed"
+[ "$(grep -c '^FLUSH' /tmp/resp.log)" = "$flushes" ] || fail "FLUSH sent with nothing uncommitted"
+[ "$(status_field c1 errors)" = 0 ] || fail "errors: $(dmsetup status c1)"
+step "status: $(dmsetup status c1)"
+
+stop_responder
+dmsetup remove c1
