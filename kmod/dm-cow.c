@@ -38,8 +38,13 @@
  *
  * Control device (one opener): open -> HELLO_WAIT (kernel HELLO queued);
  * daemon HELLO -> ATTACHED (replay queued); close -> CLOSED. While not
- * ATTACHED, no messages are queued; writes wait, and after detach_timeout
- * seconds unanswered faults and waiting flushes fail with EIO.
+ * ATTACHED, no messages are queued; writes wait, and a write on an unanswered
+ * fault or a flush waiting for commits fails with EIO once it and the
+ * daemon's absence have both lasted detach_timeout seconds.
+ *
+ * Volume removal: the last target's dtr waits (bounded the same way) until
+ * the daemon has committed every filled chunk, so no completed write is
+ * forgotten with the volume.
  */
 
 #include <linux/module.h>
