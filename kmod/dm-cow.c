@@ -1627,8 +1627,8 @@ static int cow_handle_hello(const struct dm_cow_msg *m)
 		return -EPROTO;
 	}
 	if (version != DM_COW_PROTOCOL_VERSION) {
-		pr_err("dm-cow: daemon speaks protocol version %u, module speaks version %u; refusing\n",
-		       version, DM_COW_PROTOCOL_VERSION);
+		pr_err_ratelimited("dm-cow: daemon speaks protocol version %u, module speaks version %u; refusing\n",
+				   version, DM_COW_PROTOCOL_VERSION);
 		return -EPROTO;
 	}
 	if (m->volume || m->seq || le32_to_cpu(m->hello.msg_size) != DM_COW_MSG_SIZE ||
@@ -1898,6 +1898,8 @@ static int cow_ctl_open(struct inode *inode, struct file *file)
 	unsigned long flags;
 	int r = 0;
 
+	if (!capable(CAP_SYS_ADMIN))
+		return -EACCES;
 	spin_lock_irqsave(&cow_lock, flags);
 	if (ctl.state != CTL_CLOSED) {
 		r = -EBUSY;
@@ -1975,18 +1977,19 @@ static int __init dm_cow_init(void)
 		r = PTR_ERR(cow_kc);
 		goto bad_kc;
 	}
-	r = misc_register(&cow_misc);
-	if (r)
-		goto bad_misc;
 	r = dm_register_target(&cow_target);
 	if (r)
 		goto bad_target;
+	/* The control device last: an open() pins the module from then on. */
+	r = misc_register(&cow_misc);
+	if (r)
+		goto bad_misc;
 	queue_delayed_work(cow_wq, &ctl.expire_work, HZ);
 	return 0;
 
-bad_target:
-	misc_deregister(&cow_misc);
 bad_misc:
+	dm_unregister_target(&cow_target);
+bad_target:
 	dm_kcopyd_client_destroy(cow_kc);
 bad_kc:
 	destroy_workqueue(cow_wq);
@@ -2000,8 +2003,8 @@ bad_cache:
 
 static void __exit dm_cow_exit(void)
 {
-	dm_unregister_target(&cow_target);
 	misc_deregister(&cow_misc);
+	dm_unregister_target(&cow_target);
 	cancel_delayed_work_sync(&ctl.expire_work);
 	cancel_work_sync(&ctl.fill_work);
 	dm_kcopyd_client_destroy(cow_kc);
