@@ -23,6 +23,14 @@ public final class FormatSpaceOpener implements SpaceOpener {
     }
 
     @Override
+    public long chunkSize(VolumeConfig volume) throws IOException, FormatException {
+        CowFormat format = CowFormats.byName(volume.format());
+        try (FileCowStore store = FileCowStore.openReadOnly(volume.cow())) {
+            return format.info(store).chunkSize();
+        }
+    }
+
+    @Override
     public OpenedSpace open(VolumeConfig volume, Path cowLoop) throws IOException, FormatException {
         CowFormat format = CowFormats.byName(volume.format());
         FileCowStore store = FileCowStore.open(volume.cow(), false,

@@ -19,6 +19,8 @@ import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.dmcow.config.DaemonConfig;
+import org.dmcow.config.VolumeConfig;
+import org.dmcow.format.FormatException;
 
 /** A daemon in the test JVM: the real actors and streams over a kernel double and fake devices. */
 final class DaemonHarness {
@@ -75,8 +77,18 @@ final class DaemonHarness {
         config = DaemonConfig.from("test", ConfigFactory.parseString(hocon));
         channel = ControlChannel.handshake(kernel, 32);
         replies = channel.startReplies(kit.system(), 1 << 16, 64);
-        Volume.Environment env = new Volume.Environment(wrapReplies.apply(replies), devices, devices,
-                (cfg, loop) -> spaces.get(cfg.name()).open());
+        SpaceOpener opener = new SpaceOpener() {
+            @Override
+            public OpenedSpace open(VolumeConfig volume, Path cowLoop) throws FormatException {
+                return spaces.get(volume.name()).open();
+            }
+
+            @Override
+            public long chunkSize(VolumeConfig volume) {
+                return spaces.get(volume.name()).chunkSize;
+            }
+        };
+        Volume.Environment env = new Volume.Environment(wrapReplies.apply(replies), devices, devices, opener);
         volumeSet = kit.spawn(VolumeSet.create(config, env));
         stream = channel.run(kit.system(), volumeSet, config.streamInFlight());
         return this;
