@@ -34,6 +34,8 @@ final class DaemonHarness {
     final FakeDevices devices = new FakeDevices();
     final Map<String, MemoryCowSpace.Durable> spaces = new ConcurrentHashMap<>();
     final Path dir;
+    /** When set, the volumes' spaces are opened by this (e.g. the real formats) instead of {@link #spaces}. */
+    SpaceOpener realSpaces;
     DaemonConfig config;
     ControlChannel channel;
     ControlChannel.Replies replies;
@@ -88,7 +90,8 @@ final class DaemonHarness {
                 return spaces.get(volume.name()).chunkSize;
             }
         };
-        Volume.Environment env = new Volume.Environment(wrapReplies.apply(replies), devices, devices, opener);
+        Volume.Environment env = new Volume.Environment(wrapReplies.apply(replies), devices, devices,
+                realSpaces != null ? realSpaces : opener);
         volumeSet = kit.spawn(VolumeSet.create(config, env));
         stream = channel.run(kit.system(), volumeSet, config.streamInFlight());
         return this;

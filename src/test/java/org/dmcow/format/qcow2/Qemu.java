@@ -57,7 +57,7 @@ public final class Qemu {
     }
 
     /** The host offset qemu-img map gives for the extent starting at {@code start}, or -1. */
-    static long hostOffset(String mapJson, long start) {
+    public static long hostOffset(String mapJson, long start) {
         Matcher m = Pattern.compile("\\{[^}]*\\}").matcher(mapJson);
         while (m.find()) {
             String e = m.group();
