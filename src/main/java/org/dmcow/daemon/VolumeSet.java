@@ -159,7 +159,7 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
         long size;
         try {
             size = env.opener().chunkSize(v);
-        } catch (IOException | FormatException e) {
+        } catch (IOException | FormatException | RuntimeException e) {
             return v;
         }
         if (size == v.chunkSize()) {

@@ -86,8 +86,12 @@ final class DaemonHarness {
             }
 
             @Override
-            public long chunkSize(VolumeConfig volume) {
-                return spaces.get(volume.name()).chunkSize;
+            public long chunkSize(VolumeConfig volume) throws IOException {
+                MemoryCowSpace.Durable space = spaces.get(volume.name());
+                if (space == null) {
+                    throw new IOException(volume.cow() + ": no such file");
+                }
+                return space.chunkSize;
             }
         };
         Volume.Environment env = new Volume.Environment(wrapReplies.apply(replies), devices, devices,
