@@ -1011,13 +1011,21 @@ static void cow_destroy_volume(struct cow_volume *vol)
 
 	spin_lock_irqsave(&cow_lock, flags);
 	list_del(&vol->node);
-	/* Only chunks on these lists can have a message queued. */
+	/*
+	 * Only chunks on these lists can have a message queued. Granted ones
+	 * also leave the global fill queue, so that no copy can start on them
+	 * while the chunks are freed below with the lock dropped (no bio is
+	 * left, so none should be queued for a fill anyway).
+	 */
 	list_for_each_entry(c, &vol->faulted, list)
 		cow_unqueue_out(&c->out);
 	list_for_each_entry(c, &vol->uncommitted, list)
 		cow_unqueue_out(&c->out);
-	list_for_each_entry(c, &vol->granted, granted)
+	list_for_each_entry(c, &vol->granted, granted) {
 		cow_unqueue_out(&c->out);
+		if (c->state == CHUNK_QUEUED)
+			list_del_init(&c->list);
+	}
 	/* A daemon that was told about the volume learns it is gone. */
 	if (gone && vol->announced && list_empty(&vol->out_volume.node) &&
 	    ctl.state == CTL_ATTACHED) {
