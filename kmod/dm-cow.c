@@ -75,6 +75,7 @@
 #define COW_MAX_WRITE_MSGS	256	/* messages accepted by one write() */
 #define COW_MAX_CHUNK_SECTORS	(1U << 21)	/* 1 GiB */
 #define COW_MIN_POOL		64
+#define COW_FREE_BATCH		256	/* chunks freed per lock hold at removal */
 
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
 #define COW_MODE_READ BLK_OPEN_READ
@@ -125,6 +126,7 @@ struct cow_chunk {
 	struct bio_list done;		/* finished writes, not yet completed */
 	struct cow_out out;		/* FAULT, GRANTED or FILLED */
 	struct list_head list;		/* faulted, fill queue, fill_done or uncommitted */
+	struct list_head granted;	/* on vol->granted from MAP until FILLED */
 	unsigned long since;		/* jiffies when the fault was raised */
 };
 
@@ -162,6 +164,7 @@ struct cow_volume {
 	u64 fault_seq;
 	u64 fill_seq;
 	struct list_head uncommitted;	/* FILLED, !committed, by fill seq */
+	struct list_head granted;	/* mapped, not FILLED yet: QUEUED..WRITING */
 	struct list_head fill_done;	/* fills finished, for the worker */
 	struct bio_list deferred;	/* writes for the worker to place */
 	struct bio_list flushes;	/* waiting for a CoW device flush */
@@ -313,6 +316,7 @@ static void cow_erase(struct cow_chunk *c)
 	rb_erase(&c->node, &vol->chunks);
 	cow_unqueue_out(&c->out);
 	list_del_init(&c->list);
+	list_del_init(&c->granted);
 	if (c->state == CHUNK_FAULTED)
 		vol->faults_pending--;
 	if (c->state == CHUNK_FILLED && !c->committed)
@@ -422,6 +426,7 @@ static void cow_new_fault(struct cow_volume *vol, struct cow_chunk *c, u64 nr)
 	bio_list_init(&c->held);
 	bio_list_init(&c->done);
 	c->since = jiffies;
+	INIT_LIST_HEAD(&c->granted);
 	list_add_tail(&c->list, &vol->faulted);
 	cow_out_init(&c->out, DM_COW_MSG_FAULT);
 	cow_insert(vol, c);
@@ -522,6 +527,7 @@ static void cow_chunk_filled(struct cow_chunk *c, struct bio_list *done)
 
 	lockdep_assert_held(&cow_lock);
 	c->state = CHUNK_FILLED;
+	list_del_init(&c->granted);
 	c->fill_seq = ++vol->fill_seq;
 	list_add_tail(&c->list, &vol->uncommitted);
 	vol->filled_uncommitted++;
@@ -972,6 +978,7 @@ static struct cow_volume *cow_create_volume(const char *ident,
 	vol->chunks = RB_ROOT;
 	INIT_LIST_HEAD(&vol->faulted);
 	INIT_LIST_HEAD(&vol->uncommitted);
+	INIT_LIST_HEAD(&vol->granted);
 	INIT_LIST_HEAD(&vol->fill_done);
 	bio_list_init(&vol->deferred);
 	bio_list_init(&vol->flushes);
@@ -993,8 +1000,10 @@ static void cow_destroy_volume(struct cow_volume *vol)
 {
 	struct cow_gone *gone = kzalloc(sizeof(*gone), GFP_KERNEL);
 	struct bio_list orphans = BIO_EMPTY_LIST;
-	struct rb_node *n, *next;
+	struct cow_chunk *c;
+	struct rb_node *n;
 	unsigned long flags;
+	unsigned int i;
 
 	lockdep_assert_held(&cow_volumes_lock);
 	cancel_work_sync(&vol->work);
@@ -1002,6 +1011,21 @@ static void cow_destroy_volume(struct cow_volume *vol)
 
 	spin_lock_irqsave(&cow_lock, flags);
 	list_del(&vol->node);
+	/*
+	 * Only chunks on these lists can have a message queued. Granted ones
+	 * also leave the global fill queue, so that no copy can start on them
+	 * while the chunks are freed below with the lock dropped (no bio is
+	 * left, so none should be queued for a fill anyway).
+	 */
+	list_for_each_entry(c, &vol->faulted, list)
+		cow_unqueue_out(&c->out);
+	list_for_each_entry(c, &vol->uncommitted, list)
+		cow_unqueue_out(&c->out);
+	list_for_each_entry(c, &vol->granted, granted) {
+		cow_unqueue_out(&c->out);
+		if (c->state == CHUNK_QUEUED)
+			list_del_init(&c->list);
+	}
 	/* A daemon that was told about the volume learns it is gone. */
 	if (gone && vol->announced && list_empty(&vol->out_volume.node) &&
 	    ctl.state == CTL_ATTACHED) {
@@ -1013,21 +1037,30 @@ static void cow_destroy_volume(struct cow_volume *vol)
 	}
 	cow_unqueue_out(&vol->out_volume);
 	cow_unqueue_out(&vol->out_flush);
-	for (n = rb_first(&vol->chunks); n; n = next) {
-		struct cow_chunk *c = rb_entry(n, struct cow_chunk, node);
-
-		next = rb_next(n);
-		/* No table uses the volume, so no bio can be left; be safe. */
-		bio_list_merge(&orphans, &c->queued);
-		bio_list_merge(&orphans, &c->held);
-		bio_list_merge(&orphans, &c->done);
-		cow_erase(c);
-		mempool_free(c, cow_chunk_pool);
-	}
 	bio_list_merge(&orphans, &vol->deferred);
 	bio_list_merge(&orphans, &vol->flushes);
 	bio_list_merge(&orphans, &vol->flush_waiters);
 	spin_unlock_irqrestore(&cow_lock, flags);
+
+	/*
+	 * Nothing can reach the volume's chunks any more (off the volume list,
+	 * no message queued, no table), so free them in batches, with
+	 * interrupts back on and a chance to reschedule in between.
+	 */
+	do {
+		spin_lock_irqsave(&cow_lock, flags);
+		for (i = 0; i < COW_FREE_BATCH && (n = rb_first(&vol->chunks)); i++) {
+			c = rb_entry(n, struct cow_chunk, node);
+			/* No table uses the volume, so no bio can be left; be safe. */
+			bio_list_merge(&orphans, &c->queued);
+			bio_list_merge(&orphans, &c->held);
+			bio_list_merge(&orphans, &c->done);
+			cow_erase(c);
+			mempool_free(c, cow_chunk_pool);
+		}
+		spin_unlock_irqrestore(&cow_lock, flags);
+		cond_resched();
+	} while (n);
 
 	kfree(gone);
 	cow_end_bios(&orphans, BLK_STS_IOERR);
@@ -1580,8 +1613,11 @@ static void cow_replay(void)
 {
 	struct cow_volume *vol;
 	struct cow_chunk *c;
-	struct rb_node *n;
 
+	/*
+	 * Interrupts are off: walk only the lists of chunks that get a message,
+	 * never the whole tree (committed remaps can be millions).
+	 */
 	lockdep_assert_held(&cow_volumes_lock);
 	lockdep_assert_held(&cow_lock);
 	list_for_each_entry(vol, &cow_volumes, node) {
@@ -1591,11 +1627,8 @@ static void cow_replay(void)
 	list_for_each_entry(vol, &cow_volumes, node) {
 		list_for_each_entry(c, &vol->uncommitted, list)
 			cow_queue_out(&c->out, DM_COW_MSG_FILLED);
-		for (n = rb_first(&vol->chunks); n; n = rb_next(n)) {
-			c = rb_entry(n, struct cow_chunk, node);
-			if (c->state != CHUNK_FAULTED && c->state != CHUNK_FILLED)
-				cow_queue_out(&c->out, DM_COW_MSG_GRANTED);
-		}
+		list_for_each_entry(c, &vol->granted, granted)
+			cow_queue_out(&c->out, DM_COW_MSG_GRANTED);
 	}
 	list_for_each_entry(vol, &cow_volumes, node)
 		list_for_each_entry(c, &vol->faulted, list)
@@ -1696,6 +1729,7 @@ static int cow_handle_map(struct cow_volume *vol, const struct dm_cow_msg *m)
 	vol->faults_pending--;
 	c->cow_sector = cow_sector;
 	c->fill = fill;
+	list_add_tail(&c->granted, &vol->granted);
 	if (full) {
 		c->state = CHUNK_FILLING;
 		cow_remap_to_cow(vol, full, cow_sector);

@@ -71,6 +71,7 @@ class Responder:
         self.volumes = {}       # id -> Volume
         self.timers = []        # (when, fn)
         self.faults_seen = 0
+        self.maps_sent = 0
         self.replay_done = False
         self.held_fault = None
         self.state = self.load_state()
@@ -260,6 +261,10 @@ class Responder:
             fill = {"copy": FILL_COPY, "zero": FILL_ZERO}[self.args.fill]
         self.send(chunk_msg(MAP, vol.id, seq, chunk, sector, fill),
                   "MAP vol=%d chunk=%d seq=%d cow=%d fill=%s" % (vol.id, chunk, seq, sector, FILL_NAMES[fill]))
+        self.maps_sent += 1
+        if self.args.exit_after_maps and self.maps_sent >= self.args.exit_after_maps:
+            self.log("EXIT after %d maps" % self.maps_sent)
+            os._exit(0)
 
     def commit(self, vol, chunk):
         if chunk not in vol.filled:
@@ -380,6 +385,8 @@ def main():
     p.add_argument("--hold-faults", action="store_true", help="never answer faults")
     p.add_argument("--exit-after-faults", type=int, default=0,
                    help="exit after reading this many faults, leaving them unanswered")
+    p.add_argument("--exit-after-maps", type=int, default=0,
+                   help="exit right after sending this many MAPs, with their fills not done")
     p.add_argument("--fail-chunks", type=lambda s: {int(x) for x in s.split(",")}, default=set(),
                    help="answer faults on these chunks with FAIL")
     p.add_argument("--fail-errno", type=int, default=errno.EIO, help="the errno FAIL carries")

@@ -42,9 +42,37 @@ step "buffered reads through the page cache see the same data"
 echo 3 >/proc/sys/vm/drop_caches
 cmp /dev/mapper/c1 /tmp/model.img || fail "buffered read differs from the expected image"
 
-step "a discard of an unmapped chunk changes nothing"
-blkdiscard -o 0 -l 65536 /dev/mapper/c1 2>/dev/null || step "(the stack does not advertise discard)"
+# discard_sectors LOOPDEV: sectors discarded on the device so far (field 14 of its stat).
+discard_sectors() { awk '{ print $14 }' "/sys/block/$(basename "$1")/stat"; }
+# cow_range_is COW_SECTOR data|hole: the CoW file's 64 KiB at that sector holds data, or none.
+cow_range_is() {
+	python3 -c '
+import os, sys
+fd = os.open("/tmp/cow.img", os.O_RDONLY)
+off = int(sys.argv[1]) * 512
+try:
+    data = os.lseek(fd, off, os.SEEK_DATA) < off + 65536
+except OSError:
+    data = False
+sys.exit(0 if data == (sys.argv[2] == "data") else 1)' "$1" "$2"
+}
+minor=$(dmsetup info -c --noheadings -o minor c1 | tr -d ' ')
+[ "$(cat /sys/block/dm-$minor/queue/discard_max_bytes)" -gt 0 ] || fail "the volume does not advertise discard"
+
+step "a discard of an unmapped chunk changes nothing and reaches neither device"
+grep -q '^FAULT vol=1 chunk=0 ' /tmp/resp.log && fail "chunk 0 was written; the step needs it unmapped"
+blkdiscard -o 0 -l 65536 /dev/mapper/c1 || fail "blkdiscard of chunk 0 failed"
 $IOCHECK compare /dev/mapper/c1 /tmp/model.img || fail "data changed after a discard of an unmapped chunk"
+[ "$(discard_sectors "$COW")" = 0 ] || fail "the discard of an unmapped chunk reached the CoW device"
+
+step "a discard of a filled chunk is passed down: the CoW file's blocks are punched out"
+cow3=$(sed -n 's/^-> MAP vol=1 chunk=3 .*cow=\([0-9]*\) .*/\1/p' /tmp/resp.log)
+[ -n "$cow3" ] || fail "no MAP for chunk 3"
+cow_range_is "$cow3" data || fail "chunk 3's placement at sector $cow3 holds no data before the discard"
+blkdiscard -o $((3 * 65536)) -l 65536 /dev/mapper/c1 || fail "blkdiscard of chunk 3 failed"
+[ "$(discard_sectors "$COW")" = 128 ] || fail "the CoW device saw $(discard_sectors "$COW") discarded sectors, want 128"
+cow_range_is "$cow3" hole || fail "chunk 3's placement at sector $cow3 still holds data after the discard"
+[ "$(discard_sectors "$BASE")" = 0 ] || fail "a discard reached the base"
 
 step "the module cannot be unloaded while a table uses it"
 if rmmod dm_cow 2>/dev/null; then fail "rmmod succeeded with a live cow table"; fi

@@ -12,11 +12,17 @@ start_responder resp1 --commit flush --state /tmp/state.json
 dmsetup create c1 --table "$ALLCOW"
 mapper_nodes
 
-step "write chunks 3 4 5 10 and the last partial chunk 256, then sync"
+step "write chunks 3 4 5 10 and the whole last partial chunk 256 (16 KiB), then sync"
 for c in 3 4 5 10; do
 	dd if=/dev/urandom of=/dev/mapper/c1 bs=4096 count=2 seek=$((c * 8 + 2)) oflag=direct status=none || fail "write to chunk $c failed"
 done
-dd if=/dev/urandom of=/dev/mapper/c1 bs=4096 count=1 seek=$((256 * 8 + 1)) oflag=direct status=none || fail "write to chunk 256 failed"
+head -c 16384 /dev/urandom >/tmp/tail
+dd if=/tmp/tail of=/dev/mapper/c1 bs=16384 count=1 seek=$((256 * 2)) oflag=direct status=none || fail "write to chunk 256 failed"
+grep -q '^FAULT vol=1 chunk=256 seq=[0-9]* flags=1$' /tmp/resp1.log || fail "the write of the whole partial chunk lacks FULL_WRITE: $(grep 'chunk=256' /tmp/resp1.log)"
+grep -q '^-> MAP vol=1 chunk=256 .*fill=none$' /tmp/resp1.log || fail "no FILL_NONE for chunk 256"
+[ "$(status_field c1 nocopy_fills)" = 1 ] && [ "$(status_field c1 copies)" = 4 ] ||
+	fail "chunk 256 should fill without a copy, the 4 others with one: $(dmsetup status c1)"
+dd if=/dev/mapper/c1 bs=16384 count=1 skip=$((256 * 2)) iflag=direct status=none | cmp -s - /tmp/tail || fail "chunk 256 does not read back"
 sync /dev/mapper/c1
 [ "$(status_field c1 filled_uncommitted)" = 0 ] || fail "not all committed: $(dmsetup status c1)"
 sum1=$(dev_sum /dev/mapper/c1)
