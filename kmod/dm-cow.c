@@ -38,8 +38,13 @@
  *
  * Control device (one opener): open -> HELLO_WAIT (kernel HELLO queued);
  * daemon HELLO -> ATTACHED (replay queued); close -> CLOSED. While not
- * ATTACHED, no messages are queued; writes wait, and after detach_timeout
- * seconds unanswered faults and waiting flushes fail with EIO.
+ * ATTACHED, no messages are queued; writes wait, and a write on an unanswered
+ * fault or a flush waiting for commits fails with EIO once it and the
+ * daemon's absence have both lasted detach_timeout seconds.
+ *
+ * Volume removal: the last target's dtr waits (bounded the same way) until
+ * the daemon has committed every filled chunk, so no completed write is
+ * forgotten with the volume.
  */
 
 #include <linux/module.h>
@@ -59,6 +64,8 @@
 #include <linux/version.h>
 #include <linux/kdev_t.h>
 #include <linux/ctype.h>
+#include <linux/delay.h>
+#include <linux/sched/signal.h>
 
 #include "dm-cow.h"
 
@@ -117,7 +124,8 @@ struct cow_chunk {
 	struct bio_list held;		/* writes that arrived while WRITING */
 	struct bio_list done;		/* finished writes, not yet completed */
 	struct cow_out out;		/* FAULT, GRANTED or FILLED */
-	struct list_head list;		/* fill queue, fill_done or uncommitted */
+	struct list_head list;		/* faulted, fill queue, fill_done or uncommitted */
+	unsigned long since;		/* jiffies when the fault was raised */
 };
 
 /* A cow segment's range, registered in its volume for FORGET checks. */
@@ -150,6 +158,7 @@ struct cow_volume {
 
 	/* under cow_lock */
 	struct rb_root chunks;
+	struct list_head faulted;	/* FAULTED chunks, oldest first */
 	u64 fault_seq;
 	u64 fill_seq;
 	struct list_head uncommitted;	/* FILLED, !committed, by fill seq */
@@ -188,6 +197,7 @@ struct cow_bio {
 	bio_end_io_t *saved_end_io;
 	void *saved_private;
 	u64 flush_seq;
+	unsigned long since;		/* jiffies when it began to wait for commits */
 };
 
 enum cow_ctl_state {
@@ -204,7 +214,6 @@ static DEFINE_SPINLOCK(cow_lock);	/* all chunk state and the control queue */
 
 static struct {
 	enum cow_ctl_state state;
-	bool expired;			/* detach_timeout passed while detached */
 	unsigned long detached_since;
 	struct list_head out;
 	struct cow_out out_hello;
@@ -386,11 +395,6 @@ static bool cow_uncommitted_upto(struct cow_volume *vol, u64 seq)
 	return first && first->fill_seq <= seq;
 }
 
-static bool cow_daemon_gone_for_good(void)
-{
-	return ctl.state != CTL_ATTACHED && ctl.expired;
-}
-
 /* ---------------------------------------------------------------- step: fault */
 
 static void cow_chunk_add_write(struct cow_chunk *c, struct bio *bio)
@@ -417,7 +421,8 @@ static void cow_new_fault(struct cow_volume *vol, struct cow_chunk *c, u64 nr)
 	bio_list_init(&c->queued);
 	bio_list_init(&c->held);
 	bio_list_init(&c->done);
-	INIT_LIST_HEAD(&c->list);
+	c->since = jiffies;
+	list_add_tail(&c->list, &vol->faulted);
 	cow_out_init(&c->out, DM_COW_MSG_FAULT);
 	cow_insert(vol, c);
 	vol->faults_pending++;
@@ -488,10 +493,8 @@ static void cow_flush_work(struct work_struct *work)
 			bio_list_add(&failed, bio);
 		} else if (!cow_uncommitted_upto(vol, pb->flush_seq)) {
 			bio_list_add(&done, bio);
-		} else if (cow_daemon_gone_for_good()) {
-			vol->errors++;
-			bio_list_add(&failed, bio);
 		} else {
+			pb->since = jiffies;
 			bio_list_add(&vol->flush_waiters, bio);
 			need = max(need, pb->flush_seq);
 		}
@@ -769,7 +772,7 @@ static void cow_place_deferred(struct cow_volume *vol, struct bio *bio)
 	u64 nr = cow_chunk_of(vol, bio->bi_iter.bi_sector);
 	struct cow_chunk *c, *spare = NULL;
 	unsigned long flags;
-	bool submit = false, hooked = false, fail = false;
+	bool submit = false, hooked = false;
 
 	for (;;) {
 		spin_lock_irqsave(&cow_lock, flags);
@@ -780,34 +783,22 @@ static void cow_place_deferred(struct cow_volume *vol, struct bio *bio)
 		spare = mempool_alloc(cow_chunk_pool, GFP_NOIO);
 	}
 	if (!c) {
-		if (cow_daemon_gone_for_good()) {
-			vol->errors++;
-			fail = true;
-		} else {
-			cow_new_fault(vol, spare, nr);
-			c = spare;
-			spare = NULL;
-		}
+		cow_new_fault(vol, spare, nr);
+		c = spare;
+		spare = NULL;
 	}
-	if (c) {
-		if (c->state == CHUNK_FILLED) {
-			cow_issue_to_filled(c, bio, &hooked);
-			submit = true;
-		} else {
-			cow_chunk_add_write(c, bio);
-		}
+	if (c->state == CHUNK_FILLED) {
+		cow_issue_to_filled(c, bio, &hooked);
+		submit = true;
+	} else {
+		cow_chunk_add_write(c, bio);
 	}
 	spin_unlock_irqrestore(&cow_lock, flags);
 
 	if (spare)
 		mempool_free(spare, cow_chunk_pool);
-	if (fail) {
-		pr_err_ratelimited("dm-cow: volume %s: no daemon attached: failing write to chunk %llu\n",
-				   vol->ident, nr);
-		bio_io_error(bio);
-	} else if (submit) {
+	if (submit)
 		submit_bio_noacct(bio);
-	}
 }
 
 static void cow_volume_work(struct work_struct *work)
@@ -858,12 +849,6 @@ static int cow_map_write(struct cow_volume *vol, struct bio *bio)
 	}
 	if (c) {
 		cow_chunk_add_write(c, bio);
-	} else if (cow_daemon_gone_for_good()) {
-		vol->errors++;
-		spin_unlock_irqrestore(&cow_lock, flags);
-		pr_err_ratelimited("dm-cow: volume %s: no daemon attached: failing write to chunk %llu\n",
-				   vol->ident, nr);
-		return DM_MAPIO_KILL;
 	} else {
 		/* No chunk state yet: allocating it may sleep, so defer. */
 		bio_list_add(&vol->deferred, bio);
@@ -985,6 +970,7 @@ static struct cow_volume *cow_create_volume(const char *ident,
 	vol->chunk_shift = ilog2(chunk_sectors);
 	vol->nr_chunks = DIV_ROUND_UP_ULL(vol->volume_sectors, chunk_sectors);
 	vol->chunks = RB_ROOT;
+	INIT_LIST_HEAD(&vol->faulted);
 	INIT_LIST_HEAD(&vol->uncommitted);
 	INIT_LIST_HEAD(&vol->fill_done);
 	bio_list_init(&vol->deferred);
@@ -1236,13 +1222,54 @@ bad_base:
 	return r;
 }
 
+/*
+ * The volume's last target goes away. Filled chunks the daemon has not
+ * committed would be forgotten with the volume although their writes
+ * completed, so do what a flush does: flush the CoW device, send FLUSH and
+ * wait for the commits, as long as queued writes would wait for a daemon
+ * (detach_timeout; 0 waits forever) or until the caller is killed.
+ */
+static void cow_commit_before_destroy(struct cow_volume *vol)
+{
+	unsigned long flags, start = jiffies;
+	unsigned int timeout, ticks = 0;
+	u64 left;
+
+	blkdev_issue_flush(vol->cow_bdev);
+	for (;;) {
+		spin_lock_irqsave(&cow_lock, flags);
+		left = vol->filled_uncommitted;
+		if (left && !(ticks++ % 10))
+			cow_send_flush(vol, vol->fill_seq);
+		spin_unlock_irqrestore(&cow_lock, flags);
+		if (!left)
+			return;
+		timeout = READ_ONCE(detach_timeout);
+		if ((timeout && time_after(jiffies, start + (unsigned long)timeout * HZ)) ||
+		    fatal_signal_pending(current))
+			break;
+		msleep_interruptible(100);
+	}
+	pr_err("dm-cow: volume %s: removed with %llu filled chunks the daemon did not commit\n",
+	       vol->ident, left);
+}
+
 static void cow_dtr(struct dm_target *ti)
 {
 	struct cow_target *ct = ti->private;
 	struct cow_volume *vol = ct->vol;
+	bool last;
 
 	mutex_lock(&cow_volumes_lock);
 	list_del(&ct->node);
+	last = vol->refs == 1;
+	mutex_unlock(&cow_volumes_lock);
+
+	/* Without the mutex: the daemon's COMMITTED needs it. */
+	if (last)
+		cow_commit_before_destroy(vol);
+
+	mutex_lock(&cow_volumes_lock);
 	if (!--vol->refs)
 		cow_destroy_volume(vol);
 	mutex_unlock(&cow_volumes_lock);
@@ -1333,62 +1360,67 @@ static struct target_type cow_target = {
 
 /* ---------------------------------------------------------------- detach */
 
-static void cow_expire_volume(struct cow_volume *vol)
+/* Has a waiter that began at @since waited @timeout jiffies with no daemon? */
+static bool cow_waited_out(unsigned long since, unsigned long timeout)
 {
-	struct bio_list failed = BIO_EMPTY_LIST, flushes;
-	struct rb_node *n, *next;
+	unsigned long from = time_after(since, ctl.detached_since) ? since : ctl.detached_since;
+
+	return time_after_eq(jiffies, from + timeout);
+}
+
+static void cow_expire_volume(struct cow_volume *vol, unsigned long timeout)
+{
+	struct bio_list failed = BIO_EMPTY_LIST, keep = BIO_EMPTY_LIST;
+	unsigned int writes = 0, nflushes = 0;
+	struct cow_chunk *c, *tmp;
 	unsigned long flags;
-	unsigned int writes = 0, nflushes;
+	struct bio *bio;
 
 	spin_lock_irqsave(&cow_lock, flags);
-	for (n = rb_first(&vol->chunks); n; n = next) {
-		struct cow_chunk *c = rb_entry(n, struct cow_chunk, node);
-
-		next = rb_next(n);
-		if (c->state != CHUNK_FAULTED)
-			continue;
+	list_for_each_entry_safe(c, tmp, &vol->faulted, list) {
+		if (!cow_waited_out(c->since, timeout))
+			break;
 		writes += bio_list_size(&c->queued);
 		bio_list_merge(&failed, &c->queued);
 		cow_erase(c);
 		mempool_free(c, cow_chunk_pool);
 	}
-	flushes = vol->flush_waiters;
-	bio_list_init(&vol->flush_waiters);
-	nflushes = bio_list_size(&flushes);
+	while ((bio = bio_list_pop(&vol->flush_waiters))) {
+		struct cow_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
+
+		if (cow_waited_out(pb->since, timeout)) {
+			bio_list_add(&failed, bio);
+			nflushes++;
+		} else {
+			bio_list_add(&keep, bio);
+		}
+	}
+	vol->flush_waiters = keep;
 	vol->errors += writes + nflushes;
 	spin_unlock_irqrestore(&cow_lock, flags);
 
 	if (writes || nflushes)
 		pr_err("dm-cow: volume %s: no daemon attached for %u s: failing %u queued writes and %u flushes with EIO\n",
 		       vol->ident, READ_ONCE(detach_timeout), writes, nflushes);
-	bio_list_merge(&failed, &flushes);
 	cow_end_bios(&failed, BLK_STS_IOERR);
 }
 
+/* Every second while no daemon is attached: fail what waited too long. */
 static void cow_expire_work(struct work_struct *work)
 {
 	unsigned int timeout = READ_ONCE(detach_timeout);
 	struct cow_volume *vol;
 	unsigned long flags;
-	bool expire;
+	bool attached;
 
 	mutex_lock(&cow_volumes_lock);
 	spin_lock_irqsave(&cow_lock, flags);
-	if (ctl.state == CTL_ATTACHED || ctl.expired) {
-		spin_unlock_irqrestore(&cow_lock, flags);
-		mutex_unlock(&cow_volumes_lock);
-		return;
-	}
-	expire = timeout &&
-		 time_after_eq(jiffies, ctl.detached_since + (unsigned long)timeout * HZ);
-	if (expire)
-		ctl.expired = true;
+	attached = ctl.state == CTL_ATTACHED;
 	spin_unlock_irqrestore(&cow_lock, flags);
-
-	if (expire) {
-		list_for_each_entry(vol, &cow_volumes, node)
-			cow_expire_volume(vol);
-	} else {
+	if (!attached) {
+		if (timeout)
+			list_for_each_entry(vol, &cow_volumes, node)
+				cow_expire_volume(vol, (unsigned long)timeout * HZ);
 		queue_delayed_work(cow_wq, &ctl.expire_work, HZ);
 	}
 	mutex_unlock(&cow_volumes_lock);
@@ -1449,46 +1481,58 @@ static void cow_format(struct cow_out *o, struct dm_cow_msg *m)
 	}
 }
 
+/* Pop up to @max queued messages into @msgs. */
+static size_t cow_pop_out(struct dm_cow_msg *msgs, size_t max)
+{
+	unsigned long flags;
+	size_t n = 0;
+
+	spin_lock_irqsave(&cow_lock, flags);
+	while (n < max && !list_empty(&ctl.out)) {
+		struct cow_out *o = list_first_entry(&ctl.out, struct cow_out, node);
+
+		list_del_init(&o->node);
+		cow_format(o, &msgs[n++]);
+		if (o->type == DM_COW_MSG_VOLUME_GONE)
+			kfree(container_of(o, struct cow_gone, out));
+	}
+	spin_unlock_irqrestore(&cow_lock, flags);
+	return n;
+}
+
+/*
+ * The daemon may be all that stands between the kernel and free memory, so
+ * its read path does not allocate: messages go out in small on-stack batches.
+ */
 static ssize_t cow_ctl_read(struct file *file, char __user *buf, size_t count,
 			    loff_t *ppos)
 {
 	size_t max_msgs = min_t(size_t, count / DM_COW_MSG_SIZE, COW_MAX_READ_MSGS);
-	struct dm_cow_msg *msgs;
-	unsigned long flags;
-	size_t n = 0;
+	struct dm_cow_msg msgs[4];
+	size_t done = 0, n;
 	int r;
 
 	if (!max_msgs)
 		return -EINVAL;
-	msgs = kmalloc_array(max_msgs, sizeof(*msgs), GFP_KERNEL);
-	if (!msgs)
-		return -ENOMEM;
-
 	for (;;) {
-		spin_lock_irqsave(&cow_lock, flags);
-		while (n < max_msgs && !list_empty(&ctl.out)) {
-			struct cow_out *o = list_first_entry(&ctl.out, struct cow_out, node);
-
-			list_del_init(&o->node);
-			cow_format(o, &msgs[n++]);
-			if (o->type == DM_COW_MSG_VOLUME_GONE)
-				kfree(container_of(o, struct cow_gone, out));
+		n = cow_pop_out(msgs, min_t(size_t, ARRAY_SIZE(msgs), max_msgs - done));
+		if (n) {
+			if (copy_to_user(buf + done * DM_COW_MSG_SIZE, msgs, n * DM_COW_MSG_SIZE))
+				return -EFAULT;
+			done += n;
+			if (done == max_msgs)
+				break;
+			continue;
 		}
-		spin_unlock_irqrestore(&cow_lock, flags);
-		if (n)
+		if (done)
 			break;
-		if (file->f_flags & O_NONBLOCK) {
-			r = -EAGAIN;
-			goto out;
-		}
+		if (file->f_flags & O_NONBLOCK)
+			return -EAGAIN;
 		r = wait_event_interruptible(ctl.wait, !list_empty(&ctl.out));
 		if (r)
-			goto out;
+			return r;
 	}
-	r = copy_to_user(buf, msgs, n * DM_COW_MSG_SIZE) ? -EFAULT : 0;
-out:
-	kfree(msgs);
-	return r ? r : n * DM_COW_MSG_SIZE;
+	return done * DM_COW_MSG_SIZE;
 }
 
 static __poll_t cow_ctl_poll(struct file *file, poll_table *wait)
@@ -1553,13 +1597,9 @@ static void cow_replay(void)
 				cow_queue_out(&c->out, DM_COW_MSG_GRANTED);
 		}
 	}
-	list_for_each_entry(vol, &cow_volumes, node) {
-		for (n = rb_first(&vol->chunks); n; n = rb_next(n)) {
-			c = rb_entry(n, struct cow_chunk, node);
-			if (c->state == CHUNK_FAULTED)
-				cow_queue_out(&c->out, DM_COW_MSG_FAULT);
-		}
-	}
+	list_for_each_entry(vol, &cow_volumes, node)
+		list_for_each_entry(c, &vol->faulted, list)
+			cow_queue_out(&c->out, DM_COW_MSG_FAULT);
 	cow_queue_out(&ctl.out_replay_done, DM_COW_MSG_REPLAY_DONE);
 	/* Flushes that waited while detached still need their commits. */
 	list_for_each_entry(vol, &cow_volumes, node) {
@@ -1587,8 +1627,8 @@ static int cow_handle_hello(const struct dm_cow_msg *m)
 		return -EPROTO;
 	}
 	if (version != DM_COW_PROTOCOL_VERSION) {
-		pr_err("dm-cow: daemon speaks protocol version %u, module speaks version %u; refusing\n",
-		       version, DM_COW_PROTOCOL_VERSION);
+		pr_err_ratelimited("dm-cow: daemon speaks protocol version %u, module speaks version %u; refusing\n",
+				   version, DM_COW_PROTOCOL_VERSION);
 		return -EPROTO;
 	}
 	if (m->volume || m->seq || le32_to_cpu(m->hello.msg_size) != DM_COW_MSG_SIZE ||
@@ -1599,8 +1639,12 @@ static int cow_handle_hello(const struct dm_cow_msg *m)
 
 	mutex_lock(&cow_volumes_lock);
 	spin_lock_irqsave(&cow_lock, flags);
+	if (ctl.state != CTL_HELLO_WAIT) {
+		spin_unlock_irqrestore(&cow_lock, flags);
+		mutex_unlock(&cow_volumes_lock);
+		return cow_reject(m, "HELLO after the handshake");
+	}
 	ctl.state = CTL_ATTACHED;
-	ctl.expired = false;
 	cow_replay();
 	spin_unlock_irqrestore(&cow_lock, flags);
 	mutex_unlock(&cow_volumes_lock);
@@ -1648,6 +1692,7 @@ static int cow_handle_map(struct cow_volume *vol, const struct dm_cow_msg *m)
 		}
 	}
 	cow_unqueue_out(&c->out);
+	list_del_init(&c->list);
 	vol->faults_pending--;
 	c->cow_sector = cow_sector;
 	c->fill = fill;
@@ -1693,7 +1738,8 @@ static int cow_handle_fail(struct cow_volume *vol, const struct dm_cow_msg *m)
 	spin_unlock_irqrestore(&cow_lock, flags);
 
 	mempool_free(c, cow_chunk_pool);
-	cow_end_bios(&bios, errno_to_blk_status(-(int)error));
+	/* Only EIO or ENOSPC reach the upper layer: never a dm-internal status. */
+	cow_end_bios(&bios, error == ENOSPC ? BLK_STS_NOSPC : BLK_STS_IOERR);
 	return 0;
 }
 
@@ -1852,6 +1898,8 @@ static int cow_ctl_open(struct inode *inode, struct file *file)
 	unsigned long flags;
 	int r = 0;
 
+	if (!capable(CAP_SYS_ADMIN))
+		return -EACCES;
 	spin_lock_irqsave(&cow_lock, flags);
 	if (ctl.state != CTL_CLOSED) {
 		r = -EBUSY;
@@ -1929,18 +1977,19 @@ static int __init dm_cow_init(void)
 		r = PTR_ERR(cow_kc);
 		goto bad_kc;
 	}
-	r = misc_register(&cow_misc);
-	if (r)
-		goto bad_misc;
 	r = dm_register_target(&cow_target);
 	if (r)
 		goto bad_target;
+	/* The control device last: an open() pins the module from then on. */
+	r = misc_register(&cow_misc);
+	if (r)
+		goto bad_misc;
 	queue_delayed_work(cow_wq, &ctl.expire_work, HZ);
 	return 0;
 
-bad_target:
-	misc_deregister(&cow_misc);
 bad_misc:
+	dm_unregister_target(&cow_target);
+bad_target:
 	dm_kcopyd_client_destroy(cow_kc);
 bad_kc:
 	destroy_workqueue(cow_wq);
@@ -1954,8 +2003,8 @@ bad_cache:
 
 static void __exit dm_cow_exit(void)
 {
-	dm_unregister_target(&cow_target);
 	misc_deregister(&cow_misc);
+	dm_unregister_target(&cow_target);
 	cancel_delayed_work_sync(&ctl.expire_work);
 	cancel_work_sync(&ctl.fill_work);
 	dm_kcopyd_client_destroy(cow_kc);

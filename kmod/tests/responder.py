@@ -237,9 +237,10 @@ class Responder:
             self.garbage(vol, chunk, seq, flags)
             return
         if chunk in self.args.fail_chunks:
+            err = self.args.fail_errno
             self.at(self.args.map_delay, lambda: self.send(
-                chunk_msg(FAIL, vol.id, seq, chunk, error=errno.EIO),
-                "FAIL vol=%d chunk=%d seq=%d error=EIO" % (vol.id, chunk, seq)))
+                chunk_msg(FAIL, vol.id, seq, chunk, error=err),
+                "FAIL vol=%d chunk=%d seq=%d error=%d" % (vol.id, chunk, seq, err)))
             return
         self.at(self.args.map_delay, lambda: self.map(vol, chunk, seq, flags))
 
@@ -380,7 +381,8 @@ def main():
     p.add_argument("--exit-after-faults", type=int, default=0,
                    help="exit after reading this many faults, leaving them unanswered")
     p.add_argument("--fail-chunks", type=lambda s: {int(x) for x in s.split(",")}, default=set(),
-                   help="answer faults on these chunks with FAIL EIO")
+                   help="answer faults on these chunks with FAIL")
+    p.add_argument("--fail-errno", type=int, default=errno.EIO, help="the errno FAIL carries")
     p.add_argument("--zero-chunks", type=lambda s: {int(x) for x in s.split(",")}, default=set(),
                    help="map these chunks with FILL_ZERO")
     p.add_argument("--forget", action="append", default=[], metavar="IDENT:C1,C2",

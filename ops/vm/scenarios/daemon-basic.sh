@@ -85,7 +85,6 @@ stop_daemon
 mount -o ro /dev/mapper/vm1 /tmp/mnt || fail "mount after the second stop failed"
 [ "$(sha256sum </tmp/mnt/c.bin)" = "$c_sum" ] || fail "c.bin changed"
 umount /tmp/mnt
-"$BIN/dmcowctl" check /tmp/vm1.cow --base /tmp/base.img || fail "dmcowctl check found problems"
 [ "$(sha256sum </tmp/base.img | cut -d' ' -f1)" = "$base_sum" ] || fail "the base was written"
 dmsetup remove vm1
 step "every byte kept; base untouched"

@@ -49,8 +49,8 @@ $IOCHECK compare /dev/mapper/c1 /tmp/model.img || fail "data changed after a dis
 step "the module cannot be unloaded while a table uses it"
 if rmmod dm_cow 2>/dev/null; then fail "rmmod succeeded with a live cow table"; fi
 
-stop_responder
 dmsetup remove c1
+stop_responder
 [ "$(sha256sum </tmp/base.img | cut -d' ' -f1)" = "$base_sum" ] || fail "the base was written"
 rmmod dm_cow || fail "rmmod failed after the table was removed"
 step "base unchanged; module unloaded"

@@ -77,5 +77,24 @@ check /tmp/w5 5
 check /tmp/w1 1
 check /tmp/w2 2
 check /tmp/w3 3
+
+step "removing the device waits for the daemon to commit chunks whose writes completed"
+echo 60 >/sys/module/dm_cow/parameters/detach_timeout
+[ "$(status_field c1 filled_uncommitted)" = 1 ] || fail "chunk 5 should be uncommitted: $(dmsetup status c1)"
 stop_responder
+dmsetup remove c1 &
+rm_pid=$!
+sleep 3
+kill -0 $rm_pid 2>/dev/null || fail "the device was removed with chunk 5 uncommitted"
+start_responder resp4 --commit flush --state /tmp/state.json
+wait $rm_pid || fail "dmsetup remove failed"
+grep -q '^-> COMMITTED vol=1 chunk=5$' /tmp/resp4.log || fail "chunk 5 was not committed before the removal: $(cat /tmp/resp4.log)"
+wait_log /tmp/resp4.log '^VOLUME_GONE vol=1' || fail "no VOLUME_GONE"
+
+step "a new device with linear segments for the committed chunks reads every completed write"
+$IOCHECK linear-table /tmp/state.json vol1 "$SIZE" 64 "$BASE" "$COW" >/tmp/table || fail "no table"
+dmsetup create c1 /tmp/table || fail "create from $(cat /tmp/table) failed"
+mapper_nodes
+for i in 1 2 3 5; do check /tmp/w$i $i; done
 dmsetup remove c1
+stop_responder

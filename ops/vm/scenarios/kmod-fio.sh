@@ -55,6 +55,6 @@ wait $storm || fail "fio during reloads failed: $(cat /tmp/storm.out)"
 kill -0 $storm 2>/dev/null && fail "fio still running"
 step "fio during 3 reloads verified: $(cat /tmp/storm.out)"
 [ "$(status_field c1 errors)" = 0 ] || fail "errors: $(dmsetup status c1)"
-stop_responder
 dmsetup remove c1
+stop_responder
 dmsetup remove lin

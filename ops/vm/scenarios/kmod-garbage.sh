@@ -4,7 +4,8 @@
 load_dmcow
 
 BASE=$(make_loop base.img 8388608 random)
-COW=$(make_loop cow.img 16777216 zero)
+# Random CoW contents, so that a zero fill that wrote nothing shows.
+COW=$(make_loop cow.img 16777216 random)
 SIZE=$(sectors "$BASE")
 dmsetup create c1 --table "0 $SIZE cow vol1 $BASE $COW 64"
 mapper_nodes
@@ -15,16 +16,17 @@ grep -q '^HELLO-REFUSED EPROTO' /tmp/v2.log || fail "version 2 was not refused: 
 dmesg | grep -q 'dm-cow: daemon speaks protocol version 2, module speaks version 1' || fail "no log line naming both versions"
 
 step "bad replies while a fault is pending"
-start_responder resp --garbage --check-busy --fail-chunks 7 --zero-chunks 20 --commit flush
+start_responder resp --garbage --check-busy --fail-chunks 7 --fail-errno 78 --zero-chunks 20 --commit flush
 head -c 4096 /dev/urandom >/tmp/w
 dd if=/tmp/w of=/dev/mapper/c1 bs=4096 count=1 seek=17 oflag=direct status=none || fail "the write behind the garbage failed"
 grep '^GARBAGE' /tmp/resp.log
 grep -q '^GARBAGE-DONE passed=2[0-9] failed=0$' /tmp/resp.log || fail "some bad replies were not refused: $(grep UNEXPECTED /tmp/resp.log)"
 dd if=/dev/mapper/c1 bs=4096 count=1 skip=17 iflag=direct status=none | cmp -s - /tmp/w || fail "chunk 2 does not read back"
 
-step "FAIL errors the queued write with EIO"
-if dd if=/tmp/w of=/dev/mapper/c1 bs=4096 count=1 seek=56 oflag=direct status=none; then fail "the write answered with FAIL succeeded"; fi
-grep -q '^-> FAIL vol=1 chunk=7 ' /tmp/resp.log || fail "no FAIL was sent"
+step "FAIL errors the queued write with EIO, even for an errno that is a dm-internal status (EREMCHG)"
+if dd if=/tmp/w of=/dev/mapper/c1 bs=4096 count=1 seek=56 oflag=direct status=none 2>/tmp/dd.err; then fail "the write answered with FAIL succeeded"; fi
+grep -q 'Input/output error' /tmp/dd.err || fail "FAIL did not give EIO: $(cat /tmp/dd.err)"
+grep -q '^-> FAIL vol=1 chunk=7 .*error=78' /tmp/resp.log || fail "no FAIL was sent"
 
 step "FILL_ZERO: the rest of a zero-filled chunk reads as zeros"
 dd if=/tmp/w of=/dev/mapper/c1 bs=4096 count=1 seek=161 oflag=direct status=none || fail "write to chunk 20 failed"

@@ -59,5 +59,5 @@ for c in 3 11; do
 done
 [ "$(status_field c1 errors)" = 0 ] || fail "errors: $(dmsetup status c1)"
 step "status: $(dmsetup status c1 | grep cow)"
-stop_responder
 dmsetup remove c1
+stop_responder

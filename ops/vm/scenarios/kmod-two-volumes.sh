@@ -35,5 +35,5 @@ step "removing one volume sends VOLUME_GONE and leaves the other serving"
 dmsetup remove b
 wait_log /tmp/resp.log '^VOLUME_GONE vol=2' || fail "no VOLUME_GONE for volb"
 $IOCHECK compare /dev/mapper/a /tmp/model1.img || fail "volume a changed after b was removed"
-stop_responder
 dmsetup remove a
+stop_responder

@@ -6,15 +6,16 @@ package org.dmcow.cli;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
+import org.dmcow.config.DaemonConfig;
 import org.dmcow.daemon.AdminServer;
 
-/** {@code dmcowctl status [--json] [--socket PATH]}: the live daemon's volumes. */
+/** {@code dmcowctl status [--json] [--socket PATH | --config FILE]}: the live daemon's volumes. */
 final class StatusCommand implements Dmcowctl.Command {
     static final Path DEFAULT_SOCKET = Path.of("/run/dmcow/dmcowd.sock");
 
     @Override
     public String summary() {
-        return "show the running daemon's volumes [--json] [--socket PATH]";
+        return "show the running daemon's volumes [--json] [--socket PATH | --config FILE]";
     }
 
     @Override
@@ -29,6 +30,12 @@ final class StatusCommand implements Dmcowctl.Command {
                         throw new Dmcowctl.UsageException("--socket needs a path");
                     }
                     socket = Path.of(args[++i]);
+                }
+                case "--config" -> {
+                    if (i + 1 == args.length) {
+                        throw new Dmcowctl.UsageException("--config needs a file");
+                    }
+                    socket = DaemonConfig.load(Path.of(args[++i])).adminSocket();
                 }
                 default -> throw new Dmcowctl.UsageException("unknown argument \"" + args[i] + "\"");
             }

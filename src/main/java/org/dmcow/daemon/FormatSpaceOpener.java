@@ -23,22 +23,35 @@ public final class FormatSpaceOpener implements SpaceOpener {
     }
 
     @Override
+    public long chunkSize(VolumeConfig volume) throws IOException, FormatException {
+        CowFormat format = CowFormats.byName(volume.format());
+        try (FileCowStore store = FileCowStore.openReadOnly(volume.cow())) {
+            return format.info(store).chunkSize();
+        }
+    }
+
+    @Override
     public OpenedSpace open(VolumeConfig volume, Path cowLoop) throws IOException, FormatException {
         CowFormat format = CowFormats.byName(volume.format());
         FileCowStore store = FileCowStore.open(volume.cow(), false,
                 cowLoop == null ? null : size -> loops.refreshCapacity(cowLoop));
         FileBaseImage base = null;
+        CowSpace space = null;
         try {
             base = FileBaseImage.open(volume.base());
-            CowSpace space = format.open(store, base);
+            space = format.open(store, base);
             if (space.chunkSize() != volume.chunkSize()) {
-                space.close();
                 throw new FormatException(volume.cow() + ": the CoW space has chunk size " + space.chunkSize()
                         + ", the config says chunk-size = " + volume.chunkSize());
             }
+            // The device is created only once the space is open: it never reads these from the base.
+            ZeroChunks.commit(space, store);
             FileBaseImage opened = base;
             return new OpenedSpace(space, store, opened::close);
         } catch (IOException | FormatException | RuntimeException e) {
+            if (space != null) {
+                space.close();
+            }
             store.close();
             if (base != null) {
                 base.close();

@@ -29,4 +29,12 @@ public interface SpaceOpener {
      * space (told when the file grows) or null.
      */
     OpenedSpace open(VolumeConfig volume, Path cowLoop) throws IOException, FormatException;
+
+    /**
+     * The chunk size of the volume's existing CoW space (a qcow2 image's cluster size), which the
+     * device is built with; read without opening the space for serving. This default: the config's.
+     */
+    default long chunkSize(VolumeConfig volume) throws IOException, FormatException {
+        return volume.chunkSize();
+    }
 }

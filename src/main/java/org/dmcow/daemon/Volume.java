@@ -355,6 +355,18 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
             return;
         }
         Chunk c = ledger.chunks.get(f.chunk());
+        if (c != null && c.state == State.MAPPED && c.faultSeq != f.seq()) {
+            // the fill failed: the kernel dropped the grant and faults again; the place is still ours
+            getContext().getLog().warn("volume {}: chunk {} faulted again (seq {}) after its fill failed; "
+                    + "mapping it to the same place", config.name(), f.chunk(), f.seq());
+            c.faultSeq = f.seq();
+            c.faultFlags = f.flags();
+            c.state = State.PLACED;
+            c.fill = (f.flags() & Protocol.FAULT_FULL_WRITE) != 0 ? Protocol.FILL_NONE : c.placedFill;
+            sendMap(c);
+            ledger.mapped--; // counted once per chunk
+            return;
+        }
         if (c != null) {
             reject(c.faultSeq == f.seq() ? "repeated fault " + f.seq() + " on chunk " + f.chunk()
                     : "fault " + f.seq() + " on chunk " + f.chunk() + ", which is already " + c.state);
@@ -493,8 +505,8 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
             return this; // a repeated answer after an allocator restart
         }
         c.place = m.placement().place();
-        c.fill = (c.faultFlags & Protocol.FAULT_FULL_WRITE) != 0 ? Protocol.FILL_NONE
-                : m.placement().fill() == CowSpace.Fill.COPY ? Protocol.FILL_COPY : Protocol.FILL_ZERO;
+        c.placedFill = m.placement().fill() == CowSpace.Fill.COPY ? Protocol.FILL_COPY : Protocol.FILL_ZERO;
+        c.fill = (c.faultFlags & Protocol.FAULT_FULL_WRITE) != 0 ? Protocol.FILL_NONE : c.placedFill;
         c.state = State.PLACED;
         sendMap(c);
         return this;

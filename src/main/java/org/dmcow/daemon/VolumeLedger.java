@@ -44,6 +44,8 @@ final class VolumeLedger {
         long faultSeq;
         int faultFlags;
         long place = -1;
+        /** The fill the placement asked for (COPY or ZERO), for a MAP without a full-chunk write. */
+        int placedFill = org.dmcow.protocol.Protocol.FILL_COPY;
         int fill;
         long fillSeq;
 

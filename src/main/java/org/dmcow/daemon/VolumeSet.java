@@ -3,6 +3,7 @@
  */
 package org.dmcow.daemon;
 
+import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -18,7 +19,9 @@ import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.dmcow.config.DaemonConfig;
+import org.dmcow.config.Sizes;
 import org.dmcow.config.VolumeConfig;
+import org.dmcow.format.FormatException;
 import org.dmcow.protocol.ControlMessage;
 
 /**
@@ -114,7 +117,8 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
                     + System.nanoTime()));
             configs.remove(name);
         }
-        for (VolumeConfig v : config.volumes().values()) {
+        for (VolumeConfig configured : config.volumes().values()) {
+            VolumeConfig v = withSpaceChunkSize(configured);
             VolumeConfig old = configs.get(v.name());
             if (old != null) {
                 if (!old.equals(v)) {
@@ -145,6 +149,25 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
                                 "no answer: " + err.getMessage())));
             }
         }
+    }
+
+    /**
+     * The device is built with the CoW space's own chunk size (a qcow2 image's cluster size), not
+     * the config's. A space that cannot be read keeps the config's: opening it reports why.
+     */
+    private VolumeConfig withSpaceChunkSize(VolumeConfig v) {
+        long size;
+        try {
+            size = env.opener().chunkSize(v);
+        } catch (IOException | FormatException | RuntimeException e) {
+            return v;
+        }
+        if (size == v.chunkSize()) {
+            return v;
+        }
+        getContext().getLog().info("volume {}: chunk size {} from the CoW space {}, not chunk-size = {} of the config",
+                v.name(), Sizes.format(size), v.cow(), Sizes.format(v.chunkSize()));
+        return new VolumeConfig(v.name(), v.base(), v.cow(), v.format(), size);
     }
 
     /** A refused volume's actor only answers status: replaced when the config changes. */

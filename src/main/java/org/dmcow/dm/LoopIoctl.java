@@ -27,12 +27,33 @@ public final class LoopIoctl implements LoopDevices {
     static final int LO_NAME_SIZE = 64;
     static final int LO_FLAGS_READ_ONLY = 1;
 
+    /** Find, LOOP_CTL_GET_FREE and LOOP_CONFIGURE are one step within this process. */
+    private static final Object ATTACH_LOCK = new Object();
+    private static final int EBUSY = 16;
+    private static final int ATTACH_TRIES = 10;
+
     @Override
     public Loop attach(Path file, boolean readOnly) throws IOException {
-        Path existing = find(file.toRealPath());
-        if (existing != null) {
-            return new Loop(existing, BlockDevices.majorMinor(existing));
+        // Volumes start concurrently: without the lock two of them get the same free device.
+        synchronized (ATTACH_LOCK) {
+            Path existing = find(file.toRealPath());
+            if (existing != null) {
+                return new Loop(existing, BlockDevices.majorMinor(existing));
+            }
+            for (int attempt = 1;; attempt++) {
+                try {
+                    return attachFree(file, readOnly);
+                } catch (LibC.ErrnoException e) {
+                    // Another process took the free device between the two ioctls: retry, as losetup does.
+                    if (e.errno() != EBUSY || attempt == ATTACH_TRIES) {
+                        throw e;
+                    }
+                }
+            }
         }
+    }
+
+    private static Loop attachFree(Path file, boolean readOnly) throws IOException {
         int ctl = LibC.open("/dev/loop-control", LibC.O_RDWR);
         int n;
         try {

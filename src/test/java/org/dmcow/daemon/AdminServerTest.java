@@ -41,7 +41,8 @@ class AdminServerTest {
             assertTrue(json.contains("\"cow_used_bytes\":786432"), json);
             assertTrue(json.contains("\"last_commit\":\"2026-11-21T06:00:00Z\""), json);
             assertTrue(json.contains("\"reason\":\"metadata commit failed: \\\"EIO\\\"\""), json);
-            String text = ctl("status", "--socket", sock.toString());
+            Path conf = java.nio.file.Files.writeString(dir.resolve("d.conf"), "dmcow.admin-socket = \"" + sock + "\"");
+            String text = ctl("status", "--config", conf.toString());
             assertTrue(text.contains("vm2              degraded"), text);
             assertTrue(text.contains("vm2: metadata commit failed"), text);
         }

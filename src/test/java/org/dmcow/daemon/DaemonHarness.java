@@ -19,6 +19,8 @@ import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.dmcow.config.DaemonConfig;
+import org.dmcow.config.VolumeConfig;
+import org.dmcow.format.FormatException;
 
 /** A daemon in the test JVM: the real actors and streams over a kernel double and fake devices. */
 final class DaemonHarness {
@@ -32,6 +34,8 @@ final class DaemonHarness {
     final FakeDevices devices = new FakeDevices();
     final Map<String, MemoryCowSpace.Durable> spaces = new ConcurrentHashMap<>();
     final Path dir;
+    /** When set, the volumes' spaces are opened by this (e.g. the real formats) instead of {@link #spaces}. */
+    SpaceOpener realSpaces;
     DaemonConfig config;
     ControlChannel channel;
     ControlChannel.Replies replies;
@@ -75,8 +79,23 @@ final class DaemonHarness {
         config = DaemonConfig.from("test", ConfigFactory.parseString(hocon));
         channel = ControlChannel.handshake(kernel, 32);
         replies = channel.startReplies(kit.system(), 1 << 16, 64);
+        SpaceOpener opener = new SpaceOpener() {
+            @Override
+            public OpenedSpace open(VolumeConfig volume, Path cowLoop) throws FormatException {
+                return spaces.get(volume.name()).open();
+            }
+
+            @Override
+            public long chunkSize(VolumeConfig volume) throws IOException {
+                MemoryCowSpace.Durable space = spaces.get(volume.name());
+                if (space == null) {
+                    throw new IOException(volume.cow() + ": no such file");
+                }
+                return space.chunkSize;
+            }
+        };
         Volume.Environment env = new Volume.Environment(wrapReplies.apply(replies), devices, devices,
-                (cfg, loop) -> spaces.get(cfg.name()).open());
+                realSpaces != null ? realSpaces : opener);
         volumeSet = kit.spawn(VolumeSet.create(config, env));
         stream = channel.run(kit.system(), volumeSet, config.streamInFlight());
         return this;

@@ -67,6 +67,8 @@ final class KernelDouble implements ControlDevice {
     final AtomicInteger messagesWritten = new AtomicInteger();
     /** The next this many write() calls fail with EIO before applying anything. */
     final AtomicInteger failWrites = new AtomicInteger();
+    /** Fills of these chunks fail once: the grant is dropped, the writes fail, no FILLED. */
+    final Set<Long> failFills = java.util.concurrent.ConcurrentHashMap.newKeySet();
     /** Send every FAULT and FILLED twice. */
     volatile boolean repeatMessages;
 
@@ -253,6 +255,13 @@ final class KernelDouble implements ControlDevice {
             }
             v.faultChunk.remove(mp.seq());
             v.chunkFault.remove(mp.chunk());
+            if (failFills.remove(mp.chunk())) {
+                CompletableFuture<Void> w = v.writes.remove(mp.chunk());
+                if (w != null) {
+                    w.completeExceptionally(new IOException("fill of chunk " + mp.chunk() + " failed"));
+                }
+                return null;
+            }
             v.place.put(mp.chunk(), mp.cowSector());
             v.chunkAt.put(mp.cowSector(), mp.chunk());
             v.fillOf.put(mp.chunk(), mp.fill());

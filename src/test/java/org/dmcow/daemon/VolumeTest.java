@@ -4,6 +4,7 @@
 package org.dmcow.daemon;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
@@ -254,6 +255,24 @@ class VolumeTest {
         assertEquals(30, k.maps.get());
         assertEquals(30, k.volume(vol).committed.size());
         assertEquals(0, k.failWrites.get());
+        assertConsistent(k, vol, h.spaces.get("vm1"));
+        h.shutdown();
+    }
+
+    @Test
+    void aChunkFaultedAgainAfterAFailedFillIsMappedAgain() throws Exception {
+        KernelDouble k = kernel();
+        DaemonHarness h = new DaemonHarness(KIT, k, dir);
+        h.start(h.volumes("dmcow.commit-interval = 1h", "vm1"));
+        int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        k.failFills.add(3L);
+        CompletableFuture<Void> failed = k.write(vol, 3, false);
+        assertTrue(assertThrows(java.util.concurrent.ExecutionException.class, () -> failed.get(20, TimeUnit.SECONDS))
+                .getCause().getMessage().contains("fill of chunk 3 failed"));
+        await(k.write(vol, 3, true));
+        await(k.flush(vol));
+        assertEquals(Protocol.FILL_NONE, k.volume(vol).fillOf.get(3L));
+        assertEquals(1, k.volume(vol).committed.size());
         assertConsistent(k, vol, h.spaces.get("vm1"));
         h.shutdown();
     }

@@ -13,12 +13,12 @@ import java.util.regex.Pattern;
 import org.dmcow.format.CowSpace;
 
 /** Runs the real qemu-img and qemu-io (Debian qemu-utils) for interop checks. */
-final class Qemu {
+public final class Qemu {
     private Qemu() {
     }
 
-    record Result(int exit, String out, String err) {
-        Result ok() {
+    public record Result(int exit, String out, String err) {
+        public Result ok() {
             if (exit != 0) {
                 throw new AssertionError("exit " + exit + "\n" + out + err);
             }
@@ -26,7 +26,7 @@ final class Qemu {
         }
     }
 
-    static Result run(String... command) throws IOException, InterruptedException {
+    public static Result run(String... command) throws IOException, InterruptedException {
         ProcessBuilder pb = new ProcessBuilder(command);
         Process p = pb.start();
         p.getOutputStream().close();
@@ -57,7 +57,7 @@ final class Qemu {
     }
 
     /** The host offset qemu-img map gives for the extent starting at {@code start}, or -1. */
-    static long hostOffset(String mapJson, long start) {
+    public static long hostOffset(String mapJson, long start) {
         Matcher m = Pattern.compile("\\{[^}]*\\}").matcher(mapJson);
         while (m.find()) {
             String e = m.group();

@@ -1,0 +1,127 @@
+/*
+ * Licensed under the Apache License, Version 2.0. See LICENSE.
+ */
+package org.dmcow.daemon;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.RandomAccessFile;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.dmcow.config.VolumeConfig;
+import org.dmcow.format.qcow2.Qemu;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The whole daemon over a real qcow2 file (fake devices, kernel double): clean shutdown leaves
+ * {@code qemu-img check} at exit 0, and after a restart the places the kernel still holds are
+ * adopted, not handed out again, and committed where they are.
+ */
+class Qcow2DaemonTest {
+    static final ActorTestKit KIT = ActorTestKit.create();
+    private static final int CHUNK_SECTORS = 128;
+
+    @AfterAll
+    static void stopKit() {
+        KIT.shutdownTestKit();
+    }
+
+    @TempDir
+    Path dir;
+
+    private String config(Path cow) {
+        return "dmcow.commit-interval = 1h\ndmcow.volumes.vm1 { base = \"" + dir.resolve("base.img") + "\", cow = \""
+                + cow + "\", format = qcow2 }\n";
+    }
+
+    private DaemonHarness harness(KernelDouble k) throws Exception {
+        DaemonHarness h = new DaemonHarness(KIT, k, dir);
+        h.realSpaces = new FormatSpaceOpener(h.devices);
+        return h;
+    }
+
+    private static void await(CompletableFuture<Void> f) throws Exception {
+        f.get(20, TimeUnit.SECONDS);
+    }
+
+    /** Runs qemu-img check: exit 0 (no leaks, no corruption) and {@code clusters} allocated data clusters. */
+    private static void qemuImgCheckClean(Path cow, int clusters) throws Exception {
+        Qemu.Result check = Qemu.run("qemu-img", "check", "--output=json", "-f", "qcow2", cow.toString());
+        assertEquals(0, check.exit(), check.out() + check.err());
+        assertTrue(check.out().contains("\"allocated-clusters\": " + clusters + ","), check.out());
+    }
+
+    @Test
+    void cleanShutdownAndARestartWithGrantsLeaveTheImageClean() throws Exception {
+        Path cow = dir.resolve("vm1.qcow2");
+        try (RandomAccessFile base = new RandomAccessFile(dir.resolve("base.img").toFile(), "rw")) {
+            base.setLength(DaemonHarness.BASE_SIZE);
+        }
+        Qemu.run("qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=65536", "-b",
+                dir.resolve("base.img").toString(), "-F", "raw", cow.toString()).ok();
+
+        // first daemon: ten chunks committed by a flush, two filled and left to the clean shutdown
+        Map<Long, Long> places;
+        try (KernelDouble k = new KernelDouble()) {
+            DaemonHarness h = harness(k).start(config(cow));
+            int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, CHUNK_SECTORS);
+            List<CompletableFuture<Void>> writes = new ArrayList<>();
+            for (long c = 0; c < 10; c++) {
+                writes.add(k.write(vol, c, false));
+            }
+            for (CompletableFuture<Void> w : writes) {
+                await(w);
+            }
+            await(k.flush(vol));
+            await(k.write(vol, 30, false));
+            await(k.write(vol, 31, true));
+            h.shutdown();
+            places = Map.copyOf(k.volume(vol).place);
+        }
+        qemuImgCheckClean(cow, 12);
+
+        // A crashed daemon placed chunks 40 and 41 (their clusters counted) and the kernel holds them:
+        // filled and fill running. The next daemon must adopt them, not hand them out again.
+        long p40;
+        long p41;
+        VolumeConfig volume = new VolumeConfig("vm1", dir.resolve("base.img"), cow, "qcow2", 65536);
+        try (SpaceOpener.OpenedSpace crashed = new FormatSpaceOpener(new FakeDevices()).open(volume, null)) {
+            p40 = crashed.space().place(40).place() / 512;
+            p41 = crashed.space().place(41).place() / 512;
+        }
+        try (KernelDouble k = new KernelDouble()) {
+            DaemonHarness h = harness(k);
+            int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, CHUNK_SECTORS);
+            k.replayMapped(vol, 40, p40, true);
+            k.replayMapped(vol, 41, p41, false);
+            CompletableFuture<Void> fresh = k.write(vol, 42, false);
+            k.replayDone();
+            h.start(config(cow));
+            await(fresh);
+            k.finishFill(vol, 41);
+            await(k.flush(vol));
+            KernelDouble.Vol v = k.volume(vol);
+            assertEquals(Set.of(40L, 41L, 42L), v.committed);
+            Set<Long> held = new HashSet<>(places.values());
+            held.add(p40);
+            held.add(p41);
+            assertFalse(held.contains(v.place.get(42L)), "chunk 42 was placed where a chunk already is");
+            h.shutdown();
+        }
+        qemuImgCheckClean(cow, 15);
+        String map = Qemu.run("qemu-img", "map", "--output=json", "-f", "qcow2", cow.toString()).ok().out();
+        assertEquals(p40 * 512, Qemu.hostOffset(map, 40 * 65536), map);
+        assertTrue(p41 == p40 + CHUNK_SECTORS || Qemu.hostOffset(map, 41 * 65536) == p41 * 512, map);
+    }
+}
