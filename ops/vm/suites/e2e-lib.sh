@@ -40,19 +40,6 @@ wait_for() {
 	done
 }
 
-# retry_setup: false; but first SIGHUP the daemon for each new "degraded ... setting up the
-# devices" in its log. Workaround for /work/brief/e2e-bugs.md #1: volumes starting together race
-# for the same free loop device (EBUSY); SIGHUP retries degraded volumes.
-retry_setup() {
-	n=$(grep -c 'degraded, writes to new chunks wait: setting up the devices' "$DLOG.run" || true)
-	if [ "$n" -gt "$hups" ]; then
-		hups=$n
-		echo "   (loop device race, see e2e-bugs.md #1: SIGHUP retries the degraded volume)"
-		kill -HUP "$DPID"
-	fi
-	return 1
-}
-
 # start_daemon VOLUME...: start dmcowd on $DCONF and wait until every named volume is serving
 # (read from its log: a JVM start costs many seconds under emulation, dmcowctl one more).
 start_daemon() {
@@ -63,9 +50,8 @@ start_daemon() {
 	if [ -n "${SHOW_DAEMON_LOG:-}" ]; then
 		(tail -n +1 -f "$DLOG.run" & echo $! >/tmp/dmcowd-tail.pid; wait) | grep --line-buffered -v 'dead letters' | sed -u 's/^/     | /' &
 	fi
-	hups=0
 	for v in "$@"; do
-		wait_for "grep -q 'volume $v: serving' '$DLOG.run' || retry_setup" 300
+		wait_for "grep -q 'volume $v: serving' '$DLOG.run'" 900
 		[ -b "/dev/mapper/$v" ] || fail "no /dev/mapper/$v"
 	done
 	if [ -n "${SHOW_DAEMON_LOG:-}" ]; then

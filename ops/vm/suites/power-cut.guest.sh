@@ -54,7 +54,9 @@ fi
 
 if [ -n "$LAST" ]; then
 	stop_daemon
-	umount /tmp/holder
+	dmsetup remove n && dmsetup remove q || fail "dmsetup remove"
+	losetup -D # the daemon's loop device over q.cow holds the filesystem
+	umount /tmp/holder || fail "umount the qcow2 overlay's filesystem"
 	exit 0
 fi
 
