@@ -1,4 +1,4 @@
-# Helpers for the end-to-end guest scenarios (ops/vm/scenarios/e2e-*.sh, ops/vm/suites/*.d):
+# Helpers for the end-to-end guest scripts (ops/vm/scenarios/e2e-*.sh, ops/vm/suites/*.guest.sh):
 # the real dmcowd over the real module. Not executable: ops/test runs only executables here.
 # Source after ops/vm/lib.sh:  . "$DMCOW_ROOT/ops/vm/suites/e2e-lib.sh"
 BIN=$DMCOW_ROOT/target/dmcow/bin
