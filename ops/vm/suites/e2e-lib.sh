@@ -1,0 +1,119 @@
+# Helpers for the end-to-end guest scripts (ops/vm/scenarios/e2e-*.sh, ops/vm/suites/*.guest.sh):
+# the real dmcowd over the real module. Not executable: ops/test runs only executables here.
+# Source after ops/vm/lib.sh:  . "$DMCOW_ROOT/ops/vm/suites/e2e-lib.sh"
+BIN=$DMCOW_ROOT/target/dmcow/bin
+[ -x "$BIN/dmcowd" ] || fail "run 'mvn -q -B package -DskipTests' first: no $BIN/dmcowd"
+# A small heap starts faster under software emulation; the defaults preallocate 256 MiB.
+export DMCOWD_JAVA_OPTS="${DMCOWD_JAVA_OPTS:--Xms96m -Xmx96m -XX:+UseSerialGC -XX:TieredStopAtLevel=1}"
+export DMCOWCTL_JAVA_OPTS="${DMCOWCTL_JAVA_OPTS:--Xmx64m -XX:+UseSerialGC -XX:TieredStopAtLevel=1}"
+DCONF=${DCONF:-/tmp/dmcowd.conf}
+DLOG=${DLOG:-/tmp/dmcowd.log}
+DPID=
+mkdir -p /run/dmcow /tmp/mnt
+
+# dmcowctl ARGS: the admin tool, with a small, quick-starting JVM.
+dmcowctl() {
+	"$BIN/dmcowctl" "$@"
+}
+
+# write_conf [KEY=VALUE...] -- VOLUME:FORMAT...: the daemon config for volumes whose base is
+# $BASE and whose CoW space is /tmp/VOLUME.cow (or $COWDIR/VOLUME.cow).
+write_conf() {
+	{
+		echo "dmcow { commit-interval = ${COMMIT_INTERVAL:-1s}, admin-socket = /run/dmcow/dmcowd.sock }"
+		echo "dmcow.reload { max-mappings = ${RELOAD_MAPPINGS:-1024}, max-delay = ${RELOAD_DELAY:-2s} }"
+		for v in "$@"; do
+			name=${v%%:*}
+			fmt=${v#*:}
+			echo "dmcow.volumes.$name { base = \"$BASE\", cow = \"${COWDIR:-/tmp}/$name.cow\", format = $fmt, chunk-size = 64k }"
+		done
+	} >"$DCONF"
+}
+
+# wait_for CONDITION [SECONDS]: poll a shell condition while the daemon lives.
+wait_for() {
+	deadline=$(($(date +%s) + ${2:-120}))
+	until eval "$1"; do
+		[ -z "$DPID" ] || kill -0 "$DPID" 2>/dev/null || fail "dmcowd exited: $(tail -20 "$DLOG.run" "$DLOG" 2>/dev/null)"
+		[ "$(date +%s)" -lt $deadline ] || fail "not reached in ${2:-120} s: $1; log: $(tail -20 "$DLOG.run")"
+		sleep 0.2
+	done
+}
+
+# start_daemon VOLUME...: start dmcowd on $DCONF and wait until every named volume is serving
+# (read from its log: a JVM start costs many seconds under emulation, dmcowctl one more).
+start_daemon() {
+	: >"$DLOG.run"
+	"$BIN/dmcowd" --config "$DCONF" >"$DLOG.run" 2>&1 &
+	DPID=$!
+	# SHOW_DAEMON_LOG=1: the daemon's log is shown while it starts (the demo).
+	if [ -n "${SHOW_DAEMON_LOG:-}" ]; then
+		(tail -n +1 -f "$DLOG.run" & echo $! >/tmp/dmcowd-tail.pid; wait) | grep --line-buffered -v 'dead letters' | sed -u 's/^/     | /' &
+	fi
+	for v in "$@"; do
+		wait_for "grep -q 'volume $v: serving' '$DLOG.run'" 900
+		[ -b "/dev/mapper/$v" ] || fail "no /dev/mapper/$v"
+	done
+	if [ -n "${SHOW_DAEMON_LOG:-}" ]; then
+		sleep 0.5
+		kill "$(cat /tmp/dmcowd-tail.pid)"
+	fi
+	cat "$DLOG.run" >>"$DLOG"
+}
+
+# stop_daemon: SIGTERM, which must commit everything and exit 0.
+stop_daemon() {
+	kill -TERM "$DPID"
+	rc=0
+	wait "$DPID" || rc=$?
+	cat "$DLOG.run" >>"$DLOG"
+	DPID=
+	[ $rc = 0 ] || fail "dmcowd exited $rc after SIGTERM: $(tail -20 "$DLOG.run")"
+	grep -q "stopped cleanly" "$DLOG.run" || fail "no clean stop in the log: $(tail -20 "$DLOG.run")"
+}
+
+# kill_daemon: SIGKILL, no goodbye.
+kill_daemon() {
+	kill -KILL "$DPID" 2>/dev/null || true
+	wait "$DPID" 2>/dev/null || true
+	cat "$DLOG.run" >>"$DLOG"
+	DPID=
+}
+
+# sum FILE_OR_DEVICE: sha256 of its whole content (direct reads for devices).
+sum() {
+	if [ -b "$1" ]; then
+		dd if="$1" bs=1M iflag=direct status=none | sha256sum | cut -d' ' -f1
+	else
+		sha256sum <"$1" | cut -d' ' -f1
+	fi
+}
+
+# fsck_clean DEV: e2fsck -fn finds nothing.
+fsck_clean() {
+	e2fsck -fn "$1" >/tmp/fsck.log 2>&1 || fail "e2fsck -fn $1: $(cat /tmp/fsck.log)"
+}
+
+# segments VOLUME: lines in its device-mapper table, and how many of them are linear.
+segments() {
+	dmsetup table "$1" | awk '{ n++; if ($3 == "linear") l++ } END { printf "%d segments (%d linear)", n, l }'
+}
+
+# format_spaces VOLUME:FORMAT[:SIZE]...: format ${COWDIR:-/tmp}/VOLUME.cow over $BASE, 64k
+# chunks, all at once (each dmcowctl is a JVM start, slow under emulation).
+format_spaces() {
+	pids=
+	for spec in "$@"; do
+		name=${spec%%:*}
+		rest=${spec#*:}
+		fmt=${rest%%:*}
+		size=
+		[ "$rest" = "$fmt" ] || size=${rest#*:}
+		dmcowctl format --base "$BASE" --cow "${COWDIR:-/tmp}/$name.cow" --chunk-size 64k --format "$fmt" \
+			${size:+--size "$size"} >"/tmp/format-$name.log" 2>&1 &
+		pids="$pids $!:$name"
+	done
+	for p in $pids; do
+		wait "${p%%:*}" || fail "dmcowctl format ${p#*:}: $(cat "/tmp/format-${p#*:}.log")"
+	done
+}

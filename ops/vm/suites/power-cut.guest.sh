@@ -1,0 +1,90 @@
+# Guest side of ops/vm/suites/power-cut, one boot: CYCLE [LAST]. Disks (prepared on the host):
+# vda the base (ext4), vdb a native CoW space, vdc an ext4 "host" filesystem holding the qcow2
+# overlay q.cow, vdd the record disk. Every boot after the first checks what the previous boot
+# recorded before QEMU was killed; unless LAST, the boot then writes and fsyncs files, recording
+# each file's checksum only once it is durable, and prints the cut marker midway.
+. "$DMCOW_ROOT/ops/vm/lib.sh"
+. "$DMCOW_ROOT/ops/vm/suites/e2e-lib.sh"
+CYCLE=$1
+LAST=${2:-}
+BASE=/dev/vda
+REC=/dev/vdd
+# records: 512-byte blocks "CYCLE VOLUME PATH SHA256", 128 per cycle
+RECS_PER_CYCLE=128
+load_dmcow
+mkdir -p /tmp/holder
+write_conf_here() {
+	{
+		echo "dmcow { commit-interval = 1s, admin-socket = /run/dmcow/dmcowd.sock, reload { max-mappings = 128, max-delay = 1s } }"
+		echo "dmcow.volumes.n { base = $BASE, cow = /dev/vdb, format = native, chunk-size = 64k }"
+		echo "dmcow.volumes.q { base = $BASE, cow = /tmp/holder/q.cow, format = qcow2, chunk-size = 64k }"
+	} >"$DCONF"
+}
+
+mount /dev/vdc /tmp/holder || fail "mount vdc"
+if [ "$CYCLE" != 1 ]; then
+	prev=$((CYCLE - 1))
+	rc=0
+	qemu-img check /tmp/holder/q.cow >/tmp/qcheck.log 2>&1 || rc=$?
+	[ $rc = 0 ] || [ $rc = 3 ] || fail "qemu-img check after cut $prev: exit $rc: $(cat /tmp/qcheck.log)"
+	leaks=$(sed -n 's/^\([0-9]*\) leaked clusters.*/\1/p' /tmp/qcheck.log)
+fi
+write_conf_here
+start_daemon n q
+
+if [ "$CYCLE" != 1 ]; then
+	dd if=$REC bs=512 skip=$((prev * RECS_PER_CYCLE)) count=$RECS_PER_CYCLE iflag=direct status=none |
+		tr -d '\000' | awk -v c="$prev" '$1 == c && NF == 4' >/tmp/records
+	nrec=$(wc -l </tmp/records)
+	for v in n q; do
+		mkdir -p /tmp/mnt/$v
+		mount /dev/mapper/$v /tmp/mnt/$v || fail "mount $v after cut $prev"
+	done
+	while read -r c v path want; do
+		[ -f "/tmp/mnt/$v/$path" ] || fail "cut $prev: $v:$path was recorded as durable but is missing"
+		got=$(sha256sum <"/tmp/mnt/$v/$path" | cut -d' ' -f1)
+		[ "$got" = "$want" ] || fail "cut $prev: $v:$path reads back with a different checksum"
+	done </tmp/records
+	for v in n q; do
+		umount /tmp/mnt/$v
+		fsck_clean /dev/mapper/$v
+	done
+	step "cut $prev: $nrec recorded files read back intact; e2fsck clean on n and q; qemu-img check q: exit $rc${leaks:+ ($leaks leaked clusters)}"
+fi
+
+if [ -n "$LAST" ]; then
+	stop_daemon
+	dmsetup remove n && dmsetup remove q || fail "dmsetup remove"
+	losetup -D # the daemon's loop device over q.cow holds the filesystem
+	umount /tmp/holder || fail "umount the qcow2 overlay's filesystem"
+	exit 0
+fi
+
+for v in n q; do
+	mkdir -p /tmp/mnt/$v
+	mount /dev/mapper/$v /tmp/mnt/$v || fail "mount $v"
+	rm -rf /tmp/mnt/$v/c*
+	mkdir -p /tmp/mnt/$v/c$CYCLE
+	sync -f /tmp/mnt/$v
+done
+# Cut after a random number (3..10) of recorded files, while writing continues.
+cut_at=$(od -An -N1 -tu1 /dev/urandom | awk '{ print 3 + $1 % 8 }')
+i=0
+while [ $i -lt $((RECS_PER_CYCLE / 2)) ]; do
+	for v in n q; do
+		path=c$CYCLE/f$i
+		kib=$(od -An -N2 -tu2 /dev/urandom | awk '{ print 4 + $1 % 380 }')
+		head -c $((kib * 1024)) /dev/urandom >/tmp/mnt/$v/$path
+		sync /tmp/mnt/$v/$path
+		sync /tmp/mnt/$v/c$CYCLE
+		sum=$(sha256sum </tmp/mnt/$v/$path | cut -d' ' -f1)
+		slot=$((CYCLE * RECS_PER_CYCLE + 2 * i))
+		[ $v = n ] || slot=$((slot + 1))
+		printf '%-511s\n' "$CYCLE $v $path $sum" |
+			dd of=$REC bs=512 seek=$slot count=1 oflag=direct,dsync conv=notrunc status=none ||
+			fail "record write failed"
+	done
+	i=$((i + 1))
+	[ $i != "$cut_at" ] || echo "DMCOW-POWER-CUT-NOW after $i files per volume"
+done
+fail "cycle $CYCLE: the power cut never came"
