@@ -42,7 +42,10 @@ public final class Dmcowd {
     private static final String PEKKO = "pekko.loggers = [\"org.apache.pekko.event.slf4j.Slf4jLogger\"]\n"
             + "pekko.logging-filter = \"org.apache.pekko.event.slf4j.Slf4jLoggingFilter\"\n"
             + "pekko.jvm-shutdown-hooks = off\n"
-            + "pekko.coordinated-shutdown.run-by-jvm-shutdown-hook = off\n";
+            + "pekko.coordinated-shutdown.run-by-jvm-shutdown-hook = off\n"
+            // A loaded host (or an emulated one) can take longer than Pekko's default 5 s to start
+            // the logger; the daemon must not die of that at start-up.
+            + "pekko.logger-startup-timeout = 60s\n";
 
     private final Path configFile;
     private final ActorSystem<Void> system;
