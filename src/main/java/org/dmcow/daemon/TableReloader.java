@@ -95,19 +95,36 @@ public final class TableReloader extends AbstractBehavior<TableReloader.Command>
 
     private Behavior<Command> onAttach() {
         try {
-            String baseDev = device(config.base(), true).majorMinor();
-            long bytes = BlockDevices.isBlockDevice(config.base()) ? BlockDevices.size(config.base())
-                    : Files.size(config.base());
-            if (bytes % 512 != 0 || bytes == 0) {
-                throw new IOException(config.base() + ": size " + bytes + " is not a positive multiple of 512");
-            }
-            LoopDevices.Loop cow = device(config.cow(), false);
-            layout = new Tables.Layout(config.name(), bytes / 512, config.chunkSectors(), baseDev, cow.majorMinor());
+            LoopDevices.Loop cow = attachDevices();
             volume.tell(new Volume.DevicesAttached(layout, cow.device().equals(config.cow()) ? null : cow.device()));
         } catch (IOException | RuntimeException e) {
             volume.tell(new Volume.DevicesFailed("setting up the devices: " + e.getMessage()));
         }
         return this;
+    }
+
+    /** Sets {@link #layout} and {@link #loopDevices}; returns the CoW device. */
+    private LoopDevices.Loop attachDevices() throws IOException {
+        String baseDev = device(config.base(), true).majorMinor();
+        long bytes = BlockDevices.isBlockDevice(config.base()) ? BlockDevices.size(config.base())
+                : Files.size(config.base());
+        if (bytes % 512 != 0 || bytes == 0) {
+            throw new IOException(config.base() + ": size " + bytes + " is not a positive multiple of 512");
+        }
+        LoopDevices.Loop cow = device(config.cow(), false);
+        layout = new Tables.Layout(config.name(), bytes / 512, config.chunkSectors(), baseDev, cow.majorMinor());
+        return cow;
+    }
+
+    /**
+     * The layout, rebuilt after a supervised restart lost it: attaching finds the loop devices already
+     * attached, so the table names the same devices the volume was told about.
+     */
+    private Tables.Layout layout() throws IOException {
+        if (layout == null) {
+            attachDevices();
+        }
+        return layout;
     }
 
     private LoopDevices.Loop device(Path path, boolean readOnly) throws IOException {
@@ -125,8 +142,8 @@ public final class TableReloader extends AbstractBehavior<TableReloader.Command>
     }
 
     private Behavior<Command> onActivate(Activate m) {
-        List<DeviceMapper.Target> table = Tables.table(layout, m.runs());
         try {
+            List<DeviceMapper.Target> table = Tables.table(layout(), m.runs());
             DeviceMapper.DeviceStatus s = dm.status(config.name());
             if (!s.exists()) {
                 dm.create(config.name(), "DMCOW-" + config.name());
@@ -153,20 +170,30 @@ public final class TableReloader extends AbstractBehavior<TableReloader.Command>
     }
 
     private Behavior<Command> onReload(Reload m) {
-        List<DeviceMapper.Target> table = Tables.table(layout, m.runs());
         try {
+            List<DeviceMapper.Target> table = Tables.table(layout(), m.runs());
             swap(table);
             volume.tell(new Volume.Reloaded(m.forget(), Tables.linearSegments(table), true));
-        } catch (IOException | RuntimeException e) {
-            try {
-                // never leave the device suspended: guests would hang
-                dm.resume(config.name());
-            } catch (IOException again) {
-                e.addSuppressed(again);
-            }
+        } catch (IOException e) {
+            resumeAfter(e);
             volume.tell(new Volume.ReloadFailed("table reload: " + e.getMessage()));
+        } catch (RuntimeException e) {
+            // A bug or a broken seam: this actor's state is suspect, so supervision restarts it. The
+            // volume redoes the reload from its committed chunks and sends no FORGET for this one.
+            resumeAfter(e);
+            volume.tell(new Volume.ReloadFailed("table reload crashed: " + e));
+            throw e;
         }
         return this;
+    }
+
+    /** Never leave the device suspended after a failed reload: guests would hang. */
+    private void resumeAfter(Exception e) {
+        try {
+            dm.resume(config.name());
+        } catch (IOException | RuntimeException again) {
+            e.addSuppressed(again);
+        }
     }
 
     /** Why the device cannot be removed (it is open), or null. */
@@ -190,6 +217,15 @@ public final class TableReloader extends AbstractBehavior<TableReloader.Command>
             DeviceMapper.DeviceStatus s = dm.status(config.name());
             if (s.exists()) {
                 dm.remove(config.name());
+            }
+            if (layout == null) {
+                // after a restart: find the loop devices to detach (attaching finds those attached)
+                try {
+                    attachDevices();
+                } catch (IOException gone) {
+                    getContext().getLog().info("volume {}: no loop devices to detach: {}", config.name(),
+                            gone.getMessage());
+                }
             }
             for (Path loop : loopDevices) {
                 loops.detach(loop);

@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.dmcow.dm.DeviceMapper;
 import org.dmcow.dm.LoopDevices;
@@ -41,10 +42,26 @@ final class FakeDevices implements DeviceMapper, LoopDevices {
         return status(name);
     }
 
+    /** The next this many loads crash the caller (a RuntimeException), once {@link #crashGate} opens. */
+    final AtomicInteger crashLoads = new AtomicInteger();
+    volatile CountDownLatch crashGate = new CountDownLatch(0);
+    /** Loop attachments asked for, found or new. */
+    final AtomicInteger attaches = new AtomicInteger();
+
     @Override
-    public synchronized void load(String name, List<Target> table) throws IOException {
-        device(name).inactive = new ArrayList<>(table);
-        device(name).loads++;
+    public void load(String name, List<Target> table) throws IOException {
+        if (crashLoads.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+            try {
+                crashGate.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            throw new IllegalStateException("injected crash in the middle of loading a table into " + name);
+        }
+        synchronized (this) {
+            device(name).inactive = new ArrayList<>(table);
+            device(name).loads++;
+        }
     }
 
     /** The next this many suspends crash the caller mid-reload (after the load). */
@@ -98,6 +115,7 @@ final class FakeDevices implements DeviceMapper, LoopDevices {
 
     @Override
     public Loop attach(Path file, boolean readOnly) {
+        attaches.incrementAndGet();
         return loops.computeIfAbsent(file, f -> {
             int n = nextLoop.getAndIncrement();
             return new Loop(Path.of("/dev/loop" + n), "7:" + n);

@@ -243,6 +243,39 @@ class VolumeTest {
     }
 
     @Test
+    void aTableReloaderCrashIsRestartedAndTheReloadRedoneFromCommittedChunks() throws Exception {
+        KernelDouble k = kernel();
+        DaemonHarness h = new DaemonHarness(KIT, k, dir);
+        h.start(h.volumes("dmcow.commit-interval = 1h\ndmcow.reload.max-mappings = 4\ndmcow.reload.max-delay = 200ms",
+                "vm1"));
+        int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        eventually("serving", () -> h.status("vm1").state().equals("serving"));
+        int attachesBefore = h.devices.attaches.get();
+        h.devices.crashGate = new java.util.concurrent.CountDownLatch(1);
+        h.devices.crashLoads.set(1);
+        awaitAll(writes(k, vol, 0, 6));
+        await(k.flush(vol));
+        eventually("the reload stuck in its load", () -> h.devices.crashLoads.get() == 0);
+        // the reloader is busy mid-operation: faults and flushes are still answered
+        awaitAll(writes(k, vol, 10, 20));
+        await(k.flush(vol));
+        assertTrue(k.volume(vol).forgotten.isEmpty(), "nothing forgotten before a reload succeeded");
+        h.devices.crashGate.countDown();
+        eventually("all forgotten after the redone reload", () -> k.volume(vol).forgotten.size() == 16);
+        // the restarted reloader rebuilt its layout from the attached devices, not from lost memory
+        assertTrue(h.devices.attaches.get() > attachesBefore, "attaches: " + h.devices.attaches.get());
+        FakeDevices.Device d = h.devices.devices.get("vm1");
+        assertTrue(!d.suspended, "device left suspended");
+        assertEquals("linear", d.live.get(0).type(), d.live.toString());
+        assertEquals(16, k.maps.get());
+        assertEquals(16, k.volume(vol).committed.size());
+        // a second COMMITTED or FORGET for a chunk would be refused by the kernel double
+        assertConsistent(k, vol, h.spaces.get("vm1"));
+        assertEquals("serving", h.status("vm1").state());
+        h.shutdown();
+    }
+
+    @Test
     void lostAndRepeatedMessagesChangeNothing() throws Exception {
         KernelDouble k = kernel();
         DaemonHarness h = new DaemonHarness(KIT, k, dir);
