@@ -170,11 +170,49 @@ final class KernelDouble implements ControlDevice {
         send(new ControlMessage.ReplayDone());
     }
 
+    /** The next read() fails with this (the control device broke under the daemon), then reads go on. */
+    volatile IOException failRead;
+
+    /**
+     * A new daemon opens the device, as the module replays to it: what the old daemon left unread
+     * is dropped; HELLO, VOLUME for every volume, GRANTED or FILLED for every remap not yet
+     * committed, FAULT for every fault not yet answered, REPLAY_DONE.
+     */
+    synchronized void reattach() {
+        toDaemon.clear();
+        helloReceived = false;
+        send(new ControlMessage.Hello(Protocol.VERSION, Protocol.MSG_SIZE, 4));
+        for (Vol v : volumes.values()) {
+            send(new ControlMessage.Volume(v.id, v.sectors, v.sectors * 2, v.chunkSectors, 0x700000, 0x700001,
+                    v.ident));
+        }
+        for (Vol v : volumes.values()) {
+            for (Map.Entry<Long, Long> p : v.place.entrySet()) {
+                long chunk = p.getKey();
+                if (v.committed.contains(chunk)) {
+                    continue;
+                }
+                Long seq = v.fillSeqOf.get(chunk);
+                send(seq == null ? new ControlMessage.Granted(v.id, chunk, p.getValue())
+                        : new ControlMessage.Filled(v.id, seq, chunk, p.getValue()));
+            }
+            for (Map.Entry<Long, Long> f : v.faultChunk.entrySet()) {
+                send(new ControlMessage.Fault(v.id, f.getKey(), f.getValue(), v.faultFlags.get(f.getKey())));
+            }
+        }
+        send(new ControlMessage.ReplayDone());
+    }
+
     @Override
     public int read(ByteBuffer dst) throws IOException {
         byte[] first;
         try {
             do {
+                IOException broken = failRead;
+                if (broken != null) {
+                    failRead = null;
+                    throw broken;
+                }
                 first = toDaemon.poll(100, TimeUnit.MILLISECONDS);
             } while (first == null && !closed);
         } catch (InterruptedException e) {

@@ -276,6 +276,45 @@ class VolumeTest {
     }
 
     @Test
+    void aBrokenControlStreamEndsTheDaemonAndTheNextOneServesTheReplayOnce() throws Exception {
+        KernelDouble k = kernel();
+        DaemonHarness first = new DaemonHarness(KIT, k, dir);
+        String conf = first.volumes("dmcow.commit-interval = 1h", "vm1");
+        first.start(conf);
+        int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        awaitAll(writes(k, vol, 0, 10));
+        await(k.flush(vol));
+        // filled, not committed yet: the kernel holds them for the next daemon
+        awaitAll(writes(k, vol, 20, 30));
+        eventually("fills taken by the volume", () -> k.unread() == 0);
+        k.failRead = new java.io.IOException("injected: reading /dev/dm-cow failed (EIO)");
+        // the completion Dmcowd turns into exit status 1
+        java.util.concurrent.ExecutionException ended = assertThrows(java.util.concurrent.ExecutionException.class,
+                () -> first.stream.toCompletableFuture().get(20, TimeUnit.SECONDS));
+        assertTrue(ended.getCause().getMessage().contains("injected: reading /dev/dm-cow failed"),
+                ended.getCause().toString());
+        // faults nobody answers while no daemon runs
+        List<CompletableFuture<Void>> waiting = writes(k, vol, 40, 45);
+        KIT.stop(first.volumeSet);
+        await(first.replies.complete().toCompletableFuture());
+        int mapsBefore = k.maps.get();
+        assertEquals(20, mapsBefore);
+
+        DaemonHarness second = new DaemonHarness(KIT, k, dir);
+        second.spaces.putAll(first.spaces);
+        k.reattach();
+        second.start(conf);
+        awaitAll(waiting);
+        await(k.flush(vol));
+        assertEquals(25, k.volume(vol).committed.size());
+        assertEquals(mapsBefore + 5, k.maps.get(), "only the unanswered faults are mapped again");
+        assertEquals(25, first.spaces.get("vm1").committedCopy().size());
+        // a second MAP or COMMITTED for a chunk would be refused by the kernel double
+        assertConsistent(k, vol, first.spaces.get("vm1"));
+        second.shutdown();
+    }
+
+    @Test
     void lostAndRepeatedMessagesChangeNothing() throws Exception {
         KernelDouble k = kernel();
         DaemonHarness h = new DaemonHarness(KIT, k, dir);
