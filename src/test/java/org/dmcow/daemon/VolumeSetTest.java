@@ -191,6 +191,45 @@ class VolumeSetTest {
     }
 
     @Test
+    void aVolumeThatCrashesIsRestartedAloneItsSiblingsKeepServing() throws Exception {
+        KernelDouble k = kernel();
+        DaemonHarness h = new DaemonHarness(KIT, k, dir);
+        AtomicInteger crashReplies = new AtomicInteger();
+        int[] crashing = new int[1];
+        // volume a's 5th and 12th replies crash its actor before they reach the kernel
+        h.start(h.volumes("dmcow.commit-interval = 1h", "a", "b"), replies -> m -> {
+            if (m.volume() == crashing[0]) {
+                int n = crashReplies.incrementAndGet();
+                if (n == 5 || n == 12) {
+                    throw new IllegalStateException("injected crash of volume a at its reply " + n);
+                }
+            }
+            replies.send(m);
+        });
+        crashing[0] = k.addVolume("a", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        int b = k.addVolume("b", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        List<CompletableFuture<Void>> fs = new ArrayList<>();
+        for (int c = 0; c < 10; c++) {
+            fs.add(k.write(crashing[0], c, false));
+            fs.add(k.write(b, c, false));
+        }
+        CompletableFuture.allOf(fs.toArray(new CompletableFuture[0])).get(20, TimeUnit.SECONDS);
+        k.flush(crashing[0]).get(20, TimeUnit.SECONDS);
+        k.flush(b).get(20, TimeUnit.SECONDS);
+        assertTrue(crashReplies.get() >= 12, "volume a crashed twice: " + crashReplies.get());
+        // a restarted volume starts a new allocator, which opens its space again; b was never restarted
+        assertTrue(h.spaces.get("a").opens.get() >= 2, "a's space opened " + h.spaces.get("a").opens.get());
+        assertEquals(1, h.spaces.get("b").opens.get());
+        assertEquals(10, k.volume(crashing[0]).committed.size());
+        assertEquals(10, k.volume(b).committed.size());
+        assertEquals(20, k.maps.get());
+        assertEquals(0, k.rejected.get(), () -> k.rejections.toString());
+        eventually("both serving", () -> h.status("a").state().equals("serving")
+                && h.status("b").state().equals("serving"));
+        h.shutdown();
+    }
+
+    @Test
     void aKernelOfAnotherProtocolVersionIsRefusedClearly() {
         KernelDouble k = new KernelDouble(2);
         kernels.add(k);
