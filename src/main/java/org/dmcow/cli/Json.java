@@ -3,13 +3,16 @@
  */
 package org.dmcow.cli;
 
-/** Just enough JSON for the commands' {@code --json} output. */
-final class Json {
+/** Just enough JSON for the {@code --json} outputs of dmcowctl and the daemon's status. */
+public final class Json {
     private Json() {
     }
 
-    /** {@code text} as a JSON string literal. */
-    static String quote(String text) {
+    /** {@code text} as a JSON string literal; null as {@code null}. */
+    public static String quote(String text) {
+        if (text == null) {
+            return "null";
+        }
         StringBuilder b = new StringBuilder("\"");
         for (char c : text.toCharArray()) {
             switch (c) {

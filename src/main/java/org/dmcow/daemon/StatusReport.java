@@ -4,6 +4,7 @@
 package org.dmcow.daemon;
 
 import java.util.List;
+import org.dmcow.cli.Json;
 import org.dmcow.config.Sizes;
 
 /** {@code dmcowctl status} output: a table for people, JSON for tools. */
@@ -36,42 +37,20 @@ public final class StatusReport {
             if (i > 0) {
                 b.append(',');
             }
-            b.append("{\"name\":").append(quote(s.name()))
-                    .append(",\"state\":").append(quote(s.state()))
-                    .append(",\"reason\":").append(quote(s.reason()))
+            b.append("{\"name\":").append(Json.quote(s.name()))
+                    .append(",\"state\":").append(Json.quote(s.state()))
+                    .append(",\"reason\":").append(Json.quote(s.reason()))
                     .append(",\"chunk_size\":").append(s.chunkSize())
                     .append(",\"chunks_mapped\":").append(s.chunksMapped())
                     .append(",\"chunks_committed\":").append(s.chunksCommitted())
                     .append(",\"faults_pending\":").append(s.faultsPending())
                     .append(",\"cow_used_bytes\":").append(s.cowUsedChunks() * s.chunkSize())
                     .append(",\"cow_free_bytes\":").append(s.cowFreeChunks() * s.chunkSize())
-                    .append(",\"last_commit\":").append(quote(s.lastCommit() == null ? null : s.lastCommit().toString()))
+                    .append(",\"last_commit\":").append(Json.quote(s.lastCommit() == null ? null : s.lastCommit().toString()))
                     .append(",\"reloads\":").append(s.reloads())
                     .append(",\"segments\":").append(s.segments())
                     .append('}');
         }
         return b.append("]}\n").toString();
-    }
-
-    static String quote(String s) {
-        if (s == null) {
-            return "null";
-        }
-        StringBuilder b = new StringBuilder("\"");
-        for (char c : s.toCharArray()) {
-            switch (c) {
-                case '"' -> b.append("\\\"");
-                case '\\' -> b.append("\\\\");
-                case '\n' -> b.append("\\n");
-                default -> {
-                    if (c < 0x20) {
-                        b.append(String.format("\\u%04x", (int) c));
-                    } else {
-                        b.append(c);
-                    }
-                }
-            }
-        }
-        return b.append('"').toString();
     }
 }
