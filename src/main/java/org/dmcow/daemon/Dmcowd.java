@@ -63,6 +63,13 @@ public final class Dmcowd {
         LoopIoctl loops = new LoopIoctl();
         Volume.Environment env = new Volume.Environment(replies, new DmIoctl(), loops, new FormatSpaceOpener(loops));
         this.volumes = system.systemActorOf(VolumeSet.create(config, env), "volumes", Props.empty());
+        system.systemActorOf(Watchdog.create(volumes, () -> {
+            if (!stopping.get()) {
+                LOG.error("the volume set stopped unexpectedly: exiting so that a restarted daemon gets the kernel's "
+                        + "replay");
+                exit.complete(1);
+            }
+        }), "volumes-watchdog", Props.empty());
         channel.run(system, volumes, config.streamInFlight()).whenComplete((d, e) -> {
             if (!stopping.get()) {
                 LOG.error("the control device stream ended{}: exiting so that a restarted daemon gets the kernel's "
