@@ -1,0 +1,66 @@
+# REPRODUCES AN OPEN BUG (not run by ops/test): a manual table reload (dmsetup load of the live table, suspend, resume) while dmcowd serves; after stop, remove and a rebuild from the CoW spaces, volume a's (native) files had other contents. Run: ops/vm/run --timeout 1500 ops/vm/repro/manual-reload.sh
+. "$DMCOW_ROOT/ops/vm/lib.sh"
+. "$DMCOW_ROOT/ops/vm/suites/e2e-lib.sh"
+load_dmcow
+
+BASE=/tmp/base.img
+head -c 67108864 /dev/urandom >"$BASE"
+base_sum=$(sum "$BASE")
+format_spaces a:native:96M b:qcow2
+write_conf a:native b:qcow2
+start_daemon a b
+
+step "mkfs.ext4 on a and b, distinct files"
+for v in a b; do
+	mkfs.ext4 -q -F /dev/mapper/$v || fail "mkfs.ext4 $v"
+	mkdir -p /tmp/mnt/$v
+	mount /dev/mapper/$v /tmp/mnt/$v || fail "mount $v"
+	mkdir /tmp/mnt/$v/only-$v
+	head -c 6291456 /dev/urandom >/tmp/mnt/$v/only-$v/big
+	for i in 1 2 3 4 5 6 7 8; do
+		dd if=/dev/urandom of=/tmp/mnt/$v/only-$v/small$i bs=4k count=$((i * 3)) status=none
+	done
+	(cd /tmp/mnt/$v && find . -type f ! -path './lost+found/*' | sort | xargs sha256sum) >/tmp/$v.sums
+	umount /tmp/mnt/$v
+done
+
+# check WHEN: both filesystems clean, each holding exactly its own files, the base untouched.
+check() {
+	for v in a b; do
+		fsck_clean /dev/mapper/$v
+		mount -o ro /dev/mapper/$v /tmp/mnt/$v || fail "$1: mount $v"
+		(cd /tmp/mnt/$v && find . -type f ! -path './lost+found/*' | sort | xargs sha256sum) >/tmp/$v.now
+		umount /tmp/mnt/$v
+		cmp -s /tmp/$v.sums /tmp/$v.now || fail "$1: $v's files differ: $(diff /tmp/$v.sums /tmp/$v.now | head)"
+	done
+	[ "$(sum "$BASE")" = "$base_sum" ] || fail "$1: the base changed"
+	step "$1: e2fsck clean, a and b each hold only their own files, base unchanged"
+}
+check "after writing"
+wait_for "dmsetup table a | grep -q linear && dmsetup table b | grep -q linear" 60
+step "the daemon's reloads made linear segments: a $(segments a); b $(segments b)"
+
+step "a manual table reload of both (load the live table, suspend, resume) while the daemon serves"
+for v in a b; do
+	dmsetup table $v >/tmp/$v.table
+	dmsetup load $v /tmp/$v.table || fail "load $v"
+	timeout 60 dmsetup suspend $v || fail "suspend $v"
+	dmsetup resume $v || fail "resume $v"
+done
+check "after the table reload"
+
+step "daemon restart with the devices rebuilt from the CoW spaces alone"
+stop_daemon
+dmsetup remove a && dmsetup remove b || fail "dmsetup remove"
+start_daemon a b
+check "after the rebuild"
+step "tables: a $(segments a); b $(segments b)"
+stop_daemon
+dmcowctl check /tmp/a.cow --base "$BASE" >/tmp/check-a.log 2>&1 &
+cpid=$!
+qemu-img check /tmp/b.cow >/tmp/qcheck.log 2>&1 || fail "qemu-img check b: $(cat /tmp/qcheck.log)"
+qemu-img compare -f qcow2 -F raw /tmp/b.cow /dev/mapper/b || fail "qemu-img compare: b's overlay differs from the device"
+wait $cpid || fail "dmcowctl check a: $(cat /tmp/check-a.log)"
+cat /tmp/check-a.log
+dmsetup remove a && dmsetup remove b
+step "two volumes over one base: every check passed"
