@@ -4,7 +4,6 @@
 BIN=$DMCOW_ROOT/target/dmcow/bin
 [ -x "$BIN/dmcowd" ] || fail "run 'mvn -q -B package -DskipTests' first: no $BIN/dmcowd"
 # A small heap starts faster under software emulation; the defaults preallocate 256 MiB.
-# Under software emulation on a loaded host the logger may take longer than the default 5 s to start.
 export DMCOWD_JAVA_OPTS="-Xms96m -Xmx96m -XX:+UseSerialGC -XX:TieredStopAtLevel=1"
 mkdir -p /run/dmcow
 DPID=
