@@ -24,7 +24,10 @@
  *                                      then the queued writes complete and
  *                                      the held writes go to the CoW device
  *   FILLED --COMMITTED--> FILLED+committed
- *   FILLED+committed --FORGET--> (no state)   only when no cow target covers it
+ *   FILLED+committed --FORGET--> (no state)   only when no cow target covers it;
+ *                                      the chunk is marked forgotten, and no
+ *                                      cow segment may cover it again (it
+ *                                      would read as the base)
  *
  * Reads go to the base unless the chunk is FILLED, then to the CoW device.
  * Since a chunk is FILLED before any of its queued writes completes upwards,
@@ -145,6 +148,7 @@ struct cow_volume {
 	struct list_head node;
 	unsigned int refs;
 	struct list_head targets;
+	unsigned long *forgotten;	/* chunks freed by FORGET; NULL until the first */
 
 	/* constant */
 	u32 id;
@@ -1064,6 +1068,7 @@ static void cow_destroy_volume(struct cow_volume *vol)
 
 	kfree(gone);
 	cow_end_bios(&orphans, BLK_STS_IOERR);
+	kvfree(vol->forgotten);
 	kfree(vol);
 }
 
@@ -1150,6 +1155,19 @@ static int cow_check_geometry(struct dm_target *ti, struct cow_target *ct,
 	return 0;
 }
 
+/*
+ * A table older than the daemon's last reload would put a cow segment over a
+ * chunk the kernel has forgotten; reads of it would silently return the base.
+ */
+static bool cow_covers_forgotten(struct cow_volume *vol, struct cow_target *ct)
+{
+	u64 first = cow_chunk_of(vol, ct->begin);
+	u64 end = cow_chunk_of(vol, ct->begin + ct->len - 1) + 1;
+
+	lockdep_assert_held(&cow_volumes_lock);
+	return vol->forgotten && find_next_bit(vol->forgotten, end, first) < end;
+}
+
 static int cow_attach_volume(struct dm_target *ti, struct cow_target *ct,
 			     const char *ident, u32 chunk_sectors)
 {
@@ -1169,6 +1187,10 @@ static int cow_attach_volume(struct dm_target *ti, struct cow_target *ct,
 		}
 		if (vol->volume_sectors != bdev_nr_sectors(ct->base->bdev)) {
 			ti->error = "base_dev changed size since the volume was created";
+			goto fail;
+		}
+		if (cow_covers_forgotten(vol, ct)) {
+			ti->error = "segment covers chunks already moved to linear segments and forgotten: load the daemon's current table, not an older one";
 			goto fail;
 		}
 	} else {
@@ -1824,6 +1846,12 @@ static int cow_handle_forget(struct cow_volume *vol, const struct dm_cow_msg *m)
 
 	if (cow_chunk_in_cow_segment(vol, nr))
 		return cow_reject(m, "chunk %llu is still covered by a cow segment", nr);
+	if (!vol->forgotten) {
+		vol->forgotten = kvcalloc(BITS_TO_LONGS(vol->nr_chunks),
+					  sizeof(unsigned long), GFP_KERNEL);
+		if (!vol->forgotten)
+			return cow_reject(m, "no memory to mark chunk %llu forgotten; the remap stays", nr);
+	}
 
 	spin_lock_irqsave(&cow_lock, flags);
 	c = cow_lookup(vol, nr);
@@ -1833,6 +1861,7 @@ static int cow_handle_forget(struct cow_volume *vol, const struct dm_cow_msg *m)
 	}
 	cow_erase(c);
 	spin_unlock_irqrestore(&cow_lock, flags);
+	__set_bit(nr, vol->forgotten);
 
 	mempool_free(c, cow_chunk_pool);
 	return 0;

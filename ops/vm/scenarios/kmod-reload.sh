@@ -1,4 +1,4 @@
-# A reload to a table serving committed chunks with linear segments keeps every byte; FORGET then frees those remaps and is refused for chunks a live or inactive cow segment covers.
+# A reload to a table serving committed chunks with linear segments keeps every byte; FORGET then frees those remaps and is refused for chunks a live or inactive cow segment covers; a table that would cover a forgotten chunk with a cow segment again is refused.
 . "$DMCOW_ROOT/ops/vm/lib.sh"
 . "$DMCOW_ROOT/kmod/tests/vm-lib.sh"
 load_dmcow
@@ -56,6 +56,15 @@ grep -q '^FORGET-RESULT vol1 chunk=10 EINVAL' /tmp/resp4.log || fail "FORGET of 
 [ "$(grep -c '^FORGET-RESULT vol1 chunk=3 ' /tmp/resp4.log)" = 2 ] && grep -q '^FORGET-RESULT vol1 chunk=3 EINVAL' /tmp/resp4.log ||
 	fail "a second FORGET of chunk 3 was not refused"
 [ "$(dev_sum /dev/mapper/c1)" = "$sum1" ] || fail "data changed after FORGET"
+
+step "a table from before the FORGETs (a cow segment over forgotten chunks) is refused, naming why"
+if echo "$ALLCOW" | dmsetup load c1 2>/tmp/stale.err; then
+	fail "a cow segment over forgotten chunks 3 4 5 256 was accepted: reads of them would return the base"
+fi
+dmesg | grep -q 'cow: segment covers chunks already moved to linear segments and forgotten' ||
+	fail "no reason in the kernel log: $(dmesg | tail -3)"
+dmsetup table --inactive c1 | grep -q . && fail "an inactive table was left: $(dmsetup table --inactive c1)"
+[ "$(dev_sum /dev/mapper/c1)" = "$sum1" ] || fail "data changed after the refused load"
 
 step "writes through linear and cow segments after the reload read back"
 head -c 8192 /dev/urandom >/tmp/new

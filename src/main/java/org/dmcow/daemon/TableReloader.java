@@ -173,6 +173,13 @@ public final class TableReloader extends AbstractBehavior<TableReloader.Command>
         try {
             List<DeviceMapper.Target> table = Tables.table(layout(), m.runs());
             swap(table);
+            if (!dm.table(config.name()).equals(table)) {
+                // another load replaced ours before the resume: FORGET now would be refused, or leave
+                // chunks that the live (older) table covers with cow segments unknown to the kernel
+                throw new IOException("after the reload /dev/mapper/" + config.name() + " serves another table "
+                        + "than the one dmcowd loaded (was a table loaded by hand meanwhile?); nothing was "
+                        + "forgotten and the reload will be redone");
+            }
             volume.tell(new Volume.Reloaded(m.forget(), Tables.linearSegments(table), true));
         } catch (IOException e) {
             resumeAfter(e);

@@ -66,9 +66,17 @@ final class FakeDevices implements DeviceMapper, LoopDevices {
 
     /** The next this many suspends crash the caller mid-reload (after the load). */
     final AtomicInteger crashSuspends = new AtomicInteger();
+    /**
+     * Before the next this many suspends, an operator loads the live table again by hand: it
+     * replaces the table the caller loaded, and the caller's resume makes the old one live again.
+     */
+    final AtomicInteger manualLoadsBeforeSuspend = new AtomicInteger();
 
     @Override
     public synchronized void suspend(String name) throws IOException {
+        if (manualLoadsBeforeSuspend.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+            device(name).inactive = new ArrayList<>(device(name).live);
+        }
         if (crashSuspends.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
             device(name).suspended = true;
             throw new IllegalStateException("injected crash in the middle of suspending " + name);

@@ -413,6 +413,27 @@ class VolumeTest {
     }
 
     @Test
+    void aTableLoadedByHandDuringAReloadIsNoticedAndNothingIsForgottenUntilTheReloadIsRedone() throws Exception {
+        KernelDouble k = kernel();
+        DaemonHarness h = new DaemonHarness(KIT, k, dir);
+        h.start(h.volumes("dmcow.commit-interval = 1h\ndmcow.reload.max-mappings = 10\ndmcow.reload.max-delay = 300ms",
+                "vm1"));
+        int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        eventually("device created", () -> h.devices.devices.containsKey("vm1"));
+        h.devices.manualLoadsBeforeSuspend.set(1);
+        awaitAll(writes(k, vol, 0, 12));
+        await(k.flush(vol));
+        eventually("the reload tried", () -> h.devices.manualLoadsBeforeSuspend.get() == 0);
+        // the old all-cow table went live: a FORGET now would be refused or, worse, accepted later
+        assertTrue(k.volume(vol).forgotten.isEmpty(), "forgotten although the daemon's table is not live");
+        eventually("the redone reload forgets them", () -> k.volume(vol).forgotten.size() == 12);
+        var live = h.devices.devices.get("vm1").live;
+        assertEquals("linear", live.get(0).type(), live.toString());
+        assertEquals(12 * DaemonHarness.CHUNK_SECTORS, live.get(0).length());
+        h.shutdown();
+    }
+
+    @Test
     void shutdownCommitsEverythingAndReloadsOnceMore() throws Exception {
         KernelDouble k = kernel();
         DaemonHarness h = new DaemonHarness(KIT, k, dir);
