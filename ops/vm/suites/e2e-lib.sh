@@ -10,6 +10,9 @@ DCONF=${DCONF:-/tmp/dmcowd.conf}
 DLOG=${DLOG:-/tmp/dmcowd.log}
 DPID=
 mkdir -p /run/dmcow /tmp/mnt
+# A failing scenario shows the end of the daemon's log and the tables: the first things to read.
+trap 'rc=$?; [ $rc = 0 ] || { echo "--- dmcowd log, last 100 lines ---"; cat "$DLOG" "$DLOG.run" 2>/dev/null | tail -n 100;
+	echo "--- device-mapper tables ---"; dmsetup table 2>&1 | head -n 40; } >&2' EXIT
 
 # dmcowctl ARGS: the admin tool, with a small, quick-starting JVM.
 dmcowctl() {
