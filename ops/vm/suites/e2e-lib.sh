@@ -56,6 +56,10 @@ start_daemon() {
 	for v in "$@"; do
 		wait_for "grep -q 'volume $v: serving' '$DLOG.run'" 900
 		[ -b "/dev/mapper/$v" ] || fail "no /dev/mapper/$v"
+		# no udev here: the node is the daemon's, and must open this volume, not an older device
+		want=$(dmsetup info -c --noheadings -o major,minor "$v" | tr -d ' ')
+		got=$(stat -c '%Hr:%Lr' "/dev/mapper/$v")
+		[ "$got" = "$want" ] || fail "/dev/mapper/$v is the node of device $got, but $v is $want"
 	done
 	if [ -n "${SHOW_DAEMON_LOG:-}" ]; then
 		sleep 0.5

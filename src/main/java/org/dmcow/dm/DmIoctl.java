@@ -10,6 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -174,15 +175,31 @@ public final class DmIoctl implements DeviceMapper {
         return s;
     }
 
-    /** Without udev (a minimal host, the test VM) nobody else makes /dev/mapper/NAME. */
     private static void ensureNode(String name, DeviceStatus s) throws IOException {
-        Path node = Path.of("/dev/mapper", name);
-        if (Files.exists(node, LinkOption.NOFOLLOW_LINKS)) {
+        ensureNode(Path.of("/dev/mapper", name), s.major(), s.minor());
+    }
+
+    /**
+     * Without udev (a minimal host, the test VM) nobody else makes /dev/mapper/NAME. Nor does
+     * {@code dmsetup remove} always delete it there: a node left from an earlier device of the same
+     * name holds that device's number, which the kernel may since have given to another volume,
+     * so a node with the wrong number is replaced. udev's symlinks are udev's business.
+     */
+    static void ensureNode(Path node, int major, int minor) throws IOException {
+        long dev = ((major & 0xfffff000L) << 32) | ((major & 0xfffL) << 8)
+                | ((minor & 0xffffff00L) << 12) | (minor & 0xffL);
+        if (Files.isSymbolicLink(node)) {
             return;
         }
-        long dev = ((s.major() & 0xfffff000L) << 32) | ((s.major() & 0xfffL) << 8)
-                | ((s.minor() & 0xffffff00L) << 12) | (s.minor() & 0xffL);
-        if (LibC.get().mknod(node.toString(), LibC.S_IFBLK | 0600, dev) < 0 && !Files.exists(node)) {
+        if (Files.exists(node, LinkOption.NOFOLLOW_LINKS)) {
+            Object rdev = Files.getAttribute(node, "unix:rdev", LinkOption.NOFOLLOW_LINKS);
+            if (Files.readAttributes(node, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).isOther()
+                    && rdev instanceof Long r && r == dev) {
+                return;
+            }
+            Files.delete(node);
+        }
+        if (LibC.get().mknod(node.toString(), LibC.S_IFBLK | 0600, dev) < 0) {
             throw LibC.error("create the device node " + node);
         }
     }
