@@ -1,18 +1,14 @@
 # dmcowd serves a volume over a file-backed base and native CoW space: mkfs.ext4, files written, e2fsck clean; after SIGTERM (exit 0) the device keeps serving, and a restarted daemon rebuilding the device from the CoW space alone keeps every byte and serves new writes.
 . "$DMCOW_ROOT/ops/vm/lib.sh"
-BIN=$DMCOW_ROOT/target/dmcow/bin
-[ -x "$BIN/dmcowd" ] || fail "run 'mvn -q -B package -DskipTests' first: no $BIN/dmcowd"
+. "$DMCOW_ROOT/ops/vm/suites/e2e-lib.sh"
 load_dmcow
-mkdir -p /run/dmcow /tmp/mnt
-# A small heap starts faster under software emulation; the defaults preallocate 256 MiB.
-export DMCOWD_JAVA_OPTS="-Xms96m -Xmx96m -XX:+UseSerialGC -XX:TieredStopAtLevel=1"
 
 step "base: 64 MiB of random data; CoW space: native, 64k chunks"
 head -c 67108864 /dev/urandom >/tmp/base.img
 base_sum=$(sha256sum </tmp/base.img | cut -d' ' -f1)
 "$BIN/dmcowctl" format --base /tmp/base.img --cow /tmp/vm1.cow --chunk-size 64k --size 160M ||
 	fail "dmcowctl format failed"
-cat >/tmp/dmcowd.conf <<CONF
+cat >"$DCONF" <<CONF
 dmcow {
   commit-interval = 1s
   admin-socket = /run/dmcow/dmcowd.sock
@@ -21,32 +17,11 @@ dmcow {
 }
 CONF
 
-DPID=
-# Each JVM start costs tens of seconds under emulation: readiness is read from the log, not dmcowctl.
-start_daemon() {
-	: >/tmp/dmcowd.log
-	"$BIN/dmcowd" --config /tmp/dmcowd.conf >>/tmp/dmcowd.log 2>&1 &
-	DPID=$!
-	i=0
-	until grep -q "volume vm1: serving" /tmp/dmcowd.log; do
-		kill -0 "$DPID" 2>/dev/null || fail "dmcowd exited: $(tail -20 /tmp/dmcowd.log)"
-		i=$((i + 1))
-		[ $i -lt 600 ] || fail "vm1 not serving after 120 s: $(tail -20 /tmp/dmcowd.log)"
-		sleep 0.2
-	done
-	[ -b /dev/mapper/vm1 ] || fail "no /dev/mapper/vm1"
-}
-stop_daemon() {
-	kill -TERM "$DPID"
-	rc=0
-	wait "$DPID" || rc=$?
-	[ $rc = 0 ] || fail "dmcowd exited $rc after SIGTERM: $(tail -20 /tmp/dmcowd.log)"
-}
 dev_sum() {
 	dd if=/dev/mapper/vm1 bs=1M iflag=direct status=none | sha256sum | cut -d' ' -f1
 }
 
-start_daemon
+start_daemon vm1
 step "serving: $(dmsetup table vm1 | head -3 | tr '\n' ';')"
 [ "$(dev_sum)" = "$base_sum" ] || fail "the untouched volume does not read as the base"
 
@@ -66,13 +41,12 @@ sum1=$(dev_sum)
 
 step "SIGTERM: exit 0, the device stays and reads the same"
 stop_daemon
-grep -q "stopped cleanly" /tmp/dmcowd.log || fail "no clean stop in the log: $(tail -20 /tmp/dmcowd.log)"
 [ "$(dev_sum)" = "$sum1" ] || fail "the device changed after the daemon stopped"
 step "table after the last reload: $(dmsetup table vm1 | awk '{print $3}' | sort | uniq -c | tr '\n' ' ')"
 
 step "restart with the device rebuilt from the CoW space alone: every byte kept, new writes served"
 dmsetup remove vm1 || fail "dmsetup remove vm1 failed"
-start_daemon
+start_daemon vm1
 [ "$(dev_sum)" = "$sum1" ] || fail "the rebuilt device differs from what was written"
 e2fsck -fn /dev/mapper/vm1 >/tmp/fsck2.log 2>&1 || fail "e2fsck after rebuild: $(cat /tmp/fsck2.log)"
 mount /dev/mapper/vm1 /tmp/mnt || fail "mount after restart failed"

@@ -1,10 +1,7 @@
 # SIGHUP re-reads dmcowd's config: a new volume appears, a removed volume that is mounted is refused naming its holder and keeps serving, and once unmounted it is committed and removed; a volume with a bad config is refused while the others serve.
 . "$DMCOW_ROOT/ops/vm/lib.sh"
-BIN=$DMCOW_ROOT/target/dmcow/bin
-[ -x "$BIN/dmcowd" ] || fail "run 'mvn -q -B package -DskipTests' first: no $BIN/dmcowd"
+. "$DMCOW_ROOT/ops/vm/suites/e2e-lib.sh"
 load_dmcow
-mkdir -p /run/dmcow /tmp/mnt
-export DMCOWD_JAVA_OPTS="-Xms96m -Xmx96m -XX:+UseSerialGC -XX:TieredStopAtLevel=1"
 
 head -c 33554432 /dev/urandom >/tmp/base.img
 for v in a b; do
@@ -18,22 +15,10 @@ conf() {
 			echo "dmcow.volumes.$v { base = /tmp/base.img, cow = /tmp/$v.cow, format = native, chunk-size = 64k }"
 		done
 		echo 'dmcow.volumes.broken { base = /tmp/base.img, cow = relative.cow }'
-	} >/tmp/dmcowd.conf
+	} >"$DCONF"
 }
-wait_for() {
-	i=0
-	until eval "$1"; do
-		kill -0 "$DPID" 2>/dev/null || fail "dmcowd exited: $(tail -20 /tmp/dmcowd.log)"
-		i=$((i + 1))
-		[ $i -lt 600 ] || fail "not reached in 120 s: $1; log: $(tail -20 /tmp/dmcowd.log)"
-		sleep 0.2
-	done
-}
-
 conf a
-"$BIN/dmcowd" --config /tmp/dmcowd.conf >/tmp/dmcowd.log 2>&1 &
-DPID=$!
-wait_for 'grep -q "volume a: serving" /tmp/dmcowd.log'
+start_daemon a
 status=$("$BIN/dmcowctl" status)
 step "a serves; broken is refused: $status"
 echo "$status" | grep -q "volume broken: cow must be an absolute path" || fail "no reason for broken: $status"
@@ -46,8 +31,8 @@ step "SIGHUP: b added, a removed while mounted"
 conf b
 kill -HUP "$DPID"
 wait_for '[ -b /dev/mapper/b ]'
-wait_for 'grep -q "volume a: not removed" /tmp/dmcowd.log'
-grep "volume a: not removed" /tmp/dmcowd.log | grep -q "open 1 time" || fail "refusal does not name the holder: $(grep 'volume a' /tmp/dmcowd.log)"
+wait_for 'grep -q "volume a: not removed" "$DLOG.run"'
+grep "volume a: not removed" "$DLOG.run" | grep -q "open 1 time" || fail "refusal does not name the holder: $(grep 'volume a' "$DLOG.run")"
 [ -b /dev/mapper/a ] || fail "a was removed while mounted"
 head -c 1048576 /dev/urandom >/tmp/mnt/g && sync || fail "a stopped serving after the refused removal"
 f_sum=$(cat /tmp/mnt/f /tmp/mnt/g | sha256sum)
@@ -57,17 +42,13 @@ step "SIGHUP again: a, now unused, is committed and removed"
 kill -HUP "$DPID"
 wait_for '[ ! -e /dev/mapper/a ]'
 dmsetup info a >/dev/null 2>&1 && fail "dm device a still exists"
-kill -TERM "$DPID"
-wait "$DPID" || fail "dmcowd exit status $? after SIGTERM"
+stop_daemon
 
 step "a's CoW space holds every byte: served again by a new daemon"
 conf a b
-"$BIN/dmcowd" --config /tmp/dmcowd.conf >>/tmp/dmcowd.log 2>&1 &
-DPID=$!
-wait_for 'grep -c "volume a: serving" /tmp/dmcowd.log | grep -q 2'
+start_daemon a b
 mount -o ro /dev/mapper/a /tmp/mnt || fail "mount a again"
 [ "$(cat /tmp/mnt/f /tmp/mnt/g | sha256sum)" = "$f_sum" ] || fail "a's files changed"
 umount /tmp/mnt
-kill -TERM "$DPID"
-wait "$DPID" || fail "dmcowd exit status $? after SIGTERM"
+stop_daemon
 step "reloads behave"

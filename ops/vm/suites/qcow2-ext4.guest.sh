@@ -1,7 +1,6 @@
 # dmcowd serves ext4 on a qcow2 CoW space made by dmcowctl: files written and checked, rebuilt from the qcow2 file alone after a restart; after a clean stop qemu-img check exits 0 and qemu-img compare of the overlay against a dump of the device exits 0. With DIR (ops/vm/suites/qcow2-host): /dev/vda is an ext4 disk holding DIR/base.raw, mounted at DIR, the dump goes to /dev/vdb, and the host runs the final checks.
 . "$DMCOW_ROOT/ops/vm/suites/qcow2-lib.sh"
 load_dmcow
-mkdir -p /tmp/mnt
 if [ $# -ge 1 ]; then
 	dir=$1
 	dump=/dev/vdb
@@ -22,7 +21,7 @@ step "CoW space: qcow2, 64k clusters, made by dmcowctl format"
 rm -f "$cow"
 "$BIN/dmcowctl" format --format qcow2 --base "$base" --cow "$cow" --chunk-size 64k || fail "dmcowctl format failed"
 qcow2_config "$base" "$cow"
-start_daemon
+start_daemon vm1
 step "serving: $(dmsetup table vm1 | head -3 | tr '\n' ';')"
 [ "$(dev_sum)" = "$base_sum" ] || fail "the untouched volume does not read as the base"
 
@@ -44,7 +43,7 @@ qemu-img check -f qcow2 "$cow" >/tmp/check.log 2>&1 || fail "qemu-img check afte
 
 step "restart with the device rebuilt from the qcow2 file alone: every byte kept, new writes served"
 teardown
-start_daemon
+start_daemon vm1
 [ "$(dev_sum)" = "$sum1" ] || fail "the rebuilt device differs from what was written"
 mount /dev/mapper/vm1 /tmp/mnt || fail "mount after restart failed"
 (cd /tmp/mnt && sha256sum -c --quiet /tmp/files.sum) || fail "files changed across the restart"

@@ -1,16 +1,11 @@
-# Guest-side helpers shared by the qcow2 VM scenarios (sourced, not run: not executable).
-# Sets BIN; start_daemon/stop_daemon run dmcowd with /tmp/dmcowd.conf and wait on its log.
+# Helpers for the qcow2 guest scripts (qcow2-*.guest.sh): one qcow2 volume, vm1, served by dmcowd
+# through the e2e helpers (start_daemon vm1, stop_daemon). Not executable: sourced.
 . "$DMCOW_ROOT/ops/vm/lib.sh"
-BIN=$DMCOW_ROOT/target/dmcow/bin
-[ -x "$BIN/dmcowd" ] || fail "run 'mvn -q -B package -DskipTests' first: no $BIN/dmcowd"
-# A small heap starts faster under software emulation; the defaults preallocate 256 MiB.
-export DMCOWD_JAVA_OPTS="-Xms96m -Xmx96m -XX:+UseSerialGC -XX:TieredStopAtLevel=1"
-mkdir -p /run/dmcow
-DPID=
+. "$DMCOW_ROOT/ops/vm/suites/e2e-lib.sh"
 
 # qcow2_config BASE COW: one volume vm1, qcow2.
 qcow2_config() {
-	cat >/tmp/dmcowd.conf <<CONF
+	cat >"$DCONF" <<CONF
 dmcow {
   commit-interval = 1s
   admin-socket = /run/dmcow/dmcowd.sock
@@ -18,32 +13,6 @@ dmcow {
   volumes.vm1 { base = "$1", cow = "$2", format = qcow2, chunk-size = 64k }
 }
 CONF
-}
-
-# Each JVM start costs tens of seconds under emulation: readiness is read from the log.
-start_daemon() {
-	: >/tmp/dmcowd.log
-	"$BIN/dmcowd" --config /tmp/dmcowd.conf >>/tmp/dmcowd.log 2>&1 &
-	DPID=$!
-	deadline=$(($(date +%s) + 240))
-	until grep -q "volume vm1: serving" /tmp/dmcowd.log; do
-		kill -0 "$DPID" 2>/dev/null || fail "dmcowd exited: $(tail -20 /tmp/dmcowd.log)"
-		[ "$(date +%s)" -lt $deadline ] || fail "vm1 not serving after 240 s: $(tail -20 /tmp/dmcowd.log)"
-		sleep 0.2
-	done
-	step "dmcowd serving vm1 after $(($(date +%s) - deadline + 240)) s"
-	mapper_nodes
-	[ -b /dev/mapper/vm1 ] || fail "no /dev/mapper/vm1"
-}
-
-stop_daemon() {
-	kill -TERM "$DPID"
-	rc=0
-	t0=$(date +%s)
-	wait "$DPID" || rc=$?
-	step "dmcowd stopped after $(($(date +%s) - t0)) s"
-	[ $rc = 0 ] || fail "dmcowd exited $rc after SIGTERM: $(tail -20 /tmp/dmcowd.log)"
-	grep -q "stopped cleanly" /tmp/dmcowd.log || fail "no clean stop in the log: $(tail -20 /tmp/dmcowd.log)"
 }
 
 dev_sum() {

@@ -39,7 +39,7 @@ zeros() { # zeros OFFSET LENGTH WHAT
 }
 
 qcow2_config "$base" "$cow"
-start_daemon
+start_daemon vm1
 step "serving: $(dmsetup table vm1 | awk '{print $3}' | sort | uniq -c | tr '\n' ' ')"
 zeros $((4 * M)) $((128 * K)) "the plain zero clusters at 4M do not read as zeros"
 zeros $((6 * M)) $((64 * K)) "the allocated zero cluster at 6M does not read as zeros"
