@@ -1,6 +1,6 @@
 # Benchmark matrix, run inside the VM by ops/bench: /dev/vda is the base, /dev/vdb scratch.
 # Prints one "BENCH-RESULT config job rep iops bw_kib p50_us p99_us" line per fio run and
-# "BENCH-FACT config key value" lines for counts.
+# "BENCH-FACT config key rep value" lines for counts.
 . "$DMCOW_ROOT/ops/vm/lib.sh"
 reps=$1
 runtime=$2
@@ -10,21 +10,46 @@ scratch=/dev/vdb
 sectors=$(blockdev --getsz $base)
 bytes=$((sectors * 512))
 chunk=128 # sectors: 64 KiB, the same chunk size for every CoW scheme
+# dmcowd as installed (preallocated heap, full JIT), not e2e-lib's quick-start settings
+export DMCOWD_JAVA_OPTS="-Xms256m -Xmx256m -XX:+AlwaysPreTouch -XX:+UseSerialGC"
+BASE=$base
+. "$DMCOW_ROOT/ops/vm/suites/e2e-lib.sh"
+case " $configs " in *" cow-"*) load_dmcow ;; esac
+# the daemon's defaults for commits and reloads
+COMMIT_INTERVAL=1s RELOAD_MAPPINGS=1024 RELOAD_DELAY=5s
+vol=bench-cow
 
 modprobe_nbd() { [ -b /dev/nbd0 ] || fail "nbd module not loaded"; }
 
-setup() { # setup CONFIG: make a fresh device, print its path
+# scratch_fs: an ext4 on the scratch disk at /tmp/scratch, its tables written now so that no
+# lazy init competes with the measured I/O
+scratch_fs() {
+	mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 $scratch
+	mkdir -p /tmp/scratch
+	mount $scratch /tmp/scratch
+}
+
+# cow_start FORMAT COW: format the CoW space COW over the base, start dmcowd serving it as $vol
+cow_start() {
+	dmcowctl format --base $base --cow "$2" --chunk-size 64k --format "$1" --force >/tmp/format.log 2>&1 ||
+		fail "dmcowctl format $2: $(cat /tmp/format.log)"
+	COWDIR=$(dirname "$2") write_conf $vol:"$1"
+	start_daemon $vol
+	dev=/dev/mapper/$vol
+}
+
+setup() { # setup CONFIG: make a fresh device, set dev to its path
 	case $1 in
-	raw) echo $base ;;
+	raw) dev=$base ;;
 	linear)
 		dmsetup create bench-linear --table "0 $sectors linear $scratch 0"
 		mapper_nodes
-		echo /dev/mapper/bench-linear ;;
+		dev=/dev/mapper/bench-linear ;;
 	snapshot)
 		dd if=/dev/zero of=$scratch bs=4096 count=1 oflag=direct status=none
 		dmsetup create bench-snap --table "0 $sectors snapshot $base $scratch P $chunk"
 		mapper_nodes
-		echo /dev/mapper/bench-snap ;;
+		dev=/dev/mapper/bench-snap ;;
 	thin)
 		meta=131072 # 64 MiB of metadata
 		data=$(($(blockdev --getsz $scratch) - meta))
@@ -43,15 +68,22 @@ setup() { # setup CONFIG: make a fresh device, print its path
 		dmsetup resume bench-origin
 		dmsetup create bench-thin --table "0 $sectors thin /dev/mapper/bench-pool 1"
 		mapper_nodes
-		echo /dev/mapper/bench-thin ;;
+		dev=/dev/mapper/bench-thin ;;
 	qemu-nbd)
 		modprobe_nbd
-		mkfs.ext4 -q -F $scratch
-		mkdir -p /tmp/scratch
-		mount $scratch /tmp/scratch
+		scratch_fs
 		qemu-img create -q -f qcow2 -b $base -F raw -o cluster_size=65536 /tmp/scratch/overlay.qcow2
 		qemu-nbd -c /dev/nbd0 --cache=none --aio=native -f qcow2 /tmp/scratch/overlay.qcow2
-		echo /dev/nbd0 ;;
+		dev=/dev/nbd0 ;;
+	cow-native)
+		# the whole scratch disk is the space, as dm-snapshot and dm-thin get it; the space's
+		# file name is a link because the config names spaces by volume
+		mkdir -p /tmp/cowdev
+		ln -sfn $scratch /tmp/cowdev/$vol.cow
+		cow_start native /tmp/cowdev/$vol.cow ;;
+	cow-qcow2)
+		scratch_fs
+		cow_start qcow2 /tmp/scratch/$vol.cow ;;
 	*) fail "unknown config $1" ;;
 	esac
 }
@@ -65,7 +97,48 @@ teardown() {
 	qemu-nbd)
 		qemu-nbd -d /dev/nbd0 >/dev/null
 		umount /tmp/scratch ;;
+	cow-*)
+		rss=$(awk '/^VmHWM:/ { print int($2 / 1024) }' /proc/$DPID/status)
+		[ "$rss" -le "${peak_rss:-0}" ] || peak_rss=$rss
+		stop_daemon
+		dmsetup remove $vol
+		if [ $1 = cow-qcow2 ]; then
+			# the daemon's loop device has no autoclear (it must outlive the daemon)
+			for l in $(losetup -j /tmp/scratch/$vol.cow | cut -d: -f1); do losetup -d "$l"; done
+			umount /tmp/scratch
+		fi ;;
 	esac
+}
+
+# fills NAME: chunks the kernel has filled for a dm-cow volume since it was created, i.e. the
+# FAULT messages it sent (one per chunk first written; there is no replay without a restart).
+# With no cow segment left every chunk is filled and linear.
+fills() {
+	dmsetup status "$1" | awk -v all=$((sectors / chunk)) '
+		$3 == "cow" && !n++ { for (i = 4; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] } }
+		END { print n ? f["copies"] + f["nocopy_fills"] + f["zero_fills"] : all }'
+}
+
+# folded NAME: every chunk the kernel filled is committed and in a linear segment of the live
+# table, i.e. the daemon's table reload after the last first write has happened
+folded() {
+	st=$(dmsetup status "$1" | awk '$3 == "cow"' | head -1)
+	[ -n "$st" ] || return 0
+	case $st in *" filled_uncommitted=0 faults_pending=0 copies_in_flight=0 "*) ;; *) return 1 ;; esac
+	[ "$(dmsetup table "$1" | awk -v c=$chunk '$3 == "linear" { n += int(($2 + c - 1) / c) } END { print n + 0 }')" = "$(fills "$1")" ]
+}
+
+# fact CONFIG REP KEY VALUE
+fact() {
+	echo "BENCH-FACT $1 $3 $2 $4"
+}
+
+# table_facts CONFIG REP: linear segments of the live table against the fewest possible (runs
+# of chunks adjacent in the volume, wherever the CoW space put them)
+table_facts() {
+	dmsetup table $vol | awk -v config=$1 -v rep=$2 '
+		$3 == "linear" { if (!n++ || $1 != end) runs++; end = $1 + $2 }
+		END { printf "BENCH-FACT %s segments %s %d\nBENCH-FACT %s minimal_runs %s %d\n", config, rep, n, config, rep, runs }'
 }
 
 # job CONFIG REP NAME DEVICE FIO-ARGS...: run fio, print its figures
@@ -87,24 +160,37 @@ PY
 }
 
 timed="--time_based --runtime=$runtime"
+# cow_facts CONFIG REP JOB BYTES: after a first-write job on dm-cow, wait for the table reload
+# and record the FAULT messages per GiB written
+cow_facts() {
+	case $1 in cow-*) ;; *) return 0 ;; esac
+	wait_for "folded $vol" 300
+	fact $1 $2 faults_per_gib_$3 $(($(fills $vol) * 1073741824 / $4))
+}
+
 for rep in $(seq 1 "$reps"); do
 	for config in $configs; do
 		step "rep $rep: $config"
-		dev=$(setup $config)
+		setup $config
 		job $config $rep read-untouched $dev --rw=randread --bs=4k --iodepth=16 $timed
 		if [ $config != raw ]; then
 			job $config $rep randwrite-first $dev --rw=randwrite --bs=4k --iodepth=16 --io_size=$((bytes / 32))
+			cow_facts $config $rep randwrite $((bytes / 32))
+			case $config in cow-*) table_facts $config $rep ;; esac
 		fi
 		teardown $config
 		[ $config != raw ] || continue
-		dev=$(setup $config)
+		setup $config
 		job $config $rep seqwrite-first $dev --rw=write --bs=1M --iodepth=8
+		# dm-cow rewrites chunks through the linear segments of the reloaded table
+		cow_facts $config $rep seqwrite $bytes
 		job $config $rep rewrite-mapped $dev --rw=randwrite --bs=4k --iodepth=16 $timed
 		job $config $rep read-rewritten $dev --rw=randread --bs=4k --iodepth=16 $timed
 		teardown $config
-		dev=$(setup $config)
+		setup $config
 		job $config $rep write-fsync $dev --rw=randwrite --bs=4k --iodepth=1 --fsync=1 $timed
 		teardown $config
+		case $config in cow-*) fact $config $rep peak_rss_mib $peak_rss; peak_rss= ;; esac
 	done
 done
 step "benchmark done"
