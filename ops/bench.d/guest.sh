@@ -1,4 +1,5 @@
-# Benchmark matrix, run inside the VM by ops/bench: /dev/vda is the base, /dev/vdb scratch.
+# Benchmark matrix, run inside the VM by ops/bench: /dev/vda is the base, /dev/vdb scratch,
+# /dev/vdc and /dev/vdd more scratch for dm-cow's native spaces.
 # Prints one "BENCH-RESULT config job rep iops bw_kib p50_us p99_us" line per fio run and
 # "BENCH-FACT config key rep value" lines for counts.
 . "$DMCOW_ROOT/ops/vm/lib.sh"
@@ -17,7 +18,9 @@ BASE=$base
 case " $configs " in *" cow-"*) load_dmcow ;; esac
 # the daemon's defaults for commits and reloads
 COMMIT_INTERVAL=1s RELOAD_MAPPINGS=1024 RELOAD_DELAY=5s
-vol=bench-cow
+cowvol=bench-cow # volumes bench-cow1..3, one per phase; vol: this phase's
+# the native spaces, one per phase
+scratches=([1]=$scratch [2]=/dev/vdc [3]=/dev/vdd)
 
 modprobe_nbd() { [ -b /dev/nbd0 ] || fail "nbd module not loaded"; }
 
@@ -29,13 +32,37 @@ scratch_fs() {
 	mount $scratch /tmp/scratch
 }
 
-# cow_start FORMAT COW: format the CoW space COW over the base, start dmcowd serving it as $vol
+# cow_start FORMAT: format one CoW space per phase (see the loop below) over the base and start
+# one dmcowd serving them as $cowvol1..3: three JVM starts in parallel and one daemon start instead
+# of six JVM starts in a row. A native space is a whole scratch disk, as dm-snapshot and dm-thin
+# get one (the space's name is a link: the config names spaces by volume); qcow2 spaces are
+# files on an ext4 on the first scratch disk, as for qemu-nbd.
 cow_start() {
-	dmcowctl format --base $base --cow "$2" --chunk-size 64k --format "$1" --force >/tmp/format.log 2>&1 ||
-		fail "dmcowctl format $2: $(cat /tmp/format.log)"
-	COWDIR=$(dirname "$2") write_conf $vol:"$1"
-	start_daemon $vol
-	dev=/dev/mapper/$vol
+	if [ "$1" = native ]; then
+		COWDIR=/tmp/cowdev
+		mkdir -p $COWDIR
+		for k in 1 2 3; do ln -sfn ${scratches[$k]} $COWDIR/$cowvol$k.cow; done
+	else
+		COWDIR=/tmp/scratch
+		scratch_fs
+	fi
+	FORCE=1 format_spaces $cowvol"1:$1" $cowvol"2:$1" $cowvol"3:$1"
+	write_conf $cowvol"1:$1" $cowvol"2:$1" $cowvol"3:$1"
+	start_daemon ${cowvol}1 ${cowvol}2 ${cowvol}3
+}
+
+# cow_stop: the daemon's peak RSS, a clean stop, the devices removed
+cow_stop() {
+	fact $1 $2 peak_rss_mib "$(awk '/^VmHWM:/ { print int($2 / 1024) }' /proc/$DPID/status)"
+	stop_daemon
+	for k in 1 2 3; do dmsetup remove $cowvol$k; done
+	if [ $1 = cow-qcow2 ]; then
+		# the daemon's loop devices have no autoclear (they must outlive the daemon)
+		for k in 1 2 3; do
+			for l in $(losetup -j $COWDIR/$cowvol$k.cow | cut -d: -f1); do losetup -d "$l"; done
+		done
+		umount /tmp/scratch
+	fi
 }
 
 setup() { # setup CONFIG: make a fresh device, set dev to its path
@@ -75,15 +102,10 @@ setup() { # setup CONFIG: make a fresh device, set dev to its path
 		qemu-img create -q -f qcow2 -b $base -F raw -o cluster_size=65536 /tmp/scratch/overlay.qcow2
 		qemu-nbd -c /dev/nbd0 --cache=none --aio=native -f qcow2 /tmp/scratch/overlay.qcow2
 		dev=/dev/nbd0 ;;
-	cow-native)
-		# the whole scratch disk is the space, as dm-snapshot and dm-thin get it; the space's
-		# file name is a link because the config names spaces by volume
-		mkdir -p /tmp/cowdev
-		ln -sfn $scratch /tmp/cowdev/$vol.cow
-		cow_start native /tmp/cowdev/$vol.cow ;;
-	cow-qcow2)
-		scratch_fs
-		cow_start qcow2 /tmp/scratch/$vol.cow ;;
+	cow-*)
+		phase=$((phase + 1))
+		vol=$cowvol$phase
+		dev=/dev/mapper/$vol ;;
 	*) fail "unknown config $1" ;;
 	esac
 }
@@ -97,16 +119,6 @@ teardown() {
 	qemu-nbd)
 		qemu-nbd -d /dev/nbd0 >/dev/null
 		umount /tmp/scratch ;;
-	cow-*)
-		rss=$(awk '/^VmHWM:/ { print int($2 / 1024) }' /proc/$DPID/status)
-		[ "$rss" -le "${peak_rss:-0}" ] || peak_rss=$rss
-		stop_daemon
-		dmsetup remove $vol
-		if [ $1 = cow-qcow2 ]; then
-			# the daemon's loop device has no autoclear (it must outlive the daemon)
-			for l in $(losetup -j /tmp/scratch/$vol.cow | cut -d: -f1); do losetup -d "$l"; done
-			umount /tmp/scratch
-		fi ;;
 	esac
 }
 
@@ -171,6 +183,8 @@ cow_facts() {
 for rep in $(seq 1 "$reps"); do
 	for config in $configs; do
 		step "rep $rep: $config"
+		phase=0
+		case $config in cow-*) cow_start ${config#cow-} ;; esac
 		setup $config
 		job $config $rep read-untouched $dev --rw=randread --bs=4k --iodepth=16 $timed
 		if [ $config != raw ]; then
@@ -190,7 +204,7 @@ for rep in $(seq 1 "$reps"); do
 		setup $config
 		job $config $rep write-fsync $dev --rw=randwrite --bs=4k --iodepth=1 --fsync=1 $timed
 		teardown $config
-		case $config in cow-*) fact $config $rep peak_rss_mib $peak_rss; peak_rss= ;; esac
+		case $config in cow-*) cow_stop $config $rep ;; esac
 	done
 done
 step "benchmark done"
