@@ -20,7 +20,7 @@ case " $configs " in *" cow-"*) load_dmcow ;; esac
 COMMIT_INTERVAL=1s RELOAD_MAPPINGS=1024 RELOAD_DELAY=5s
 cowvol=bench-cow # volumes bench-cow1..3, one per phase; vol: this phase's
 # the native spaces, one per phase
-scratches=([1]=$scratch [2]=/dev/vdc [3]=/dev/vdd)
+scratches="$scratch /dev/vdc /dev/vdd"
 
 modprobe_nbd() { [ -b /dev/nbd0 ] || fail "nbd module not loaded"; }
 
@@ -41,7 +41,11 @@ cow_start() {
 	if [ "$1" = native ]; then
 		COWDIR=/tmp/cowdev
 		mkdir -p $COWDIR
-		for k in 1 2 3; do ln -sfn ${scratches[$k]} $COWDIR/$cowvol$k.cow; done
+		k=0
+		for d in $scratches; do
+			k=$((k + 1))
+			ln -sfn $d $COWDIR/$cowvol$k.cow
+		done
 	else
 		COWDIR=/tmp/scratch
 		scratch_fs
