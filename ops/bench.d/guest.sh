@@ -104,6 +104,7 @@ setup() { # setup CONFIG: make a fresh device, set dev to its path
 		modprobe_nbd
 		scratch_fs
 		qemu-img create -q -f qcow2 -b $base -F raw -o cluster_size=65536 /tmp/scratch/overlay.qcow2
+		mkdir -p /run/lock # qemu-nbd -c locks /var/lock/qemu-nbd-nbd0; /run is empty in the VM
 		qemu-nbd -c /dev/nbd0 --cache=none --aio=native -f qcow2 /tmp/scratch/overlay.qcow2
 		dev=/dev/nbd0 ;;
 	cow-*)
