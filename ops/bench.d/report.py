@@ -81,7 +81,7 @@ def main(guest_out, out_dir, daemon_out=None):
     lines = ["| job | unit | " + " | ".join(configs) + " |", "|---|---|" + "---:|" * len(configs)]
     for job, title, unit in JOBS:
         row = results["jobs"][job]["median"]
-        cells = ["" if row[c] is None else f"{row[c]:,.0f}" for c in configs]
+        cells = ["" if row[c] is None else f"{row[c]:,.0f}" if row[c] >= 10 else f"{row[c]:.2f}" for c in configs]
         lines.append(f"| {title} | {unit} | " + " | ".join(cells) + " |")
     for ref, label in (("linear", "dm-linear (raw base for untouched reads)"), ("snapshot", "dm-snapshot")):
         if ref not in configs:
@@ -92,7 +92,7 @@ def main(guest_out, out_dir, daemon_out=None):
             cells = []
             for c in configs:
                 r = ratio(job, c, ref)
-                cells.append("" if r is None else f"{r:.2f}×")
+                cells.append("" if r is None else f"{r:.2f}×" if r >= 0.1 else f"{r:.3f}×")
             lines.append(f"| {title} | " + " | ".join(cells) + " |")
     if facts:
         fc = list(facts)
@@ -108,7 +108,7 @@ def main(guest_out, out_dir, daemon_out=None):
     results["targets"] = targets(results, facts, daemon)
     if results["targets"]:
         lines += ["", "Targets (goals, not asserted):", "", "| target | figure | met |", "|---|---:|---|"]
-        lines += [f"| {t['target']} | {t['figure']:,.2f} | {'yes' if t['met'] else 'no'} |"
+        lines += [f"| {t['target']} | {t['figure']:,.3f} | {'yes' if t['met'] else 'no'} |"
                   for t in results["targets"]]
     out = Path(out_dir)
     (out / "results.md").write_text("\n".join(lines) + "\n")
