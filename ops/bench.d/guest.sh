@@ -1,6 +1,7 @@
-# Benchmark matrix, run inside the VM by ops/bench: /dev/vda is the base, /dev/vdb scratch.
+# Benchmark matrix, run inside the VM by ops/bench: /dev/vda is the base, /dev/vdb scratch,
+# /dev/vdc and /dev/vdd more scratch for dm-cow's native spaces.
 # Prints one "BENCH-RESULT config job rep iops bw_kib p50_us p99_us" line per fio run and
-# "BENCH-FACT config key value" lines for counts.
+# "BENCH-FACT config key rep value" lines for counts.
 . "$DMCOW_ROOT/ops/vm/lib.sh"
 reps=$1
 runtime=$2
@@ -10,21 +11,76 @@ scratch=/dev/vdb
 sectors=$(blockdev --getsz $base)
 bytes=$((sectors * 512))
 chunk=128 # sectors: 64 KiB, the same chunk size for every CoW scheme
+# dmcowd as installed (preallocated heap, full JIT), not e2e-lib's quick-start settings
+export DMCOWD_JAVA_OPTS="-Xms256m -Xmx256m -XX:+AlwaysPreTouch -XX:+UseSerialGC"
+BASE=$base
+. "$DMCOW_ROOT/ops/vm/suites/e2e-lib.sh"
+case " $configs " in *" cow-"*) load_dmcow ;; esac
+# the daemon's defaults for commits and reloads
+COMMIT_INTERVAL=1s RELOAD_MAPPINGS=1024 RELOAD_DELAY=5s
+cowvol=bench-cow # volumes bench-cow1..3, one per phase; vol: this phase's
+# the native spaces, one per phase
+scratches="$scratch /dev/vdc /dev/vdd"
 
 modprobe_nbd() { [ -b /dev/nbd0 ] || fail "nbd module not loaded"; }
 
-setup() { # setup CONFIG: make a fresh device, print its path
+# scratch_fs: an ext4 on the scratch disk at /tmp/scratch, its tables written now so that no
+# lazy init competes with the measured I/O
+scratch_fs() {
+	mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 $scratch
+	mkdir -p /tmp/scratch
+	mount $scratch /tmp/scratch
+}
+
+# cow_start FORMAT: format one CoW space per phase (see the loop below) over the base and start
+# one dmcowd serving them as $cowvol1..3: three JVM starts in parallel and one daemon start instead
+# of six JVM starts in a row. A native space is a whole scratch disk, as dm-snapshot and dm-thin
+# get one (the space's name is a link: the config names spaces by volume); qcow2 spaces are
+# files on an ext4 on the first scratch disk, as for qemu-nbd.
+cow_start() {
+	if [ "$1" = native ]; then
+		COWDIR=/tmp/cowdev
+		mkdir -p $COWDIR
+		k=0
+		for d in $scratches; do
+			k=$((k + 1))
+			ln -sfn $d $COWDIR/$cowvol$k.cow
+		done
+	else
+		COWDIR=/tmp/scratch
+		scratch_fs
+	fi
+	FORCE=1 format_spaces $cowvol"1:$1" $cowvol"2:$1" $cowvol"3:$1"
+	write_conf $cowvol"1:$1" $cowvol"2:$1" $cowvol"3:$1"
+	start_daemon ${cowvol}1 ${cowvol}2 ${cowvol}3
+}
+
+# cow_stop: the daemon's peak RSS, a clean stop, the devices removed
+cow_stop() {
+	fact $1 $2 peak_rss_mib "$(awk '/^VmHWM:/ { print int($2 / 1024) }' /proc/$DPID/status)"
+	stop_daemon
+	for k in 1 2 3; do dmsetup remove $cowvol$k; done
+	if [ $1 = cow-qcow2 ]; then
+		# the daemon's loop devices have no autoclear (they must outlive the daemon)
+		for k in 1 2 3; do
+			for l in $(losetup -j $COWDIR/$cowvol$k.cow | cut -d: -f1); do losetup -d "$l"; done
+		done
+		umount /tmp/scratch
+	fi
+}
+
+setup() { # setup CONFIG: make a fresh device, set dev to its path
 	case $1 in
-	raw) echo $base ;;
+	raw) dev=$base ;;
 	linear)
 		dmsetup create bench-linear --table "0 $sectors linear $scratch 0"
 		mapper_nodes
-		echo /dev/mapper/bench-linear ;;
+		dev=/dev/mapper/bench-linear ;;
 	snapshot)
 		dd if=/dev/zero of=$scratch bs=4096 count=1 oflag=direct status=none
 		dmsetup create bench-snap --table "0 $sectors snapshot $base $scratch P $chunk"
 		mapper_nodes
-		echo /dev/mapper/bench-snap ;;
+		dev=/dev/mapper/bench-snap ;;
 	thin)
 		meta=131072 # 64 MiB of metadata
 		data=$(($(blockdev --getsz $scratch) - meta))
@@ -43,15 +99,18 @@ setup() { # setup CONFIG: make a fresh device, print its path
 		dmsetup resume bench-origin
 		dmsetup create bench-thin --table "0 $sectors thin /dev/mapper/bench-pool 1"
 		mapper_nodes
-		echo /dev/mapper/bench-thin ;;
+		dev=/dev/mapper/bench-thin ;;
 	qemu-nbd)
 		modprobe_nbd
-		mkfs.ext4 -q -F $scratch
-		mkdir -p /tmp/scratch
-		mount $scratch /tmp/scratch
+		scratch_fs
 		qemu-img create -q -f qcow2 -b $base -F raw -o cluster_size=65536 /tmp/scratch/overlay.qcow2
+		mkdir -p /run/lock # qemu-nbd -c locks /var/lock/qemu-nbd-nbd0; /run is empty in the VM
 		qemu-nbd -c /dev/nbd0 --cache=none --aio=native -f qcow2 /tmp/scratch/overlay.qcow2
-		echo /dev/nbd0 ;;
+		dev=/dev/nbd0 ;;
+	cow-*)
+		phase=$((phase + 1))
+		vol=$cowvol$phase
+		dev=/dev/mapper/$vol ;;
 	*) fail "unknown config $1" ;;
 	esac
 }
@@ -66,6 +125,37 @@ teardown() {
 		qemu-nbd -d /dev/nbd0 >/dev/null
 		umount /tmp/scratch ;;
 	esac
+}
+
+# fills NAME: chunks the kernel has filled for a dm-cow volume since it was created, i.e. the
+# FAULT messages it sent (one per chunk first written; there is no replay without a restart).
+# With no cow segment left every chunk is filled and linear.
+fills() {
+	dmsetup status "$1" | awk -v all=$((sectors / chunk)) '
+		$3 == "cow" && !n++ { for (i = 4; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] } }
+		END { print n ? f["copies"] + f["nocopy_fills"] + f["zero_fills"] : all }'
+}
+
+# folded NAME: every chunk the kernel filled is committed and in a linear segment of the live
+# table, i.e. the daemon's table reload after the last first write has happened
+folded() {
+	st=$(dmsetup status "$1" | awk '$3 == "cow"' | head -1)
+	[ -n "$st" ] || return 0
+	case $st in *" filled_uncommitted=0 faults_pending=0 copies_in_flight=0 "*) ;; *) return 1 ;; esac
+	[ "$(dmsetup table "$1" | awk -v c=$chunk '$3 == "linear" { n += int(($2 + c - 1) / c) } END { print n + 0 }')" = "$(fills "$1")" ]
+}
+
+# fact CONFIG REP KEY VALUE
+fact() {
+	echo "BENCH-FACT $1 $3 $2 $4"
+}
+
+# table_facts CONFIG REP: linear segments of the live table against the fewest possible (runs
+# of chunks adjacent in the volume, wherever the CoW space put them)
+table_facts() {
+	dmsetup table $vol | awk -v config=$1 -v rep=$2 '
+		$3 == "linear" { if (!n++ || $1 != end) runs++; end = $1 + $2 }
+		END { printf "BENCH-FACT %s segments %s %d\nBENCH-FACT %s minimal_runs %s %d\n", config, rep, n, config, rep, runs }'
 }
 
 # job CONFIG REP NAME DEVICE FIO-ARGS...: run fio, print its figures
@@ -87,24 +177,39 @@ PY
 }
 
 timed="--time_based --runtime=$runtime"
+# cow_facts CONFIG REP JOB BYTES: after a first-write job on dm-cow, wait for the table reload
+# and record the FAULT messages per GiB written
+cow_facts() {
+	case $1 in cow-*) ;; *) return 0 ;; esac
+	wait_for "folded $vol" 300
+	fact $1 $2 faults_per_gib_$3 $(($(fills $vol) * 1073741824 / $4))
+}
+
 for rep in $(seq 1 "$reps"); do
 	for config in $configs; do
 		step "rep $rep: $config"
-		dev=$(setup $config)
+		phase=0
+		case $config in cow-*) cow_start ${config#cow-} ;; esac
+		setup $config
 		job $config $rep read-untouched $dev --rw=randread --bs=4k --iodepth=16 $timed
 		if [ $config != raw ]; then
 			job $config $rep randwrite-first $dev --rw=randwrite --bs=4k --iodepth=16 --io_size=$((bytes / 32))
+			cow_facts $config $rep randwrite $((bytes / 32))
+			case $config in cow-*) table_facts $config $rep ;; esac
 		fi
 		teardown $config
 		[ $config != raw ] || continue
-		dev=$(setup $config)
+		setup $config
 		job $config $rep seqwrite-first $dev --rw=write --bs=1M --iodepth=8
+		# dm-cow rewrites chunks through the linear segments of the reloaded table
+		cow_facts $config $rep seqwrite $bytes
 		job $config $rep rewrite-mapped $dev --rw=randwrite --bs=4k --iodepth=16 $timed
 		job $config $rep read-rewritten $dev --rw=randread --bs=4k --iodepth=16 $timed
 		teardown $config
-		dev=$(setup $config)
+		setup $config
 		job $config $rep write-fsync $dev --rw=randwrite --bs=4k --iodepth=1 --fsync=1 $timed
 		teardown $config
+		case $config in cow-*) cow_stop $config $rep ;; esac
 	done
 done
 step "benchmark done"

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Turn the guest's BENCH-RESULT lines into results.md, results.json and results.png.
+"""Turn the guest's BENCH-RESULT and BENCH-FACT lines, and the daemon-alone benchmarks'
+BENCH-DAEMON lines, into results.md, results.json and results.png.
 
 Figures are medians over the repetitions; ratios compare each configuration with dm-linear
 (and reads of untouched chunks with the raw base) and with dm-snapshot, as measured in the same
-VM boot.
+VM boot. The targets of issue #8 are goals: the report says which are met, it fails on none.
 """
 import json
 import statistics
@@ -22,17 +23,33 @@ JOBS = [
 ]
 
 
-def main(guest_out, out_dir):
+FACTS = [
+    ("faults_per_gib_seqwrite", "FAULT messages per GiB, sequential first writes"),
+    ("faults_per_gib_randwrite", "FAULT messages per GiB, random 4 KiB first writes"),
+    ("segments", "linear segments after the random first writes"),
+    ("minimal_runs", "fewest possible (runs of adjacent mapped chunks)"),
+    ("peak_rss_mib", "dmcowd peak RSS (VmHWM), MiB"),
+]
+
+
+def main(guest_out, out_dir, daemon_out=None):
     runs = defaultdict(list)
-    facts = {}
+    facts = defaultdict(lambda: defaultdict(list))
     for line in Path(guest_out).read_text(errors="replace").splitlines():
         f = line.split()
         if f[:1] == ["BENCH-RESULT"] and len(f) == 8:
             config, job, _rep, iops, bw_kib, p50, p99 = f[1:]
             runs[(config, job)].append(
                 {"iops": float(iops), "mib_s": float(bw_kib) / 1024, "p50_us": float(p50), "p99_us": float(p99)})
-        elif f[:1] == ["BENCH-FACT"] and len(f) >= 4:
-            facts.setdefault(f[1], {})[f[2]] = " ".join(f[3:])
+        elif f[:1] == ["BENCH-FACT"] and len(f) == 5:
+            facts[f[1]][f[2]].append(float(f[4]))
+    daemon = {}
+    if daemon_out and Path(daemon_out).exists():
+        for line in Path(daemon_out).read_text(errors="replace").splitlines():
+            f = line.split()
+            if f[:1] == ["BENCH-DAEMON"] and len(f) == 4:
+                daemon[f[1]] = {"value": float(f[2]), "unit": f[3]}
+    facts = {c: {k: statistics.median(v) for k, v in kv.items()} for c, kv in facts.items()}
     if not runs:
         sys.exit(f"report: no BENCH-RESULT lines in {guest_out}")
     configs = []
@@ -47,7 +64,7 @@ def main(guest_out, out_dir):
         key = "mib_s" if unit == "MiB/s" else "iops"
         return statistics.median(x[key] for x in r)
 
-    results = {"configs": configs, "jobs": {}, "facts": facts}
+    results = {"configs": configs, "jobs": {}, "facts": facts, "daemon": daemon}
     for job, title, unit in JOBS:
         row = {c: median(c, job, unit) for c in configs}
         reps = {c: len(runs.get((c, job), [])) for c in configs}
@@ -64,7 +81,7 @@ def main(guest_out, out_dir):
     lines = ["| job | unit | " + " | ".join(configs) + " |", "|---|---|" + "---:|" * len(configs)]
     for job, title, unit in JOBS:
         row = results["jobs"][job]["median"]
-        cells = ["" if row[c] is None else f"{row[c]:,.0f}" for c in configs]
+        cells = ["" if row[c] is None else f"{row[c]:,.0f}" if row[c] >= 10 else f"{row[c]:.2f}" for c in configs]
         lines.append(f"| {title} | {unit} | " + " | ".join(cells) + " |")
     for ref, label in (("linear", "dm-linear (raw base for untouched reads)"), ("snapshot", "dm-snapshot")):
         if ref not in configs:
@@ -75,16 +92,65 @@ def main(guest_out, out_dir):
             cells = []
             for c in configs:
                 r = ratio(job, c, ref)
-                cells.append("" if r is None else f"{r:.2f}×")
+                cells.append("" if r is None else f"{r:.2f}×" if r >= 0.1 else f"{r:.3f}×")
             lines.append(f"| {title} | " + " | ".join(cells) + " |")
-    for config, kv in facts.items():
-        lines += ["", f"{config}: " + ", ".join(f"{k} = {v}" for k, v in kv.items())]
+    if facts:
+        fc = list(facts)
+        lines += ["", "Counts (medians over the repetitions):", "",
+                  "| figure | " + " | ".join(fc) + " |", "|---|" + "---:|" * len(fc)]
+        for key, title in FACTS:
+            lines.append(f"| {title} | " + " | ".join(
+                "" if key not in facts[c] else f"{facts[c][key]:,.0f}" for c in fc) + " |")
+    if daemon:
+        lines += ["", "The daemon alone (in-JVM kernel double, memory spaces, on the host):", "",
+                  "| figure | value | unit |", "|---|---:|---|"]
+        lines += [f"| {k} | {v['value']:,.1f} | {v['unit']} |" for k, v in daemon.items()]
+    results["targets"] = targets(results, facts, daemon)
+    if results["targets"]:
+        lines += ["", "Targets (goals, not asserted):", "", "| target | figure | met |", "|---|---:|---|"]
+        lines += [f"| {t['target']} | {t['figure']:,.3f} | {'yes' if t['met'] else 'no'} |"
+                  for t in results["targets"]]
     out = Path(out_dir)
     (out / "results.md").write_text("\n".join(lines) + "\n")
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     chart(results, configs, out)
     print("\n".join(lines))
     print(f"\nwritten: {out / 'results.md'}, {out / 'results.json'}, {out / 'results.png'}")
+
+
+def targets(results, facts, daemon):
+    """Issue #8's goals against what was measured; a goal whose figures are missing is left out."""
+    t = []
+    jobs = results["jobs"]
+
+    def ratio(job, config, ref):
+        row = jobs[job]["median"]
+        a, b = row.get(config), row.get(ref)
+        return None if a is None or not b else a / b
+
+    for c in (c for c in results["configs"] if c.startswith("cow-")):
+        for job, ref, goal, label in (
+                ("rewrite-mapped", "linear", 0.97, "rewrite of mapped chunks vs dm-linear"),
+                ("read-untouched", "raw", 0.98, "reads of untouched chunks vs raw"),
+                ("seqwrite-first", "snapshot", 1.5, "sequential first writes vs dm-snapshot"),
+                ("randwrite-first", "snapshot", 1.2, "random 4 KiB first writes vs dm-snapshot"),
+                ("randwrite-first", "qemu-nbd", 3.0, "random 4 KiB first writes vs qemu-nbd qcow2")):
+            r = ratio(job, c, ref)
+            if r is not None:
+                t.append({"target": f"{c}: {label} >= {goal}x", "figure": r, "met": r >= goal})
+        kv = facts.get(c, {})
+        if kv.get("minimal_runs"):
+            r = kv["segments"] / kv["minimal_runs"]
+            t.append({"target": f"{c}: segments <= 1.2x minimal runs", "figure": r, "met": r <= 1.2})
+    for key, goal, label, at_least in (
+            ("faults_per_s", 500_000, "daemon: faults/s end to end >= 500k", True),
+            ("at_50k_p99_us", 200, "daemon: p99 fault-to-map at 50k faults/s <= 200 us", False),
+            ("rss_256.rss_mib", 200, "daemon: RSS with 256 volumes <= 200 MiB (default JVM options)", False),
+            ("rss_256_small_heap.rss_mib", 200, "daemon: RSS with 256 volumes <= 200 MiB (96 MiB heap)", False)):
+        if key in daemon:
+            v = daemon[key]["value"]
+            t.append({"target": label, "figure": v, "met": v >= goal if at_least else v <= goal})
+    return t
 
 
 def chart(results, configs, out):
@@ -109,4 +175,4 @@ def chart(results, configs, out):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(*sys.argv[1:4])

@@ -107,7 +107,8 @@ segments() {
 }
 
 # format_spaces VOLUME:FORMAT[:SIZE]...: format ${COWDIR:-/tmp}/VOLUME.cow over $BASE, 64k
-# chunks, all at once (each dmcowctl is a JVM start, slow under emulation).
+# chunks, all at once (each dmcowctl is a JVM start, slow under emulation); FORCE=1 overwrites
+# existing spaces.
 format_spaces() {
 	pids=
 	for spec in "$@"; do
@@ -117,7 +118,7 @@ format_spaces() {
 		size=
 		[ "$rest" = "$fmt" ] || size=${rest#*:}
 		dmcowctl format --base "$BASE" --cow "${COWDIR:-/tmp}/$name.cow" --chunk-size 64k --format "$fmt" \
-			${size:+--size "$size"} >"/tmp/format-$name.log" 2>&1 &
+			${size:+--size "$size"} ${FORCE:+--force} >"/tmp/format-$name.log" 2>&1 &
 		pids="$pids $!:$name"
 	done
 	for p in $pids; do

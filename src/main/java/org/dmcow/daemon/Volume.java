@@ -182,7 +182,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         ledger.activating = false;
         for (Chunk c : ledger.chunks.values()) {
             if (c.state == State.COMMITTING) {
-                c.state = State.FILLED;
+                ledger.set(c, State.FILLED);
             }
         }
         // finds the loop devices attached before a restart, so it is safe to repeat
@@ -361,7 +361,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
                     + "mapping it to the same place", config.name(), f.chunk(), f.seq());
             c.faultSeq = f.seq();
             c.faultFlags = f.flags();
-            c.state = State.PLACED;
+            ledger.set(c, State.PLACED);
             c.fill = (f.flags() & Protocol.FAULT_FULL_WRITE) != 0 ? Protocol.FILL_NONE : c.placedFill;
             sendMap(c);
             ledger.mapped--; // counted once per chunk
@@ -375,14 +375,14 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         c = new Chunk(f.chunk(), State.WAITING);
         c.faultSeq = f.seq();
         c.faultFlags = f.flags();
-        ledger.chunks.put(f.chunk(), c);
+        ledger.add(c);
         if (ledger.degraded == null && ledger.allocatorReady) {
             requestPlace(c);
         }
     }
 
     private void requestPlace(Chunk c) {
-        c.state = State.PLACING;
+        ledger.set(c, State.PLACING);
         allocator.tell(new Allocator.Place(c.chunk));
     }
 
@@ -409,7 +409,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         }
         c = new Chunk(g.chunk(), State.MAPPED);
         c.place = place;
-        ledger.chunks.put(g.chunk(), c);
+        ledger.add(c);
         ledger.mapped++;
         if (ledger.allocatorReady) {
             allocator.tell(new Allocator.Adopt(c.chunk, c.place));
@@ -423,7 +423,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
             // replayed FILLED of a chunk an earlier daemon mapped: adopt it
             c = new Chunk(f.chunk(), State.MAPPED);
             c.place = place;
-            ledger.chunks.put(f.chunk(), c);
+            ledger.add(c);
             ledger.mapped++;
             if (ledger.allocatorReady) {
                 allocator.tell(new Allocator.Adopt(c.chunk, c.place));
@@ -435,7 +435,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
                             + " at byte " + c.place);
             return;
         }
-        c.state = State.FILLED;
+        ledger.set(c, State.FILLED);
         c.fillSeq = f.seq();
         if (c.fillSeq <= ledger.flushWanted) {
             commitNow();
@@ -477,7 +477,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
             } else if (c.state == State.DURABLE) {
                 sendCommitted(c);
             } else if (c.state == State.PLACING) {
-                c.state = State.WAITING;
+                ledger.set(c, State.WAITING);
             }
         }
         if (!ledger.activated) {
@@ -507,14 +507,14 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         c.place = m.placement().place();
         c.placedFill = m.placement().fill() == CowSpace.Fill.COPY ? Protocol.FILL_COPY : Protocol.FILL_ZERO;
         c.fill = (c.faultFlags & Protocol.FAULT_FULL_WRITE) != 0 ? Protocol.FILL_NONE : c.placedFill;
-        c.state = State.PLACED;
+        ledger.set(c, State.PLACED);
         sendMap(c);
         return this;
     }
 
     private void sendMap(Chunk c) {
         env.replies().send(new ControlMessage.Map(ledger.kernelVolume, c.faultSeq, c.chunk, c.place / 512, c.fill));
-        c.state = State.MAPPED;
+        ledger.set(c, State.MAPPED);
         ledger.mapped++;
     }
 
@@ -524,12 +524,12 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         }
         Chunk c = ledger.chunks.get(m.chunk());
         if (c != null && c.state == State.PLACING) {
-            c.state = State.WAITING;
+            ledger.set(c, State.WAITING);
         }
         if (!m.spaceFull() && m.reason().contains("already committed") && c != null) {
             // the kernel asks for a chunk the space already has: refuse rather than overwrite it
             env.replies().send(new ControlMessage.Fail(ledger.kernelVolume, c.faultSeq, c.chunk, 5));
-            ledger.chunks.remove(c.chunk);
+            ledger.remove(c.chunk);
             reject(m.reason());
             return this;
         }
@@ -549,7 +549,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         boolean dataDurable = true;
         for (Chunk c : ledger.chunks.values()) {
             if (c.state == State.FILLED) {
-                c.state = State.COMMITTING;
+                ledger.set(c, State.COMMITTING);
                 group.add(c.mapping());
                 dataDurable &= c.fillSeq <= ledger.flushWanted;
             }
@@ -571,7 +571,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         for (CowSpace.Mapping x : m.mappings()) {
             Chunk c = ledger.chunks.get(x.volumeChunk());
             if (c != null && c.state == State.COMMITTING && c.place == x.place()) {
-                c.state = State.DURABLE;
+                ledger.set(c, State.DURABLE);
             }
         }
         for (CowSpace.Mapping x : m.mappings()) {
@@ -591,7 +591,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
 
     private void sendCommitted(Chunk c) {
         env.replies().send(new ControlMessage.Committed(ledger.kernelVolume, c.chunk));
-        c.state = State.COMMITTED;
+        ledger.set(c, State.COMMITTED);
         ledger.committed++;
     }
 
@@ -603,7 +603,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         for (CowSpace.Mapping x : m.mappings()) {
             Chunk c = ledger.chunks.get(x.volumeChunk());
             if (c != null && c.state == State.COMMITTING) {
-                c.state = State.FILLED;
+                ledger.set(c, State.FILLED);
             }
         }
         // retried on the next tick
@@ -700,7 +700,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
             Chunk c = ledger.chunks.get(chunk);
             if (c != null && c.state == State.COMMITTED) {
                 env.replies().send(new ControlMessage.Forget(ledger.kernelVolume, chunk));
-                ledger.chunks.remove(chunk);
+                ledger.remove(chunk);
             }
         }
         scheduleReload();

@@ -40,6 +40,7 @@ final class VolumeLedger {
 
     static final class Chunk {
         final long chunk;
+        /** Changed only through {@link VolumeLedger#set}, which keeps the counts by state. */
         State state;
         long faultSeq;
         int faultFlags;
@@ -59,7 +60,10 @@ final class VolumeLedger {
         }
     }
 
+    /** Read freely; added, removed and changed in state only through {@link #add}, {@link #remove}, {@link #set}. */
     final Map<Long, Chunk> chunks = new HashMap<>();
+    /** Chunks in {@link #chunks} by state: backpressure asks on every kernel message, so no scans. */
+    private final int[] counts = new int[State.values().length];
     /** Kernel messages accepted but not acknowledged to the stream: backpressure. */
     final ArrayDeque<ActorRef<Done>> heldAcks = new ArrayDeque<>();
     int kernelVolume;
@@ -81,21 +85,38 @@ final class VolumeLedger {
     Instant lastCommit;
     CowSpace.SpaceUsage usage = new CowSpace.SpaceUsage(0, 0, 0);
 
+    void add(Chunk c) {
+        Chunk old = chunks.put(c.chunk, c);
+        if (old != null) {
+            counts[old.state.ordinal()]--;
+        }
+        counts[c.state.ordinal()]++;
+    }
+
+    void remove(long chunk) {
+        Chunk c = chunks.remove(chunk);
+        if (c != null) {
+            counts[c.state.ordinal()]--;
+        }
+    }
+
+    void set(Chunk c, State s) {
+        if (chunks.get(c.chunk) == c) {
+            counts[c.state.ordinal()]--;
+            counts[s.ordinal()]++;
+        }
+        c.state = s;
+    }
+
     /**
      * Chunks waiting for the daemon itself (placement or commit): what backpressure bounds. MAPPED
      * chunks wait for the kernel's FILLED, which must still be read, or the stream would deadlock.
      */
     int ownWork() {
-        int n = 0;
-        for (Chunk c : chunks.values()) {
-            if (c.state != State.COMMITTED && c.state != State.MAPPED) {
-                n++;
-            }
-        }
-        return n;
+        return chunks.size() - counts[State.COMMITTED.ordinal()] - counts[State.MAPPED.ordinal()];
     }
 
     long count(State s) {
-        return chunks.values().stream().filter(c -> c.state == s).count();
+        return counts[s.ordinal()];
     }
 }

@@ -34,6 +34,8 @@ final class DaemonHarness {
     final FakeDevices devices = new FakeDevices();
     final Map<String, MemoryCowSpace.Durable> spaces = new ConcurrentHashMap<>();
     final Path dir;
+    /** The base's size, and each memory space's (twice as many chunks). */
+    final long baseSize;
     /** When set, the volumes' spaces are opened by this (e.g. the real formats) instead of {@link #spaces}. */
     SpaceOpener realSpaces;
     DaemonConfig config;
@@ -43,15 +45,20 @@ final class DaemonHarness {
     CompletionStage<Done> stream;
 
     DaemonHarness(ActorTestKit kit, KernelDouble kernel, Path dir) throws IOException {
+        this(kit, kernel, dir, BASE_SIZE);
+    }
+
+    DaemonHarness(ActorTestKit kit, KernelDouble kernel, Path dir, long baseSize) throws IOException {
         this.kit = kit;
         this.kernel = kernel;
         this.dir = dir;
+        this.baseSize = baseSize;
         kernel.table = ident -> {
             FakeDevices.Device d = devices.devices.get(ident);
             return d == null ? List.of() : d.live;
         };
         try (RandomAccessFile f = new RandomAccessFile(dir.resolve("base.img").toFile(), "rw")) {
-            f.setLength(BASE_SIZE);
+            f.setLength(baseSize);
         }
     }
 
@@ -65,7 +72,8 @@ final class DaemonHarness {
             }
             b.append("dmcow.volumes.").append(n).append(" { base = \"").append(dir.resolve("base.img"))
                     .append("\", cow = \"").append(cow).append("\", format = memory }\n");
-            spaces.computeIfAbsent(n, k -> new MemoryCowSpace.Durable(64 << 10, BASE_SIZE, CHUNKS * 2));
+            spaces.computeIfAbsent(n, k -> new MemoryCowSpace.Durable(64 << 10, baseSize,
+                    2 * baseSize / (CHUNK_SECTORS * 512L)));
         }
         return b.toString();
     }

@@ -3,66 +3,132 @@
  */
 package org.dmcow.daemon;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import java.util.concurrent.locks.LockSupport;
 
 /**
- * Faults per second through the whole daemon (control stream, volume set, volumes, allocators,
- * replies) against the kernel double, and the commit cost per flush. Prints figures; asserts nothing.
- * Run: mvn -q test-compile dependency:build-classpath -Dmdep.outputFile=target/cp.txt -Dmdep.includeScope=test
- * && java -cp target/test-classes:target/classes:$(cat target/cp.txt) org.dmcow.daemon.FaultPathBenchmark [VOLUMES]
+ * The fault path through the whole daemon (control stream, volume set, volumes, allocators, reply
+ * writer, commits, table reloads) against the kernel double with memory spaces: faults per second
+ * at saturation (FAULT sent to MAP applied, the FILLED that follows handled too), the commit cost
+ * of a flush, then latency percentiles from a FAULT sent to its MAP applied at fixed offered rates.
+ * Each fault is a new chunk, round robin over the volumes. At saturation at most WINDOW faults
+ * are outstanding, as the kernel's queued bios bound them. Few volumes by default: each commits
+ * up to max-in-flight chunks at a tick, and the reply queue (65536 messages) must hold the
+ * COMMITTED messages of all of them. Prints figures; asserts nothing.
+ * Run (ops/bench does, after the VM):
+ * mvn -q test-compile dependency:build-classpath -Dmdep.outputFile=target/cp.txt -Dmdep.includeScope=test
+ * && java -XX:+UseSerialGC -Xms2g -Xmx2g -cp target/test-classes:target/classes:$(cat target/cp.txt)
+ * org.dmcow.daemon.FaultPathBenchmark [VOLUMES] [SECONDS-PER-RATE] [RATE...]
  */
 public final class FaultPathBenchmark {
-    private FaultPathBenchmark() {
+    private static final long VOLUME_SIZE = 4L << 30;
+    private static final int WARM_UP = 20_000;
+    private static final int SATURATION = 100_000;
+    private static final int WINDOW = 4096;
+
+    private final BenchDaemon d;
+    private final long[] next;
+    private int turn;
+
+    private FaultPathBenchmark(BenchDaemon d) {
+        this.d = d;
+        this.next = new long[d.ids.length];
     }
 
     public static void main(String[] args) throws Exception {
-        int volumes = args.length > 0 ? Integer.parseInt(args[0]) : 32;
-        ActorTestKit kit = ActorTestKit.create();
-        Path dir = Files.createTempDirectory("dmcow-bench");
-        KernelDouble k = new KernelDouble();
-        try {
-            DaemonHarness h = new DaemonHarness(kit, k, dir);
-            String[] names = new String[volumes];
-            for (int i = 0; i < volumes; i++) {
-                names[i] = "v" + i;
+        int volumes = args.length > 0 ? Integer.parseInt(args[0]) : 8;
+        double seconds = args.length > 1 ? Double.parseDouble(args[1]) : 1;
+        int[] rates = args.length > 2 ? Arrays.stream(args, 2, args.length).mapToInt(Integer::parseInt).toArray()
+                : new int[] {10_000, 50_000, 100_000};
+        try (BenchDaemon d = new BenchDaemon(volumes, VOLUME_SIZE, "dmcow.commit-interval = 1s")) {
+            FaultPathBenchmark b = new FaultPathBenchmark(d);
+            b.saturate(WARM_UP);
+            double perSecond = b.saturate(SATURATION);
+            System.out.printf("volumes %d; %d faults, %d outstanding (after %d to warm up): %.0f faults/s%n",
+                    volumes, SATURATION, WINDOW, WARM_UP, perSecond);
+            BenchDaemon.figure("faults_per_s", perSecond, "faults/s");
+            b.flushAll();
+            for (int rate : rates) {
+                b.atRate(rate, seconds);
             }
-            h.start(h.volumes("dmcow.commit-interval = 1s", names));
-            int[] ids = new int[volumes];
-            for (int i = 0; i < volumes; i++) {
-                ids[i] = k.addVolume(names[i], DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
-            }
-            long t0 = System.nanoTime();
-            List<CompletableFuture<Void>> fs = new ArrayList<>();
-            for (long c = 0; c < DaemonHarness.CHUNKS; c++) {
-                for (int id : ids) {
-                    fs.add(k.write(id, c, false));
-                }
-            }
-            CompletableFuture.allOf(fs.toArray(new CompletableFuture[0])).get(10, TimeUnit.MINUTES);
-            long t1 = System.nanoTime();
-            List<CompletableFuture<Void>> flushes = new ArrayList<>();
-            for (int id : ids) {
-                flushes.add(k.flush(id));
-            }
-            CompletableFuture.allOf(flushes.toArray(new CompletableFuture[0])).get(10, TimeUnit.MINUTES);
-            long t2 = System.nanoTime();
-            double faults = fs.size();
-            System.out.printf("volumes %d, faults %d%n", volumes, fs.size());
-            System.out.printf("fault -> MAP -> FILLED: %.0f faults/s (%.1f ms for all)%n",
-                    faults / ((t1 - t0) / 1e9), (t1 - t0) / 1e6);
-            System.out.printf("flush of every volume: %.1f ms; kernel write() calls %d for %d messages (%.1f per write)%n",
-                    (t2 - t1) / 1e6, k.writeCalls.get(), k.messagesWritten.get(),
-                    k.messagesWritten.get() / (double) k.writeCalls.get());
-            h.shutdown();
-        } finally {
-            k.close();
-            kit.shutdownTestKit();
+            System.out.printf("kernel write() calls %d for %d messages (%.1f per write)%n", d.kernel.writeCalls.get(),
+                    d.kernel.messagesWritten.get(), d.kernel.messagesWritten.get() / (double) d.kernel.writeCalls.get());
         }
+    }
+
+    /** Writes the next new chunk of the next volume: its future completes when the MAP is applied. */
+    private CompletableFuture<Void> fault() {
+        int v = turn++ % d.ids.length;
+        if (next[v] >= d.chunksPerVolume) {
+            throw new IllegalStateException("out of chunks: fewer faults or more volumes");
+        }
+        return d.kernel.write(d.ids[v], next[v]++, false);
+    }
+
+    /** {@code n} faults, {@link #WINDOW} outstanding; returns faults per second from the first sent to the last mapped. */
+    private double saturate(int n) throws Exception {
+        Semaphore window = new Semaphore(WINDOW);
+        long t0 = System.nanoTime();
+        for (int i = 0; i < n; i++) {
+            if (!window.tryAcquire(10, TimeUnit.MINUTES)) {
+                throw new IllegalStateException("no MAP for 10 minutes");
+            }
+            fault().whenComplete((x, e) -> window.release());
+        }
+        window.acquire(WINDOW);
+        return n / ((System.nanoTime() - t0) / 1e9);
+    }
+
+    private void flushAll() throws Exception {
+        long t0 = System.nanoTime();
+        List<CompletableFuture<Void>> fs = new ArrayList<>();
+        for (int id : d.ids) {
+            fs.add(d.kernel.flush(id));
+        }
+        CompletableFuture.allOf(fs.toArray(new CompletableFuture[0])).get(10, TimeUnit.MINUTES);
+        double ms = (System.nanoTime() - t0) / 1e6;
+        System.out.printf("flush of every volume (commits everything filled): %.1f ms%n", ms);
+        BenchDaemon.figure("flush_all_ms", ms, "ms");
+    }
+
+    /**
+     * Offers faults at {@code rate} per second for {@code seconds} (open loop: sent when due,
+     * whatever the daemon's backlog) and prints latency percentiles from each send to its MAP.
+     */
+    private void atRate(int rate, double seconds) throws Exception {
+        int n = (int) (rate * seconds);
+        long[] sent = new long[n];
+        long[] latency = new long[n];
+        List<CompletableFuture<Void>> fs = new ArrayList<>(n);
+        long t0 = System.nanoTime();
+        for (int i = 0; i < n; i++) {
+            long due = t0 + (long) (i * 1e9 / rate);
+            long early = due - System.nanoTime();
+            if (early > 20_000) {
+                // parking, not spinning: the daemon needs the cores (sends catch up in a burst)
+                LockSupport.parkNanos(early);
+            }
+            int k = i;
+            sent[k] = System.nanoTime();
+            fs.add(fault().whenComplete((x, e) -> latency[k] = System.nanoTime() - sent[k]));
+        }
+        double offered = n / ((System.nanoTime() - t0) / 1e9);
+        CompletableFuture.allOf(fs.toArray(new CompletableFuture[0])).get(10, TimeUnit.MINUTES);
+        Arrays.sort(latency);
+        double p50 = latency[n / 2] / 1e3;
+        double p99 = latency[(int) (n * 0.99)] / 1e3;
+        double p999 = latency[(int) (n * 0.999)] / 1e3;
+        double max = latency[n - 1] / 1e3;
+        System.out.printf("%d faults/s offered (%.0f achieved) for %.1f s: fault -> MAP p50 %.0f us, p99 %.0f us,"
+                + " p99.9 %.0f us, max %.0f us%n", rate, offered, seconds, p50, p99, p999, max);
+        String k = "at_" + rate / 1000 + "k";
+        BenchDaemon.figure(k + "_p50_us", p50, "us");
+        BenchDaemon.figure(k + "_p99_us", p99, "us");
+        BenchDaemon.figure(k + "_p999_us", p999, "us");
     }
 }

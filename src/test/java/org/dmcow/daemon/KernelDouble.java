@@ -11,6 +11,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingDeque;
 import java.util.concurrent.TimeUnit;
@@ -43,6 +44,8 @@ final class KernelDouble implements ControlDevice {
         final Map<Long, Long> fillSeqOf = new HashMap<>();
         final Map<Long, Integer> fillOf = new HashMap<>();
         final Set<Long> committed = new HashSet<>();
+        /** Fill sequence numbers of chunks not committed yet: what a flush waits for. */
+        final TreeSet<Long> uncommittedFills = new TreeSet<>();
         final Set<Long> forgotten = new HashSet<>();
         final Map<Long, CompletableFuture<Void>> writes = new HashMap<>();
         final List<Map.Entry<Long, CompletableFuture<Void>>> flushes = new ArrayList<>();
@@ -154,6 +157,7 @@ final class KernelDouble implements ControlDevice {
         if (filled) {
             long seq = ++v.fillSeq;
             v.fillSeqOf.put(chunk, seq);
+            v.uncommittedFills.add(seq);
             send(new ControlMessage.Filled(volume, seq, chunk, cowSector));
         } else {
             send(new ControlMessage.Granted(volume, chunk, cowSector));
@@ -326,6 +330,7 @@ final class KernelDouble implements ControlDevice {
                 return "COMMITTED of a chunk not filled, or twice: " + c;
             }
             v.committed.add(c.chunk());
+            v.uncommittedFills.remove(v.fillSeqOf.get(c.chunk()));
             checkFlushes(v);
             return null;
         }
@@ -350,6 +355,7 @@ final class KernelDouble implements ControlDevice {
     private void filled(Vol v, long chunk) {
         long seq = ++v.fillSeq;
         v.fillSeqOf.put(chunk, seq);
+        v.uncommittedFills.add(seq);
         ControlMessage.Filled m = new ControlMessage.Filled(v.id, seq, chunk, v.place.get(chunk));
         send(m);
         if (repeatMessages) {
@@ -363,10 +369,8 @@ final class KernelDouble implements ControlDevice {
 
     private void checkFlushes(Vol v) {
         v.flushes.removeIf(e -> {
-            for (var f : v.fillSeqOf.entrySet()) {
-                if (f.getValue() <= e.getKey() && !v.committed.contains(f.getKey())) {
-                    return false;
-                }
+            if (!v.uncommittedFills.isEmpty() && v.uncommittedFills.first() <= e.getKey()) {
+                return false;
             }
             e.getValue().complete(null);
             return true;

@@ -1,0 +1,55 @@
+/*
+ * Licensed under the Apache License, Version 2.0. See LICENSE.
+ */
+package org.dmcow.daemon;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+
+/**
+ * The whole daemon over the kernel double, memory spaces and fake device-mapper, for the
+ * benchmarks: started, and every volume serving before anything is timed.
+ */
+final class BenchDaemon implements AutoCloseable {
+    final ActorTestKit kit = ActorTestKit.create();
+    final KernelDouble kernel = new KernelDouble();
+    final DaemonHarness harness;
+    /** Kernel volume ids, in config order. */
+    final int[] ids;
+    final long chunksPerVolume;
+
+    BenchDaemon(int volumes, long volumeSize, String extraConfig) throws Exception {
+        Path dir = Files.createTempDirectory("dmcow-bench");
+        harness = new DaemonHarness(kit, kernel, dir, volumeSize);
+        chunksPerVolume = volumeSize / (DaemonHarness.CHUNK_SECTORS * 512L);
+        String[] names = new String[volumes];
+        for (int i = 0; i < volumes; i++) {
+            names[i] = "v" + i;
+        }
+        harness.start(harness.volumes(extraConfig, names));
+        ids = new int[volumes];
+        for (int i = 0; i < volumes; i++) {
+            ids[i] = kernel.addVolume(names[i], volumeSize / 512, DaemonHarness.CHUNK_SECTORS);
+        }
+        long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
+        while (!harness.status().stream().allMatch(s -> s.state().equals("serving"))) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("volumes not serving after 5 minutes: " + harness.status());
+            }
+            Thread.sleep(50);
+        }
+    }
+
+    /** "KEY VALUE UNIT" on a line ops/bench's report reads, after the human-readable figures. */
+    static void figure(String key, double value, String unit) {
+        System.out.printf("BENCH-DAEMON %s %.1f %s%n", key, value, unit);
+    }
+
+    @Override
+    public void close() {
+        harness.shutdown();
+        kit.shutdownTestKit();
+    }
+}
