@@ -516,6 +516,9 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         env.replies().send(new ControlMessage.Map(ledger.kernelVolume, c.faultSeq, c.chunk, c.place / 512, c.fill));
         ledger.set(c, State.MAPPED);
         ledger.mapped++;
+        // a mapped chunk waits for the kernel, no longer for us: held messages may now be taken,
+        // and must be, or the FILLED messages behind them are never read
+        releaseAcks();
     }
 
     private Behavior<Command> onPlaceFailed(PlaceFailed m) {
@@ -531,6 +534,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
             env.replies().send(new ControlMessage.Fail(ledger.kernelVolume, c.faultSeq, c.chunk, 5));
             ledger.remove(c.chunk);
             reject(m.reason());
+            releaseAcks();
             return this;
         }
         return degrade(m.reason());
