@@ -40,13 +40,13 @@ check "after writing"
 wait_for "dmsetup table a | grep -q linear && dmsetup table b | grep -q linear" 60
 step "the daemon's reloads made linear segments: a $(segments a); b $(segments b)"
 
-step "a table reload by the daemon while it serves: new files, then wait for more linear segments"
+step "a table reload by the daemon while it serves: new files, then wait until they are folded into linear segments"
 for v in a b; do
-	n0=$(dmsetup table $v | grep -c linear)
+	l0=$(linear_sectors $v)
 	mount /dev/mapper/$v /tmp/mnt/$v || fail "mount $v for more files"
 	head -c 2097152 /dev/urandom >/tmp/mnt/$v/after-reload-$v.bin
 	umount /tmp/mnt/$v
-	wait_for "[ \$(dmsetup table $v | grep -c linear) -ne $n0 ]" 60
+	wait_for "[ \$(linear_sectors $v) -gt $l0 ]" 60
 	mount -o ro /dev/mapper/$v /tmp/mnt/$v || fail "mount $v"
 	(cd /tmp/mnt/$v && find . -type f ! -path './lost+found/*' | sort | xargs sha256sum) >/tmp/$v.sums
 	umount /tmp/mnt/$v

@@ -106,6 +106,12 @@ segments() {
 	dmsetup table "$1" | awk '{ n++; if ($3 == "linear") l++ } END { printf "%d segments (%d linear)", n, l }'
 }
 
+# linear_sectors VOLUME: sectors its table maps to linear segments. Folding new chunks always
+# raises it; the segment count may stay the same when they extend a neighbouring segment.
+linear_sectors() {
+	dmsetup table "$1" | awk '$3 == "linear" { s += $2 } END { print s + 0 }'
+}
+
 # format_spaces VOLUME:FORMAT[:SIZE]...: format ${COWDIR:-/tmp}/VOLUME.cow over $BASE, 64k
 # chunks, all at once (each dmcowctl is a JVM start, slow under emulation); FORCE=1 overwrites
 # existing spaces.
