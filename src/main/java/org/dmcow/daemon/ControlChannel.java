@@ -120,19 +120,23 @@ public final class ControlChannel {
      * {@link VolumeSet.FromKernel}; at most {@code inFlight} are awaiting acceptance at a time.
      */
     public CompletionStage<Done> run(ActorSystem<?> system, ActorRef<VolumeSet.Command> volumes, int inFlight) {
+        // The ask's stage is Scala's: its non-async callbacks still run on the JDK's default
+        // executor, which starts a thread per task on hosts with fewer than 3 cores. Ours run on
+        // the actor system's own pool.
+        Executor actors = system.executionContext();
         return Source.unfoldResource(() -> reader, r -> r.next(), r -> { })
                 .withAttributes(ActorAttributes.dispatcher(DISPATCHER))
                 .mapConcat(batch -> batch)
                 .mapAsyncUnordered(inFlight, m -> AskPattern.<VolumeSet.Command, Done>ask(volumes,
                         replyTo -> new VolumeSet.FromKernel(m, replyTo), ACCEPT_TIMEOUT, system.scheduler())
-                        .thenApply(done -> {
-                            accepted.incrementAndGet();
-                            return done;
-                        })
-                        .exceptionally(e -> {
-                            LOG.warn("a volume did not accept {} within {}: reading on", m, ACCEPT_TIMEOUT);
+                        .handleAsync((done, e) -> {
+                            if (e == null) {
+                                accepted.incrementAndGet();
+                            } else {
+                                LOG.warn("a volume did not accept {} within {}: reading on", m, ACCEPT_TIMEOUT);
+                            }
                             return Done.getInstance();
-                        }))
+                        }, actors))
                 // no read-ahead beyond one read's messages: memory stays bounded under a storm
                 .addAttributes(Attributes.inputBuffer(1, 1))
                 .runWith(Sink.ignore(), system);
@@ -174,12 +178,16 @@ public final class ControlChannel {
         }
 
         @Override
-        public void send(ControlMessage message) {
+        public boolean offer(ControlMessage message) {
             QueueOfferResult r = queue.offer(message);
+            if (r == QueueOfferResult.dropped()) {
+                return false;
+            }
             if (r != QueueOfferResult.enqueued()) {
-                // the volume crashes and, restarted, sends it again
+                // closed or failed: the writer is gone, which ends the daemon anyway
                 throw new IllegalStateException("reply queue refused " + message + ": " + r);
             }
+            return true;
         }
 
         public CompletionStage<Done> complete() {

@@ -38,6 +38,12 @@ public final class Dmcowd {
     /** The module returns up to 64 messages per read and takes up to 256 per write. */
     private static final int READ_MESSAGES = 64;
     private static final int WRITE_MESSAGES = 256;
+    /**
+     * Replies waiting to be written: room for the MAPs and COMMITTEDs of 32 volumes at the default
+     * max-in-flight. A full queue crashes the volume that needs it (FORGETs just wait for the next
+     * reload). Queued messages only take memory while queued.
+     */
+    private static final int REPLY_QUEUE = 1 << 18;
     /** Pekko logs through logback; signals are the daemon's own business. */
     private static final String PEKKO = "pekko.loggers = [\"org.apache.pekko.event.slf4j.Slf4jLogger\"]\n"
             + "pekko.logging-filter = \"org.apache.pekko.event.slf4j.Slf4jLoggingFilter\"\n"
@@ -59,7 +65,7 @@ public final class Dmcowd {
         this.configFile = configFile;
         this.system = ActorSystem.create(Behaviors.empty(), "dmcowd", ConfigFactory.parseString(PEKKO)
                 .withFallback(config.raw()));
-        this.replies = channel.startReplies(system, 1 << 16, WRITE_MESSAGES);
+        this.replies = channel.startReplies(system, REPLY_QUEUE, WRITE_MESSAGES);
         LoopIoctl loops = new LoopIoctl();
         Volume.Environment env = new Volume.Environment(replies, new DmIoctl(), loops, new FormatSpaceOpener(loops));
         this.volumes = system.systemActorOf(VolumeSet.create(config, env), "volumes", Props.empty());

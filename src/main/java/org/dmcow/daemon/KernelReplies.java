@@ -8,5 +8,16 @@ import org.dmcow.protocol.ControlMessage;
 /** Where volumes put their messages to the kernel (MAP, FAIL, COMMITTED, FORGET). */
 @FunctionalInterface
 public interface KernelReplies {
-    void send(ControlMessage message);
+    /** Queues a message; false when the queue is full. */
+    boolean offer(ControlMessage message);
+
+    /**
+     * Queues a message the kernel must get. A full queue throws: the volume crashes and,
+     * restarted, sends it again.
+     */
+    default void send(ControlMessage message) {
+        if (!offer(message)) {
+            throw new IllegalStateException("reply queue full, refused " + message);
+        }
+    }
 }

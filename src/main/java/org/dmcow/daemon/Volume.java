@@ -700,12 +700,23 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         if (m.counted()) {
             ledger.reloads++;
         }
+        int waiting = 0;
         for (long chunk : m.forget()) {
             Chunk c = ledger.chunks.get(chunk);
-            if (c != null && c.state == State.COMMITTED) {
-                env.replies().send(new ControlMessage.Forget(ledger.kernelVolume, chunk));
-                ledger.remove(chunk);
+            if (c == null || c.state != State.COMMITTED) {
+                continue;
             }
+            // a chunk whose FORGET finds the reply queue full stays COMMITTED: the next reload
+            // forgets it (the kernel serves it from its remap until then)
+            if (waiting == 0 && env.replies().offer(new ControlMessage.Forget(ledger.kernelVolume, chunk))) {
+                ledger.remove(chunk);
+            } else {
+                waiting++;
+            }
+        }
+        if (waiting > 0) {
+            getContext().getLog().info("volume {}: the reply queue is full: {} chunks are forgotten at the next "
+                    + "reload", config.name(), waiting);
         }
         scheduleReload();
         releaseAcks();

@@ -134,7 +134,7 @@ class VolumeSetTest {
             if (n.incrementAndGet() % 5 == 0) {
                 replies.send(new ControlMessage.Forget(m.volume(), 100_000 + n.get()));
             }
-            replies.send(m);
+            return replies.offer(m);
         });
         int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
         List<CompletableFuture<Void>> fs = new ArrayList<>();
@@ -204,7 +204,7 @@ class VolumeSetTest {
                     throw new IllegalStateException("injected crash of volume a at its reply " + n);
                 }
             }
-            replies.send(m);
+            return replies.offer(m);
         });
         crashing[0] = k.addVolume("a", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
         int b = k.addVolume("b", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);

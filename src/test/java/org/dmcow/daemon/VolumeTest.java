@@ -17,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.dmcow.protocol.ControlMessage;
 import org.dmcow.protocol.Protocol;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -229,7 +230,7 @@ class VolumeTest {
             if (n == 7 || n == 30) {
                 throw new IllegalStateException("injected volume crash at reply " + n);
             }
-            replies.send(m);
+            return replies.offer(m);
         });
         int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
         awaitAll(writes(k, vol, 0, 25));
@@ -409,6 +410,31 @@ class VolumeTest {
         assertEquals("cow", live.get(1).type());
         assertEquals(1, h.status("vm1").reloads());
         assertEquals(1, h.status("vm1").segments());
+        h.shutdown();
+    }
+
+    @Test
+    void forgetsRefusedByAFullReplyQueueAreSentAfterTheNextReload() throws Exception {
+        KernelDouble k = kernel();
+        DaemonHarness h = new DaemonHarness(KIT, k, dir);
+        AtomicInteger refused = new AtomicInteger();
+        // the first reload's FORGETs after the 4th find the queue full
+        AtomicInteger forgets = new AtomicInteger();
+        h.start(h.volumes("dmcow.commit-interval = 1h\ndmcow.reload.max-mappings = 10\ndmcow.reload.max-delay = 300ms",
+                "vm1"), replies -> m -> {
+                    if (m instanceof ControlMessage.Forget && forgets.incrementAndGet() > 4 && refused.get() == 0) {
+                        refused.incrementAndGet();
+                        return false;
+                    }
+                    return replies.offer(m);
+                });
+        int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        awaitAll(writes(k, vol, 0, 12));
+        await(k.flush(vol));
+        eventually("the rest forgotten after the next reload", () -> k.volume(vol).forgotten.size() == 12);
+        assertEquals(1, refused.get());
+        assertTrue(h.status("vm1").reloads() >= 2, "a second reload sent the waiting FORGETs");
+        assertEquals(0, k.rejected.get(), k.rejections.toString());
         h.shutdown();
     }
 
