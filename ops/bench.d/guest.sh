@@ -158,12 +158,20 @@ table_facts() {
 		END { printf "BENCH-FACT %s segments %s %d\nBENCH-FACT %s minimal_runs %s %d\n", config, rep, n, config, rep, runs }'
 }
 
-# job CONFIG REP NAME DEVICE FIO-ARGS...: run fio, print its figures
+# daemon_cpu_ms: CPU time dmcowd has used so far (user + system; the guest's clock ticks are 10 ms)
+daemon_cpu_ms() {
+	awk '{ print ($14 + $15) * 10 }' /proc/$DPID/stat
+}
+
+# job CONFIG REP NAME DEVICE FIO-ARGS...: run fio, print its figures (for dm-cow also the CPU time
+# the daemon used meanwhile: under emulation it is taken from fio's vCPUs)
 job() {
 	config=$1 rep=$2 name=$3 dev=$4
 	shift 4
+	case $config in cow-*) cpu0=$(daemon_cpu_ms) ;; esac
 	fio --name="$name" --filename="$dev" --direct=1 --ioengine=libaio --output-format=json \
 		--output=/tmp/fio.json "$@" >/dev/null || fail "fio $name on $config failed"
+	case $config in cow-*) fact $config $rep daemon_cpu_ms_$name $(($(daemon_cpu_ms) - cpu0)) ;; esac
 	python3 - "$config" "$name" "$rep" <<'PY'
 import json, sys
 config, name, rep = sys.argv[1:4]

@@ -29,7 +29,7 @@ FACTS = [
     ("segments", "linear segments after the random first writes"),
     ("minimal_runs", "fewest possible (runs of adjacent mapped chunks)"),
     ("peak_rss_mib", "dmcowd peak RSS (VmHWM), MiB"),
-]
+] + [(f"daemon_cpu_ms_{job}", f"dmcowd CPU ms during {title}") for job, title, _ in JOBS]
 
 
 def main(guest_out, out_dir, daemon_out=None):
