@@ -1,4 +1,4 @@
-# Two volumes (native and qcow2) over one base: mkfs.ext4 on each, distinct files, e2fsck -fn clean, the base unchanged, each volume sees only its files; still so after the daemon's own table reloads and after a daemon restart that rebuilds both devices from the CoW spaces alone, under other device numbers (restarts adopting live devices: the daemon-kill suite).
+# Two volumes (native and qcow2) over one base: mkfs.ext4 on each, distinct files, e2fsck -fn clean, the base unchanged, each volume sees only its files; still so after the daemon's own table reloads and after a daemon restart that rebuilds both devices from the CoW spaces alone, under other device numbers, which then serve new writes; after SIGTERM (exit 0) the devices keep serving the same bytes (restarts adopting live devices: the daemon-kill suite).
 . "$DMCOW_ROOT/ops/vm/lib.sh"
 . "$DMCOW_ROOT/ops/vm/suites/e2e-lib.sh"
 load_dmcow
@@ -64,7 +64,19 @@ start_daemon a b
 dmsetup remove other
 check "after the rebuild"
 step "tables: a $(segments a); b $(segments b)"
+step "new writes after the rebuild; SIGTERM: exit 0, and both devices keep serving the same bytes"
+mount /dev/mapper/a /tmp/mnt/a || fail "mount a after the rebuild"
+head -c 4194304 /dev/urandom >/tmp/mnt/a/after-rebuild.bin
+new_sum=$(sum /tmp/mnt/a/after-rebuild.bin)
+umount /tmp/mnt/a
+a_sum=$(sum /dev/mapper/a)
+b_sum=$(sum /dev/mapper/b)
 stop_daemon
+[ "$(sum /dev/mapper/a)" = "$a_sum" ] || fail "a changed after the daemon stopped"
+[ "$(sum /dev/mapper/b)" = "$b_sum" ] || fail "b changed after the daemon stopped"
+mount -o ro /dev/mapper/a /tmp/mnt/a || fail "mount a after the stop"
+[ "$(sum /tmp/mnt/a/after-rebuild.bin)" = "$new_sum" ] || fail "the file written after the rebuild changed"
+umount /tmp/mnt/a
 dmcowctl check /tmp/a.cow --base "$BASE" >/tmp/check-a.log 2>&1 &
 cpid=$!
 qemu-img check /tmp/b.cow >/tmp/qcheck.log 2>&1 || fail "qemu-img check b: $(cat /tmp/qcheck.log)"
