@@ -156,7 +156,7 @@ public final class TableReloader extends AbstractBehavior<TableReloader.Command>
                 getContext().getLog().info("volume {}: adopted the existing /dev/mapper/{} with a new table",
                         config.name(), config.name());
             }
-            volume.tell(new Volume.Reloaded(List.of(), Tables.linearSegments(table), false));
+            volume.tell(new Volume.Reloaded(List.of(), Tables.linearSegments(table), false, Tables.hasCow(table)));
         } catch (IOException | RuntimeException e) {
             volume.tell(new Volume.ReloadFailed("activating /dev/mapper/" + config.name() + ": " + e.getMessage()));
         }
@@ -180,7 +180,7 @@ public final class TableReloader extends AbstractBehavior<TableReloader.Command>
                         + "than the one dmcowd loaded (was a table loaded by hand meanwhile?); nothing was "
                         + "forgotten and the reload will be redone");
             }
-            volume.tell(new Volume.Reloaded(m.forget(), Tables.linearSegments(table), true));
+            volume.tell(new Volume.Reloaded(m.forget(), Tables.linearSegments(table), true, Tables.hasCow(table)));
         } catch (IOException e) {
             resumeAfter(e);
             volume.tell(new Volume.ReloadFailed("table reload: " + e.getMessage()));

@@ -88,7 +88,8 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
     record RunsReady(long epoch, List<Runs.Run> runs) implements Command {
     }
 
-    record Reloaded(List<Long> forget, long segments, boolean counted) implements Command {
+    /** {@code cowLeft}: the new table still has a cow segment, so the kernel keeps the volume. */
+    record Reloaded(List<Long> forget, long segments, boolean counted, boolean cowLeft) implements Command {
     }
 
     record ReloadFailed(String reason) implements Command {
@@ -700,10 +701,17 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         if (m.counted()) {
             ledger.reloads++;
         }
+        // A table without cow segments ends the kernel's volume and its remaps with it: nothing to
+        // forget there (a FORGET would be refused as one for an unknown volume).
+        boolean kernelRemaps = m.cowLeft() && ledger.kernelVolume != 0;
         int waiting = 0;
         for (long chunk : m.forget()) {
             Chunk c = ledger.chunks.get(chunk);
             if (c == null || c.state != State.COMMITTED) {
+                continue;
+            }
+            if (!kernelRemaps) {
+                ledger.remove(chunk);
                 continue;
             }
             // a chunk whose FORGET finds the reply queue full stays COMMITTED: the next reload

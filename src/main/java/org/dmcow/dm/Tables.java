@@ -51,4 +51,9 @@ public final class Tables {
     public static long linearSegments(List<DeviceMapper.Target> table) {
         return table.stream().filter(x -> x.type().equals("linear")).count();
     }
+
+    /** Whether the table still has a {@code cow} segment: without one the kernel drops the volume. */
+    public static boolean hasCow(List<DeviceMapper.Target> table) {
+        return table.stream().anyMatch(x -> x.type().equals("cow"));
+    }
 }

@@ -335,6 +335,10 @@ final class KernelDouble implements ControlDevice {
             return null;
         }
         if (m instanceof ControlMessage.Forget f) {
+            if (table != null && table.apply(v.ident).stream().noneMatch(t -> t.type().equals("cow"))) {
+                // the module drops a volume with its last cow segment, remaps and all
+                return "FORGET for a volume whose table has no cow segment left (unknown to the kernel): " + f;
+            }
             if (!v.committed.contains(f.chunk()) || !v.forgotten.add(f.chunk()) || coveredByCow(v, f.chunk())) {
                 return "FORGET of a chunk not committed, or twice: " + f;
             }

@@ -414,6 +414,25 @@ class VolumeTest {
     }
 
     @Test
+    void aReloadThatLeavesNoCowSegmentForgetsNothing() throws Exception {
+        KernelDouble k = kernel();
+        DaemonHarness h = new DaemonHarness(KIT, k, dir);
+        h.start(h.volumes("dmcow.commit-interval = 1h\ndmcow.reload.max-mappings = 100000\n"
+                + "dmcow.reload.max-delay = 300ms", "vm1"));
+        int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        eventually("device created", () -> h.devices.devices.containsKey("vm1"));
+        awaitAll(writes(k, vol, 0, DaemonHarness.CHUNKS));
+        await(k.flush(vol));
+        eventually("reloaded", () -> h.status("vm1").reloads() == 1);
+        var live = h.devices.devices.get("vm1").live;
+        assertEquals(List.of("linear"), live.stream().map(t -> t.type()).distinct().toList(), live.toString());
+        assertEquals(0, k.rejected.get(), k.rejections.toString());
+        assertTrue(k.volume(vol).forgotten.isEmpty());
+        assertEquals(DaemonHarness.CHUNKS, h.status("vm1").chunksCommitted());
+        h.shutdown();
+    }
+
+    @Test
     void forgetsRefusedByAFullReplyQueueAreSentAfterTheNextReload() throws Exception {
         KernelDouble k = kernel();
         DaemonHarness h = new DaemonHarness(KIT, k, dir);
