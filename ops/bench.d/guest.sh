@@ -33,8 +33,8 @@ scratch_fs() {
 }
 
 # cow_start FORMAT: format one CoW space per phase (see the loop below) over the base and start
-# one dmcowd serving them as $cowvol1..3: three JVM starts in parallel and one daemon start instead
-# of six JVM starts in a row. A native space is a whole scratch disk, as dm-snapshot and dm-thin
+# one dmcowd serving them as $cowvol1..3 (and a warm-up volume, see warm_up): JVM starts in
+# parallel and one daemon start instead of many in a row. A native space is a whole scratch disk, as dm-snapshot and dm-thin
 # get one (the space's name is a link: the config names spaces by volume); qcow2 spaces are
 # files on an ext4 on the first scratch disk, as for qemu-nbd.
 cow_start() {
@@ -50,23 +50,34 @@ cow_start() {
 		COWDIR=/tmp/scratch
 		scratch_fs
 	fi
-	FORCE=1 format_spaces $cowvol"1:$1" $cowvol"2:$1" $cowvol"3:$1"
-	write_conf $cowvol"1:$1" $cowvol"2:$1" $cowvol"3:$1"
-	start_daemon ${cowvol}1 ${cowvol}2 ${cowvol}3
+	rm -f $COWDIR/bench-warm.cow
+	FORCE=1 format_spaces $cowvol"1:$1" $cowvol"2:$1" $cowvol"3:$1" bench-warm:$1
+	write_conf $cowvol"1:$1" $cowvol"2:$1" $cowvol"3:$1" bench-warm:$1
+	start_daemon ${cowvol}1 ${cowvol}2 ${cowvol}3 bench-warm
+	warm_up
+}
+
+# warm_up: a daemon on a host runs for months; a freshly started JVM interprets and compiles its
+# hot paths first, which under emulation takes tens of seconds. So the fault path (placements,
+# copies, commits, reloads) runs on a fourth volume first, until its table reload has happened.
+warm_up() {
+	fio --name=warm --filename=/dev/mapper/bench-warm --direct=1 --ioengine=libaio --rw=randwrite --bs=4k \
+		--iodepth=16 --time_based --runtime=20 >/dev/null || fail "warm-up fio failed"
+	wait_for "folded bench-warm" 300
 }
 
 # cow_stop: the daemon's peak RSS, a clean stop, the devices removed
 cow_stop() {
 	fact $1 $2 peak_rss_mib "$(awk '/^VmHWM:/ { print int($2 / 1024) }' /proc/$DPID/status)"
 	stop_daemon
-	for k in 1 2 3; do dmsetup remove $cowvol$k; done
-	if [ $1 = cow-qcow2 ]; then
-		# the daemon's loop devices have no autoclear (they must outlive the daemon)
-		for k in 1 2 3; do
-			for l in $(losetup -j $COWDIR/$cowvol$k.cow | cut -d: -f1); do losetup -d "$l"; done
-		done
-		umount /tmp/scratch
-	fi
+	for v in ${cowvol}1 ${cowvol}2 ${cowvol}3 bench-warm; do dmsetup remove $v; done
+	# the daemon's loop devices over space files have no autoclear (they must outlive the daemon)
+	for v in ${cowvol}1 ${cowvol}2 ${cowvol}3 bench-warm; do
+		[ -f $COWDIR/$v.cow ] || continue
+		for l in $(losetup -j $COWDIR/$v.cow | cut -d: -f1); do losetup -d "$l"; done
+	done
+	rm -f $COWDIR/bench-warm.cow
+	[ $1 != cow-qcow2 ] || umount /tmp/scratch
 }
 
 setup() { # setup CONFIG: make a fresh device, set dev to its path
