@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
@@ -123,6 +124,12 @@ final class DaemonHarness {
         TestProbe<Done> p = kit.createTestProbe();
         volumeSet.tell(new VolumeSet.Shutdown(p.ref()));
         p.receiveMessage(Duration.ofSeconds(20));
+        // as Dmcowd does: the last replies (the final reload's FORGETs) reach the kernel first
+        try {
+            replies.complete().toCompletableFuture().get(20, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            throw new IllegalStateException("the last replies were not written: " + e, e);
+        }
         kit.stop(volumeSet);
         kernel.close();
     }
