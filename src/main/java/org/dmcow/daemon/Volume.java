@@ -438,7 +438,9 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         }
         ledger.set(c, State.FILLED);
         c.fillSeq = f.seq();
-        if (c.fillSeq <= ledger.flushWanted) {
+        // Filled chunks count against max-in-flight: waiting for the tick with half of it filled
+        // would stop the stream until then, capping a volume at max-in-flight faults per interval.
+        if (c.fillSeq <= ledger.flushWanted || ledger.count(State.FILLED) >= settings.maxInFlight() / 2) {
             commitNow();
         }
     }
