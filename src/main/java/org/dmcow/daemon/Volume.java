@@ -552,10 +552,10 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         if (ledger.committing) {
             return; // the group running now is followed by another when it returns
         }
-        List<CowSpace.Mapping> group = new ArrayList<>();
+        List<CowSpace.Mapping> group = new ArrayList<>(ledger.filled.size());
         boolean dataDurable = true;
-        for (Chunk c : ledger.chunks.values()) {
-            if (c.state == State.FILLED) {
+        for (Chunk c = ledger.filled.poll(); c != null; c = ledger.filled.poll()) {
+            if (c.state == State.FILLED && ledger.chunks.get(c.chunk) == c) {
                 ledger.set(c, State.COMMITTING);
                 group.add(c.mapping());
                 dataDurable &= c.fillSeq <= ledger.flushWanted;

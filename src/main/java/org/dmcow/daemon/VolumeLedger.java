@@ -62,6 +62,11 @@ final class VolumeLedger {
 
     /** Read freely; added, removed and changed in state only through {@link #add}, {@link #remove}, {@link #set}. */
     final Map<Long, Chunk> chunks = new HashMap<>();
+    /**
+     * Chunks set FILLED, in order, for the next commit: no scan of every chunk per commit. Some
+     * may have moved on or been removed since: the commit skips those.
+     */
+    final ArrayDeque<Chunk> filled = new ArrayDeque<>();
     /** Chunks in {@link #chunks} by state: backpressure asks on every kernel message, so no scans. */
     private final int[] counts = new int[State.values().length];
     /** Kernel messages accepted but not acknowledged to the stream: backpressure. */
@@ -104,6 +109,9 @@ final class VolumeLedger {
         if (chunks.get(c.chunk) == c) {
             counts[c.state.ordinal()]--;
             counts[s.ordinal()]++;
+        }
+        if (s == State.FILLED && c.state != State.FILLED) {
+            filled.add(c);
         }
         c.state = s;
     }
