@@ -12,6 +12,7 @@ import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.Signal;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
@@ -200,8 +201,29 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
                 DispatcherSelector.fromConfig(Allocator.DISPATCHER));
     }
 
+    /**
+     * Every message may change the volume's own work, so after each one held kernel messages are
+     * released if the volume has room again (a missed release stalls the control stream).
+     */
     @Override
     public Receive<Command> createReceive() {
+        Receive<Command> handlers = handlers();
+        return new Receive<>() {
+            @Override
+            public Behavior<Command> receiveMessage(Command msg) throws Exception {
+                Behavior<Command> next = handlers.receiveMessage(msg);
+                releaseAcks();
+                return next;
+            }
+
+            @Override
+            public Behavior<Command> receiveSignal(Signal signal) throws Exception {
+                return handlers.receiveSignal(signal);
+            }
+        };
+    }
+
+    private Receive<Command> handlers() {
         return newReceiveBuilder()
                 .onMessage(FromKernel.class, this::onKernel)
                 .onMessage(DevicesAttached.class, m -> {
@@ -287,7 +309,6 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
             getContext().getLog().error("volume {}: degraded, writes to new chunks wait: {}", config.name(), reason);
         }
         ledger.degraded = reason;
-        releaseAcks();
         return this;
     }
 
@@ -322,7 +343,6 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         } else {
             reject("unexpected message from the kernel: " + msg);
         }
-        releaseAcks();
         return this;
     }
 
@@ -491,7 +511,6 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         }
         placeWaiting();
         commitNow();
-        releaseAcks();
         return this;
     }
 
@@ -519,9 +538,6 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         env.replies().send(new ControlMessage.Map(ledger.kernelVolume, c.faultSeq, c.chunk, c.place / 512, c.fill));
         ledger.set(c, State.MAPPED);
         ledger.mapped++;
-        // a mapped chunk waits for the kernel, no longer for us: held messages may now be taken,
-        // and must be, or the FILLED messages behind them are never read
-        releaseAcks();
     }
 
     private Behavior<Command> onPlaceFailed(PlaceFailed m) {
@@ -537,7 +553,6 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
             env.replies().send(new ControlMessage.Fail(ledger.kernelVolume, c.faultSeq, c.chunk, 5));
             ledger.remove(c.chunk);
             reject(m.reason());
-            releaseAcks();
             return this;
         }
         return degrade(m.reason());
@@ -592,7 +607,6 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         }
         scheduleReload();
         commitNow();
-        releaseAcks();
         return maybeFinishShutdown();
     }
 
@@ -729,7 +743,6 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
                     + "reload", config.name(), waiting);
         }
         scheduleReload();
-        releaseAcks();
         return maybeFinishShutdown();
     }
 
