@@ -23,6 +23,12 @@ rm -f "$cow"
 qcow2_config "$base" "$cow"
 start_daemon vm1
 step "serving: $(dmsetup table vm1 | head -3 | tr '\n' ';')"
+if [ "$dump" = /dev/vdb ]; then
+	# on ext4 the CoW file's loop device does direct I/O (no second copy in the page cache)
+	loop=$(losetup -j "$cow" | cut -d: -f1)
+	[ "$(cat "/sys/block/${loop#/dev/}/loop/dio")" = 1 ] || fail "$loop over $cow does not do direct I/O"
+	step "$loop over the qcow2 file does direct I/O"
+fi
 [ "$(dev_sum)" = "$base_sum" ] || fail "the untouched volume does not read as the base"
 
 step "mkfs.ext4, files written, e2fsck clean"

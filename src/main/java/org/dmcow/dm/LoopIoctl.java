@@ -26,6 +26,7 @@ public final class LoopIoctl implements LoopDevices {
     static final int INFO_FILE_NAME = 56;
     static final int LO_NAME_SIZE = 64;
     static final int LO_FLAGS_READ_ONLY = 1;
+    static final int LO_FLAGS_DIRECT_IO = 16;
 
     /** Find, LOOP_CTL_GET_FREE and LOOP_CONFIGURE are one step within this process. */
     private static final Object ATTACH_LOCK = new Object();
@@ -85,8 +86,12 @@ public final class LoopIoctl implements LoopDevices {
     static byte[] config(int fd, Path file, boolean readOnly) {
         ByteBuffer b = ByteBuffer.allocate(SIZEOF_LOOP_CONFIG).order(ByteOrder.nativeOrder());
         b.putInt(CONFIG_FD, fd);
-        // no autoclear: it would detach the loop when this daemon closes it, before the table opens it
-        b.putInt(CONFIG_INFO + INFO_FLAGS, readOnly ? LO_FLAGS_READ_ONLY : 0);
+        // No autoclear: it would detach the loop when this daemon closes it, before the table opens
+        // it. A writable file is a CoW space, one guest's private data: direct I/O keeps a second
+        // copy of it out of the host's page cache, as QEMU's cache=none does (the kernel falls back
+        // to buffered I/O where the file system cannot do direct I/O, e.g. tmpfs before 6.6). A
+        // read-only base stays cached: many guests share it.
+        b.putInt(CONFIG_INFO + INFO_FLAGS, readOnly ? LO_FLAGS_READ_ONLY : LO_FLAGS_DIRECT_IO);
         byte[] name = file.toString().getBytes(StandardCharsets.UTF_8);
         b.put(CONFIG_INFO + INFO_FILE_NAME, name, 0, Math.min(name.length, LO_NAME_SIZE - 1));
         return b.array();
