@@ -17,9 +17,9 @@ import java.util.concurrent.locks.LockSupport;
  * at saturation (FAULT sent to MAP applied, the FILLED that follows handled too), the commit cost
  * of a flush, then latency percentiles from a FAULT sent to its MAP applied at fixed offered rates.
  * Each fault is a new chunk, round robin over the volumes. At saturation at most WINDOW faults
- * are outstanding, as the kernel's queued bios bound them. Few volumes by default: each commits
- * up to max-in-flight chunks at a tick, and the reply queue (65536 messages) must hold the
- * COMMITTED messages of all of them. Prints figures; asserts nothing.
+ * are outstanding, as the kernel's queued bios bound them. Few volumes by default: each sends up
+ * to max-in-flight COMMITTED messages at once, and the reply queue (262,144 messages) must hold
+ * those of all of them. Prints figures; asserts nothing.
  * Run (ops/bench does, after the VM):
  * mvn -q test-compile dependency:build-classpath -Dmdep.outputFile=target/cp.txt -Dmdep.includeScope=test
  * && java -XX:+UseSerialGC -Xms2g -Xmx2g -cp target/test-classes:target/classes:$(cat target/cp.txt)
