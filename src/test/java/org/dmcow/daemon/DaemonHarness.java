@@ -63,6 +63,20 @@ final class DaemonHarness {
         }
     }
 
+    /**
+     * {@link #volumes} committing only on flushes, and reloading tables after {@code maxMappings}
+     * committed mappings or {@code maxDelay}.
+     */
+    String reloading(int maxMappings, String maxDelay, String... names) throws IOException {
+        return volumes("dmcow.commit-interval = 1h\ndmcow.reload.max-mappings = " + maxMappings
+                + "\ndmcow.reload.max-delay = " + maxDelay, names);
+    }
+
+    /** A kernel volume of the base's size in the harness's chunks, as a new device table reports it. */
+    int addVolume(String ident) {
+        return kernel.addVolume(ident, BASE_SECTORS, CHUNK_SECTORS);
+    }
+
     /** HOCON for volumes named {@code names} over the shared base, each with its own memory space. */
     String volumes(String extra, String... names) throws IOException {
         StringBuilder b = new StringBuilder(extra).append('\n');

@@ -17,6 +17,7 @@ import java.util.concurrent.LinkedBlockingDeque;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.dmcow.dm.LibC;
+import org.dmcow.dm.Tables;
 import org.dmcow.protocol.ControlMessage;
 import org.dmcow.protocol.MalformedMessageException;
 import org.dmcow.protocol.MessageCodec;
@@ -335,7 +336,7 @@ final class KernelDouble implements ControlDevice {
             return null;
         }
         if (m instanceof ControlMessage.Forget f) {
-            if (table != null && table.apply(v.ident).stream().noneMatch(t -> t.type().equals("cow"))) {
+            if (table != null && !Tables.hasCow(table.apply(v.ident))) {
                 // the module drops a volume with its last cow segment, remaps and all
                 return "FORGET for a volume whose table has no cow segment left (unknown to the kernel): " + f;
             }

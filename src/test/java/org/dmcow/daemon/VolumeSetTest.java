@@ -72,7 +72,7 @@ class VolumeSetTest {
                 + "dmcow.volumes.missing { base = /nonexistent/base.img, cow = /nonexistent/x.cow }\n";
         h.spaces.get("nospace").failOpen = "/srv/nospace.cow: bad magic, not a native CoW space";
         h.start(conf);
-        int good = k.addVolume("good", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        int good = h.addVolume("good");
         k.write(good, 3, false).get(20, TimeUnit.SECONDS);
         k.flush(good).get(20, TimeUnit.SECONDS);
         eventually("states", () -> h.status("missing").state().equals("degraded")
@@ -91,7 +91,7 @@ class VolumeSetTest {
         DaemonHarness h = new DaemonHarness(KIT, k, dir);
         h.start(h.volumes("dmcow.commit-interval = 100ms", "a", "b"));
         eventually("devices", () -> h.devices.devices.containsKey("a") && h.devices.devices.containsKey("b"));
-        int b = k.addVolume("b", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        int b = h.addVolume("b");
         k.write(b, 1, false).get(20, TimeUnit.SECONDS);
         eventually("the fill taken by the volume", () -> h.channel.accepted() == k.sent.get() - 1);
         h.devices.devices.get("a").openCount = 1;
@@ -104,7 +104,7 @@ class VolumeSetTest {
         assertTrue(h.devices.devices.containsKey("a"));
         List<String> names = h.status().stream().map(VolumeStatus::name).toList();
         assertEquals(List.of("a", "c"), names);
-        int a = k.addVolume("a", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        int a = h.addVolume("a");
         k.write(a, 2, false).get(20, TimeUnit.SECONDS);
         k.flush(a).get(20, TimeUnit.SECONDS);
         h.shutdown();
@@ -115,7 +115,7 @@ class VolumeSetTest {
         KernelDouble k = kernel();
         DaemonHarness h = new DaemonHarness(KIT, k, dir);
         h.start(h.volumes("", "a"));
-        int late = k.addVolume("late", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        int late = h.addVolume("late");
         CompletableFuture<Void> w = k.write(late, 9, false);
         Thread.sleep(300);
         assertFalse(w.isDone());
@@ -136,7 +136,7 @@ class VolumeSetTest {
             }
             return replies.offer(m);
         });
-        int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        int vol = h.addVolume("vm1");
         List<CompletableFuture<Void>> fs = new ArrayList<>();
         for (int c = 0; c < 40; c++) {
             fs.add(k.write(vol, c, false));
@@ -161,7 +161,7 @@ class VolumeSetTest {
         reconfigure(h, conf);
         // device made; the kernel has not reported the volume yet
         eventually("waiting", () -> h.status("vm1").state().equals("waiting"));
-        int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        int vol = h.addVolume("vm1");
         eventually("serving", () -> h.status("vm1").state().equals("serving"));
         k.write(vol, 4, false).get(20, TimeUnit.SECONDS);
         k.flush(vol).get(20, TimeUnit.SECONDS);
@@ -172,11 +172,10 @@ class VolumeSetTest {
     void aReloadThatCrashesMidwayLeavesTheDeviceResumedAndIsRetried() throws Exception {
         KernelDouble k = kernel();
         DaemonHarness h = new DaemonHarness(KIT, k, dir);
-        h.start(h.volumes("dmcow.commit-interval = 1h\ndmcow.reload.max-mappings = 4\ndmcow.reload.max-delay = 200ms",
-                "vm1"));
+        h.start(h.reloading(4, "200ms", "vm1"));
         eventually("device", () -> h.devices.devices.containsKey("vm1"));
         h.devices.crashSuspends.set(1);
-        int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        int vol = h.addVolume("vm1");
         List<CompletableFuture<Void>> fs = new ArrayList<>();
         for (int c = 0; c < 6; c++) {
             fs.add(k.write(vol, c, false));
@@ -206,8 +205,8 @@ class VolumeSetTest {
             }
             return replies.offer(m);
         });
-        crashing[0] = k.addVolume("a", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
-        int b = k.addVolume("b", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        crashing[0] = h.addVolume("a");
+        int b = h.addVolume("b");
         List<CompletableFuture<Void>> fs = new ArrayList<>();
         for (int c = 0; c < 10; c++) {
             fs.add(k.write(crashing[0], c, false));

@@ -94,7 +94,7 @@ class VolumeTest {
         KernelDouble k = kernel();
         DaemonHarness h = new DaemonHarness(KIT, k, dir);
         h.start(h.volumes("dmcow.commit-interval = 1h", "vm1"));
-        int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        int vol = h.addVolume("vm1");
         awaitAll(writes(k, vol, 0, 100));
         CompletableFuture<Void> fullWrite = k.write(vol, 200, true);
         await(fullWrite);
@@ -127,7 +127,7 @@ class VolumeTest {
         KernelDouble k = kernel();
         DaemonHarness h = new DaemonHarness(KIT, k, dir);
         h.start(h.volumes("dmcow.commit-interval = 100ms", "vm1"));
-        int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        int vol = h.addVolume("vm1");
         awaitAll(writes(k, vol, 10, 20));
         MemoryCowSpace.Durable d = h.spaces.get("vm1");
         eventually("ten chunks committed without a flush", () -> k.volume(vol).committed.size() == 10);
@@ -143,8 +143,8 @@ class VolumeTest {
         KernelDouble k = kernel();
         DaemonHarness h = new DaemonHarness(KIT, k, dir);
         h.start(h.volumes("dmcow.commit-interval = 100ms", "bad", "good"));
-        int bad = k.addVolume("bad", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
-        int good = k.addVolume("good", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        int bad = h.addVolume("bad");
+        int good = h.addVolume("good");
         MemoryCowSpace.Durable d = h.spaces.get("bad");
         d.failCommits = "injected: metadata write failed (EIO)";
         awaitAll(writes(k, bad, 0, 5));
@@ -169,7 +169,7 @@ class VolumeTest {
         DaemonHarness h = new DaemonHarness(KIT, k, dir);
         h.start(h.volumes("dmcow.commit-interval = 50ms\ndmcow.max-in-flight = 16\ndmcow.stream-in-flight = 4",
                 "vm1"));
-        int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        int vol = h.addVolume("vm1");
         MemoryCowSpace.Durable d = h.spaces.get("vm1");
         d.flushGate = new java.util.concurrent.CountDownLatch(1);
         try {
@@ -204,7 +204,7 @@ class VolumeTest {
         KernelDouble k = kernel();
         DaemonHarness h = new DaemonHarness(KIT, k, dir);
         h.start(h.volumes("dmcow.commit-interval = 1h", "vm1"));
-        int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        int vol = h.addVolume("vm1");
         MemoryCowSpace.Durable d = h.spaces.get("vm1");
         awaitAll(writes(k, vol, 0, 20));
         await(k.flush(vol));
@@ -232,7 +232,7 @@ class VolumeTest {
             }
             return replies.offer(m);
         });
-        int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        int vol = h.addVolume("vm1");
         awaitAll(writes(k, vol, 0, 25));
         await(k.flush(vol));
         awaitAll(writes(k, vol, 100, 110));
@@ -247,9 +247,8 @@ class VolumeTest {
     void aTableReloaderCrashIsRestartedAndTheReloadRedoneFromCommittedChunks() throws Exception {
         KernelDouble k = kernel();
         DaemonHarness h = new DaemonHarness(KIT, k, dir);
-        h.start(h.volumes("dmcow.commit-interval = 1h\ndmcow.reload.max-mappings = 4\ndmcow.reload.max-delay = 200ms",
-                "vm1"));
-        int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        h.start(h.reloading(4, "200ms", "vm1"));
+        int vol = h.addVolume("vm1");
         eventually("serving", () -> h.status("vm1").state().equals("serving"));
         int attachesBefore = h.devices.attaches.get();
         h.devices.crashGate = new java.util.concurrent.CountDownLatch(1);
@@ -282,7 +281,7 @@ class VolumeTest {
         DaemonHarness first = new DaemonHarness(KIT, k, dir);
         String conf = first.volumes("dmcow.commit-interval = 1h", "vm1");
         first.start(conf);
-        int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        int vol = first.addVolume("vm1");
         awaitAll(writes(k, vol, 0, 10));
         await(k.flush(vol));
         // filled, not committed yet: the kernel holds them for the next daemon
@@ -320,7 +319,7 @@ class VolumeTest {
         KernelDouble k = kernel();
         DaemonHarness h = new DaemonHarness(KIT, k, dir);
         h.start(h.volumes("dmcow.commit-interval = 1h", "vm1"));
-        int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        int vol = h.addVolume("vm1");
         k.repeatMessages = true;
         k.failWrites.set(3);
         awaitAll(writes(k, vol, 0, 30));
@@ -337,7 +336,7 @@ class VolumeTest {
         KernelDouble k = kernel();
         DaemonHarness h = new DaemonHarness(KIT, k, dir);
         h.start(h.volumes("dmcow.commit-interval = 1h", "vm1"));
-        int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        int vol = h.addVolume("vm1");
         k.failFills.add(3L);
         CompletableFuture<Void> failed = k.write(vol, 3, false);
         assertTrue(assertThrows(java.util.concurrent.ExecutionException.class, () -> failed.get(20, TimeUnit.SECONDS))
@@ -355,7 +354,7 @@ class VolumeTest {
         KernelDouble k = kernel();
         DaemonHarness h = new DaemonHarness(KIT, k, dir);
         h.start(h.volumes("dmcow.commit-interval = 1h", "vm1"));
-        int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        int vol = h.addVolume("vm1");
         byte[] junk = new byte[Protocol.MSG_SIZE];
         junk[0] = 77;
         k.sendRaw(junk);
@@ -376,7 +375,7 @@ class VolumeTest {
         KernelDouble k = kernel();
         DaemonHarness h = new DaemonHarness(KIT, k, dir);
         String conf = h.volumes("dmcow.commit-interval = 1h", "vm1");
-        int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        int vol = h.addVolume("vm1");
         // an earlier daemon placed chunk 5 at slot 0 (filled) and chunk 6 at slot 1 (fill running)
         k.replayMapped(vol, 5, 0, true);
         k.replayMapped(vol, 6, DaemonHarness.CHUNK_SECTORS, false);
@@ -397,9 +396,8 @@ class VolumeTest {
     void tableReloadsTurnCommittedChunksLinearAndForgetThem() throws Exception {
         KernelDouble k = kernel();
         DaemonHarness h = new DaemonHarness(KIT, k, dir);
-        h.start(h.volumes("dmcow.commit-interval = 1h\ndmcow.reload.max-mappings = 10\ndmcow.reload.max-delay = 1h",
-                "vm1"));
-        int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        h.start(h.reloading(10, "1h", "vm1"));
+        int vol = h.addVolume("vm1");
         eventually("device created", () -> h.devices.devices.containsKey("vm1"));
         awaitAll(writes(k, vol, 0, 12));
         await(k.flush(vol));
@@ -417,9 +415,8 @@ class VolumeTest {
     void aReloadThatLeavesNoCowSegmentForgetsNothing() throws Exception {
         KernelDouble k = kernel();
         DaemonHarness h = new DaemonHarness(KIT, k, dir);
-        h.start(h.volumes("dmcow.commit-interval = 1h\ndmcow.reload.max-mappings = 100000\n"
-                + "dmcow.reload.max-delay = 300ms", "vm1"));
-        int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        h.start(h.reloading(100000, "300ms", "vm1"));
+        int vol = h.addVolume("vm1");
         eventually("device created", () -> h.devices.devices.containsKey("vm1"));
         awaitAll(writes(k, vol, 0, DaemonHarness.CHUNKS));
         await(k.flush(vol));
@@ -439,15 +436,14 @@ class VolumeTest {
         AtomicInteger refused = new AtomicInteger();
         // the first reload's FORGETs after the 4th find the queue full
         AtomicInteger forgets = new AtomicInteger();
-        h.start(h.volumes("dmcow.commit-interval = 1h\ndmcow.reload.max-mappings = 10\ndmcow.reload.max-delay = 300ms",
-                "vm1"), replies -> m -> {
+        h.start(h.reloading(10, "300ms", "vm1"), replies -> m -> {
                     if (m instanceof ControlMessage.Forget && forgets.incrementAndGet() > 4 && refused.get() == 0) {
                         refused.incrementAndGet();
                         return false;
                     }
                     return replies.offer(m);
                 });
-        int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        int vol = h.addVolume("vm1");
         awaitAll(writes(k, vol, 0, 12));
         await(k.flush(vol));
         eventually("the rest forgotten after the next reload", () -> k.volume(vol).forgotten.size() == 12);
@@ -461,9 +457,8 @@ class VolumeTest {
     void aTableLoadedByHandDuringAReloadIsNoticedAndNothingIsForgottenUntilTheReloadIsRedone() throws Exception {
         KernelDouble k = kernel();
         DaemonHarness h = new DaemonHarness(KIT, k, dir);
-        h.start(h.volumes("dmcow.commit-interval = 1h\ndmcow.reload.max-mappings = 10\ndmcow.reload.max-delay = 300ms",
-                "vm1"));
-        int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        h.start(h.reloading(10, "300ms", "vm1"));
+        int vol = h.addVolume("vm1");
         eventually("device created", () -> h.devices.devices.containsKey("vm1"));
         h.devices.manualLoadsBeforeSuspend.set(1);
         awaitAll(writes(k, vol, 0, 12));
@@ -483,7 +478,7 @@ class VolumeTest {
         KernelDouble k = kernel();
         DaemonHarness h = new DaemonHarness(KIT, k, dir);
         h.start(h.volumes("dmcow.commit-interval = 1h\ndmcow.reload.max-delay = 1h", "vm1"));
-        int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+        int vol = h.addVolume("vm1");
         awaitAll(writes(k, vol, 0, 8));
         // let the daemon read the fills; a fill it has not seen stays with the kernel for the next daemon
         eventually("fills taken by the volume", () -> h.channel.accepted() == k.sent.get() - 1);
