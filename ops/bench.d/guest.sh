@@ -75,10 +75,9 @@ cow_stop() {
 	fact $1 $2 peak_rss_mib "$(awk '/^VmHWM:/ { print int($2 / 1024) }' /proc/$DPID/status)"
 	stop_daemon
 	for v in ${cowvol}1 ${cowvol}2 ${cowvol}3 bench-warm; do dmsetup remove $v; done
-	# the daemon's loop devices over space files have no autoclear (they must outlive the daemon)
+	# space files only: native spaces here are links to whole disks, with no loop device
 	for v in ${cowvol}1 ${cowvol}2 ${cowvol}3 bench-warm; do
-		[ -f $COWDIR/$v.cow ] || continue
-		for l in $(losetup -j $COWDIR/$v.cow | cut -d: -f1); do losetup -d "$l"; done
+		if [ -f $COWDIR/$v.cow ]; then detach_loops $COWDIR/$v.cow; fi
 	done
 	rm -f $COWDIR/bench-warm.cow
 	[ $1 != cow-qcow2 ] || umount /tmp/scratch

@@ -87,6 +87,14 @@ kill_daemon() {
 	DPID=
 }
 
+# detach_loops FILE...: detach the loop devices over FILEs. dmcowd's have no autoclear (they must
+# outlive the daemon), so a file system holding CoW files unmounts only after this.
+detach_loops() {
+	for f in "$@"; do
+		losetup -j "$f" | cut -d: -f1 | while read -r l; do losetup -d "$l"; done
+	done
+}
+
 # sum FILE_OR_DEVICE: sha256 of its whole content (direct reads for devices).
 sum() {
 	if [ -b "$1" ]; then

@@ -22,9 +22,7 @@ dev_sum() {
 # teardown FILE...: remove vm1 and detach the loop devices over FILEs, so their filesystem unmounts.
 teardown() {
 	dmsetup remove vm1 || fail "dmsetup remove vm1 failed"
-	for f in "$@"; do
-		losetup -j "$f" | cut -d: -f1 | while read -r l; do losetup -d "$l"; done
-	done
+	detach_loops "$@"
 }
 
 # final_checks BASE OVERLAY DUMP: dmcowctl check, qemu-img check (exit 0) and qemu-img compare of
