@@ -142,10 +142,20 @@ public final class ControlChannel {
                 .runWith(Sink.ignore(), system);
     }
 
-    /** The reply side: a queue of {@code capacity} messages written in batches of up to {@code batch}. */
+    /**
+     * The reply side: two queues of {@code capacity} messages each, written in batches of up to
+     * {@code batch}. MAP and FAIL answer a fault a guest waits for; COMMITTED and FORGET come in
+     * bursts of thousands after a commit or reload and nobody waits for them. A batch takes the
+     * first kind before the second, so a fault's answer is not queued behind a commit's burst.
+     * The order within each kind is kept; across kinds none is needed (a chunk is MAPped before
+     * it fills, so before it can be committed).
+     */
     public Replies startReplies(ActorSystem<?> system, int capacity, int batch) {
         Executor blocking = system.dispatchers().lookup(DispatcherSelector.fromConfig(DISPATCHER));
-        Pair<BoundedSourceQueue<ControlMessage>, CompletionStage<Done>> p = Source.<ControlMessage>queue(capacity)
+        Source<ControlMessage, BoundedSourceQueue<ControlMessage>> urgent = Source.queue(capacity);
+        Source<ControlMessage, BoundedSourceQueue<ControlMessage>> bulk = Source.queue(capacity);
+        Pair<Pair<BoundedSourceQueue<ControlMessage>, BoundedSourceQueue<ControlMessage>>, CompletionStage<Done>> p =
+                urgent.mergePreferredMat(bulk, false, false, Keep.both())
                 .batch(batch, m -> {
                     List<ControlMessage> l = new ArrayList<>();
                     l.add(m);
@@ -164,22 +174,26 @@ public final class ControlChannel {
                 }, blocking))
                 .toMat(Sink.ignore(), Keep.both())
                 .run(system);
-        return new Replies(p.first(), p.second());
+        return new Replies(p.first().first(), p.first().second(), p.second());
     }
 
     /** Where volumes put replies; {@link #complete()} drains and stops the writer. */
     public static final class Replies implements KernelReplies {
-        private final BoundedSourceQueue<ControlMessage> queue;
+        private final BoundedSourceQueue<ControlMessage> urgent;
+        private final BoundedSourceQueue<ControlMessage> bulk;
         private final CompletionStage<Done> written;
 
-        Replies(BoundedSourceQueue<ControlMessage> queue, CompletionStage<Done> written) {
-            this.queue = queue;
+        Replies(BoundedSourceQueue<ControlMessage> urgent, BoundedSourceQueue<ControlMessage> bulk,
+                CompletionStage<Done> written) {
+            this.urgent = urgent;
+            this.bulk = bulk;
             this.written = written;
         }
 
         @Override
         public boolean offer(ControlMessage message) {
-            QueueOfferResult r = queue.offer(message);
+            boolean answer = message instanceof ControlMessage.Map || message instanceof ControlMessage.Fail;
+            QueueOfferResult r = (answer ? urgent : bulk).offer(message);
             if (r == QueueOfferResult.dropped()) {
                 return false;
             }
@@ -191,7 +205,8 @@ public final class ControlChannel {
         }
 
         public CompletionStage<Done> complete() {
-            queue.complete();
+            urgent.complete();
+            bulk.complete();
             return written;
         }
 
