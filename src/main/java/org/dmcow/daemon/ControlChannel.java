@@ -116,24 +116,26 @@ public final class ControlChannel {
     }
 
     /**
-     * Runs the kernel-to-daemon stream: each message goes to {@code volumes} as a
-     * {@link VolumeSet.FromKernel}; at most {@code inFlight} are awaiting acceptance at a time.
+     * Runs the kernel-to-daemon stream: each read's messages go to {@code volumes} as one
+     * {@link VolumeSet.FromKernel} (one ask per read, not per message); about {@code inFlight}
+     * messages, in whole reads and at least one, are awaiting acceptance at a time.
      */
     public CompletionStage<Done> run(ActorSystem<?> system, ActorRef<VolumeSet.Command> volumes, int inFlight) {
+        int reads = Math.max(1, (inFlight + reader.messages - 1) / reader.messages);
         // The ask's stage is Scala's: its non-async callbacks still run on the JDK's default
         // executor, which starts a thread per task on hosts with fewer than 3 cores. Ours run on
         // the actor system's own pool.
         Executor actors = system.executionContext();
         return Source.unfoldResource(() -> reader, r -> r.next(), r -> { })
                 .withAttributes(ActorAttributes.dispatcher(DISPATCHER))
-                .mapConcat(batch -> batch)
-                .mapAsyncUnordered(inFlight, m -> AskPattern.<VolumeSet.Command, Done>ask(volumes,
-                        replyTo -> new VolumeSet.FromKernel(m, replyTo), ACCEPT_TIMEOUT, system.scheduler())
+                .mapAsyncUnordered(reads, batch -> AskPattern.<VolumeSet.Command, Done>ask(volumes,
+                        replyTo -> new VolumeSet.FromKernel(batch, replyTo), ACCEPT_TIMEOUT, system.scheduler())
                         .handleAsync((done, e) -> {
                             if (e == null) {
-                                accepted.incrementAndGet();
+                                accepted.addAndGet(batch.size());
                             } else {
-                                LOG.warn("a volume did not accept {} within {}: reading on", m, ACCEPT_TIMEOUT);
+                                LOG.warn("the volumes did not accept a read of {} messages within {}: reading on",
+                                        batch.size(), ACCEPT_TIMEOUT);
                             }
                             return Done.getInstance();
                         }, actors))
@@ -282,9 +284,12 @@ public final class ControlChannel {
 
     /** Splits reads into whole messages; malformed ones are logged and skipped. */
     private final class MessageReader {
+        /** At most this many per read. */
+        final int messages;
         private final ByteBuffer buf;
 
         MessageReader(int messages) {
+            this.messages = Math.max(1, messages);
             buf = ByteBuffer.allocate(Math.max(1, messages) * Protocol.MSG_SIZE);
             buf.flip();
         }

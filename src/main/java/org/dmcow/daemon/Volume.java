@@ -39,8 +39,8 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
     public interface Command {
     }
 
-    /** A kernel message for this volume; {@code accepted} is told when the volume took it (backpressure). */
-    public record FromKernel(ControlMessage message, ActorRef<Done> accepted) implements Command {
+    /** Kernel messages for this volume, in order; {@code accepted} is told when the volume took them (backpressure). */
+    public record FromKernel(List<ControlMessage> messages, Acceptance accepted) implements Command {
     }
 
     public record GetStatus(ActorRef<VolumeStatus> replyTo) implements Command {
@@ -139,7 +139,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
             ctx.getLog().error("volume {}: not started: {}", name, reason);
             return Behaviors.receive(Command.class)
                     .onMessage(FromKernel.class, m -> {
-                        m.accepted().tell(Done.getInstance());
+                        m.accepted().accept();
                         return Behaviors.same();
                     })
                     .onMessage(GetStatus.class, m -> {
@@ -179,7 +179,6 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         // Resuming after a crash: what the old children were doing is gone; ask again.
         ledger.allocatorReady = false;
         ledger.committing = false;
-        releaseAcks();
         ledger.reloading = false;
         ledger.activating = false;
         for (Chunk c : ledger.chunks.values()) {
@@ -189,6 +188,8 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         }
         // finds the loop devices attached before a restart, so it is safe to repeat
         reloader.tell(TableReloader.Attach.INSTANCE);
+        handleInbox();
+        releaseAcks();
     }
 
     private void spawnAllocator() {
@@ -323,9 +324,21 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
     // ---- kernel messages
 
     private Behavior<Command> onKernel(FromKernel m) {
-        // Held first: if handling this crashes the actor, the restarted one still acknowledges it.
+        // Held and queued first: if one message crashes the actor, the restarted one handles the
+        // rest and still acknowledges them.
         ledger.heldAcks.add(m.accepted());
-        ControlMessage msg = m.message();
+        ledger.inbox.addAll(m.messages());
+        handleInbox();
+        return this;
+    }
+
+    private void handleInbox() {
+        for (ControlMessage msg = ledger.inbox.poll(); msg != null; msg = ledger.inbox.poll()) {
+            handleKernel(msg);
+        }
+    }
+
+    private void handleKernel(ControlMessage msg) {
         if (msg instanceof ControlMessage.Volume v) {
             onKernelVolume(v);
         } else if (msg instanceof ControlMessage.VolumeGone) {
@@ -343,7 +356,6 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         } else {
             reject("unexpected message from the kernel: " + msg);
         }
-        return this;
     }
 
     private void reject(String why) {
@@ -475,7 +487,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
             return;
         }
         while (!ledger.heldAcks.isEmpty()) {
-            ledger.heldAcks.poll().tell(Done.getInstance());
+            ledger.heldAcks.poll().accept();
         }
     }
 

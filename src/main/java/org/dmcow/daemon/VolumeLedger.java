@@ -7,10 +7,9 @@ import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.Map;
-import org.apache.pekko.Done;
-import org.apache.pekko.actor.typed.ActorRef;
 import org.dmcow.dm.Tables;
 import org.dmcow.format.CowSpace;
+import org.dmcow.protocol.ControlMessage;
 
 /**
  * What a volume knows about its chunks in this session with the kernel. Kept outside the volume
@@ -70,7 +69,9 @@ final class VolumeLedger {
     /** Chunks in {@link #chunks} by state: backpressure asks on every kernel message, so no scans. */
     private final int[] counts = new int[State.values().length];
     /** Kernel messages accepted but not acknowledged to the stream: backpressure. */
-    final ArrayDeque<ActorRef<Done>> heldAcks = new ArrayDeque<>();
+    final ArrayDeque<Acceptance> heldAcks = new ArrayDeque<>();
+    /** Kernel messages taken and not handled yet: those after one that crashed the actor. */
+    final ArrayDeque<ControlMessage> inbox = new ArrayDeque<>();
     int kernelVolume;
     long allocatorEpoch;
     Tables.Layout layout;

@@ -32,8 +32,8 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
     public interface Command {
     }
 
-    /** A kernel message; {@code accepted} is told once its volume took it. */
-    public record FromKernel(ControlMessage message, ActorRef<Done> accepted) implements Command {
+    /** The messages of one read; {@code accepted} is told once every volume took its share. */
+    public record FromKernel(List<ControlMessage> messages, ActorRef<Done> accepted) implements Command {
     }
 
     /** Apply a re-read config: start new volumes, remove dropped ones. */
@@ -183,24 +183,39 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
             if (e.getValue().equals(name)) {
                 List<ControlMessage> held = orphans.remove(e.getKey());
                 if (held != null) {
-                    ActorRef<Done> nobody = getContext().getSystem().ignoreRef();
-                    held.forEach(m -> ref.tell(new Volume.FromKernel(m, nobody)));
+                    ref.tell(new Volume.FromKernel(held, new Acceptance(1, getContext().getSystem().ignoreRef())));
                 }
             }
         }
     }
 
     private Behavior<Command> onKernel(FromKernel m) {
-        ControlMessage msg = m.message();
-        if (msg instanceof ControlMessage.ReplayDone) {
-            getContext().getLog().info("the kernel's replay is complete");
+        // one message per volume the read touched, not one per kernel message
+        Map<ActorRef<Volume.Command>, List<ControlMessage>> shares = new HashMap<>();
+        for (ControlMessage msg : m.messages()) {
+            ActorRef<Volume.Command> target = route(msg);
+            if (target != null) {
+                shares.computeIfAbsent(target, k -> new ArrayList<>()).add(msg);
+            }
+        }
+        if (shares.isEmpty()) {
             m.accepted().tell(Done.getInstance());
             return this;
         }
+        Acceptance accepted = new Acceptance(shares.size(), m.accepted());
+        shares.forEach((target, messages) -> target.tell(new Volume.FromKernel(messages, accepted)));
+        return this;
+    }
+
+    /** The volume that takes {@code msg}, or null when it is handled here (kept as an orphan, or ignored). */
+    private ActorRef<Volume.Command> route(ControlMessage msg) {
+        if (msg instanceof ControlMessage.ReplayDone) {
+            getContext().getLog().info("the kernel's replay is complete");
+            return null;
+        }
         if (msg instanceof ControlMessage.Hello) {
             getContext().getLog().warn("ignored a second HELLO from the kernel");
-            m.accepted().tell(Done.getInstance());
-            return this;
+            return null;
         }
         if (msg instanceof ControlMessage.Volume v) {
             idents.put(v.volume(), v.ident());
@@ -212,8 +227,7 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
             orphans.remove(msg.volume());
         }
         if (target != null) {
-            target.tell(new Volume.FromKernel(msg, m.accepted()));
-            return this;
+            return target;
         }
         List<ControlMessage> held = orphans.computeIfAbsent(msg.volume(), k -> new ArrayList<>());
         if (held.isEmpty()) {
@@ -223,8 +237,7 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
         if (held.size() < MAX_ORPHANS) {
             held.add(msg);
         }
-        m.accepted().tell(Done.getInstance());
-        return this;
+        return null;
     }
 
     private Behavior<Command> onShutdown(Shutdown m) {
