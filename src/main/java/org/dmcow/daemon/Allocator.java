@@ -6,6 +6,7 @@ package org.dmcow.daemon;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -34,8 +35,8 @@ public final class Allocator extends AbstractBehavior<Allocator.Command> {
     public interface Command {
     }
 
-    /** Place a chunk; idempotent while the reservation lasts. */
-    public record Place(long chunk) implements Command {
+    /** Place chunks, answered in one {@link Volume.Placed}; idempotent while the reservation lasts. */
+    public record Place(long[] chunks) implements Command {
     }
 
     /** Record a place the kernel already holds. */
@@ -146,27 +147,46 @@ public final class Allocator extends AbstractBehavior<Allocator.Command> {
     }
 
     private Behavior<Command> onPlace(Place m) {
-        CowSpace.Placement p = reserved.get(m.chunk());
-        if (p == null) {
-            long committed = space.committedPlace(m.chunk());
-            if (committed >= 0) {
-                volume.tell(new Volume.PlaceFailed(epoch, m.chunk(), "chunk " + m.chunk()
-                        + " is already committed at " + committed + " but the kernel faulted it", false));
-                return this;
+        long[] chunks = new long[m.chunks().length];
+        CowSpace.Placement[] placements = new CowSpace.Placement[chunks.length];
+        int n = 0;
+        for (long chunk : m.chunks()) {
+            CowSpace.Placement p = place(chunk);
+            if (p != null) {
+                chunks[n] = chunk;
+                placements[n++] = p;
             }
-            try {
-                p = space.place(m.chunk());
-            } catch (SpaceFullException e) {
-                volume.tell(new Volume.PlaceFailed(epoch, m.chunk(), "CoW space full: " + e.getMessage(), true));
-                return this;
-            } catch (IOException | FormatException e) {
-                volume.tell(new Volume.PlaceFailed(epoch, m.chunk(), "placement failed: " + e.getMessage(), false));
-                return this;
-            }
-            reserved.put(m.chunk(), p);
         }
-        volume.tell(new Volume.Placed(epoch, m.chunk(), p));
+        if (n > 0) {
+            volume.tell(new Volume.Placed(epoch, Arrays.copyOf(chunks, n),
+                    Arrays.copyOf(placements, n)));
+        }
         return this;
+    }
+
+    /** The chunk's place, or null when the volume was told why there is none. */
+    private CowSpace.Placement place(long chunk) {
+        CowSpace.Placement p = reserved.get(chunk);
+        if (p != null) {
+            return p;
+        }
+        long committed = space.committedPlace(chunk);
+        if (committed >= 0) {
+            volume.tell(new Volume.PlaceFailed(epoch, chunk, "chunk " + chunk
+                    + " is already committed at " + committed + " but the kernel faulted it", false));
+            return null;
+        }
+        try {
+            p = space.place(chunk);
+        } catch (SpaceFullException e) {
+            volume.tell(new Volume.PlaceFailed(epoch, chunk, "CoW space full: " + e.getMessage(), true));
+            return null;
+        } catch (IOException | FormatException e) {
+            volume.tell(new Volume.PlaceFailed(epoch, chunk, "placement failed: " + e.getMessage(), false));
+            return null;
+        }
+        reserved.put(chunk, p);
+        return p;
     }
 
     private Behavior<Command> onAdopt(Adopt m) {

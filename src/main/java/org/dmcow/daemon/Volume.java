@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -71,7 +72,8 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
     record AllocatorFailed(long epoch, String reason) implements Command {
     }
 
-    record Placed(long epoch, long chunk, CowSpace.Placement placement) implements Command {
+    /** The places of {@code chunks}, index by index. */
+    record Placed(long epoch, long[] chunks, CowSpace.Placement[] placements) implements Command {
     }
 
     record PlaceFailed(long epoch, long chunk, String reason, boolean spaceFull) implements Command {
@@ -130,6 +132,9 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
     private final ActorRef<TableReloader.Command> reloader;
     private ActorRef<Allocator.Command> allocator;
     private Shutdown shutdown;
+    /** Chunks set PLACING while handling a message: asked for in one Place when it is handled. */
+    private long[] toPlace = new long[64];
+    private int toPlaceCount;
     /** A removal asked for, while the device is checked for users. */
     private Shutdown pendingRemoval;
 
@@ -329,6 +334,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         ledger.heldAcks.add(m.accepted());
         ledger.inbox.addAll(m.messages());
         handleInbox();
+        askPlaces();
         return this;
     }
 
@@ -416,7 +422,18 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
 
     private void requestPlace(Chunk c) {
         ledger.set(c, State.PLACING);
-        allocator.tell(new Allocator.Place(c.chunk));
+        if (toPlaceCount == toPlace.length) {
+            toPlace = Arrays.copyOf(toPlace, 2 * toPlaceCount);
+        }
+        toPlace[toPlaceCount++] = c.chunk;
+    }
+
+    /** One Place for the faults of a read, not one per fault. */
+    private void askPlaces() {
+        if (toPlaceCount > 0) {
+            allocator.tell(new Allocator.Place(Arrays.copyOf(toPlace, toPlaceCount)));
+            toPlaceCount = 0;
+        }
     }
 
     private void placeWaiting() {
@@ -428,6 +445,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
                 requestPlace(c);
             }
         }
+        askPlaces();
     }
 
     private void onGranted(ControlMessage.Granted g) {
@@ -527,23 +545,29 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
     }
 
     private Behavior<Command> onPlaced(Placed m) {
-        Chunk c = ledger.chunks.get(m.chunk());
         if (!current(m.epoch())) {
             return this;
         }
+        for (int i = 0; i < m.chunks().length; i++) {
+            placed(m.chunks()[i], m.placements()[i]);
+        }
+        return this;
+    }
+
+    private void placed(long chunk, CowSpace.Placement placement) {
+        Chunk c = ledger.chunks.get(chunk);
         if (c == null) {
-            allocator.tell(new Allocator.Release(m.chunk()));
-            return this;
+            allocator.tell(new Allocator.Release(chunk));
+            return;
         }
         if (c.state != State.PLACING && c.state != State.WAITING) {
-            return this; // a repeated answer after an allocator restart
+            return; // a repeated answer after an allocator restart
         }
-        c.place = m.placement().place();
-        c.placedFill = m.placement().fill() == CowSpace.Fill.COPY ? Protocol.FILL_COPY : Protocol.FILL_ZERO;
+        c.place = placement.place();
+        c.placedFill = placement.fill() == CowSpace.Fill.COPY ? Protocol.FILL_COPY : Protocol.FILL_ZERO;
         c.fill = (c.faultFlags & Protocol.FAULT_FULL_WRITE) != 0 ? Protocol.FILL_NONE : c.placedFill;
         ledger.set(c, State.PLACED);
         sendMap(c);
-        return this;
     }
 
     private void sendMap(Chunk c) {
