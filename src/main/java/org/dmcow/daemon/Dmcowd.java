@@ -40,8 +40,9 @@ public final class Dmcowd {
     private static final int WRITE_MESSAGES = 256;
     /**
      * Replies waiting to be written, for each of the two queues (answers to faults; COMMITTED and
-     * FORGET): room for 32 volumes at the default max-in-flight. A full queue crashes the volume that needs it (FORGETs just wait for the next
-     * reload). Queued messages only take memory while queued.
+     * FORGET): room for 32 volumes at the default max-in-flight. A full queue crashes the volume
+     * that needs it (FORGETs just wait for the next reload). Queued messages only take memory
+     * while queued.
      */
     private static final int REPLY_QUEUE = 1 << 18;
     /** Pekko logs through logback; signals are the daemon's own business. */

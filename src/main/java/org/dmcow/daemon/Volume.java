@@ -132,7 +132,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
     private final ActorRef<TableReloader.Command> reloader;
     private ActorRef<Allocator.Command> allocator;
     private Shutdown shutdown;
-    /** Chunks set PLACING while handling a message: asked for in one Place when it is handled. */
+    /** Chunks set PLACING while handling a message: asked for in one Place after it (see createReceive). */
     private long[] toPlace = new long[64];
     private int toPlaceCount;
     /** A removal asked for, while the device is checked for users. */
@@ -208,8 +208,9 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
     }
 
     /**
-     * Every message may change the volume's own work, so after each one held kernel messages are
-     * released if the volume has room again (a missed release stalls the control stream).
+     * Every message may change the volume's own work, so after each one the chunks it set PLACING
+     * are asked for in one Place, and held kernel messages are released if the volume has room
+     * again (a missed ask or release stalls the control stream).
      */
     @Override
     public Receive<Command> createReceive() {
@@ -218,6 +219,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
             @Override
             public Behavior<Command> receiveMessage(Command msg) throws Exception {
                 Behavior<Command> next = handlers.receiveMessage(msg);
+                askPlaces();
                 releaseAcks();
                 return next;
             }
@@ -334,7 +336,6 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         ledger.heldAcks.add(m.accepted());
         ledger.inbox.addAll(m.messages());
         handleInbox();
-        askPlaces();
         return this;
     }
 
@@ -445,7 +446,6 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
                 requestPlace(c);
             }
         }
-        askPlaces();
     }
 
     private void onGranted(ControlMessage.Granted g) {
