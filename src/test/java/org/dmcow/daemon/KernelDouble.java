@@ -178,6 +178,9 @@ final class KernelDouble implements ControlDevice {
     /** The next read() fails with this (the control device broke under the daemon), then reads go on. */
     volatile IOException failRead;
 
+    /** While set, read() waits: messages queued meanwhile reach the daemon in one read. */
+    volatile java.util.concurrent.CountDownLatch readGate;
+
     /**
      * A new daemon opens the device, as the module replays to it: what the old daemon left unread
      * is dropped; HELLO, VOLUME for every volume, GRANTED or FILLED for every remap not yet
@@ -218,7 +221,9 @@ final class KernelDouble implements ControlDevice {
                     failRead = null;
                     throw broken;
                 }
-                first = toDaemon.poll(100, TimeUnit.MILLISECONDS);
+                java.util.concurrent.CountDownLatch gate = readGate;
+                first = gate != null && !gate.await(100, TimeUnit.MILLISECONDS) ? null
+                        : toDaemon.poll(100, TimeUnit.MILLISECONDS);
             } while (first == null && !closed);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

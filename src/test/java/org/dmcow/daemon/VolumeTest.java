@@ -350,6 +350,35 @@ class VolumeTest {
     }
 
     @Test
+    void aVolumeCrashWhileHandlingOneMessageOfAReadLosesNoneOfTheOthers() throws Exception {
+        KernelDouble k = kernel();
+        DaemonHarness h = new DaemonHarness(KIT, k, dir);
+        AtomicInteger mapsOfChunk3 = new AtomicInteger();
+        // answering chunk 3's second fault (its fill failed) crashes the volume in the middle of a read
+        h.start(h.volumes("dmcow.commit-interval = 1h", "vm1"), replies -> m -> {
+            if (m instanceof ControlMessage.Map mp && mp.chunk() == 3 && mapsOfChunk3.incrementAndGet() == 2) {
+                throw new IllegalStateException("injected volume crash answering chunk 3 again");
+            }
+            return replies.offer(m);
+        });
+        int vol = h.addVolume("vm1");
+        k.failFills.add(3L);
+        CompletableFuture<Void> failed = k.write(vol, 3, false);
+        assertThrows(java.util.concurrent.ExecutionException.class, () -> failed.get(20, TimeUnit.SECONDS));
+        k.readGate = new java.util.concurrent.CountDownLatch(1);
+        List<CompletableFuture<Void>> fs = new ArrayList<>();
+        fs.add(k.write(vol, 3, true));
+        fs.addAll(writes(k, vol, 10, 20));
+        k.readGate.countDown();
+        awaitAll(fs);
+        await(k.flush(vol));
+        assertEquals(3, mapsOfChunk3.get(), "chunk 3 mapped, mapped again (crash), mapped by the restarted volume");
+        assertEquals(11, k.volume(vol).committed.size());
+        assertConsistent(k, vol, h.spaces.get("vm1"));
+        h.shutdown();
+    }
+
+    @Test
     void malformedKernelMessagesAreSkipped() throws Exception {
         KernelDouble k = kernel();
         DaemonHarness h = new DaemonHarness(KIT, k, dir);
