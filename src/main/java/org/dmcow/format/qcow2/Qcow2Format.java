@@ -74,9 +74,10 @@ public final class Qcow2Format implements CowFormat {
         }
         long l1Clusters = (8 * l1Size + cs - 1) / cs;
         long perBlock = cs / 2;
-        // size the refcount table for a full volume plus its metadata and some leaks: no relocation in use
+        // size the refcount table for a full volume plus its metadata and some leaks: no relocation in use;
+        // each L2 table may be followed by a run's alignment gap, and the last group's run is whole
         long volumeClusters = (size + cs - 1) / cs;
-        long expected = volumeClusters + l1Size + l1Clusters + 64;
+        long expected = volumeClusters + Qcow2Space.GROUP_CHUNKS * (l1Size + 1) + l1Clusters + 64;
         long tableBlocks = (expected + expected / 4) / perBlock + 2;
         long tableClusters = (8 * tableBlocks + cs - 1) / cs;
         long blocks = 1;

@@ -163,22 +163,53 @@ final class Qcow2Refcounts {
      * @throws SpaceFullException when the store cannot grow
      */
     long allocate() throws IOException, SpaceFullException {
+        return allocateInRun(1, 0);
+    }
+
+    /**
+     * Reserves a run of {@code runClusters} clusters at the end of the file, aligned to its length
+     * (a power of two dividing {@link #perBlock}, so one refcount block describes the whole run, and
+     * never one placed inside it), and allocates its {@code index}th cluster as {@link #allocate}
+     * does. The others keep refcount 0: holes below {@link #endCluster} that nothing else allocates
+     * and that {@link #allocateHole} hands out. Returns the allocated cluster.
+     *
+     * @throws SpaceFullException when the store cannot grow
+     */
+    long allocateInRun(long runClusters, long index) throws IOException, SpaceFullException {
         while (true) {
-            long c = endCluster;
-            long b = c / perBlock;
+            long start = (endCluster + runClusters - 1) / runClusters * runClusters;
+            long b = start / perBlock;
             if (b >= table.length) {
                 relocateTable(b);
                 continue;
             }
+            long c = start + index;
             growFor(c);
             if (table[(int) b] == 0) {
-                addSelfDescribingBlock(b, c);
+                // before the run, or at its start when the run opens the block's range
+                addSelfDescribingBlock(b, Math.max(endCluster, b * perBlock));
                 continue;
             }
             set(c, 1);
-            endCluster = c + 1;
+            endCluster = start + runClusters;
             return c;
         }
+    }
+
+    /** Whether a cluster below the end has refcount 0 and a block to count it in: a hole. */
+    boolean isHole(long cluster) throws IOException {
+        return cluster > 0 && cluster < endCluster && covers(cluster) && get(cluster) == 0;
+    }
+
+    /**
+     * Allocates a hole (see {@link #isHole}) with refcount 1 (written, not flushed), growing the
+     * store first: the end may lie past the file's length after a reopen.
+     *
+     * @throws SpaceFullException when the store cannot grow
+     */
+    void allocateHole(long cluster) throws IOException, SpaceFullException {
+        growFor(cluster);
+        set(cluster, 1);
     }
 
     private void growFor(long cluster) throws IOException, SpaceFullException {

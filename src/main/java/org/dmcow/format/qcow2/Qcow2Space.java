@@ -25,6 +25,12 @@ import org.dmcow.format.FormatException;
  * new L2 tables), then writes L2 entries in existing tables and L1 entries for new tables, then
  * flushes again. A crash therefore leaves at worst clusters with refcount 1 that nothing
  * references (leaks), never an entry pointing at an unreferenced or unwritten cluster.
+ *
+ * <p>Placement keeps volume locality whatever order chunks are first written in: the first chunk
+ * placed of an aligned group of {@link #GROUP_CHUNKS} chunks reserves a run of as many clusters at
+ * the end of the file, and each chunk of the group goes to its own slot in the run. Only the placed
+ * clusters are counted; the rest of the run are holes (refcount 0, which QEMU accepts). A slot is
+ * derived from a placed neighbour in the group, not remembered, so it survives a reopen.
  */
 final class Qcow2Space implements CowSpace {
     static final long OFFSET_MASK = 0x00fffffffffffe00L;
@@ -33,6 +39,11 @@ final class Qcow2Space implements CowSpace {
     static final long ZERO = 1L;
     static final long L1_RESERVED = 0x7f000000000001ffL;
     static final long L2_RESERVED = 0x3f000000000001feL;
+    /**
+     * Volume chunks per placement group, and clusters per run: 1 MiB at 64 KiB clusters. A power
+     * of two dividing every refcount block's range (2048 clusters and up), so no run crosses one.
+     */
+    static final long GROUP_CHUNKS = 16;
 
     private final CowStore store;
     private final long clusterSize;
@@ -136,7 +147,9 @@ final class Qcow2Space implements CowSpace {
             l2[i] = table;
         }
         Qcow2Refcounts.Scan scan = refcounts.scan();
-        refcounts.setEndCluster(Math.max(scan.highestUsed() + 1, referenced.length()));
+        // the last run's holes stay below the end, for its group's chunks, not for metadata
+        long end = Math.max(scan.highestUsed() + 1, referenced.length());
+        refcounts.setEndCluster((end + GROUP_CHUNKS - 1) / GROUP_CHUNKS * GROUP_CHUNKS);
         Qcow2Space space = new Qcow2Space(store, h, refcounts, l1, l2, referenced);
         space.usedClusters = scan.usedClusters();
         space.mappings = mapped;
@@ -259,18 +272,78 @@ final class Qcow2Space implements CowSpace {
         if ((e & ZERO) != 0 && (e & OFFSET_MASK) != 0) {
             // an allocated zero cluster: keep its cluster, clear the flag at commit
             place = e & OFFSET_MASK;
-        } else if (!released.isEmpty()) {
-            place = released.poll();
-            if (refcounts.get(place / clusterSize) == 0) {
-                refcounts.set(place / clusterSize, 1); // an adopted place released before its commit
-            }
         } else {
-            place = refcounts.allocate() * clusterSize;
-            usedClusters++;
+            place = slotBesideNeighbour(volumeChunk);
+            if (place < 0 && !released.isEmpty()) {
+                place = released.poll();
+                countAgain(place);
+            } else if (place < 0) {
+                // the group's first chunk, or its slot is held: a new run for the group
+                place = refcounts.allocateInRun(GROUP_CHUNKS, volumeChunk % GROUP_CHUNKS) * clusterSize;
+                usedClusters++;
+            }
         }
         reservations.put(volumeChunk, place);
         reservedPlaces.add(place);
         return new Placement(place, fill);
+    }
+
+    /**
+     * The chunk's slot in the run of its nearest placed neighbour in its group (committed, reserved
+     * or an allocated zero cluster), taken if free; else -1. Nearest first: that neighbour is the one
+     * a segment would join.
+     */
+    private long slotBesideNeighbour(long chunk) throws IOException, FormatException {
+        long first = chunk - chunk % GROUP_CHUNKS;
+        long end = Math.min(first + GROUP_CHUNKS, volumeChunks());
+        for (long d = 1; d < GROUP_CHUNKS; d++) {
+            // the neighbours d chunks before and after
+            for (long n = chunk - d; n <= chunk + d; n += 2 * d) {
+                if (n < first || n >= end) {
+                    continue;
+                }
+                long at = placeOf(n);
+                if (at > 0 && takeFree(at + (chunk - n) * clusterSize)) {
+                    return at + (chunk - n) * clusterSize;
+                }
+            }
+        }
+        return -1;
+    }
+
+    /** Where a chunk is or will be stored: its reservation or its entry's cluster; 0 if none. */
+    private long placeOf(long chunk) {
+        Long reserved = reservations.get(chunk);
+        return reserved != null ? reserved : entry(chunk) & OFFSET_MASK;
+    }
+
+    /**
+     * Takes a cluster nothing holds: a released one, or a hole no table, mapping or reservation
+     * references. Returns whether it did.
+     */
+    private boolean takeFree(long place) throws IOException, FormatException {
+        long cluster = place / clusterSize;
+        if (place <= 0 || cluster >= refcounts.endCluster() || referenced.get((int) cluster)
+                || reservedPlaces.contains(place)) {
+            return false;
+        }
+        if (released.remove(place)) {
+            countAgain(place);
+            return true;
+        }
+        if (!refcounts.isHole(cluster)) {
+            return false;
+        }
+        refcounts.allocateHole(cluster);
+        usedClusters++;
+        return true;
+    }
+
+    /** A released place handed out again: an adopted place released before its commit has refcount 0. */
+    private void countAgain(long place) throws IOException {
+        if (refcounts.get(place / clusterSize) == 0) {
+            refcounts.set(place / clusterSize, 1);
+        }
     }
 
     @Override
