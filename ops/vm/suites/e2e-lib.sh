@@ -47,7 +47,11 @@ wait_for() {
 # (read from its log: a JVM start costs many seconds under emulation, dmcowctl one more).
 start_daemon() {
 	: >"$DLOG.run"
-	"$BIN/dmcowd" --config "$DCONF" >"$DLOG.run" 2>&1 &
+	# DMCOW_CDS (set by ops/vm/run): dmcowd's class-data sharing archive, made by ops/vm/cds for
+	# this build and JVM. -Xshare:on: a refused archive fails the start instead of going unnoticed.
+	dmcowd_cds=
+	[ -z "${DMCOW_CDS:-}" ] || dmcowd_cds="-XX:SharedArchiveFile=$DMCOW_CDS -Xshare:on"
+	DMCOWD_JAVA_OPTS="$DMCOWD_JAVA_OPTS $dmcowd_cds" "$BIN/dmcowd" --config "$DCONF" >"$DLOG.run" 2>&1 &
 	DPID=$!
 	# SHOW_DAEMON_LOG=1: the daemon's log is shown while it starts (the demo).
 	if [ -n "${SHOW_DAEMON_LOG:-}" ]; then
