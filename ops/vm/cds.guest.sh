@@ -1,4 +1,4 @@
-# Guest side of ops/vm/cds (argument: the JVM options): dmcowd started with
+# Guest side of ops/vm/cds: dmcowd, with e2e-lib.sh's JVM options, started with
 # -XX:ArchiveClassesAtExit serves a native and a qcow2 volume, takes faults on both and stops
 # cleanly (the archive is written at that exit); the archive goes to /dev/vda as a tar stream.
 . "$DMCOW_ROOT/ops/vm/lib.sh"
@@ -8,7 +8,7 @@ BASE=/tmp/base.img
 truncate -s 64M "$BASE"
 format_spaces n:native q:qcow2
 write_conf n:native q:qcow2
-export DMCOWD_JAVA_OPTS="$1 -XX:ArchiveClassesAtExit=/tmp/dmcowd.jsa" DMCOW_CDS=
+export DMCOWD_JAVA_OPTS="$DMCOWD_JAVA_OPTS -XX:ArchiveClassesAtExit=/tmp/dmcowd.jsa" DMCOW_CDS=
 start_daemon n q
 for v in n q; do
 	dd if=/dev/urandom of=/dev/mapper/$v bs=64k count=64 oflag=direct status=none || fail "writing $v"

@@ -3,8 +3,9 @@
 # Source after ops/vm/lib.sh:  . "$DMCOW_ROOT/ops/vm/suites/e2e-lib.sh"
 BIN=$DMCOW_ROOT/target/dmcow/bin
 [ -x "$BIN/dmcowd" ] || fail "run 'mvn -q -B package -DskipTests' first: no $BIN/dmcowd"
-# A small heap starts faster under software emulation; the defaults preallocate 256 MiB.
-export DMCOWD_JAVA_OPTS="${DMCOWD_JAVA_OPTS:--Xms96m -Xmx96m -XX:+UseSerialGC -XX:TieredStopAtLevel=1}"
+# A small heap starts faster under software emulation; the defaults preallocate 256 MiB. The
+# options are in one file, which ops/vm/cds dumps dmcowd's class-data sharing archive with.
+export DMCOWD_JAVA_OPTS="${DMCOWD_JAVA_OPTS:-$(cat "$DMCOW_ROOT/ops/vm/dmcowd-java-opts")}"
 export DMCOWCTL_JAVA_OPTS="${DMCOWCTL_JAVA_OPTS:--Xmx64m -XX:+UseSerialGC -XX:TieredStopAtLevel=1}"
 DCONF=${DCONF:-/tmp/dmcowd.conf}
 DLOG=${DLOG:-/tmp/dmcowd.log}
