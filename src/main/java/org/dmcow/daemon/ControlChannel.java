@@ -290,7 +290,7 @@ public final class ControlChannel {
 
         MessageReader(int messages) {
             this.messages = Math.max(1, messages);
-            buf = ByteBuffer.allocate(Math.max(1, messages) * Protocol.MSG_SIZE);
+            buf = ByteBuffer.allocate(this.messages * Protocol.MSG_SIZE);
             buf.flip();
         }
 
