@@ -3,6 +3,7 @@
  */
 package org.dmcow.daemon;
 
+import com.typesafe.config.ConfigFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -13,7 +14,9 @@ import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
  * benchmarks: started, and every volume serving before anything is timed.
  */
 final class BenchDaemon implements AutoCloseable {
-    final ActorTestKit kit = ActorTestKit.create();
+    /** With the daemon's own scheduling settings, so the figures are the installed daemon's. */
+    final ActorTestKit kit = ActorTestKit.create(ConfigFactory.parseString(Dmcowd.SCHEDULING)
+            .withFallback(ConfigFactory.load()));
     final KernelDouble kernel = new KernelDouble();
     final DaemonHarness harness;
     /** Kernel volume ids, in config order. */
