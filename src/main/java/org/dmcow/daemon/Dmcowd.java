@@ -3,6 +3,7 @@
  */
 package org.dmcow.daemon;
 
+import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -75,9 +76,7 @@ public final class Dmcowd {
 
     private Dmcowd(Path configFile, DaemonConfig config, ControlChannel channel) throws IOException {
         this.configFile = configFile;
-        // -D options still win over ours (DMCOWD_JAVA_OPTS="-Dpekko.actor.default-dispatcher.throughput=5")
-        this.system = ActorSystem.create(Behaviors.empty(), "dmcowd", ConfigFactory.defaultOverrides()
-                .withFallback(ConfigFactory.parseString(PEKKO)).withFallback(config.raw()));
+        this.system = ActorSystem.create(Behaviors.empty(), "dmcowd", actorSystemConfig(config));
         this.replies = channel.startReplies(system, REPLY_QUEUE, WRITE_MESSAGES);
         LoopIoctl loops = new LoopIoctl();
         Volume.Environment env = new Volume.Environment(replies, new DmIoctl(), loops, new FormatSpaceOpener(loops));
@@ -104,6 +103,15 @@ public final class Dmcowd {
         });
         this.admin = AdminServer.start(config.adminSocket(), () -> AskPattern.ask(volumes,
                 VolumeSet.GetStatus::new, Duration.ofSeconds(10), system.scheduler()));
+    }
+
+    /**
+     * Ours over the config file's, except that -D options still win (for example
+     * DMCOWD_JAVA_OPTS="-Dpekko.actor.default-dispatcher.throughput=5").
+     */
+    static Config actorSystemConfig(DaemonConfig config) {
+        return ConfigFactory.defaultOverrides().withFallback(ConfigFactory.parseString(PEKKO))
+                .withFallback(config.raw());
     }
 
     public static void main(String[] args) {
