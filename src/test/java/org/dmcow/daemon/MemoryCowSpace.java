@@ -84,7 +84,8 @@ final class MemoryCowSpace implements CowSpace {
 
     @Override
     public void forEachMapping(MappingVisitor visitor) {
-        // under the lock, not over a copy: a copy per table reload is most of the benchmarks' garbage
+        // under the lock, not over a copy: a copy of every mapping per table reload is garbage
+        // the benchmarks' collections pay for (the kernel double's maps remain the most of it)
         synchronized (d) {
             d.committed.forEach(visitor::mapping);
         }
