@@ -27,7 +27,7 @@ import org.apache.pekko.stream.QueueOfferResult;
 import org.apache.pekko.stream.javadsl.Keep;
 import org.apache.pekko.stream.javadsl.Sink;
 import org.apache.pekko.stream.javadsl.Source;
-import org.dmcow.dm.LibC;
+import org.dmcow.host.LibC;
 import org.dmcow.protocol.ControlMessage;
 import org.dmcow.protocol.MalformedMessageException;
 import org.dmcow.protocol.MessageCodec;

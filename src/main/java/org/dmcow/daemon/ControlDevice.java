@@ -6,6 +6,7 @@ package org.dmcow.daemon;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import org.dmcow.host.LibC;
 
 /**
  * The control device as the daemon uses it: blocking reads of whole messages and writes of whole

@@ -6,7 +6,7 @@ package org.dmcow.daemon;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
-import org.dmcow.dm.LibC;
+import org.dmcow.host.LibC;
 
 /**
  * /dev/dm-cow. The kernel allows one open, so the write descriptor is a dup() of the read one:

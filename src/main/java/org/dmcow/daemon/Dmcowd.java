@@ -22,7 +22,7 @@ import org.dmcow.cli.Version;
 import org.dmcow.config.ConfigException;
 import org.dmcow.config.DaemonConfig;
 import org.dmcow.dm.DmIoctl;
-import org.dmcow.dm.LibC;
+import org.dmcow.host.LibC;
 import org.dmcow.dm.LoopIoctl;
 import org.dmcow.protocol.Protocol;
 import org.slf4j.Logger;

@@ -7,7 +7,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
-import org.dmcow.dm.LibC;
+import org.dmcow.host.LibC;
 
 /**
  * sd_notify(3) for Type=notify units: a datagram to $NOTIFY_SOCKET (the JDK has no Unix datagram

@@ -18,7 +18,7 @@ import org.dmcow.config.VolumeConfig;
 import org.dmcow.dm.DeviceMapper;
 import org.dmcow.dm.LoopDevices;
 import org.dmcow.dm.Tables;
-import org.dmcow.format.BlockDevices;
+import org.dmcow.host.BlockDevices;
 import org.dmcow.format.Runs;
 
 /**

@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.List;
+import org.dmcow.host.LibC;
 
 /** {@link DeviceMapper} over the ioctls of /dev/mapper/control (include/uapi/linux/dm-ioctl.h). */
 public final class DmIoctl implements DeviceMapper {

@@ -10,7 +10,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.stream.Stream;
-import org.dmcow.format.BlockDevices;
+import org.dmcow.host.BlockDevices;
+import org.dmcow.host.LibC;
 
 /** {@link LoopDevices} with LOOP_CTL_GET_FREE and LOOP_CONFIGURE (include/uapi/linux/loop.h). */
 public final class LoopIoctl implements LoopDevices {

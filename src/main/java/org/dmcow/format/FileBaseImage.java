@@ -8,6 +8,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import org.dmcow.host.BlockDevices;
 
 /** The base as a file or block device, opened read-only. */
 public final class FileBaseImage implements BaseImage, AutoCloseable {

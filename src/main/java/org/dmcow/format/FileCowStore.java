@@ -9,6 +9,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import org.dmcow.host.BlockDevices;
 
 /**
  * A CoW store on a regular file or a block device. Reads and writes use separate descriptors:

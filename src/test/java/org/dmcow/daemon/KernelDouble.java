@@ -16,7 +16,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingDeque;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.dmcow.dm.LibC;
+import org.dmcow.host.LibC;
 import org.dmcow.dm.Tables;
 import org.dmcow.protocol.ControlMessage;
 import org.dmcow.protocol.MalformedMessageException;

@@ -12,7 +12,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.Optional;
 import java.util.UUID;
 import org.dmcow.format.BaseImage;
-import org.dmcow.format.BlockDevices;
+import org.dmcow.host.BlockDevices;
 import org.dmcow.format.CheckReport;
 import org.dmcow.format.CowFormat;
 import org.dmcow.format.CowFormats;

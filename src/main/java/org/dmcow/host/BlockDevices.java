@@ -1,7 +1,7 @@
 /*
  * Licensed under the Apache License, Version 2.0. See LICENSE.
  */
-package org.dmcow.format;
+package org.dmcow.host;
 
 import java.io.IOException;
 import java.nio.file.Files;
