@@ -34,9 +34,15 @@ public final class BlockDevices {
     /** "MAJOR:MINOR" of a block device node. */
     public static String majorMinor(Path device) throws IOException {
         long rdev = ((Number) Files.getAttribute(device, "unix:rdev")).longValue();
-        // glibc's encoding of dev_t
-        long major = ((rdev >>> 8) & 0xfff) | ((rdev >>> 32) & ~0xfffL);
-        long minor = (rdev & 0xff) | ((rdev >>> 12) & ~0xffL);
-        return major + ":" + minor;
+        return major(rdev) + ":" + minor(rdev);
+    }
+
+    /** The major number of a dev_t, in glibc's encoding. */
+    public static long major(long dev) {
+        return ((dev >>> 8) & 0xfff) | ((dev >>> 32) & ~0xfffL);
+    }
+
+    public static long minor(long dev) {
+        return (dev & 0xff) | ((dev >>> 12) & ~0xffL);
     }
 }

@@ -14,7 +14,7 @@ import jnr.ffi.annotations.SaveError;
 import jnr.ffi.types.size_t;
 import jnr.ffi.types.ssize_t;
 
-/** The few libc calls the JDK does not offer: ioctl, raw descriptors, mlockall, mknod. */
+/** The few libc calls the JDK does not offer: ioctl, raw descriptors, OFD locks, SEEK_DATA, mlockall, mknod. */
 public final class LibC {
     /** The jnr-ffi binding; errno is saved after every call. */
     public interface Native {
@@ -40,6 +40,13 @@ public final class LibC {
 
         @SaveError
         int ioctl(int fd, long request, long arg);
+
+        /** fcntl with a {@code struct flock} (the lock commands). */
+        @SaveError
+        int fcntl(int fd, int cmd, @In @Out byte[] flock);
+
+        @SaveError
+        long lseek(int fd, long offset, int whence);
 
         @SaveError
         int mlockall(int flags);
@@ -68,6 +75,9 @@ public final class LibC {
     public static final int EINVAL = 22;
     public static final int ENXIO = 6;
     public static final int EINTR = 4;
+    public static final int EAGAIN = 11;
+    public static final int EACCES = 13;
+    public static final int ENOENT = 2;
 
     private static final class Holder {
         static final Native LIBC = LibraryLoader.create(Native.class).load("c");
