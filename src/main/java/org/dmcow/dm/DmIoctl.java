@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.List;
+import org.dmcow.host.BlockDevices;
 import org.dmcow.host.LibC;
 
 /** {@link DeviceMapper} over the ioctls of /dev/mapper/control (include/uapi/linux/dm-ioctl.h). */
@@ -207,13 +208,7 @@ public final class DmIoctl implements DeviceMapper {
 
     @Override
     public String holders(String name, DeviceStatus status) {
-        Path dir = Path.of("/sys/dev/block", status.major() + ":" + status.minor(), "holders");
-        List<String> names = new ArrayList<>();
-        try (var list = Files.list(dir)) {
-            list.forEach(p -> names.add(p.getFileName().toString()));
-        } catch (IOException e) {
-            // no sysfs entry: the open count is all there is to say
-        }
+        String names = BlockDevices.holders(status.major() + ":" + status.minor());
         return "open " + status.openCount() + " time(s)" + (names.isEmpty() ? "" : ", held by " + names);
     }
 

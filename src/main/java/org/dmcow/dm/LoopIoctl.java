@@ -31,7 +31,6 @@ public final class LoopIoctl implements LoopDevices {
 
     /** Find, LOOP_CTL_GET_FREE and LOOP_CONFIGURE are one step within this process. */
     private static final Object ATTACH_LOCK = new Object();
-    private static final int EBUSY = 16;
     private static final int ATTACH_TRIES = 10;
 
     @Override
@@ -47,7 +46,7 @@ public final class LoopIoctl implements LoopDevices {
                     return attachFree(file, readOnly);
                 } catch (LibC.ErrnoException e) {
                     // Another process took the free device between the two ioctls: retry, as losetup does.
-                    if (e.errno() != EBUSY || attempt == ATTACH_TRIES) {
+                    if (e.errno() != LibC.EBUSY || attempt == ATTACH_TRIES) {
                         throw e;
                     }
                 }

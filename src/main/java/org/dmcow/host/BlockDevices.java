@@ -6,6 +6,9 @@ package org.dmcow.host;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
 
 /** Facts about block devices the JDK does not give directly, read from sysfs. */
 public final class BlockDevices {
@@ -44,5 +47,29 @@ public final class BlockDevices {
 
     public static long minor(long dev) {
         return (dev & 0xff) | ((dev >>> 12) & ~0xffL);
+    }
+
+    /**
+     * The devices that hold {@code device} (a device-mapper table over it, say), from sysfs:
+     * "dm-3 (vm1)", with the device-mapper name where there is one; empty when none does.
+     */
+    public static String holders(Path device) throws IOException {
+        return holders(majorMinor(device));
+    }
+
+    /** {@link #holders(Path)} by "MAJOR:MINOR". */
+    public static String holders(String majorMinor) {
+        Path dir = Path.of("/sys/dev/block", majorMinor, "holders");
+        List<String> names = new ArrayList<>();
+        try (Stream<Path> list = Files.list(dir)) {
+            for (Path p : (Iterable<Path>) list::iterator) {
+                String name = p.getFileName().toString();
+                Path dmName = p.resolve("dm/name");
+                names.add(Files.isReadable(dmName) ? name + " (" + Files.readString(dmName).trim() + ")" : name);
+            }
+        } catch (IOException e) {
+            // no sysfs entry: nothing to name
+        }
+        return String.join(", ", names);
     }
 }

@@ -108,6 +108,11 @@ public final class ImageLock implements Closeable {
         return new ImageLock(path, fd, null);
     }
 
+    /** No lock, for a file that does not exist yet: nothing can be using it. */
+    public static ImageLock none(Path path) {
+        return new ImageLock(path, -1, null);
+    }
+
     /** The lock another holder keeps that {@code use} needs, as QEMU names it, or null. */
     private static String conflict(int fd, Use use) throws LibC.ErrnoException {
         for (int p : use.uses) {

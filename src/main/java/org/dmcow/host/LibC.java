@@ -66,6 +66,7 @@ public final class LibC {
 
     public static final int O_RDONLY = 0;
     public static final int O_RDWR = 2;
+    public static final int O_EXCL = 0200;
     public static final int O_CLOEXEC = 02000000;
     public static final int AF_UNIX = 1;
     public static final int SOCK_DGRAM = 2;
@@ -77,7 +78,7 @@ public final class LibC {
     public static final int EINTR = 4;
     public static final int EAGAIN = 11;
     public static final int EACCES = 13;
-    public static final int ENOENT = 2;
+    public static final int EBUSY = 16;
 
     private static final class Holder {
         static final Native LIBC = LibraryLoader.create(Native.class).load("c");

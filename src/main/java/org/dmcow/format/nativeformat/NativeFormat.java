@@ -12,16 +12,17 @@ import java.nio.file.StandardOpenOption;
 import java.util.Optional;
 import java.util.UUID;
 import org.dmcow.format.BaseImage;
-import org.dmcow.host.BlockDevices;
 import org.dmcow.format.CheckReport;
 import org.dmcow.format.CowFormat;
-import org.dmcow.format.CowFormats;
 import org.dmcow.format.CowSpace;
 import org.dmcow.format.CowStore;
 import org.dmcow.format.FileCowStore;
 import org.dmcow.format.FormatException;
+import org.dmcow.format.FormatTarget;
 import org.dmcow.format.Runs;
 import org.dmcow.format.SpaceInfo;
+import org.dmcow.host.BlockDevices;
+import org.dmcow.host.ImageLock;
 
 /** The native format: a superblock, a journal of mapping commits, a checkpointed table, data. */
 public final class NativeFormat implements CowFormat {
@@ -57,11 +58,17 @@ public final class NativeFormat implements CowFormat {
         if (baseSize == 0) {
             throw new FormatException(cow + ": the base " + request.base().path() + " is empty");
         }
+        try (ImageLock target = FormatTarget.claim(request)) {
+            write(request, baseSize);
+        }
+    }
+
+    /** Lays the space out on a target {@link FormatTarget#claim} allowed. */
+    private void write(CreateRequest request, long baseSize) throws IOException, FormatException {
+        Path cow = request.cow();
+        long chunk = request.chunkSize();
         boolean fresh = FileCowStore.isNewFile(cow);
         boolean device = !fresh && BlockDevices.isBlockDevice(cow);
-        if (!fresh) {
-            refuseToOverwrite(cow, device, request.force());
-        }
         Superblock probe = Superblock.layout(new byte[16], chunk, baseSize, 0, journalSize, Long.MAX_VALUE);
         long size;
         if (device) {
@@ -104,27 +111,6 @@ public final class NativeFormat implements CowFormat {
                 Files.deleteIfExists(cow); // no half-made space left behind
             }
             throw e;
-        }
-    }
-
-    private static void refuseToOverwrite(Path cow, boolean device, boolean force) throws IOException,
-            FormatException {
-        if (force) {
-            return;
-        }
-        String held = null;
-        try (FileCowStore store = FileCowStore.openReadOnly(cow)) {
-            for (CowFormat f : CowFormats.all()) {
-                if (f.recognises(store)) {
-                    held = "a " + f.name() + " CoW space";
-                }
-            }
-        }
-        if (held == null && !device) {
-            held = "data (" + Files.size(cow) + " bytes)";
-        }
-        if (held != null) {
-            throw new FormatException(cow + ": already holds " + held + "; use --force to overwrite it");
         }
     }
 

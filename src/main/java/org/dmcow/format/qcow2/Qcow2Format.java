@@ -18,8 +18,10 @@ import org.dmcow.format.CowSpace;
 import org.dmcow.format.CowStore;
 import org.dmcow.format.FileCowStore;
 import org.dmcow.format.FormatException;
+import org.dmcow.format.FormatTarget;
 import org.dmcow.format.Runs;
 import org.dmcow.format.SpaceInfo;
+import org.dmcow.host.ImageLock;
 
 /**
  * QEMU's qcow2 as a CoW space: a version 3 image, cluster size = chunk size, 16-bit refcounts,
@@ -45,9 +47,15 @@ public final class Qcow2Format implements CowFormat {
         if (request.size().isPresent()) {
             throw new FormatException(cow + ": a qcow2 CoW space grows as needed; a size does not apply");
         }
-        if (!request.force() && !FileCowStore.isNewFile(cow)) {
-            throw new FormatException(cow + ": already exists and is not empty (force to overwrite)");
+        try (ImageLock target = FormatTarget.claim(request)) {
+            write(request);
         }
+    }
+
+    /** Writes a fresh image on a target {@link FormatTarget#claim} allowed. */
+    private static void write(CreateRequest request) throws IOException, FormatException {
+        Path cow = request.cow();
+        long cs = request.chunkSize();
         if (Files.exists(cow) && !Files.isRegularFile(cow)) {
             throw new FormatException(cow + ": a qcow2 CoW space must be a regular file");
         }

@@ -233,7 +233,8 @@ class Qcow2RefusalTest {
             Files.write(ov, new byte[] {1});
             FormatException exists = assertThrows(FormatException.class,
                     () -> format.create(new CowFormat.CreateRequest(ov, b, 65536, OptionalLong.empty(), false)));
-            assertTrue(exists.getMessage().contains("already exists"), exists.getMessage());
+            assertTrue(exists.getMessage().contains(ov + ": already holds data (a non-zero byte at offset 0); use --force"),
+                    exists.getMessage());
             assertArrayEquals(new byte[] {1}, Files.readAllBytes(ov));
             format.create(new CowFormat.CreateRequest(ov, b, 65536, OptionalLong.empty(), true));
             assertEquals(0, Qemu.run("qemu-img", "check", ov.toString()).exit());
