@@ -13,9 +13,13 @@ import org.dmcow.format.CowSpace;
 import org.dmcow.format.FileBaseImage;
 import org.dmcow.format.FileCowStore;
 import org.dmcow.format.FormatException;
+import org.dmcow.host.ImageLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** Opens CoW spaces through the format plugins, on the files or devices the config names. */
 public final class FormatSpaceOpener implements SpaceOpener {
+    private static final Logger LOG = LoggerFactory.getLogger(FormatSpaceOpener.class);
     private final LoopDevices loops;
 
     public FormatSpaceOpener(LoopDevices loops) {
@@ -30,14 +34,23 @@ public final class FormatSpaceOpener implements SpaceOpener {
         }
     }
 
+    /**
+     * Opens the space under QEMU's image locks, held while it is served: the CoW space as a
+     * written image, the base as a backing file, so QEMU, qemu-img and a second volume or daemon
+     * see it is in use.
+     */
     @Override
     public OpenedSpace open(VolumeConfig volume, Path cowLoop) throws IOException, FormatException {
         CowFormat format = CowFormats.byName(volume.format());
-        FileCowStore store = FileCowStore.open(volume.cow(), false,
-                cowLoop == null ? null : size -> loops.refreshCapacity(cowLoop));
+        ImageLock cowLock = lock(volume, volume.cow(), ImageLock.Use.WRITE);
+        ImageLock baseLock = null;
+        FileCowStore store = null;
         FileBaseImage base = null;
         CowSpace space = null;
         try {
+            baseLock = lock(volume, volume.base(), ImageLock.Use.READ);
+            store = FileCowStore.open(volume.cow(), false,
+                    cowLoop == null ? null : size -> loops.refreshCapacity(cowLoop));
             base = FileBaseImage.open(volume.base());
             space = format.open(store, base);
             if (space.chunkSize() != volume.chunkSize()) {
@@ -46,17 +59,31 @@ public final class FormatSpaceOpener implements SpaceOpener {
             }
             // The device is created only once the space is open: it never reads these from the base.
             ZeroChunks.commit(space, store);
-            FileBaseImage opened = base;
-            return new OpenedSpace(space, store, opened::close);
+            FileBaseImage openedBase = base;
+            ImageLock heldBase = baseLock;
+            return new OpenedSpace(space, store, () -> {
+                try (cowLock; heldBase; openedBase) {
+                    // the base, then the locks
+                }
+            });
         } catch (IOException | FormatException | RuntimeException e) {
-            if (space != null) {
-                space.close();
+            try (cowLock; ImageLock b = baseLock; FileCowStore st = store; FileBaseImage bi = base; CowSpace sp = space) {
+                throw e; // closes what was opened, the space first
             }
-            store.close();
-            if (base != null) {
-                base.close();
+        }
+    }
+
+    private static ImageLock lock(VolumeConfig volume, Path file, ImageLock.Use use)
+            throws IOException, FormatException {
+        try {
+            ImageLock lock = ImageLock.take(file, use);
+            if (lock.unsupported() != null) {
+                LOG.warn("volume {}: {}: QEMU and other daemons will not see it is in use", volume.name(),
+                        lock.unsupported());
             }
-            throw e;
+            return lock;
+        } catch (ImageLock.ImageLockedException e) {
+            throw new FormatException(e.getMessage());
         }
     }
 }

@@ -14,11 +14,14 @@ import org.dmcow.format.FormatException;
 /** Opens a volume's CoW space from its durable state; the seam where tests put an in-memory space. */
 @FunctionalInterface
 public interface SpaceOpener {
-    /** An open space and the store under it (flushed before each commit: data before metadata). */
-    record OpenedSpace(CowSpace space, CowStore store, Closeable base) implements Closeable {
+    /**
+     * An open space, the store under it (flushed before each commit: data before metadata) and
+     * what else serving it holds: the base, the image locks.
+     */
+    record OpenedSpace(CowSpace space, CowStore store, Closeable held) implements Closeable {
         @Override
         public void close() throws IOException {
-            try (Closeable b = base; CowStore st = store; CowSpace sp = space) {
+            try (Closeable h = held; CowStore st = store; CowSpace sp = space) {
                 // closes all three, the space first
             }
         }

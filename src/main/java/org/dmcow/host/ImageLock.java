@@ -32,7 +32,6 @@ public final class ImageLock implements Closeable {
     private static final String[] PERMISSIONS = {"consistent read", "write", "write unchanged", "resize"};
     private static final int CONSISTENT_READ_PERM = 0;
     private static final int WRITE_PERM = 1;
-    private static final int WRITE_UNCHANGED_PERM = 2;
     private static final int RESIZE_PERM = 3;
     static final int PERM_BASE = 100;
     static final int SHARED_BASE = 200;
@@ -48,11 +47,14 @@ public final class ImageLock implements Closeable {
     /** What the holder does with the image, and so which bytes it locks. */
     public enum Use {
         /**
-         * A writable image, as QEMU holds a disk's image file: it reads, writes and resizes, and
+         * A written image, as QEMU holds a qcow2 disk's file: it reads, writes and resizes, and
          * shares neither writing nor resizing. A served CoW space; a space being formatted.
          */
-        WRITE(List.of(CONSISTENT_READ_PERM, WRITE_PERM, WRITE_UNCHANGED_PERM, RESIZE_PERM), List.of(WRITE_PERM, RESIZE_PERM)),
-        /** A backing file: read, and nobody may write or resize it meanwhile. A served base. */
+        WRITE(List.of(CONSISTENT_READ_PERM, WRITE_PERM, RESIZE_PERM), List.of(WRITE_PERM, RESIZE_PERM)),
+        /**
+         * A base: read, shared with every reader, and, unlike QEMU's backing files, shared with no
+         * writer: a written base corrupts every space over it.
+         */
         READ(List.of(CONSISTENT_READ_PERM), List.of(WRITE_PERM, RESIZE_PERM));
 
         /* in QEMU's order, lowest bit first, so a conflict names the permission QEMU would */

@@ -129,4 +129,34 @@ class FormatSpaceOpenerTest {
         assertArrayEquals(before, Files.readAllBytes(overlay));
         assertEquals(List.of(), loops.refreshed);
     }
+
+    @Test
+    void aServedSpaceHoldsQemusImageLocksUntilItIsClosed() throws Exception {
+        try (SpaceOpener.OpenedSpace served = open(CHUNK)) {
+            Qemu.Result write = Qemu.run("qemu-io", "-c", "write 0 4k", overlay.toString());
+            assertTrue(write.exit() != 0 && write.err().contains("Failed to get \"write\" lock"), write.err());
+            Qemu.Result base = Qemu.run("qemu-io", "-f", "raw", "-c", "write 0 4k", basePath.toString());
+            assertTrue(base.exit() != 0 && base.err().contains("Failed to get \"write\" lock"), base.err());
+            Qemu.run("qemu-img", "info", "-U", overlay.toString()).ok();
+            // a second volume on the same space
+            FormatException second = assertThrows(FormatException.class, () -> open(CHUNK));
+            assertTrue(second.getMessage().startsWith(overlay + ": in use: failed to get \"write\" lock"),
+                    second.getMessage());
+        }
+        Qemu.run("qemu-io", "-c", "write 0 4k", overlay.toString()).ok();
+    }
+
+    @Test
+    void aBaseSomeoneWritesIsNotServed() throws Exception {
+        Process qemu = Qemu.holding(basePath, "-f", "raw");
+        try {
+            FormatException e = assertThrows(FormatException.class, () -> open(CHUNK));
+            assertTrue(e.getMessage().startsWith(basePath + ": in use: failed to get shared \"write\" lock (held by pid "
+                    + qemu.pid() + " qemu-io)"), e.getMessage());
+        } finally {
+            qemu.destroy();
+            qemu.waitFor();
+        }
+        open(CHUNK).close();
+    }
 }

@@ -16,7 +16,6 @@ import java.security.MessageDigest;
 import java.util.HexFormat;
 import java.util.Optional;
 import java.util.OptionalLong;
-import java.util.concurrent.TimeUnit;
 import org.dmcow.format.qcow2.Qemu;
 import org.dmcow.host.ImageLock;
 import org.junit.jupiter.api.BeforeEach;
@@ -82,23 +81,13 @@ class FormatTargetTest {
         Path overlay = dir.resolve("vm2.qcow2");
         Qemu.run("qemu-img", "create", "-q", "-f", "qcow2", "-b", base.toString(), "-F", "raw", overlay.toString())
                 .ok();
-        Process qemu = new ProcessBuilder("qemu-io", "-c", "sleep 20000", overlay.toString()).start();
+        Process qemu = Qemu.holding(overlay);
         try {
-            String qemuHolds = overlay + ": in use: failed to get \"write\" lock (held by pid " + qemu.pid() + " qemu-io)";
-            for (int i = 0; i < 100; i++) {
-                try {
-                    refused("qcow2", overlay, base, true, qemuHolds);
-                    break;
-                } catch (AssertionError notYet) {
-                    if (i == 99) {
-                        throw notYet;
-                    }
-                    Thread.sleep(100); // qemu-io still starting
-                }
-            }
+            refused("qcow2", overlay, base, true, overlay + ": in use: failed to get \"write\" lock (held by pid "
+                    + qemu.pid() + " qemu-io)");
         } finally {
             qemu.destroy();
-            assertTrue(qemu.waitFor(10, TimeUnit.SECONDS));
+            qemu.waitFor();
         }
     }
 

@@ -5,6 +5,8 @@ package org.dmcow.format.qcow2;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.regex.Matcher;
@@ -34,6 +36,27 @@ public final class Qemu {
         byte[] err = p.getErrorStream().readAllBytes();
         int exit = p.waitFor();
         return new Result(exit, new String(out, StandardCharsets.UTF_8), new String(err, StandardCharsets.UTF_8));
+    }
+
+    /**
+     * A qemu-io that keeps {@code image} open (for writing unless {@code options} say -r), once it
+     * holds its image locks; the caller destroys it.
+     */
+    public static Process holding(Path image, String... options) throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>(List.of("qemu-io", "-c", "sleep 30000"));
+        command.addAll(List.of(options));
+        command.add(image.toString());
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String inode = ":" + Files.getAttribute(image, "unix:ino") + " ";
+        for (int i = 0; i < 200 && p.isAlive(); i++) {
+            if (Files.readString(Path.of("/proc/locks")).contains(inode)) {
+                return p;
+            }
+            Thread.sleep(50);
+        }
+        p.destroy();
+        throw new AssertionError("qemu-io took no lock on " + image + ": " + new String(p.getInputStream()
+                .readAllBytes(), StandardCharsets.UTF_8));
     }
 
     /** Data extents of the overlay itself (depth 0, not zero), split into clusters: chunk -> offset. */
