@@ -13,10 +13,11 @@ import com.typesafe.config.ConfigValueType;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.regex.Pattern;
 
 /**
@@ -47,9 +48,10 @@ public record DaemonConfig(Path controlDevice, Duration commitInterval, Path adm
 
     /** Builds the config from parsed HOCON; {@code origin} names it in messages. */
     public static DaemonConfig from(String origin, Config parsed) throws ConfigException {
-        Config c = ConfigFactory.defaultOverrides().withFallback(parsed)
-                .withFallback(ConfigFactory.defaultReference(DaemonConfig.class.getClassLoader())).resolve();
+        Config reference = ConfigFactory.defaultReference(DaemonConfig.class.getClassLoader());
+        Config c = ConfigFactory.defaultOverrides().withFallback(parsed).withFallback(reference).resolve();
         try {
+            refuseUnknownKeys(origin, parsed, reference);
             Config d = c.getConfig("dmcow");
             Duration commit = positive(origin, "dmcow.commit-interval", d.getDuration("commit-interval"));
             Duration delay = positive(origin, "dmcow.reload.max-delay", d.getDuration("reload.max-delay"));
@@ -66,6 +68,8 @@ public record DaemonConfig(Path controlDevice, Duration commitInterval, Path adm
                     errors.put(name, e.getMessage());
                 }
             }
+            errors.putAll(VolumeConflicts.find(origin, volumes.values()));
+            volumes.keySet().removeAll(errors.keySet());
             return new DaemonConfig(Path.of(d.getString("control-device")), commit,
                     Path.of(d.getString("admin-socket")), d.getBoolean("lock-memory"), maxInFlight, streamInFlight,
                     maxMappings, delay, volumes, errors, c);
@@ -84,11 +88,10 @@ public record DaemonConfig(Path controlDevice, Duration commitInterval, Path adm
             throw new ConfigException(where + "dmcow.volumes." + name + " must be an object { base = ..., cow = ... }");
         }
         Config v = vols.getConfig(ConfigUtil.joinPath(name));
-        List<String> unknown = new ArrayList<>(v.root().keySet());
-        unknown.removeAll(VOLUME_KEYS);
-        if (!unknown.isEmpty()) {
-            throw new ConfigException(where + "unknown key " + unknown.get(0) + " (known: " + String.join(", ",
-                    VOLUME_KEYS) + ")");
+        for (String key : v.root().keySet()) {
+            if (!VOLUME_KEYS.contains(key)) {
+                throw new ConfigException(where + UnknownKeys.message(key, VOLUME_KEYS));
+            }
         }
         Path base = Path.of(string(where, v, "base"));
         Path cow = Path.of(string(where, v, "cow"));
@@ -97,9 +100,6 @@ public record DaemonConfig(Path controlDevice, Duration commitInterval, Path adm
         }
         if (!cow.isAbsolute()) {
             throw new ConfigException(where + "cow must be an absolute path, not " + cow);
-        }
-        if (base.normalize().equals(cow.normalize())) {
-            throw new ConfigException(where + "base and cow are the same file " + base);
         }
         String format = v.hasPath("format") ? string(where, v, "format") : "native";
         long chunkSize;
@@ -114,6 +114,24 @@ public record DaemonConfig(Path controlDevice, Duration commitInterval, Path adm
                     + " must be a power of two from 4k to 1G");
         }
         return new VolumeConfig(name, base, cow, format, chunkSize);
+    }
+
+    /**
+     * A daemon-wide key the defaults do not have is a mistake (a misspelt setting would otherwise
+     * silently keep its default): the file is refused. Volumes are checked one by one.
+     */
+    private static void refuseUnknownKeys(String origin, Config parsed, Config reference) throws ConfigException {
+        if (!parsed.hasPath("dmcow") || parsed.getValue("dmcow").valueType() != ConfigValueType.OBJECT) {
+            return;
+        }
+        Set<String> known = new TreeSet<>();
+        reference.getConfig("dmcow").entrySet().forEach(e -> known.add("dmcow." + e.getKey()));
+        for (var e : parsed.getConfig("dmcow").entrySet()) {
+            String key = "dmcow." + e.getKey();
+            if (!key.startsWith("dmcow.volumes.") && !known.contains(key)) {
+                throw new ConfigException(origin + ": " + UnknownKeys.message(key, known));
+            }
+        }
     }
 
     private static String string(String where, Config v, String key) throws ConfigException {

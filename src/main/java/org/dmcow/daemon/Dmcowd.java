@@ -6,6 +6,7 @@ package org.dmcow.daemon;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import java.io.IOException;
+import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -119,11 +120,37 @@ public final class Dmcowd {
             System.out.println("dmcowd " + Version.get());
             return;
         }
+        if (args.length == 2 && args[0].equals("--check-config")) {
+            System.exit(checkConfig(Path.of(args[1]), System.out, System.err));
+        }
         if (args.length != 2 || !args[0].equals("--config")) {
-            System.err.println("usage: dmcowd --config FILE | --version");
+            System.err.println("usage: dmcowd --config FILE | --check-config FILE | --version");
             System.exit(2);
         }
         System.exit(run(Path.of(args[1])));
+    }
+
+    /**
+     * {@code dmcowd --check-config FILE}: every check a start or SIGHUP makes of the file, volume
+     * conflicts included, without starting; 0 when all of it would serve, 2 when anything is
+     * refused.
+     */
+    static int checkConfig(Path configFile, PrintStream out, PrintStream err) {
+        DaemonConfig config;
+        try {
+            config = DaemonConfig.load(configFile);
+        } catch (ConfigException e) {
+            err.println(e.getMessage());
+            return 2;
+        }
+        config.volumeErrors().values().forEach(err::println);
+        if (!config.volumeErrors().isEmpty()) {
+            err.println(configFile + ": " + config.volumeErrors().size() + " of "
+                    + (config.volumes().size() + config.volumeErrors().size()) + " volume(s) refused");
+            return 2;
+        }
+        out.println(configFile + ": valid, " + config.volumes().size() + " volume(s)");
+        return 0;
     }
 
     static int run(Path configFile) {

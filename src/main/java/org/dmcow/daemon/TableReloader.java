@@ -18,8 +18,9 @@ import org.dmcow.config.VolumeConfig;
 import org.dmcow.dm.DeviceMapper;
 import org.dmcow.dm.LoopDevices;
 import org.dmcow.dm.Tables;
-import org.dmcow.host.BlockDevices;
 import org.dmcow.format.Runs;
+import org.dmcow.host.BlockDevices;
+import org.dmcow.host.StorageIdentity;
 
 /**
  * One volume's devices: loop devices for file-backed base and CoW, the dm device and its table
@@ -146,7 +147,7 @@ public final class TableReloader extends AbstractBehavior<TableReloader.Command>
             List<DeviceMapper.Target> table = Tables.table(layout(), m.runs());
             DeviceMapper.DeviceStatus s = dm.status(config.name());
             if (!s.exists()) {
-                dm.create(config.name(), "DMCOW-" + config.name());
+                dm.create(config.name(), StorageIdentity.DMCOW_UUID_PREFIX + config.name());
                 dm.load(config.name(), table);
                 dm.resume(config.name());
                 getContext().getLog().info("volume {}: created /dev/mapper/{} ({} sectors, {} linear segments)",

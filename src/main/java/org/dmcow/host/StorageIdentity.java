@@ -41,12 +41,15 @@ public final class StorageIdentity {
         this.pieces = pieces;
     }
 
-    /** The identity of an existing file or block device; a missing path has none to share. */
+    /**
+     * The identity of an existing file or block device; a path that does not exist yet is known by
+     * its name alone (two such names are the same file once it is made).
+     */
     public static StorageIdentity of(Path path) throws IOException {
-        List<Piece> pieces = new ArrayList<>();
         if (!Files.exists(path)) {
-            return new StorageIdentity(path, pieces);
+            return named(path);
         }
+        List<Piece> pieces = new ArrayList<>();
         if (BlockDevices.isBlockDevice(path)) {
             long rdev = ((Number) Files.getAttribute(path, "unix:rdev")).longValue();
             addDevice(BlockDevices.major(rdev) + ":" + BlockDevices.minor(rdev), "", pieces, 0);
@@ -56,6 +59,25 @@ public final class StorageIdentity {
             pieces.add(new Piece(fileKey(dev, ino), ""));
         }
         return new StorageIdentity(path, pieces);
+    }
+
+    /** A path known by its name alone: a missing or unreadable file. */
+    public static StorageIdentity named(Path path) {
+        return new StorageIdentity(path, List.of(new Piece("path " + path.toAbsolutePath().normalize(), "")));
+    }
+
+    /** The name of the dm-cow volume whose device {@code path} is, if it is one. */
+    public static Optional<String> dmcowVolume(Path path) {
+        try {
+            if (!BlockDevices.isBlockDevice(path)) {
+                return Optional.empty();
+            }
+            String uuid = readTrimmed(SYS_DEV_BLOCK.resolve(BlockDevices.majorMinor(path)).resolve("dm/uuid"));
+            return uuid.startsWith(DMCOW_UUID_PREFIX) ? Optional.of(uuid.substring(DMCOW_UUID_PREFIX.length()))
+                    : Optional.empty();
+        } catch (IOException e) {
+            return Optional.empty();
+        }
     }
 
     public Path path() {
@@ -79,7 +101,7 @@ public final class StorageIdentity {
 
     private static String describe(Piece mine, Piece theirs) {
         if (mine.how().isEmpty() && theirs.how().isEmpty()) {
-            return mine.key().startsWith("file ") ? "the same file" : "the same block device";
+            return mine.key().startsWith("device ") ? "the same block device" : "the same file";
         }
         List<String> ways = new ArrayList<>();
         if (!mine.how().isEmpty()) {

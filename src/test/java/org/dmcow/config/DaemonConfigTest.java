@@ -51,11 +51,17 @@ class DaemonConfigTest {
         assertTrue(volumeError("{ base = [1], cow = /c }").endsWith("base must be a string"));
         assertTrue(volumeError("{ base = b, cow = /c }").contains("base must be an absolute path"));
         assertTrue(volumeError("{ base = /b, cow = c }").contains("cow must be an absolute path"));
-        assertTrue(volumeError("{ base = /b, cow = /b }").contains("base and cow are the same file"));
+        assertTrue(volumeError("{ base = /b3, cow = /b3 }").endsWith("volume bad: cow /b3 is its own base /b3 (the "
+                + "same file); a base is never written"));
+        assertTrue(volumeError("{ base = /b3, cow = /b }").endsWith("volume bad: cow /b is the base of volume good, /b "
+                + "(the same file); a base is never written"));
         assertTrue(volumeError("{ base = /b, cow = /c, chunk-size = 3k }").contains("chunk-size 3k must be a power"));
         assertTrue(volumeError("{ base = /b, cow = /c, chunk-size = 2k }").contains("from 4k to 1G"));
         assertTrue(volumeError("{ base = /b, cow = /c, chunk-size = lots }").contains("chunk-size: not a size"));
-        assertTrue(volumeError("{ base = /b, cow = /c, colour = red }").contains("unknown key colour"));
+        assertTrue(volumeError("{ base = /b2, cow = /c2, chunk-sise = 64k }").endsWith(
+                "volume bad: chunk-sise: unknown key; did you mean chunk-size?"));
+        assertTrue(volumeError("{ base = /b2, cow = /c2, colour = red }").endsWith(
+                "colour: unknown key; the known ones are base, cow, format, chunk-size"));
         assertTrue(volumeError("= 5").contains("must be an object"));
         DaemonConfig c = parse("dmcow.volumes { \"a/b\" { base = /b, cow = /c } }");
         assertTrue(c.volumeErrors().get("a/b").contains("the name must be"));
@@ -74,6 +80,57 @@ class DaemonConfigTest {
                 .startsWith(broken.toString()));
         assertTrue(assertThrows(ConfigException.class, () -> DaemonConfig.load(tmp.resolve("none.conf")))
                 .getMessage().contains("cannot read"));
+    }
+
+    @Test
+    void anUnknownDaemonKeyRefusesTheFileNamingTheNearestKnownOne() throws Exception {
+        assertEquals("test.conf: dmcow.commit-intervall: unknown key; did you mean dmcow.commit-interval?",
+                assertThrows(ConfigException.class, () -> parse("dmcow.commit-intervall = 2s")).getMessage());
+        assertEquals("test.conf: dmcow.reload.max-delya: unknown key; did you mean dmcow.reload.max-delay?",
+                assertThrows(ConfigException.class, () -> parse("dmcow.reload { max-delya = 2s }")).getMessage());
+        assertTrue(assertThrows(ConfigException.class, () -> parse("dmcow.colour = red")).getMessage()
+                .startsWith("test.conf: dmcow.colour: unknown key; the known ones are dmcow.admin-socket, "));
+        // settings outside dmcow belong to the actor system
+        parse("pekko.loglevel = DEBUG");
+    }
+
+    @Test
+    void volumesOnOneCowSpaceAreBothRefusedNamingEachOther() throws Exception {
+        DaemonConfig c = parse("dmcow.volumes { a { base = /g, cow = /srv/a.cow }, b { base = /g, cow = /srv/./a.cow }"
+                + ", c { base = /g, cow = /srv/c.cow } }");
+        assertEquals(java.util.Set.of("c"), c.volumes().keySet());
+        assertEquals("test.conf: volume a: cow /srv/a.cow is also the CoW space of volume b, /srv/./a.cow (the same "
+                + "file); two volumes never share a CoW space", c.volumeErrors().get("a"));
+        assertTrue(c.volumeErrors().get("b").startsWith("test.conf: volume b: cow /srv/./a.cow is also the CoW "
+                + "space of volume a"), c.volumeErrors().get("b"));
+    }
+
+    @Test
+    void conflictsAreFoundHoweverTheFilesAreNamed(@TempDir Path tmp) throws Exception {
+        Path golden = Files.write(tmp.resolve("golden.img"), new byte[4096]);
+        Path cow = Files.write(tmp.resolve("a.cow"), new byte[4096]);
+        Path cowLink = Files.createSymbolicLink(tmp.resolve("b.cow"), cow);
+        Path goldenLink = Files.createLink(tmp.resolve("golden-hard.img"), golden);
+        DaemonConfig c = parse("dmcow.volumes { a { base = \"" + golden + "\", cow = \"" + cow + "\" }, "
+                + "b { base = \"" + golden + "\", cow = \"" + cowLink + "\" }, "
+                + "c { base = \"" + tmp.resolve("other.img") + "\", cow = \"" + goldenLink + "\" }, "
+                + "d { base = \"" + golden + "\", cow = \"" + tmp.resolve("d.cow") + "\" } }");
+        // d reads the base c would write: c is refused, not d
+        assertEquals(java.util.Set.of("d"), c.volumes().keySet());
+        assertTrue(c.volumeErrors().get("b").contains("volume b: cow " + cowLink + " is also the CoW space of volume "
+                + "a, " + cow + " (the same file)"), c.volumeErrors().get("b"));
+        assertTrue(c.volumeErrors().get("c").contains("volume c: cow " + goldenLink + " is the base of volume a, "
+                + golden + " (the same file); a base is never written"), c.volumeErrors().get("c"));
+    }
+
+    @Test
+    void aVolumeOnOneOfTheDaemonsOwnDevicesIsRefused() throws Exception {
+        DaemonConfig c = parse("dmcow.volumes { a { base = /g, cow = /srv/a.cow }, "
+                + "b { base = /dev/mapper/a, cow = /srv/b.cow }, c { base = /g, cow = /dev/mapper/c } }");
+        assertEquals("test.conf: volume b: base /dev/mapper/a is the device of volume a, served by this daemon; "
+                + "a volume never sits on one of dmcowd's own devices", c.volumeErrors().get("b"));
+        assertTrue(c.volumeErrors().get("c").contains("cow /dev/mapper/c is the device of volume c"));
+        assertTrue(c.volumes().containsKey("a"));
     }
 
     @Test
