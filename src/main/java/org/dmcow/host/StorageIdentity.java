@@ -128,8 +128,8 @@ public final class StorageIdentity {
             long[] backing = loopBacking(Path.of("/dev", name));
             if (backing != null) {
                 String file = readTrimmed(sys.resolve("loop/backing_file"));
-                pieces.add(new Piece(fileKey(backing[0], backing[1]), "/dev/" + name + " is a loop device backed by "
-                        + (file.isEmpty() ? "the file" : file)));
+                pieces.add(new Piece(fileKey(backing[0], backing[1]), then(how, "/dev/" + name
+                        + " is a loop device backed by " + (file.isEmpty() ? "the file" : file))));
             }
         }
         String uuid = readTrimmed(sys.resolve("dm/uuid"));
@@ -139,12 +139,17 @@ public final class StorageIdentity {
                 for (Path slave : (Iterable<Path>) slaves::iterator) {
                     String below = readTrimmed(slave.resolve("dev"));
                     if (!below.isEmpty()) {
-                        addDevice(below, "/dev/mapper/" + volume + " is a dm-cow volume over /dev/"
-                                + slave.getFileName(), pieces, depth + 1);
+                        addDevice(below, then(how, "/dev/mapper/" + volume + " is a dm-cow volume over /dev/"
+                                + slave.getFileName()), pieces, depth + 1);
                     }
                 }
             }
         }
+    }
+
+    /** A step appended to the way a piece was reached. */
+    private static String then(String how, String step) {
+        return how.isEmpty() ? step : how + ", " + step;
     }
 
     /** The kernel's name of a device ("loop3", "dm-2"), from its uevent. */
