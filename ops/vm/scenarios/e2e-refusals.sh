@@ -12,6 +12,15 @@ format_spaces v1:native:24M v2:qcow2
 write_conf v1:native v2:qcow2
 start_daemon v1 v2
 
+# attempt LOG COMMAND...: run COMMAND, its output and "exit STATUS" into LOG
+attempt() {
+	log=$1
+	shift
+	rc=0
+	"$@" >"$log" 2>&1 || rc=$?
+	echo "exit $rc" >>"$log"
+}
+
 # expect_refused LOG PATTERN: the command whose output is in LOG failed, saying PATTERN
 expect_refused() {
 	grep -q "^exit [1-9]" "$1" || fail "not refused: $(cat "$1")"
@@ -19,11 +28,11 @@ expect_refused() {
 }
 
 step "QEMU sees the served overlay and the base are in use"
-qemu-io -c "write 0 4k" /tmp/v2.cow >/tmp/qio.log 2>&1; echo "exit $?" >>/tmp/qio.log
+attempt /tmp/qio.log qemu-io -c "write 0 4k" /tmp/v2.cow
 expect_refused /tmp/qio.log 'Failed to get "write" lock'
-qemu-io -f raw -c "write 0 4k" "$BASE" >/tmp/qio-base.log 2>&1; echo "exit $?" >>/tmp/qio-base.log
+attempt /tmp/qio-base.log qemu-io -f raw -c "write 0 4k" "$BASE"
 expect_refused /tmp/qio-base.log 'Failed to get "write" lock'
-qemu-img info /tmp/v2.cow >/tmp/info.log 2>&1; echo "exit $?" >>/tmp/info.log
+attempt /tmp/info.log qemu-img info /tmp/v2.cow
 expect_refused /tmp/info.log 'Failed to get shared "write" lock'
 qemu-img info -U /tmp/v2.cow >/tmp/info-u.log 2>&1 || fail "qemu-img info -U: $(cat /tmp/info-u.log)"
 grep -q "backing file: $BASE" /tmp/info-u.log || fail "qemu-img info -U: $(cat /tmp/info-u.log)"
@@ -37,7 +46,7 @@ ln -sf "$BASE" /tmp/golden-link.img
 v1_sum=$(sum /tmp/v1.cow)
 v2_sum=$(sum /tmp/v2.cow)
 refuse() { # refuse NAME BASE TARGET: dmcowctl format --force, output and exit status in /tmp/refuse-NAME.log
-	{ dmcowctl format --base "$2" --cow "$3" --force 2>&1; echo "exit $?"; } >"/tmp/refuse-$1.log" &
+	attempt "/tmp/refuse-$1.log" dmcowctl format --base "$2" --cow "$3" --force &
 }
 refuse served "$BASE" /tmp/v1.cow
 refuse served-qcow2 "$BASE" /tmp/v2.cow
@@ -71,12 +80,12 @@ cat "$DCONF" >/tmp/good.conf
 	echo "dmcow.volumes.v6 { base = \"$BASE\", cow = /tmp/v6.cow, chunk-sise = 64k }"
 	echo "dmcow.volumes.v7 { base = \"$BASE\", cow = /tmp/v7.cow, format = qcow2 }"
 } >"$DCONF"
-"$BIN/dmcowd" --check-config "$DCONF" >/tmp/check-config.log 2>&1; echo "exit $?" >>/tmp/check-config.log
+attempt /tmp/check-config.log "$BIN/dmcowd" --check-config "$DCONF"
 # v1 too: it shares its CoW space with v3 (a running volume keeps running)
 expect_refused /tmp/check-config.log "5 of 7 volume(s) refused"
 kill -HUP "$DPID"
 wait_for "grep -q 'volume v7: degraded' '$DLOG.run'" 120
-dmcowctl status >/tmp/status.txt 2>&1
+attempt /tmp/status.txt dmcowctl status
 cat /tmp/status.txt
 for want in "volume v3: cow /tmp/v3-link.cow is also the CoW space of volume v1, /tmp/v1.cow (the same file)" \
 	"volume v4: cow $BASE is the base of volume v1, $BASE (the same file); a base is never written" \
@@ -86,7 +95,7 @@ for want in "volume v3: cow /tmp/v3-link.cow is also the CoW space of volume v1,
 	grep -qF -- "$want" /tmp/status.txt "$DLOG.run" || fail "no \"$want\" in the status or the log"
 done
 for v in v3 v4 v5 v6 v7; do
-	[ -e "/dev/mapper/$v" ] && fail "refused volume $v has a device"
+	if [ -e "/dev/mapper/$v" ]; then fail "refused volume $v has a device"; fi
 done
 [ "$(sum "$BASE")" = "$base_sum" ] || fail "the base changed"
 [ "$(sum /tmp/v1.cow)" = "$v1_sum" ] || fail "v1's space changed before anything was written to v1"
@@ -100,7 +109,7 @@ done
 
 step "QEMU lets go of v7's overlay; the next SIGHUP serves it"
 kill "$qpid"
-wait "$qpid" 2>/dev/null
+wait "$qpid" 2>/dev/null || true
 kill -HUP "$DPID"
 wait_for "grep -q 'volume v7: serving' '$DLOG.run'" 300
 [ -b /dev/mapper/v7 ] || fail "no /dev/mapper/v7"
