@@ -4,30 +4,62 @@
 package org.dmcow.cli;
 
 import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.Map;
-import java.util.TreeMap;
+import java.util.List;
+import java.util.concurrent.Callable;
+import org.dmcow.config.ConfigException;
+import org.dmcow.format.FormatException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.IVersionProvider;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.ParseResult;
+import picocli.CommandLine.Spec;
 
-/** {@code dmcowctl}: the operator's tool. Each subcommand is one class; this only dispatches. */
-public final class Dmcowctl {
-    /** A subcommand: returns the process exit status. */
-    public interface Command {
-        String summary();
+/**
+ * {@code dmcowctl}: the operator's tool, with qemu-img's conventions (the CoW space is an operand,
+ * {@code check}'s exit status says clean, corrupt or leaking). Each subcommand is one class; this
+ * parses, dispatches and turns failures into one message and an exit status.
+ */
+@Command(name = "dmcowctl", mixinStandardHelpOptions = true, versionProvider = Dmcowctl.VersionProvider.class,
+        description = "Formats, checks and describes dm-cow CoW spaces offline; shows a running dmcowd's volumes.",
+        synopsisSubcommandLabel = "COMMAND",
+        subcommands = {FormatCommand.class, CheckCommand.class, InfoCommand.class, StatusCommand.class,
+            VersionCommand.class},
+        footerHeading = "%nWith --json, every command prints one JSON document with \"schema\": " + Json.SCHEMA
+                + " on stdout, an error as {\"schema\":" + Json.SCHEMA + ",\"error\":{\"message\":...,\"path\":...}}.%n",
+        exitCodeListHeading = "%nExit status:%n",
+        exitCodeList = {
+            "0:success (check: clean; status: every volume serving)",
+            "1:failure, the message names the file and the reason (check: the check could not run or complete, "
+                    + "also for a bad command line, as qemu-img check)",
+            "2:bad command line (check: corruption found)",
+            "3:check: only leaked clusters; status: a volume is not serving"})
+public final class Dmcowctl implements Callable<Integer> {
+    static final int OK = 0;
+    static final int FAILED = 1;
+    static final int USAGE = 2;
 
-        int run(String[] args, PrintStream out, PrintStream err) throws Exception;
+    /** A command whose failures may name these files: the error's {@code path} in JSON. */
+    interface NamesFiles {
+        List<Path> files();
     }
 
-    private static Map<String, Command> commands() {
-        Map<String, Command> c = new TreeMap<>();
-        c.put("version", new VersionCommand());
-        c.put("format", new FormatCommand());
-        c.put("check", new CheckCommand());
-        c.put("info", new InfoCommand());
-        c.put("status", new StatusCommand());
-        return c;
-    }
+    @Spec
+    private CommandSpec spec;
 
     private Dmcowctl() {
+    }
+
+    /** No command: the usage on stderr, exit 2. */
+    @Override
+    public Integer call() {
+        spec.commandLine().usage(spec.commandLine().getErr());
+        return USAGE;
     }
 
     public static void main(String[] args) {
@@ -36,52 +68,73 @@ public final class Dmcowctl {
 
     /** Runs one invocation; separate from {@link #main} so tests can call it. */
     public static int run(String[] args, PrintStream out, PrintStream err) {
-        Map<String, Command> commands = commands();
-        if (args.length == 0 || args[0].equals("-h") || args[0].equals("--help") || args[0].equals("help")) {
-            usage(commands, args.length == 0 ? err : out);
-            return args.length == 0 ? 2 : 0;
-        }
-        Command command = commands.get(args[0]);
-        if (command == null) {
-            err.println("dmcowctl: unknown command \"" + args[0] + "\"");
-            usage(commands, err);
-            return 2;
-        }
-        try {
-            return command.run(Arrays.copyOfRange(args, 1, args.length), out, err);
-        } catch (UsageException e) {
-            err.println("dmcowctl " + args[0] + ": " + e.getMessage());
-            return 2;
-        } catch (Exception e) {
-            err.println("dmcowctl " + args[0] + ": " + (e.getMessage() != null ? e.getMessage() : e.toString()));
-            return 1;
-        }
+        PrintWriter o = new PrintWriter(new java.io.OutputStreamWriter(out, StandardCharsets.UTF_8), true);
+        PrintWriter e = new PrintWriter(new java.io.OutputStreamWriter(err, StandardCharsets.UTF_8), true);
+        CommandLine cl = new CommandLine(new Dmcowctl());
+        cl.setOut(o).setErr(e);
+        cl.setParameterExceptionHandler((ex, a) -> usageError(ex, a, o, e));
+        cl.setExecutionExceptionHandler((ex, c, parsed) -> failed(ex, c, parsed, o, e));
+        int status = cl.execute(args);
+        o.flush();
+        e.flush();
+        return status;
     }
 
-    private static void usage(Map<String, Command> commands, PrintStream to) {
-        to.println("usage: dmcowctl COMMAND [ARGS]");
-        commands.forEach((name, c) -> to.printf("  %-10s %s%n", name, c.summary()));
-    }
-
-    /** Bad arguments: exit status 2 and the message. */
-    public static final class UsageException extends Exception {
-        private static final long serialVersionUID = 1L;
-
-        public UsageException(String message) {
-            super(message);
+    private static int usageError(ParameterException ex, String[] args, PrintWriter out, PrintWriter err) {
+        CommandLine c = ex.getCommandLine();
+        if (Arrays.asList(args).contains("--json")) {
+            out.println(errorDocument(ex.getMessage(), null));
+        } else {
+            String name = c.getCommandSpec().qualifiedName();
+            CommandLine.Help help = c.getHelp();
+            err.println(name + ": " + ex.getMessage());
+            err.print(help.synopsisHeading() + help.synopsis(help.synopsisHeadingLength()));
+            err.println("Try '" + name + " --help' for more information.");
         }
+        // check's 2 means corruption; like qemu-img check, a bad command line is "not completed"
+        return c.getCommandSpec().userObject() instanceof CheckCommand ? FAILED : USAGE;
     }
 
-    private static final class VersionCommand implements Command {
+    private static int failed(Exception ex, CommandLine c, ParseResult parsed, PrintWriter out, PrintWriter err) {
+        boolean expected = ex instanceof Failure || ex instanceof FormatException || ex instanceof ConfigException;
+        String message = expected ? ex.getMessage() : ex.toString();
+        ParseResult leaf = parsed;
+        while (leaf.subcommand() != null) {
+            leaf = leaf.subcommand();
+        }
+        if (leaf.hasMatchedOption("--json")) {
+            out.println(errorDocument(message, pathOf(ex, c.getCommandSpec().userObject())));
+        } else {
+            err.println(c.getCommandSpec().qualifiedName() + ": " + message);
+        }
+        return FAILED;
+    }
+
+    /** The file an error is about: a {@link Failure}'s, or the command's file the message starts with. */
+    private static Path pathOf(Exception ex, Object command) {
+        if (ex instanceof Failure f) {
+            return f.path();
+        }
+        if (command instanceof NamesFiles n && ex.getMessage() != null) {
+            for (Path p : n.files()) {
+                if (p != null && ex.getMessage().startsWith(p + ": ")) {
+                    return p;
+                }
+            }
+        }
+        return null;
+    }
+
+    static String errorDocument(String message, Path path) {
+        return Json.ObjectWriter.document().putJson("error", Json.ObjectWriter.object().put("message", message)
+                .put("path", path == null ? null : path.toString()).toString()).toString();
+    }
+
+    /** {@code --version}: "dmcowctl VERSION". */
+    static final class VersionProvider implements IVersionProvider {
         @Override
-        public String summary() {
-            return "print the version";
-        }
-
-        @Override
-        public int run(String[] args, PrintStream out, PrintStream err) {
-            out.println("dmcowctl " + Version.get());
-            return 0;
+        public String[] getVersion() {
+            return new String[] {"dmcowctl " + Version.get()};
         }
     }
 }

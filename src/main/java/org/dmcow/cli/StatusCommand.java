@@ -3,52 +3,87 @@
  */
 package org.dmcow.cli;
 
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigParseOptions;
+import com.typesafe.config.ConfigSyntax;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.Callable;
 import org.dmcow.config.DaemonConfig;
 import org.dmcow.daemon.AdminServer;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** {@code dmcowctl status [--json] [--socket PATH | --config FILE]}: the live daemon's volumes. */
-final class StatusCommand implements Dmcowctl.Command {
+@Command(name = "status", mixinStandardHelpOptions = true, versionProvider = Dmcowctl.VersionProvider.class,
+        description = "Shows the running dmcowd's volumes: state, chunks mapped and committed, faults pending, "
+                + "CoW space used and free (USE%%), reloads, segments in the live table, last commit (UTC).",
+        exitCodeListHeading = "%nExit status:%n",
+        exitCodeList = {"0:every volume serving (or none configured)",
+            "1:dmcowd cannot be reached or did not answer: the message names the socket and the reason",
+            "2:bad command line", "3:a volume is not serving (starting, waiting, degraded or stopping)"})
+final class StatusCommand implements Callable<Integer>, Dmcowctl.NamesFiles {
     static final Path DEFAULT_SOCKET = Path.of("/run/dmcow/dmcowd.sock");
+    static final int NOT_SERVING = 3;
 
-    @Override
-    public String summary() {
-        return "show the running daemon's volumes [--json] [--socket PATH | --config FILE]";
+    @Spec
+    private CommandSpec spec;
+
+    @ArgGroup(exclusive = true)
+    private Where where;
+
+    @Option(names = "--json", description = "the daemon's answer as one JSON document")
+    private boolean json;
+
+    /** Where the daemon listens: the socket itself, or the config that names it. */
+    static final class Where {
+        @Option(names = "--socket", paramLabel = "PATH", description = "the admin socket (default: " + "/run/dmcow/dmcowd.sock)")
+        private Path socket;
+
+        @Option(names = "--config", paramLabel = "FILE", description = "dmcowd's config file, for its admin-socket")
+        private Path config;
     }
 
     @Override
-    public int run(String[] args, PrintStream out, PrintStream err) throws Exception {
-        boolean json = false;
-        Path socket = DEFAULT_SOCKET;
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--json" -> json = true;
-                case "--socket" -> {
-                    if (i + 1 == args.length) {
-                        throw new Dmcowctl.UsageException("--socket needs a path");
-                    }
-                    socket = Path.of(args[++i]);
-                }
-                case "--config" -> {
-                    if (i + 1 == args.length) {
-                        throw new Dmcowctl.UsageException("--config needs a file");
-                    }
-                    socket = DaemonConfig.load(Path.of(args[++i])).adminSocket();
-                }
-                default -> throw new Dmcowctl.UsageException("unknown argument \"" + args[i] + "\"");
-            }
-        }
+    public List<Path> files() {
+        return where == null ? List.of() : Arrays.asList(where.socket, where.config);
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        Path socket = socket();
         String answer;
         try {
-            answer = AdminServer.ask(socket, json ? "status-json" : "status");
+            answer = AdminServer.ask(socket, "status-json");
         } catch (IOException e) {
-            err.println("dmcowctl status: cannot reach dmcowd at " + socket + ": " + e.getMessage()
-                    + " (is it running?)");
-            return 1;
+            throw new Failure(socket, "cannot reach dmcowd: " + Failure.reason(e) + " (is it running?)");
         }
-        out.print(answer);
-        return answer.startsWith("error:") ? 1 : 0;
+        List<? extends Config> volumes;
+        try {
+            volumes = ConfigFactory.parseString(answer, ConfigParseOptions.defaults().setSyntax(ConfigSyntax.JSON))
+                    .getConfigList("volumes");
+        } catch (ConfigException e) {
+            throw new Failure(socket, "dmcowd answered \"" + answer.strip() + "\"");
+        }
+        spec.commandLine().getOut().print(json ? answer : StatusTable.render(volumes));
+        return volumes.stream().allMatch(v -> v.getString("state").equals("serving")) ? Dmcowctl.OK : NOT_SERVING;
+    }
+
+    private Path socket() throws Failure, org.dmcow.config.ConfigException, org.dmcow.format.FormatException {
+        if (where == null) {
+            return DEFAULT_SOCKET;
+        }
+        if (where.socket != null) {
+            return where.socket;
+        }
+        SpaceFiles.requireReadable(where.config);
+        return DaemonConfig.load(where.config).adminSocket();
     }
 }

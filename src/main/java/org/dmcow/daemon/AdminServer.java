@@ -22,7 +22,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The admin socket: one request line per connection ("status" or "status-json"), one answer,
+ * The admin socket: one request line per connection ("status-json"), one answer,
  * then close. Only root may connect (mode 0600).
  */
 public final class AdminServer implements Closeable {
@@ -55,9 +55,8 @@ public final class AdminServer implements Closeable {
             try (SocketChannel c = server.accept()) {
                 String request = readLine(c);
                 String answer;
-                if (request.equals("status") || request.equals("status-json")) {
-                    List<VolumeStatus> v = status.get().toCompletableFuture().get(10, TimeUnit.SECONDS);
-                    answer = request.equals("status") ? StatusReport.text(v) : StatusReport.json(v);
+                if (request.equals("status-json")) {
+                    answer = StatusReport.json(status.get().toCompletableFuture().get(10, TimeUnit.SECONDS));
                 } else {
                     answer = "error: unknown request \"" + request + "\"\n";
                 }

@@ -5,6 +5,7 @@ package org.dmcow.format.qcow2;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -22,6 +23,9 @@ import org.dmcow.format.FormatException;
  */
 final class Qcow2Check {
     private static final int MAX_LISTED = 10;
+    /** QEMU's limit on the bitmap directory (QCOW2_MAX_BITMAP_DIRECTORY_SIZE). */
+    private static final long MAX_BITMAP_DIRECTORY = 1024L * 65535;
+    private static final long BITMAP_ENTRY_OFFSET = 0x00fffffffffffe00L;
 
     private final CowStore store;
     private final List<Finding> findings = new ArrayList<>();
@@ -73,9 +77,7 @@ final class Qcow2Check {
             return;
         }
         reference(0, "header");
-        for (long c = 0; c < h.refcountTableClusters; c++) {
-            reference(h.refcountTableOffset + c * cs, "refcount table");
-        }
+        referenceRange(h.refcountTableOffset, h.refcountTableClusters * cs, "refcount table");
         for (long off : refcounts.table()) {
             if (off != 0) {
                 reference(off, "refcount block");
@@ -85,9 +87,7 @@ final class Qcow2Check {
             add("bad-l1", "L1 table at " + h.l1TableOffset + " is misaligned or outside the file");
             return;
         }
-        for (long c = 0; c < (8L * h.l1Size + cs - 1) / cs; c++) {
-            reference(h.l1TableOffset + c * cs, "L1 table");
-        }
+        referenceRange(h.l1TableOffset, 8L * h.l1Size, "L1 table");
         ByteBuffer l1 = ByteBuffer.allocate(8 * h.l1Size);
         store.read(l1, h.l1TableOffset);
         for (int i = 0; i < h.l1Size; i++) {
@@ -105,6 +105,7 @@ final class Qcow2Check {
             copiedChecks.add(new long[] {e, off});
             checkL2(i, off);
         }
+        referenceBitmaps(h);
         compareRefcounts(refcounts, fileClusters);
     }
 
@@ -142,6 +143,74 @@ final class Qcow2Check {
         for (long c = offset / cs; c <= (end - 1) / cs; c++) {
             reference(c * cs, "compressed data of L2 entry " + j + " of table " + i);
         }
+    }
+
+    /**
+     * Counts the persistent bitmaps' clusters (directory, bitmap tables, bitmap data) as qemu-img
+     * does: only while autoclear bit 0 says the extension is consistent. Once a writer without
+     * bitmap support cleared it, QEMU ignores the bitmaps and their clusters are leaks.
+     */
+    private void referenceBitmaps(Qcow2Header h) throws IOException {
+        if (h.bitmaps.isEmpty() || (h.autoclearFeatures & Qcow2Header.AUTOCLEAR_BITMAPS) == 0) {
+            return;
+        }
+        Qcow2Header.BitmapsExtension ext = h.bitmaps.get();
+        long size = ext.directorySize();
+        if (size <= 0 || size > MAX_BITMAP_DIRECTORY) {
+            add("bad-bitmap", "bitmap directory size " + size + " is out of range");
+            return;
+        }
+        if (!referenceRange(ext.directoryOffset(), size, "bitmap directory")) {
+            return;
+        }
+        ByteBuffer dir = ByteBuffer.allocate((int) size);
+        store.read(dir, ext.directoryOffset());
+        int pos = 0;
+        for (int n = 0; n < ext.count(); n++) {
+            if (pos + 24 > size) {
+                add("bad-bitmap", "bitmap directory ends before bitmap " + n + " of " + ext.count());
+                return;
+            }
+            long tableOffset = dir.getLong(pos);
+            long tableBytes = 8L * Integer.toUnsignedLong(dir.getInt(pos + 8));
+            int nameSize = Short.toUnsignedInt(dir.getShort(pos + 18));
+            long extra = Integer.toUnsignedLong(dir.getInt(pos + 20));
+            long next = pos + ((24 + extra + nameSize + 7) & ~7L);
+            if (next > size) {
+                add("bad-bitmap", "bitmap " + n + "'s directory entry runs past the directory");
+                return;
+            }
+            byte[] name = new byte[nameSize];
+            dir.get(pos + 24 + (int) extra, name);
+            String what = "bitmap \"" + new String(name, StandardCharsets.UTF_8) + "\"";
+            if (referenceRange(tableOffset, tableBytes, "table of " + what)) {
+                referenceBitmapData(tableOffset, tableBytes, what);
+            }
+            pos = (int) next;
+        }
+    }
+
+    private void referenceBitmapData(long tableOffset, long tableBytes, String what) throws IOException {
+        ByteBuffer cluster = ByteBuffer.allocate((int) cs);
+        for (long at = 0; at < tableBytes; at += cs) {
+            cluster.clear();
+            store.read(cluster, tableOffset + at);
+            for (int k = 0; k < Math.min(cs, tableBytes - at); k += 8) {
+                long data = cluster.getLong(k) & BITMAP_ENTRY_OFFSET;
+                if (data != 0) {
+                    reference(data, "data cluster of " + what);
+                }
+            }
+        }
+    }
+
+    /** Counts a reference to each cluster of {@code bytes} bytes at {@code offset}; false if any is invalid. */
+    private boolean referenceRange(long offset, long bytes, String what) {
+        boolean valid = true;
+        for (long c = 0; c < (bytes + cs - 1) / cs; c++) {
+            valid &= reference(offset + c * cs, what);
+        }
+        return valid;
     }
 
     /** Counts a reference to the cluster at {@code offset}; false (with a finding) when it is invalid. */

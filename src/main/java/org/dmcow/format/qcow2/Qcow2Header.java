@@ -26,6 +26,9 @@ final class Qcow2Header {
     static final int EXT_BACKING_FORMAT = 0xe2792aca;
     static final int EXT_FEATURE_NAMES = 0x6803f857;
     static final int EXT_EXTERNAL_DATA_FILE = 0x44415441;
+    static final int EXT_BITMAPS = 0x23852875;
+    /** Autoclear bit 0: the bitmaps extension is consistent (a writer without bitmap support clears it). */
+    static final long AUTOCLEAR_BITMAPS = 1L;
 
     static final long INCOMPAT_DIRTY = 1L;
     static final long INCOMPAT_CORRUPT = 1L << 1;
@@ -57,8 +60,13 @@ final class Qcow2Header {
     final int headerLength;
     final Optional<String> backingFile;
     final Optional<String> backingFormat;
+    final Optional<BitmapsExtension> bitmaps;
 
-    private Qcow2Header(Path file, ByteBuffer b, Optional<String> backingFile, Optional<String> backingFormat) {
+    /** The bitmaps extension: where the bitmap directory lies. */
+    record BitmapsExtension(int count, long directorySize, long directoryOffset) {
+    }
+
+    private Qcow2Header(Path file, ByteBuffer b, Optional<String> backingFile, Extensions extensions) {
         this.file = file;
         this.version = b.getInt(4);
         this.backingFileOffset = b.getLong(8);
@@ -78,7 +86,8 @@ final class Qcow2Header {
         this.refcountOrder = v3 ? b.getInt(96) : 4;
         this.headerLength = v3 ? b.getInt(100) : 72;
         this.backingFile = backingFile;
-        this.backingFormat = backingFormat;
+        this.backingFormat = extensions.backingFormat;
+        this.bitmaps = extensions.bitmaps;
     }
 
     long clusterSize() {
@@ -105,15 +114,15 @@ final class Qcow2Header {
         ByteBuffer c0 = ByteBuffer.allocate((int) Math.min(clusterSize, fileSize));
         store.read(c0, 0);
         int version = c0.getInt(4);
-        Optional<String> format = Optional.empty();
+        Extensions extensions = new Extensions(Optional.empty(), Optional.empty());
         if (version >= 3) {
             int headerLength = c0.getInt(100);
             if (headerLength < 104 || headerLength % 8 != 0 || headerLength > c0.capacity()) {
                 throw new FormatException(file + ": corrupt qcow2 header: header_length " + headerLength);
             }
-            format = readExtensions(file, c0, headerLength).backingFormat;
+            extensions = readExtensions(file, c0, headerLength);
         } else if (version == 2) {
-            format = readExtensions(file, c0, 72).backingFormat;
+            extensions = readExtensions(file, c0, 72);
         }
         long nameOffset = c0.getLong(8);
         int nameSize = c0.getInt(16);
@@ -127,14 +136,15 @@ final class Qcow2Header {
             c0.get((int) nameOffset, bytes);
             name = Optional.of(new String(bytes, StandardCharsets.UTF_8));
         }
-        return new Qcow2Header(file, c0, name, format);
+        return new Qcow2Header(file, c0, name, extensions);
     }
 
-    private record Extensions(Optional<String> backingFormat) {
+    private record Extensions(Optional<String> backingFormat, Optional<BitmapsExtension> bitmaps) {
     }
 
     private static Extensions readExtensions(Path file, ByteBuffer c0, int start) throws FormatException {
         Optional<String> format = Optional.empty();
+        Optional<BitmapsExtension> bitmaps = Optional.empty();
         int pos = start;
         while (true) {
             if (pos + 8 > c0.capacity()) {
@@ -143,7 +153,7 @@ final class Qcow2Header {
             int type = c0.getInt(pos);
             int length = c0.getInt(pos + 4);
             if (type == EXT_END) {
-                return new Extensions(format);
+                return new Extensions(format, bitmaps);
             }
             if (length < 0 || pos + 8L + length > c0.capacity()) {
                 throw new FormatException(file + ": corrupt qcow2 header: extension 0x" + Integer.toHexString(type)
@@ -153,6 +163,9 @@ final class Qcow2Header {
                 byte[] bytes = new byte[length];
                 c0.get(pos + 8, bytes);
                 format = Optional.of(new String(bytes, StandardCharsets.UTF_8));
+            } else if (type == EXT_BITMAPS && length >= 24) {
+                bitmaps = Optional.of(new BitmapsExtension(c0.getInt(pos + 8), c0.getLong(pos + 16),
+                        c0.getLong(pos + 24)));
             }
             pos += 8 + ((length + 7) & ~7);
         }

@@ -51,7 +51,27 @@ class Qcow2CommandsTest {
         Qemu.run("qemu-img", "create", "-q", "-f", "qcow2", "-b", base.toString(), "-F", "raw", snap.toString()).ok();
         Qemu.run("qemu-img", "snapshot", "-c", "s1", snap.toString()).ok();
         Result refused = dmcowctl("check", snap.toString());
-        assertEquals(1, refused.status(), refused.out());
+        assertEquals(1, refused.status(), refused.out()); // as qemu-img's "check not completed"
         assertTrue(refused.out().contains("internal snapshot"), refused.out());
+    }
+
+    @Test
+    void checkExitsThreeForLeaksOnlyAsQemuImgDoes() throws Exception {
+        Path base = dir.resolve("base.raw");
+        Files.write(base, new byte[4 << 20]);
+        Path ov = dir.resolve("ov.qcow2");
+        Qemu.run("qemu-img", "create", "-q", "-f", "qcow2", "-b", base.toString(), "-F", "raw", ov.toString()).ok();
+        Qemu.run("qemu-io", "-c", "write -P 1 0 64k", ov.toString()).ok();
+        Qemu.run("qemu-img", "bitmap", "--add", ov.toString(), "b1").ok();
+        assertEquals(0, dmcowctl("check", ov.toString()).status());
+        // autoclear bit 0 cleared, as a writer without bitmap support does: the bitmap's clusters leak
+        try (java.nio.channels.FileChannel f = java.nio.channels.FileChannel.open(ov,
+                java.nio.file.StandardOpenOption.WRITE)) {
+            f.write(java.nio.ByteBuffer.allocate(8), Qcow2Header.OFF_AUTOCLEAR);
+        }
+        assertEquals(3, Qemu.run("qemu-img", "check", ov.toString()).exit());
+        Result leaks = dmcowctl("check", ov.toString());
+        assertEquals(3, leaks.status(), leaks.out());
+        assertTrue(leaks.out().contains(ov + ": qcow2, only leaked clusters\n  leaked-clusters: "), leaks.out());
     }
 }
