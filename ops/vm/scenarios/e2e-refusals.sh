@@ -45,8 +45,10 @@ cow_loop=$(losetup -j /tmp/v1.cow | cut -d: -f1 | head -n 1)
 ln -sf "$BASE" /tmp/golden-link.img
 v1_sum=$(sum /tmp/v1.cow)
 v2_sum=$(sum /tmp/v2.cow)
+refusing=
 refuse() { # refuse NAME BASE TARGET: dmcowctl format --force, output and exit status in /tmp/refuse-NAME.log
 	attempt "/tmp/refuse-$1.log" dmcowctl format --base "$2" --cow "$3" --force &
+	refusing="$refusing $!"
 }
 refuse served "$BASE" /tmp/v1.cow
 refuse served-qcow2 "$BASE" /tmp/v2.cow
@@ -54,7 +56,7 @@ refuse base-loop "$BASE" "$base_loop"
 refuse volume "$BASE" /dev/mapper/v1
 refuse symlink "$BASE" /tmp/golden-link.img
 refuse cow-loop /tmp/other.img "$cow_loop"
-wait
+for p in $refusing; do wait "$p"; done # not a bare wait: dmcowd is a child too
 expect_refused /tmp/refuse-served.log "/tmp/v1.cow: in use: failed to get \"write\" lock (held by pid $DPID dmcowd)"
 expect_refused /tmp/refuse-served-qcow2.log "/tmp/v2.cow: in use: failed to get \"write\" lock"
 expect_refused /tmp/refuse-base-loop.log "$base_loop: is the base $BASE ($base_loop is a loop device backed by $BASE)"

@@ -25,8 +25,9 @@ import picocli.CommandLine.TypeConversionException;
 
 /** {@code dmcowctl format --base B [--chunk-size 64k] [--size S] [--format native] [--force] [--json] SPACE}. */
 @Command(name = "format", mixinStandardHelpOptions = true, versionProvider = Dmcowctl.VersionProvider.class,
-        description = {"Creates a CoW space over BASE. An existing space or a non-empty file or device is only "
-                + "overwritten with --force.",
+        description = {"Creates a CoW space over BASE. A file or device holding anything but zeros is only "
+                + "overwritten with --force; the base (however named), a space dmcowd serves, an image QEMU has "
+                + "open and a device in use never are.",
             "native: SPACE is sized for every chunk of BASE plus the metadata unless --size says otherwise; "
                     + "qcow2: the file grows as chunks are placed (--size does not apply)."},
         exitCodeListHeading = "%nExit status:%n",
@@ -54,7 +55,8 @@ final class FormatCommand implements Callable<Integer>, Dmcowctl.NamesFiles {
             description = "native or qcow2 (default: ${DEFAULT-VALUE})")
     private CowFormat format;
 
-    @Option(names = "--force", description = "overwrite an existing space or a non-empty file or device")
+    @Option(names = "--force", description = "overwrite a file or device that holds data (never the base or a "
+            + "space in use)")
     private boolean force;
 
     @Option(names = "--json", description = "the result as one JSON document")
@@ -71,7 +73,7 @@ final class FormatCommand implements Callable<Integer>, Dmcowctl.NamesFiles {
         OptionalLong bytes = size == null ? OptionalLong.empty() : OptionalLong.of(size);
         try (FileBaseImage b = SpaceFiles.base(base)) {
             CowFormat.CreateRequest request = new CowFormat.CreateRequest(cow, b, chunkSize, bytes, force);
-            // the format refuses to overwrite what it must not; it writes nothing then
+            // the format refuses what it must not overwrite (FormatTarget); it writes nothing then
             SpaceFiles.on(cow, () -> {
                 format.create(request);
                 return null;
