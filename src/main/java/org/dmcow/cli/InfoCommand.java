@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import org.dmcow.format.FileCowStore;
 import org.dmcow.format.SpaceInfo;
+import org.dmcow.host.BlockDevices;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -42,15 +43,20 @@ final class InfoCommand implements Callable<Integer>, Dmcowctl.NamesFiles {
         Path cow = space.path(spec);
         try (FileCowStore store = SpaceFiles.openReadOnly(cow)) {
             SpaceInfo i = SpaceFiles.on(cow, () -> SpaceFiles.detect(store).info(store));
+            List<String> devices = BlockDevices.mappedBy(cow);
+            String device = devices.isEmpty() ? null : String.join(",", devices);
             PrintWriter out = spec.commandLine().getOut();
             if (json) {
-                out.println(Json.ObjectWriter.document().put("cow", cow.toString()).put("format", i.format())
+                out.println(Json.ObjectWriter.document().put("cow", cow.toString()).put("base", i.base().orElse(null))
+                        .put("device", device).put("format", i.format())
                         .put("chunk_size", i.chunkSize()).put("volume_size", i.volumeSize())
                         .put("cow_size", i.cowSize()).put("used_chunks", i.usedChunks())
                         .put("free_chunks", i.freeChunks()).put("mappings", i.mappings())
                         .put("segments", i.segments()).toString());
             } else {
                 out.println("cow:         " + cow);
+                out.println("base:        " + i.base().orElse("(not recorded by the format: size and identity only)"));
+                out.println("device:      " + (device == null ? "(not mapped)" : device));
                 out.println("format:      " + i.format());
                 out.println("chunk size:  " + HumanSize.of(i.chunkSize()));
                 out.println("volume size: " + HumanSize.withBytes(i.volumeSize()));

@@ -148,7 +148,8 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
                         return Behaviors.same();
                     })
                     .onMessage(GetStatus.class, m -> {
-                        m.replyTo().tell(new VolumeStatus(name, "degraded", reason, 0, 0, 0, 0, 0, null, 0, 0, 0));
+                        m.replyTo().tell(new VolumeStatus(name, "degraded", reason, 0, 0, 0, 0, 0, null, 0, 0, 0, null, null,
+                                null));
                         return Behaviors.same();
                     })
                     .onMessage(Shutdown.class, m -> {
@@ -825,7 +826,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         long pending = ledger.count(State.WAITING) + ledger.count(State.PLACING) + ledger.count(State.PLACED);
         m.replyTo().tell(new VolumeStatus(config.name(), state, ledger.degraded, ledger.mapped, ledger.usage.mappings(),
                 pending, ledger.usage.usedChunks(), ledger.usage.freeChunks(), ledger.lastCommit, ledger.reloads,
-                ledger.segments, config.chunkSize()));
+                ledger.segments, config.chunkSize(), config.base(), config.cow(), config.format()));
         return this;
     }
 }

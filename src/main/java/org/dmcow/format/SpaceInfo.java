@@ -3,10 +3,14 @@
  */
 package org.dmcow.format;
 
+import java.util.Optional;
+
 /**
  * What {@code dmcowctl info} shows. Sizes in bytes, counts in chunks; {@code segments} is the
- * number of {@code linear} segments a table needs for the committed mappings.
+ * number of {@code linear} segments a table needs for the committed mappings. {@code base}: the
+ * base as the space names it (a qcow2 backing file), or empty where the format keeps only its size
+ * and identity (native).
  */
 public record SpaceInfo(String format, long chunkSize, long volumeSize, long cowSize, long usedChunks,
-        long freeChunks, long mappings, long segments) {
+        long freeChunks, long mappings, long segments, Optional<String> base) {
 }

@@ -72,4 +72,40 @@ public final class BlockDevices {
         }
         return String.join(", ", names);
     }
+
+    /**
+     * The device-mapper devices that hold {@code path}: the device itself, or for a file the loop
+     * devices over it ("/dev/mapper/vm1"); how {@code dmcowctl info} finds which volume serves a
+     * space.
+     */
+    public static List<String> mappedBy(Path path) throws IOException {
+        List<String> found = new ArrayList<>();
+        if (isBlockDevice(path)) {
+            mappers(majorMinor(path), found);
+            return found;
+        }
+        String file = path.toRealPath().toString();
+        try (Stream<Path> blocks = Files.list(Path.of("/sys/block"))) {
+            for (Path b : (Iterable<Path>) blocks::iterator) {
+                Path backing = b.resolve("loop/backing_file");
+                if (Files.isReadable(backing) && Files.readString(backing).trim().equals(file)) {
+                    mappers(Files.readString(b.resolve("dev")).trim(), found);
+                }
+            }
+        }
+        return found;
+    }
+
+    private static void mappers(String majorMinor, List<String> found) throws IOException {
+        try (Stream<Path> holders = Files.list(Path.of("/sys/dev/block", majorMinor, "holders"))) {
+            for (Path h : (Iterable<Path>) holders::iterator) {
+                Path name = h.resolve("dm/name");
+                if (Files.isReadable(name)) {
+                    found.add("/dev/mapper/" + Files.readString(name).trim());
+                }
+            }
+        } catch (java.nio.file.NoSuchFileException e) {
+            // no holders directory: nothing holds it
+        }
+    }
 }

@@ -68,7 +68,10 @@ class SpaceCommandsTest {
         assertEquals(0, json.getLong("mappings"));
         assertEquals(0, json.getLong("segments"));
         assertEquals(Files.size(cow), json.getLong("cow_size"));
+        assertTrue(json.getIsNull("base"), "a native space records its base's size and identity, not its name");
+        assertTrue(json.getIsNull("device"), "no volume serves it");
         Ctl text = Ctl.run("info", cow.toString());
+        assertTrue(text.out().contains("device:      (not mapped)\n"), text.out());
         assertTrue(text.out().contains("chunk size:  64K\n"), text.out());
         assertTrue(text.out().contains("volume size: 16M (16777216 bytes)\n"), text.out());
         assertTrue(text.out().contains("free:        16M (16777216 bytes), 256 chunks\n"), text.out());

@@ -28,7 +28,8 @@ class StatusCommandTest {
 
     private static VolumeStatus serving(String name, long usedChunks, long freeChunks) {
         return new VolumeStatus(name, "serving", null, 10, 8, 2, usedChunks, freeChunks,
-                Instant.parse("2026-11-21T06:00:01.987654321Z"), 3, 4, CHUNK);
+                Instant.parse("2026-11-21T06:00:01.987654321Z"), 3, 4, CHUNK, Path.of("/srv/golden.img"),
+                Path.of("/srv/" + name + ".cow"), "native");
     }
 
     private Ctl status(List<VolumeStatus> volumes, String... args) throws Exception {
@@ -72,7 +73,7 @@ class StatusCommandTest {
     @Test
     void aVolumeNotServingExitsThreeWithItsReason() throws Exception {
         VolumeStatus degraded = new VolumeStatus("vm2", "degraded", "metadata commit failed: \"EIO\"", 0, 0, 1, 0, 0,
-                null, 0, 0, CHUNK);
+                null, 0, 0, CHUNK, null, null, null);
         Ctl r = status(List.of(serving("vm1", 1, 1), degraded));
         assertEquals(3, r.status(), r.toString());
         assertTrue(r.out().contains("\nvm2     degraded  "), r.out());

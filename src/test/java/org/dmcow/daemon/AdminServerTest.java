@@ -18,8 +18,9 @@ import org.junit.jupiter.api.io.TempDir;
 class AdminServerTest {
     private static final List<VolumeStatus> VOLUMES = List.of(
             new VolumeStatus("vm1", "serving", null, 10, 8, 2, 12, 100, Instant.parse("2026-11-21T06:00:00Z"), 3, 4,
-                    65536),
-            new VolumeStatus("vm2", "degraded", "metadata commit failed: \"EIO\"", 0, 0, 1, 0, 0, null, 0, 0, 65536));
+                    65536, Path.of("/srv/golden.img"), Path.of("/srv/vm1.qcow2"), "qcow2"),
+            new VolumeStatus("vm2", "degraded", "metadata commit failed: \"EIO\"", 0, 0, 1, 0, 0, null, 0, 0, 65536,
+                    null, null, null));
 
     @Test
     void statusOverTheSocket(@TempDir Path dir) throws Exception {
@@ -30,6 +31,8 @@ class AdminServerTest {
             String json = AdminServer.ask(sock, "status-json");
             assertTrue(json.startsWith("{\"schema\":1,\"volumes\":[{\"name\":\"vm1\",\"state\":\"serving\","
                     + "\"reason\":null,\"device\":\"/dev/mapper/vm1\","), json);
+            assertTrue(json.contains("\"device\":\"/dev/mapper/vm1\",\"base\":\"/srv/golden.img\","
+                    + "\"cow\":\"/srv/vm1.qcow2\",\"format\":\"qcow2\","), json);
             assertTrue(json.contains("\"cow_used_bytes\":786432"), json);
             assertTrue(json.contains("\"last_commit\":\"2026-11-21T06:00:00Z\""), json);
             assertTrue(json.contains("\"reason\":\"metadata commit failed: \\\"EIO\\\"\""), json);

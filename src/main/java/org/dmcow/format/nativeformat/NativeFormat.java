@@ -165,7 +165,7 @@ public final class NativeFormat implements CowFormat {
         NativeSpace space = new NativeSpace(store, state);
         CowSpace.SpaceUsage usage = space.usage();
         return new SpaceInfo(NAME, space.chunkSize(), space.volumeSize(), store.size(), usage.usedChunks(),
-                usage.freeChunks(), usage.mappings(), Runs.count(space));
+                usage.freeChunks(), usage.mappings(), Runs.count(space), Optional.empty());
     }
 
     @Override

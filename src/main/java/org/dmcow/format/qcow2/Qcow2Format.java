@@ -188,6 +188,6 @@ public final class Qcow2Format implements CowFormat {
         Qcow2Space space = Qcow2Space.load(store, h);
         CowSpace.SpaceUsage usage = space.usage();
         return new SpaceInfo(name(), space.chunkSize(), space.volumeSize(), store.size(), usage.usedChunks(),
-                usage.freeChunks(), usage.mappings(), Runs.count(space));
+                usage.freeChunks(), usage.mappings(), Runs.count(space), h.backingFile);
     }
 }

@@ -43,6 +43,7 @@ class Qcow2CommandsTest {
         Result info = dmcowctl("info", cow.toString());
         assertEquals(0, info.status(), info.out());
         assertTrue(info.out().contains("qcow2"), info.out());
+        assertTrue(info.out().contains("base:        " + base.toAbsolutePath() + "\n"), info.out());
         Result check = dmcowctl("check", cow.toString(), "--base", base.toString());
         assertEquals(0, check.status(), check.out());
 
