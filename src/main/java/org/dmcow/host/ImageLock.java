@@ -170,9 +170,8 @@ public final class ImageLock implements Closeable {
 
     private static ImageLockedException locked(Path path, String what) {
         String holders = holders(path);
-        return new ImageLockedException(path + ": in use: failed to get " + what + " lock"
-                + (holders.isEmpty() ? "" : " (held by " + holders + ")")
-                + "; is dmcowd serving it, or QEMU using it?");
+        return new ImageLockedException(path + ": in use: failed to get " + what + " lock ("
+                + (holders.isEmpty() ? "is dmcowd serving it, or QEMU using it?" : "held by " + holders) + ")");
     }
 
     /**
