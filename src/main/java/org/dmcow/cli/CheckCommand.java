@@ -15,6 +15,7 @@ import org.dmcow.format.CheckReport;
 import org.dmcow.format.CowFormat;
 import org.dmcow.format.FileBaseImage;
 import org.dmcow.format.FileCowStore;
+import org.dmcow.util.Json;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;

@@ -12,13 +12,15 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import org.dmcow.config.ConfigException;
 import org.dmcow.format.FormatException;
-import picocli.CommandLine;
+import org.dmcow.util.Json;
+import org.dmcow.util.Version;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.IVersionProvider;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.ParseResult;
 import picocli.CommandLine.Spec;
+import picocli.CommandLine;
 
 /**
  * {@code dmcowctl}: the operator's tool, with qemu-img's conventions (the CoW space is an operand,

@@ -15,6 +15,7 @@ import org.dmcow.format.FileBaseImage;
 import org.dmcow.format.FileCowStore;
 import org.dmcow.format.FormatException;
 import org.dmcow.format.SpaceInfo;
+import org.dmcow.util.Json;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.Mixin;

@@ -10,6 +10,7 @@ import java.util.concurrent.Callable;
 import org.dmcow.format.FileCowStore;
 import org.dmcow.format.SpaceInfo;
 import org.dmcow.host.BlockDevices;
+import org.dmcow.util.Json;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;

@@ -13,8 +13,8 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
+import org.dmcow.admin.AdminClient;
 import org.dmcow.config.DaemonConfig;
-import org.dmcow.daemon.AdminServer;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -30,7 +30,6 @@ import picocli.CommandLine.Spec;
             "1:dmcowd cannot be reached or did not answer: the message names the socket and the reason",
             "2:bad command line", "3:a volume is not serving (starting, waiting, degraded or stopping)"})
 final class StatusCommand implements Callable<Integer>, Dmcowctl.NamesFiles {
-    static final Path DEFAULT_SOCKET = Path.of("/run/dmcow/dmcowd.sock");
     static final int NOT_SERVING = 3;
 
     @Spec
@@ -44,7 +43,7 @@ final class StatusCommand implements Callable<Integer>, Dmcowctl.NamesFiles {
 
     /** Where the daemon listens: the socket itself, or the config that names it. */
     static final class Where {
-        @Option(names = "--socket", paramLabel = "PATH", description = "the admin socket (default: " + "/run/dmcow/dmcowd.sock)")
+        @Option(names = "--socket", paramLabel = "PATH", description = "the admin socket (default: dmcow.admin-socket's built-in default)")
         private Path socket;
 
         @Option(names = "--config", paramLabel = "FILE", description = "dmcowd's config file, for its admin-socket")
@@ -61,7 +60,7 @@ final class StatusCommand implements Callable<Integer>, Dmcowctl.NamesFiles {
         Path socket = socket();
         String answer;
         try {
-            answer = AdminServer.ask(socket, "status-json");
+            answer = AdminClient.statusJson(socket);
         } catch (IOException e) {
             throw new Failure(socket, "cannot reach dmcowd: " + Failure.reason(e) + " (is it running?)");
         }
@@ -78,7 +77,7 @@ final class StatusCommand implements Callable<Integer>, Dmcowctl.NamesFiles {
 
     private Path socket() throws Failure, org.dmcow.config.ConfigException, org.dmcow.format.FormatException {
         if (where == null) {
-            return DEFAULT_SOCKET;
+            return DaemonConfig.defaults().adminSocket();
         }
         if (where.socket != null) {
             return where.socket;

@@ -4,6 +4,8 @@
 package org.dmcow.cli;
 
 import java.util.concurrent.Callable;
+import org.dmcow.util.Json;
+import org.dmcow.util.Version;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;

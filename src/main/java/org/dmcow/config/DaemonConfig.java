@@ -46,6 +46,11 @@ public record DaemonConfig(Path controlDevice, Duration commitInterval, Path adm
         return from(file.toString(), parsed);
     }
 
+    /** The built-in defaults alone (reference.conf), e.g. where the admin socket is by default. */
+    public static DaemonConfig defaults() throws ConfigException {
+        return from("the built-in defaults", ConfigFactory.empty());
+    }
+
     /** Builds the config from parsed HOCON; {@code origin} names it in messages. */
     public static DaemonConfig from(String origin, Config parsed) throws ConfigException {
         Config reference = ConfigFactory.defaultReference(DaemonConfig.class.getClassLoader());

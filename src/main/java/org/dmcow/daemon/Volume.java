@@ -20,7 +20,10 @@ import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.dmcow.admin.VolumeStatus;
 import org.dmcow.config.VolumeConfig;
+import org.dmcow.daemon.VolumeLedger.Chunk;
+import org.dmcow.daemon.VolumeLedger.State;
 import org.dmcow.dm.DeviceMapper;
 import org.dmcow.dm.LoopDevices;
 import org.dmcow.dm.Tables;
@@ -28,8 +31,6 @@ import org.dmcow.format.CowSpace;
 import org.dmcow.format.Runs;
 import org.dmcow.protocol.ControlMessage;
 import org.dmcow.protocol.Protocol;
-import org.dmcow.daemon.VolumeLedger.Chunk;
-import org.dmcow.daemon.VolumeLedger.State;
 
 /**
  * One volume: the fault, map, fill, commit state machine of its chunks. Children: its

@@ -18,6 +18,7 @@ import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.dmcow.admin.VolumeStatus;
 import org.dmcow.config.DaemonConfig;
 import org.dmcow.config.Sizes;
 import org.dmcow.config.VolumeConfig;

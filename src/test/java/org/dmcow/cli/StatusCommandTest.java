@@ -13,8 +13,8 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import org.dmcow.daemon.AdminServer;
-import org.dmcow.daemon.VolumeStatus;
+import org.dmcow.admin.AdminServer;
+import org.dmcow.admin.VolumeStatus;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

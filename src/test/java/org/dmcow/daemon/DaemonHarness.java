@@ -19,6 +19,7 @@ import org.apache.pekko.Done;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
+import org.dmcow.admin.VolumeStatus;
 import org.dmcow.config.DaemonConfig;
 import org.dmcow.config.VolumeConfig;
 import org.dmcow.format.FormatException;

@@ -17,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.dmcow.admin.VolumeStatus;
 import org.dmcow.config.DaemonConfig;
 import org.dmcow.protocol.ControlMessage;
 import org.junit.jupiter.api.AfterAll;

@@ -1,7 +1,7 @@
 /*
  * Licensed under the Apache License, Version 2.0. See LICENSE.
  */
-package org.dmcow.daemon;
+package org.dmcow.admin;
 
 import java.nio.file.Path;
 import java.time.Instant;

@@ -1,7 +1,7 @@
 /*
  * Licensed under the Apache License, Version 2.0. See LICENSE.
  */
-package org.dmcow.daemon;
+package org.dmcow.admin;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -28,7 +28,7 @@ class AdminServerTest {
         try (AdminServer s = AdminServer.start(sock, () -> CompletableFuture.completedFuture(VOLUMES))) {
             assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(
                     Files.getPosixFilePermissions(sock)));
-            String json = AdminServer.ask(sock, "status-json");
+            String json = AdminClient.statusJson(sock);
             assertTrue(json.startsWith("{\"schema\":1,\"volumes\":[{\"name\":\"vm1\",\"state\":\"serving\","
                     + "\"reason\":null,\"device\":\"/dev/mapper/vm1\","), json);
             assertTrue(json.contains("\"device\":\"/dev/mapper/vm1\",\"base\":\"/srv/golden.img\","
@@ -36,7 +36,7 @@ class AdminServerTest {
             assertTrue(json.contains("\"cow_used_bytes\":786432"), json);
             assertTrue(json.contains("\"last_commit\":\"2026-11-21T06:00:00Z\""), json);
             assertTrue(json.contains("\"reason\":\"metadata commit failed: \\\"EIO\\\"\""), json);
-            assertEquals("error: unknown request \"status\"\n", AdminServer.ask(sock, "status"));
+            assertEquals("error: unknown request \"status\"\n", AdminClient.ask(sock, "status"));
         }
         assertTrue(Files.notExists(sock));
     }

@@ -1,10 +1,10 @@
 /*
  * Licensed under the Apache License, Version 2.0. See LICENSE.
  */
-package org.dmcow.daemon;
+package org.dmcow.admin;
 
 import java.util.List;
-import org.dmcow.cli.Json;
+import org.dmcow.util.Json;
 
 /** The admin socket's status answer, JSON: {@code dmcowctl status} prints it or makes a table of it. */
 public final class StatusReport {

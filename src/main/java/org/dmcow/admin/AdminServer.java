@@ -1,7 +1,7 @@
 /*
  * Licensed under the Apache License, Version 2.0. See LICENSE.
  */
-package org.dmcow.daemon;
+package org.dmcow.admin;
 
 import java.io.Closeable;
 import java.io.IOException;
@@ -22,10 +22,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The admin socket: one request line per connection ("status-json"), one answer,
- * then close. Only root may connect (mode 0600).
+ * The admin socket: one request line per connection ({@link #STATUS_JSON}), one answer, then
+ * close. Only root may connect (mode 0600). {@link AdminClient} is the other end.
  */
 public final class AdminServer implements Closeable {
+    /** The request for every volume's {@link VolumeStatus}, as {@link StatusReport#json}. */
+    public static final String STATUS_JSON = "status-json";
     private static final Logger LOG = LoggerFactory.getLogger(AdminServer.class);
     private final Path path;
     private final ServerSocketChannel server;
@@ -55,7 +57,7 @@ public final class AdminServer implements Closeable {
             try (SocketChannel c = server.accept()) {
                 String request = readLine(c);
                 String answer;
-                if (request.equals("status-json")) {
+                if (request.equals(STATUS_JSON)) {
                     answer = StatusReport.json(status.get().toCompletableFuture().get(10, TimeUnit.SECONDS));
                 } else {
                     answer = "error: unknown request \"" + request + "\"\n";
@@ -86,21 +88,6 @@ public final class AdminServer implements Closeable {
             }
         }
         return new String(b.array(), 0, b.position(), StandardCharsets.UTF_8).trim();
-    }
-
-    /** Sends {@code request} to the daemon at {@code path} and returns its answer. */
-    public static String ask(Path path, String request) throws IOException {
-        try (SocketChannel c = SocketChannel.open(UnixDomainSocketAddress.of(path))) {
-            c.write(ByteBuffer.wrap((request + "\n").getBytes(StandardCharsets.UTF_8)));
-            ByteBuffer b = ByteBuffer.allocate(1 << 16);
-            StringBuilder out = new StringBuilder();
-            while (c.read(b) >= 0) {
-                b.flip();
-                out.append(StandardCharsets.UTF_8.decode(b));
-                b.clear();
-            }
-            return out.toString();
-        }
     }
 
     @Override

@@ -1,7 +1,7 @@
 /*
  * Licensed under the Apache License, Version 2.0. See LICENSE.
  */
-package org.dmcow.cli;
+package org.dmcow.util;
 
 /** The build's version, from the jar manifest (or "dev" when run from classes). */
 public final class Version {

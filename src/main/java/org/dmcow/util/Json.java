@@ -1,7 +1,7 @@
 /*
  * Licensed under the Apache License, Version 2.0. See LICENSE.
  */
-package org.dmcow.cli;
+package org.dmcow.util;
 
 /** Just enough JSON for the {@code --json} outputs of dmcowctl and the daemon's status. */
 public final class Json {
