@@ -1,4 +1,4 @@
-# The demo: one ext4 base image, three guest volumes over it (two native, one qcow2) served by dmcowd; each volume writes its own files and sees only those, the base never changes, and after a clean stop the qcow2 overlay passes qemu-img check and compares equal to the device.
+# The demo: one ext4 base image, three guest volumes over it (two native, one qcow2) served by dmcowd; each volume writes its own files and sees only those, the base never changes, QEMU cannot write the served overlay, and after a clean stop the qcow2 overlay passes qemu-img check and compares equal to the device.
 . "$DMCOW_ROOT/ops/vm/lib.sh"
 . "$DMCOW_ROOT/ops/vm/suites/e2e-lib.sh"
 
@@ -68,6 +68,12 @@ say "committed chunks into plain 'linear' device-mapper segments."
 
 step "6. dmcowctl status: what the daemon is doing"
 dmcowctl status || fail "dmcowctl status failed"
+say "dmcowd holds QEMU's image locks on what it serves: QEMU's tools cannot write vm3's overlay (or"
+say "the base) meanwhile, and read it only with -U (force share):"
+if qemu-io -c "write 0 4k" /tmp/vm3.cow >/tmp/qio 2>&1; then fail "qemu-io wrote a served overlay"; fi
+grep -q 'Failed to get "write" lock' /tmp/qio || fail "qemu-io failed otherwise: $(cat /tmp/qio)"
+say "  $(head -n 1 /tmp/qio)"
+qemu-img info -U /tmp/vm3.cow | head -n 3 | sed 's/^/     /'
 
 step "7. Each volume sees the base's files plus only its own"
 for v in vm1 vm2 vm3; do
