@@ -75,6 +75,15 @@ final class SpaceReader {
         return s;
     }
 
+    /** The newer valid superblock copy alone; refuses (through the findings) when there is none. */
+    Superblock superblockOnly() throws IOException, FormatException {
+        Superblock sb = superblock();
+        if (sb == null) {
+            throw new FormatException(store.path() + ": no valid superblock");
+        }
+        return sb;
+    }
+
     private Superblock superblock() throws IOException, FormatException {
         Superblock.Slot[] slots = new Superblock.Slot[2];
         boolean magic = false;

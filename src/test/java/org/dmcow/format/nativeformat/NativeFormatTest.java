@@ -67,6 +67,25 @@ class NativeFormatTest {
         }
     }
 
+    /** The daemon asks every volume's chunk size at start-up: that reads the superblock, not the whole space. */
+    @Test
+    void chunkSizeReadsTheSuperblockAlone() throws Exception {
+        try (RandomAccessFile f = new RandomAccessFile(cow.toFile(), "rw")) {
+            f.seek(Superblock.CHECKPOINT_OFFSET);
+            f.write(new byte[2 * CheckpointHeader.SLOT_SIZE]); // no checkpoint: the space cannot be read
+        }
+        try (FileCowStore store = FileCowStore.openReadOnly(cow)) {
+            assertThrows(FormatException.class, () -> new NativeFormat().info(store));
+            assertEquals(CHUNK, new NativeFormat().chunkSize(store));
+        }
+        Path other = Files.write(dir.resolve("other"), new byte[8192]);
+        try (FileCowStore store = FileCowStore.openReadOnly(other)) {
+            FormatException e = assertThrows(FormatException.class, () -> new NativeFormat().chunkSize(store));
+            assertTrue(e.getMessage().contains(other.toString()) && e.getMessage().contains("not-native"),
+                    e.getMessage());
+        }
+    }
+
     @Test
     void neighboursAreContiguousAndTheFullVolumeNeedsOneSegment() throws Exception {
         try (CowSpace space = open()) {
