@@ -11,12 +11,10 @@ scratch=/dev/vdb
 sectors=$(blockdev --getsz $base)
 bytes=$((sectors * 512))
 chunk=128 # sectors: 64 KiB, the same chunk size for every CoW scheme
-# dmcowd as installed (preallocated heap, full JIT), not e2e-lib's quick-start settings; but
-# under software emulation without C2: twice in one benchmark run the JVM died of SIGSEGV in C1
-# code (the code C2 replaces is patched while other vCPUs may run it, which TCG does not keep
-# coherent). The tests' JVMs, C1 only, never did.
-export DMCOWD_JAVA_OPTS="-Xms256m -Xmx256m -XX:+AlwaysPreTouch -XX:+UseSerialGC"
-grep -q "^model name.*QEMU TCG" /proc/cpuinfo && DMCOWD_JAVA_OPTS="$DMCOWD_JAVA_OPTS -XX:TieredStopAtLevel=1"
+# dmcowd with the launcher's JVM options, not e2e-lib's quick-start settings (C1 only under
+# software emulation: see dmcowd_default_java_opts)
+DMCOWD_JAVA_OPTS=$(dmcowd_default_java_opts)
+export DMCOWD_JAVA_OPTS
 BASE=$base
 . "$DMCOW_ROOT/ops/vm/suites/e2e-lib.sh"
 case " $configs " in *" cow-"*) load_dmcow ;; esac

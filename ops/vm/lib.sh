@@ -21,3 +21,16 @@ load_dmcow() {
 mapper_nodes() {
 	dmsetup mknodes >/dev/null 2>&1 || true
 }
+
+# dmcowd_default_java_opts: the JVM options the dmcowd launcher uses when DMCOWD_JAVA_OPTS is unset
+# (read from the launcher itself), with C1 only under software emulation: twice in one benchmark
+# run a JVM with C2 died of SIGSEGV in C1 code there (code that C2 replaces is patched while other
+# vCPUs may run it, which TCG does not keep coherent).
+dmcowd_default_java_opts() {
+	opts=$(sed -n 's/.*DMCOWD_JAVA_OPTS:-\([^}]*\)}.*/\1/p' "$DMCOW_ROOT/target/dmcow/bin/dmcowd")
+	[ -n "$opts" ] || fail "no default JVM options in $DMCOW_ROOT/target/dmcow/bin/dmcowd"
+	if grep -q "^model name.*QEMU TCG" /proc/cpuinfo; then
+		opts="$opts -XX:TieredStopAtLevel=1"
+	fi
+	echo "$opts"
+}

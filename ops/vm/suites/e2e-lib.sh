@@ -44,6 +44,14 @@ wait_for() {
 	done
 }
 
+# all_serving VOLUME...: the daemon's log says each of them is serving (one pass over the log,
+# however many volumes).
+all_serving() {
+	awk -v want="$*" 'BEGIN { left = split(want, w, " "); for (i = 1; i <= left; i++) need["volume " w[i] ":"] = 1 }
+		/ serving$/ { v = $3 " " $4; if (v in need) { delete need[v]; left-- } }
+		END { exit left > 0 }' "$DLOG.run"
+}
+
 # start_daemon VOLUME...: start dmcowd on $DCONF and wait until every named volume is serving
 # (read from its log: a JVM start costs many seconds under emulation, dmcowctl one more).
 start_daemon() {
@@ -58,8 +66,10 @@ start_daemon() {
 	if [ -n "${SHOW_DAEMON_LOG:-}" ]; then
 		(tail -n +1 -f "$DLOG.run" & echo $! >/tmp/dmcowd-tail.pid; wait) | grep --line-buffered -v 'dead letters' | sed -u 's/^/     | /' &
 	fi
+	wait_for "all_serving $*" 900
+	# SERVING_AT: when the log showed them all serving (the checks below cost a dmsetup each)
+	SERVING_AT=$(date +%s)
 	for v in "$@"; do
-		wait_for "grep -q 'volume $v: serving' '$DLOG.run'" 900
 		[ -b "/dev/mapper/$v" ] || fail "no /dev/mapper/$v"
 		# no udev here: the node is the daemon's, and must open this volume, not an older device
 		want=$(dmsetup info -c --noheadings -o major,minor "$v" | tr -d ' ')

@@ -157,7 +157,8 @@ public final class ControlChannel {
         Source<ControlMessage, BoundedSourceQueue<ControlMessage>> urgent = Source.queue(capacity);
         Source<ControlMessage, BoundedSourceQueue<ControlMessage>> bulk = Source.queue(capacity);
         Pair<Pair<BoundedSourceQueue<ControlMessage>, BoundedSourceQueue<ControlMessage>>, CompletionStage<Done>> p =
-                urgent.mergePreferredMat(bulk, false, false, Keep.both())
+                // preferred = true: the first (urgent) source wins; false would prefer bulk
+                urgent.mergePreferredMat(bulk, true, false, Keep.both())
                 .batch(batch, m -> {
                     List<ControlMessage> l = new ArrayList<>();
                     l.add(m);

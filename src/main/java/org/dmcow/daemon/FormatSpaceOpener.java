@@ -30,7 +30,7 @@ public final class FormatSpaceOpener implements SpaceOpener {
     public long chunkSize(VolumeConfig volume) throws IOException, FormatException {
         CowFormat format = CowFormats.byName(volume.format());
         try (FileCowStore store = FileCowStore.openReadOnly(volume.cow())) {
-            return format.info(store).chunkSize();
+            return format.chunkSize(store);
         }
     }
 

@@ -9,6 +9,8 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.stream.Stream;
 import org.dmcow.host.BlockDevices;
 import org.dmcow.host.LibC;
@@ -33,17 +35,30 @@ public final class LoopIoctl implements LoopDevices {
     private static final Object ATTACH_LOCK = new Object();
     private static final int ATTACH_TRIES = 10;
 
+    /**
+     * Backing file to loop device, from one scan of sysfs and this daemon's own attaches and
+     * detaches since (under {@link #ATTACH_LOCK}; null until the first attach). A scan per attach
+     * reads every loop's backing file: with a volume's CoW loop and the shared base for each of
+     * N volumes, N^2 sysfs reads at start-up (about a minute of emulated CPU at 1,024 volumes).
+     * A loop that another program attaches after the scan is not found (a second one is attached
+     * for that file); a hit is checked against sysfs before it is used.
+     */
+    private Map<Path, Path> attached;
+
     @Override
     public Loop attach(Path file, boolean readOnly) throws IOException {
+        Path real = file.toRealPath();
         // Volumes start concurrently: without the lock two of them get the same free device.
         synchronized (ATTACH_LOCK) {
-            Path existing = find(file.toRealPath());
+            Path existing = known(real);
             if (existing != null) {
                 return new Loop(existing, BlockDevices.majorMinor(existing));
             }
             for (int attempt = 1;; attempt++) {
                 try {
-                    return attachFree(file, readOnly);
+                    Loop loop = attachFree(file, readOnly);
+                    attached.put(real, loop.device());
+                    return loop;
                 } catch (LibC.ErrnoException e) {
                     // Another process took the free device between the two ioctls: retry, as losetup does.
                     if (e.errno() != LibC.EBUSY || attempt == ATTACH_TRIES) {
@@ -52,6 +67,20 @@ public final class LoopIoctl implements LoopDevices {
                 }
             }
         }
+    }
+
+    /** The loop device attached to {@code file} (a real path), or null; scans sysfs when unsure. */
+    private Path known(Path file) throws IOException {
+        if (attached == null) {
+            attached = scan();
+        }
+        Path loop = attached.get(file);
+        if (loop != null && !file.toString().equals(backingFile(loop.getFileName().toString()))) {
+            // detached or re-attached behind our back: the whole index is suspect
+            attached = scan();
+            loop = attached.get(file);
+        }
+        return loop;
     }
 
     private static Loop attachFree(Path file, boolean readOnly) throws IOException {
@@ -97,22 +126,33 @@ public final class LoopIoctl implements LoopDevices {
         return b.array();
     }
 
-    /** The loop device whose backing file is {@code file}, from sysfs, or null. */
-    private static Path find(Path file) throws IOException {
+    /** Every attached loop device by its backing file, from sysfs. */
+    private static Map<Path, Path> scan() throws IOException {
+        Map<Path, Path> found = new HashMap<>();
         Path sys = Path.of("/sys/block");
         if (!Files.isDirectory(sys)) {
-            return null;
+            return found;
         }
         try (Stream<Path> blocks = Files.list(sys)) {
             for (Path b : (Iterable<Path>) blocks::iterator) {
-                Path backing = b.resolve("loop/backing_file");
-                if (b.getFileName().toString().startsWith("loop") && Files.isReadable(backing)
-                        && Files.readString(backing).trim().equals(file.toString())) {
-                    return Path.of("/dev", b.getFileName().toString());
+                String name = b.getFileName().toString();
+                String backing = name.startsWith("loop") ? backingFile(name) : null;
+                if (backing != null) {
+                    found.putIfAbsent(Path.of(backing), Path.of("/dev", name));
                 }
             }
         }
-        return null;
+        return found;
+    }
+
+    /** The backing file of /dev/NAME as sysfs shows it, or null when it has none. */
+    private static String backingFile(String name) throws IOException {
+        Path backing = Path.of("/sys/block", name, "loop/backing_file");
+        try {
+            return Files.readString(backing).trim();
+        } catch (java.nio.file.NoSuchFileException e) {
+            return null;
+        }
     }
 
     @Override
@@ -123,6 +163,11 @@ public final class LoopIoctl implements LoopDevices {
     @Override
     public void detach(Path loop) throws IOException {
         ioctl(loop, LOOP_CLR_FD, "detach " + loop);
+        synchronized (ATTACH_LOCK) {
+            if (attached != null) {
+                attached.values().remove(loop);
+            }
+        }
     }
 
     private static void ioctl(Path loop, long request, String what) throws IOException {

@@ -36,6 +36,15 @@ public interface CowFormat {
     SpaceInfo info(CowStore store) throws IOException, FormatException;
 
     /**
+     * The chunk size of the space in {@code store}; never writes. The default reads the whole space
+     * ({@link #info}); a format overrides it to read only its header, since the daemon asks it of
+     * every volume at start-up before the volume's own opening reads the space again.
+     */
+    default long chunkSize(CowStore store) throws IOException, FormatException {
+        return info(store).chunkSize();
+    }
+
+    /**
      * Whether {@code store} holds a space of this format (for tools that detect the format). The
      * default asks {@link #info}; a format overrides it to also recognise a damaged space of its own.
      */

@@ -22,6 +22,13 @@ public final class FileCowStore implements CowStore {
         void grown(long newSize) throws IOException;
     }
 
+    /**
+     * Bytes per read or write call at most. A heap buffer goes through a temporary direct buffer
+     * of its size, which the JDK keeps per thread for reuse: one 8 MiB read per thread was 8 MiB
+     * of resident memory per thread for good.
+     */
+    private static final int MAX_IO = 1 << 20;
+
     private final Path path;
     private final FileChannel reader;
     private final FileChannel writer;
@@ -72,7 +79,14 @@ public final class FileCowStore implements CowStore {
     public void read(ByteBuffer dst, long position) throws IOException {
         long pos = position;
         while (dst.hasRemaining()) {
-            int n = reader.read(dst, pos);
+            int limit = dst.limit();
+            int n;
+            dst.limit(Math.min(limit, dst.position() + MAX_IO));
+            try {
+                n = reader.read(dst, pos);
+            } finally {
+                dst.limit(limit);
+            }
             if (n < 0) {
                 while (dst.hasRemaining()) {
                     dst.put((byte) 0);
@@ -90,7 +104,13 @@ public final class FileCowStore implements CowStore {
         }
         long pos = position;
         while (src.hasRemaining()) {
-            pos += writer.write(src, pos);
+            int limit = src.limit();
+            src.limit(Math.min(limit, src.position() + MAX_IO));
+            try {
+                pos += writer.write(src, pos);
+            } finally {
+                src.limit(limit);
+            }
         }
     }
 

@@ -15,10 +15,10 @@ import java.util.concurrent.TimeUnit;
  * The daemon's memory with many volumes: VOLUMES volumes over the kernel double, each with
  * CHUNKS chunks faulted, filled, committed and folded into its table; then the live heap after a
  * full GC and the process's resident set (VmRSS, VmHWM), which the JVM options decide as much as
- * the volumes do (the default preallocates and touches a 256 MiB heap). The kernel double's own
+ * the volumes do (the default preallocates and touches 64 MiB of heap, which grows as needed). The kernel double's own
  * bookkeeping is in the same heap (small at a few chunks per volume). Prints figures; asserts
  * nothing. Run like {@link FaultPathBenchmark}, with the daemon's JVM options, e.g.
- * java -Xms256m -Xmx256m -XX:+AlwaysPreTouch -XX:+UseSerialGC -cp ... org.dmcow.daemon.VolumeMemoryBenchmark [VOLUMES] [CHUNKS]
+ * java -Xms64m -XX:MaxHeapFreeRatio=100 -XX:+AlwaysPreTouch -XX:+UseSerialGC -cp ... org.dmcow.daemon.VolumeMemoryBenchmark [VOLUMES] [CHUNKS]
  */
 public final class VolumeMemoryBenchmark {
     private VolumeMemoryBenchmark() {
@@ -49,10 +49,13 @@ public final class VolumeMemoryBenchmark {
             System.out.printf("%d volumes, %d chunks each mapped and committed; JVM options: %s%n", volumes, chunks, jvm);
             System.out.printf("live heap after full GC: %.1f MiB (%.1f MiB before the daemon started; %.1f KiB per volume)%n",
                     live / 1048576.0, before / 1048576.0, (live - before) / 1024.0 / volumes);
+            long committed = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getCommitted();
+            System.out.printf("heap committed: %.1f MiB%n", committed / 1048576.0);
             System.out.printf("resident set: VmRSS %d MiB, VmHWM %d MiB%n", status("VmRSS"), status("VmHWM"));
             BenchDaemon.figure("volumes", volumes, "volumes");
             BenchDaemon.figure("live_heap_mib", live / 1048576.0, "MiB");
             BenchDaemon.figure("heap_per_volume_kib", (live - before) / 1024.0 / volumes, "KiB");
+            BenchDaemon.figure("heap_committed_mib", committed / 1048576.0, "MiB");
             BenchDaemon.figure("rss_mib", status("VmRSS"), "MiB");
             BenchDaemon.figure("rss_peak_mib", status("VmHWM"), "MiB");
         }

@@ -169,6 +169,11 @@ public final class NativeFormat implements CowFormat {
     }
 
     @Override
+    public long chunkSize(CowStore store) throws IOException, FormatException {
+        return new SpaceReader(store, Findings.refuse(store.path())).superblockOnly().chunkSize();
+    }
+
+    @Override
     public boolean recognises(CowStore store) throws IOException {
         return SpaceReader.hasMagic(store);
     }

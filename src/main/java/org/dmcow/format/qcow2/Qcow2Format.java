@@ -182,6 +182,11 @@ public final class Qcow2Format implements CowFormat {
     }
 
     @Override
+    public long chunkSize(CowStore store) throws IOException, FormatException {
+        return Qcow2Header.read(store).clusterSize();
+    }
+
+    @Override
     public SpaceInfo info(CowStore store) throws IOException, FormatException {
         Qcow2Header h = Qcow2Header.read(store);
         h.requireServable();

@@ -67,6 +67,46 @@ class NativeFormatTest {
         }
     }
 
+    /** Opening reads the journal in growing pieces as far as its records go: records past the first piece count. */
+    @Test
+    void aJournalLongerThanTheFirstReadIsReplayedWhole() throws Exception {
+        Path bigBase = TestSpaces.base(dir, "big", 400 * 4096L, 2);
+        Path space = dir.resolve("big.cow");
+        TestSpaces.format(bigBase, space, 4096, 1 << 20);
+        long[] expected;
+        try (FileBaseImage b = FileBaseImage.open(bigBase);
+                CowSpace s = new NativeFormat().open(FileCowStore.open(space, false, null), b)) {
+            for (int v = 0; v < 400; v++) { // 400 records of 512 bytes: 200 KiB of journal
+                s.commit(List.of(new CowSpace.Mapping(v, s.place(v).place())));
+            }
+            expected = TestSpaces.mappings(s);
+        }
+        try (FileBaseImage b = FileBaseImage.open(bigBase);
+                CowSpace s = new NativeFormat().open(FileCowStore.open(space, false, null), b)) {
+            assertArrayEquals(expected, TestSpaces.mappings(s));
+            assertEquals(400, s.usage().mappings());
+        }
+    }
+
+    /** The daemon asks every volume's chunk size at start-up: that reads the superblock, not the whole space. */
+    @Test
+    void chunkSizeReadsTheSuperblockAlone() throws Exception {
+        try (RandomAccessFile f = new RandomAccessFile(cow.toFile(), "rw")) {
+            f.seek(Superblock.CHECKPOINT_OFFSET);
+            f.write(new byte[2 * CheckpointHeader.SLOT_SIZE]); // no checkpoint: the space cannot be read
+        }
+        try (FileCowStore store = FileCowStore.openReadOnly(cow)) {
+            assertThrows(FormatException.class, () -> new NativeFormat().info(store));
+            assertEquals(CHUNK, new NativeFormat().chunkSize(store));
+        }
+        Path other = Files.write(dir.resolve("other"), new byte[8192]);
+        try (FileCowStore store = FileCowStore.openReadOnly(other)) {
+            FormatException e = assertThrows(FormatException.class, () -> new NativeFormat().chunkSize(store));
+            assertTrue(e.getMessage().contains(other.toString()) && e.getMessage().contains("not-native"),
+                    e.getMessage());
+        }
+    }
+
     @Test
     void neighboursAreContiguousAndTheFullVolumeNeedsOneSegment() throws Exception {
         try (CowSpace space = open()) {

@@ -115,6 +115,9 @@ class Qcow2InteropTest {
         Qemu.run("qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=4096", "-b", basePath.toString(),
                 "-F", "raw", ov.toString()).ok();
         Qemu.run("qemu-io", "-c", "write -z 8k 4k", ov.toString()).ok();
+        try (FileCowStore store = FileCowStore.openReadOnly(ov)) {
+            assertEquals(4096, format.chunkSize(store)); // from the header, as the daemon asks at start-up
+        }
         try (FileBaseImage base = FileBaseImage.open(basePath);
                 FileCowStore store = FileCowStore.open(ov, false, null);
                 CowSpace space = format.open(store, base)) {
