@@ -75,6 +75,7 @@
 #define DM_MSG_PREFIX "cow"
 
 #define COW_MAX_READ_MSGS	64	/* messages returned by one read() */
+#define COW_READ_BATCH		4	/* messages popped at once by read() */
 #define COW_MAX_WRITE_MSGS	256	/* messages accepted by one write() */
 #define COW_MAX_CHUNK_SECTORS	(1U << 21)	/* 1 GiB */
 #define COW_MIN_POOL		64
@@ -230,6 +231,10 @@ static struct {
 	struct list_head fill_queue;
 	unsigned int copies_running;
 	struct work_struct fill_work;
+	/* Popped messages a read() could not copy out: the next read's first. */
+	struct mutex read_lock;		/* one read() at a time, so they fit */
+	struct dm_cow_msg pushback[COW_READ_BATCH];
+	unsigned int nr_pushback;
 } ctl;
 
 static struct workqueue_struct *cow_wq;
@@ -271,6 +276,7 @@ static void cow_discard_out(void)
 	struct cow_out *o, *tmp;
 
 	lockdep_assert_held(&cow_lock);
+	ctl.nr_pushback = 0;
 	list_for_each_entry_safe(o, tmp, &ctl.out, node) {
 		list_del_init(&o->node);
 		if (o->type == DM_COW_MSG_VOLUME_GONE)
@@ -1536,13 +1542,23 @@ static void cow_format(struct cow_out *o, struct dm_cow_msg *m)
 	}
 }
 
-/* Pop up to @max queued messages into @msgs. */
+/* Is a message waiting for read()? Unlocked for wait conditions. */
+static bool cow_out_pending(void)
+{
+	return READ_ONCE(ctl.nr_pushback) || !list_empty(&ctl.out);
+}
+
+/* Pop up to @max messages into @msgs: the pushed-back ones first. */
 static size_t cow_pop_out(struct dm_cow_msg *msgs, size_t max)
 {
 	unsigned long flags;
-	size_t n = 0;
+	size_t n;
 
 	spin_lock_irqsave(&cow_lock, flags);
+	n = min_t(size_t, max, ctl.nr_pushback);
+	memcpy(msgs, ctl.pushback, n * sizeof(*msgs));
+	memmove(ctl.pushback, ctl.pushback + n, (ctl.nr_pushback - n) * sizeof(*msgs));
+	WRITE_ONCE(ctl.nr_pushback, ctl.nr_pushback - n);
 	while (n < max && !list_empty(&ctl.out)) {
 		struct cow_out *o = list_first_entry(&ctl.out, struct cow_out, node);
 
@@ -1556,38 +1572,75 @@ static size_t cow_pop_out(struct dm_cow_msg *msgs, size_t max)
 }
 
 /*
+ * Put back at the head the messages of a batch that did not reach the
+ * reader. They are kept formatted: their subjects may change or go away
+ * before the next read, and the daemon must still get what was popped, in
+ * order. With one reader at a time they fit (see cow_ctl_read).
+ */
+static void cow_push_back(const struct dm_cow_msg *msgs, size_t n)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&cow_lock, flags);
+	if (!WARN_ON_ONCE(ctl.nr_pushback + n > COW_READ_BATCH)) {
+		memmove(ctl.pushback + n, ctl.pushback, ctl.nr_pushback * sizeof(*msgs));
+		memcpy(ctl.pushback, msgs, n * sizeof(*msgs));
+		WRITE_ONCE(ctl.nr_pushback, ctl.nr_pushback + n);
+	}
+	spin_unlock_irqrestore(&cow_lock, flags);
+}
+
+/*
  * The daemon may be all that stands between the kernel and free memory, so
  * its read path does not allocate: messages go out in small on-stack batches.
+ * A batch that cannot be copied out whole is pushed back from its first
+ * message not copied; the read returns the whole messages copied, or -EFAULT
+ * if none. A batch popped always fits back: the pushed-back messages come
+ * first in the next batch, and one read() runs at a time.
  */
 static ssize_t cow_ctl_read(struct file *file, char __user *buf, size_t count,
 			    loff_t *ppos)
 {
 	size_t max_msgs = min_t(size_t, count / DM_COW_MSG_SIZE, COW_MAX_READ_MSGS);
-	struct dm_cow_msg msgs[4];
-	size_t done = 0, n;
-	int r;
+	struct dm_cow_msg msgs[COW_READ_BATCH];
+	size_t done = 0, n, copied;
+	ssize_t r = 0;
 
 	if (!max_msgs)
 		return -EINVAL;
+	if (mutex_lock_interruptible(&ctl.read_lock))
+		return -ERESTARTSYS;
 	for (;;) {
 		n = cow_pop_out(msgs, min_t(size_t, ARRAY_SIZE(msgs), max_msgs - done));
 		if (n) {
-			if (copy_to_user(buf + done * DM_COW_MSG_SIZE, msgs, n * DM_COW_MSG_SIZE))
-				return -EFAULT;
-			done += n;
+			copied = n * DM_COW_MSG_SIZE -
+				 copy_to_user(buf + done * DM_COW_MSG_SIZE, msgs,
+					      n * DM_COW_MSG_SIZE);
+			copied /= DM_COW_MSG_SIZE;
+			done += copied;
+			if (copied < n) {
+				cow_push_back(msgs + copied, n - copied);
+				r = -EFAULT;
+				break;
+			}
 			if (done == max_msgs)
 				break;
 			continue;
 		}
 		if (done)
 			break;
-		if (file->f_flags & O_NONBLOCK)
-			return -EAGAIN;
-		r = wait_event_interruptible(ctl.wait, !list_empty(&ctl.out));
+		if (file->f_flags & O_NONBLOCK) {
+			r = -EAGAIN;
+			goto out;
+		}
+		r = wait_event_interruptible(ctl.wait, cow_out_pending());
 		if (r)
-			return r;
+			goto out;
 	}
-	return done * DM_COW_MSG_SIZE;
+	r = done ? done * DM_COW_MSG_SIZE : r;
+out:
+	mutex_unlock(&ctl.read_lock);
+	return r;
 }
 
 static __poll_t cow_ctl_poll(struct file *file, poll_table *wait)
@@ -1597,7 +1650,7 @@ static __poll_t cow_ctl_poll(struct file *file, poll_table *wait)
 
 	poll_wait(file, &ctl.wait, wait);
 	spin_lock_irqsave(&cow_lock, flags);
-	if (!list_empty(&ctl.out))
+	if (cow_out_pending())
 		mask |= EPOLLIN | EPOLLRDNORM;
 	spin_unlock_irqrestore(&cow_lock, flags);
 	return mask;
@@ -2021,6 +2074,7 @@ static int __init dm_cow_init(void)
 	cow_out_init(&ctl.out_hello, DM_COW_MSG_HELLO);
 	cow_out_init(&ctl.out_replay_done, DM_COW_MSG_REPLAY_DONE);
 	init_waitqueue_head(&ctl.wait);
+	mutex_init(&ctl.read_lock);
 	INIT_DELAYED_WORK(&ctl.expire_work, cow_expire_work);
 	INIT_WORK(&ctl.fill_work, cow_fill_work);
 	ctl.state = CTL_CLOSED;
