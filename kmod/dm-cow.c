@@ -45,9 +45,12 @@
  * fault or a flush waiting for commits fails with EIO once it and the
  * daemon's absence have both lasted detach_timeout seconds.
  *
- * Volume removal: the last target's dtr waits (bounded the same way) until
- * the daemon has committed every filled chunk, so no completed write is
- * forgotten with the volume.
+ * Volume removal: the dtr that drops the volume's last reference waits
+ * (bounded the same way, killably) until the daemon has committed every
+ * filled chunk, so no completed write is forgotten with the volume. While it
+ * waits the volume stays findable with no references (dying): a new target
+ * with its ident revives it and the wait ends; of several dtrs that dropped
+ * it to zero meanwhile, the last to finish waiting frees it, unless revived.
  */
 
 #include <linux/module.h>
@@ -67,8 +70,7 @@
 #include <linux/version.h>
 #include <linux/kdev_t.h>
 #include <linux/ctype.h>
-#include <linux/delay.h>
-#include <linux/sched/signal.h>
+#include <linux/wait.h>
 
 #include "dm-cow.h"
 
@@ -147,7 +149,8 @@ struct cow_target {
 struct cow_volume {
 	/* under cow_volumes_lock */
 	struct list_head node;
-	unsigned int refs;
+	unsigned int refs;		/* targets; 0: dying, findable until freed */
+	unsigned int closers;		/* dtrs waiting for commits at refs 0 */
 	struct list_head targets;
 	unsigned long *forgotten;	/* chunks freed by FORGET; NULL until the first */
 
@@ -190,6 +193,7 @@ struct cow_volume {
 
 	struct work_struct work;
 	struct work_struct flush_work;
+	wait_queue_head_t commit_wait;	/* closers: COMMITTED arrived, or revived */
 };
 
 struct cow_gone {
@@ -997,6 +1001,7 @@ static struct cow_volume *cow_create_volume(const char *ident,
 	cow_out_init(&vol->out_flush, DM_COW_MSG_FLUSH);
 	INIT_WORK(&vol->work, cow_volume_work);
 	INIT_WORK(&vol->flush_work, cow_flush_work);
+	init_waitqueue_head(&vol->commit_wait);
 
 	spin_lock_irqsave(&cow_lock, flags);
 	list_add_tail(&vol->node, &cow_volumes);
@@ -1206,7 +1211,9 @@ static int cow_attach_volume(struct dm_target *ti, struct cow_target *ct,
 			goto fail;
 		}
 	}
-	vol->refs++;
+	/* A dying volume is revived: its closers stop waiting, this target owns it. */
+	if (!vol->refs++)
+		wake_up_all(&vol->commit_wait);
 	ct->vol = vol;
 	list_add_tail(&ct->node, &vol->targets);
 	mutex_unlock(&cow_volumes_lock);
@@ -1284,57 +1291,88 @@ bad_base:
 }
 
 /*
- * The volume's last target goes away. Filled chunks the daemon has not
+ * The volume's last target went away. Filled chunks the daemon has not
  * committed would be forgotten with the volume although their writes
  * completed, so do what a flush does: flush the CoW device, send FLUSH and
  * wait for the commits, as long as queued writes would wait for a daemon
- * (detach_timeout; 0 waits forever) or until the caller is killed.
+ * (detach_timeout; 0 waits forever), until the caller is killed, or until a
+ * new target revives the volume. FLUSH is sent again every second, for a
+ * daemon that attaches meanwhile. After a failed flush nothing is sent: the
+ * daemon must not commit remaps whose data may not be on the CoW device.
  */
 static void cow_commit_before_destroy(struct cow_volume *vol)
 {
 	unsigned long flags, start = jiffies;
-	unsigned int timeout, ticks = 0;
-	u64 left;
+	unsigned int timeout;
+	long left;
+	int r;
 
-	blkdev_issue_flush(vol->cow_bdev);
+	r = blkdev_issue_flush(vol->cow_bdev);
+	if (r) {
+		pr_err("dm-cow: volume %s: flushing the CoW device before removal failed: %d; not asking the daemon to commit\n",
+		       vol->ident, r);
+		return;
+	}
 	for (;;) {
 		spin_lock_irqsave(&cow_lock, flags);
-		left = vol->filled_uncommitted;
-		if (left && !(ticks++ % 10))
+		if (vol->filled_uncommitted)
 			cow_send_flush(vol, vol->fill_seq);
 		spin_unlock_irqrestore(&cow_lock, flags);
-		if (!left)
-			return;
+
 		timeout = READ_ONCE(detach_timeout);
-		if ((timeout && time_after(jiffies, start + (unsigned long)timeout * HZ)) ||
-		    fatal_signal_pending(current))
-			break;
-		msleep_interruptible(100);
+		left = HZ;
+		if (timeout) {
+			unsigned long end = start + (unsigned long)timeout * HZ;
+
+			if (time_after_eq(jiffies, end))
+				return;
+			left = min_t(long, left, end - jiffies);
+		}
+		/* Unlocked reads: a change wakes the queue after it is made. */
+		left = wait_event_killable_timeout(vol->commit_wait,
+						   !READ_ONCE(vol->filled_uncommitted) ||
+						   READ_ONCE(vol->refs), left);
+		if (left < 0 || !READ_ONCE(vol->filled_uncommitted) || READ_ONCE(vol->refs))
+			return;
 	}
-	pr_err("dm-cow: volume %s: removed with %llu filled chunks the daemon did not commit\n",
-	       vol->ident, left);
 }
 
 static void cow_dtr(struct dm_target *ti)
 {
 	struct cow_target *ct = ti->private;
 	struct cow_volume *vol = ct->vol;
-	bool last;
+	unsigned long flags;
+	u64 left;
 
+	/*
+	 * Drop the reference first: of two dtrs racing (an old table destroyed
+	 * after a resume, a remove of another table), exactly the one that
+	 * reaches zero waits for the commits.
+	 */
 	mutex_lock(&cow_volumes_lock);
 	list_del(&ct->node);
-	last = vol->refs == 1;
+	if (--vol->refs) {
+		mutex_unlock(&cow_volumes_lock);
+		goto out;
+	}
+	vol->closers++;
 	mutex_unlock(&cow_volumes_lock);
 
 	/* Without the mutex: the daemon's COMMITTED needs it. */
-	if (last)
-		cow_commit_before_destroy(vol);
+	cow_commit_before_destroy(vol);
 
 	mutex_lock(&cow_volumes_lock);
-	if (!--vol->refs)
+	if (!--vol->closers && !vol->refs) {
+		spin_lock_irqsave(&cow_lock, flags);
+		left = vol->filled_uncommitted;
+		spin_unlock_irqrestore(&cow_lock, flags);
+		if (left)
+			pr_err("dm-cow: volume %s: removed with %llu filled chunks the daemon did not commit\n",
+			       vol->ident, left);
 		cow_destroy_volume(vol);
+	}
 	mutex_unlock(&cow_volumes_lock);
-
+out:
 	dm_put_device(ti, ct->cow);
 	dm_put_device(ti, ct->base);
 	kfree(ct);
@@ -1871,6 +1909,8 @@ static int cow_handle_committed(struct cow_volume *vol, const struct dm_cow_msg 
 		vol->filled_uncommitted--;
 		cow_unqueue_out(&c->out);
 		cow_release_flush_waiters(vol, &done);
+		if (!vol->filled_uncommitted)
+			wake_up_all(&vol->commit_wait);
 	}
 	spin_unlock_irqrestore(&cow_lock, flags);
 
