@@ -523,8 +523,8 @@ static void cow_flush_work(struct work_struct *work)
 	spin_unlock_irqrestore(&cow_lock, flags);
 
 	if (r && !bio_list_empty(&failed))
-		pr_err_ratelimited("dm-cow: volume %s: flushing the CoW device failed: %d\n",
-				   vol->ident, r);
+		DMERR_LIMIT("volume %s: flushing the CoW device failed: %d",
+			    vol->ident, r);
 	cow_end_bios(&failed, BLK_STS_IOERR);
 	cow_end_bios(&done, BLK_STS_OK);
 }
@@ -657,8 +657,7 @@ static void cow_fill_finished(struct cow_chunk *c)
 		vol->errors++;
 		cow_erase(c);
 		spin_unlock_irqrestore(&cow_lock, flags);
-		pr_err_ratelimited("dm-cow: volume %s: filling chunk %llu failed\n",
-				   vol->ident, c->nr);
+		DMERR_LIMIT("volume %s: filling chunk %llu failed", vol->ident, c->nr);
 		mempool_free(c, cow_chunk_pool);
 		cow_end_bios(&writes, BLK_STS_IOERR);
 		cow_end_bios(&done, err);
@@ -1151,6 +1150,12 @@ static int cow_check_geometry(struct dm_target *ti, struct cow_target *ct,
 		ti->error = "base_dev and cow_dev are the same device";
 		return -EINVAL;
 	}
+	/* A fill copies or zeroes whole chunks: each must be whole blocks of both. */
+	if ((chunk_sectors << SECTOR_SHIFT) < bdev_logical_block_size(ct->base->bdev) ||
+	    (chunk_sectors << SECTOR_SHIFT) < bdev_logical_block_size(ct->cow->bdev)) {
+		ti->error = "chunk_sectors is smaller than the base or CoW device's logical block size";
+		return -EINVAL;
+	}
 	if (base_sectors < end) {
 		ti->error = "base_dev is shorter than the segment's end";
 		return -EINVAL;
@@ -1183,6 +1188,7 @@ static int cow_attach_volume(struct dm_target *ti, struct cow_target *ct,
 			     const char *ident, u32 chunk_sectors)
 {
 	struct cow_volume *vol;
+	int r = -EINVAL;
 
 	mutex_lock(&cow_volumes_lock);
 	vol = cow_find_volume_by_ident(ident);
@@ -1208,6 +1214,7 @@ static int cow_attach_volume(struct dm_target *ti, struct cow_target *ct,
 		vol = cow_create_volume(ident, ct->base, ct->cow, chunk_sectors);
 		if (!vol) {
 			ti->error = "Cannot allocate volume";
+			r = -ENOMEM;
 			goto fail;
 		}
 	}
@@ -1220,7 +1227,7 @@ static int cow_attach_volume(struct dm_target *ti, struct cow_target *ct,
 	return 0;
 fail:
 	mutex_unlock(&cow_volumes_lock);
-	return -EINVAL;
+	return r;
 }
 
 /*
@@ -1309,8 +1316,8 @@ static void cow_commit_before_destroy(struct cow_volume *vol)
 
 	r = blkdev_issue_flush(vol->cow_bdev);
 	if (r) {
-		pr_err("dm-cow: volume %s: flushing the CoW device before removal failed: %d; not asking the daemon to commit\n",
-		       vol->ident, r);
+		DMERR("volume %s: flushing the CoW device before removal failed: %d; not asking the daemon to commit",
+		      vol->ident, r);
 		return;
 	}
 	for (;;) {
@@ -1367,8 +1374,8 @@ static void cow_dtr(struct dm_target *ti)
 		left = vol->filled_uncommitted;
 		spin_unlock_irqrestore(&cow_lock, flags);
 		if (left)
-			pr_err("dm-cow: volume %s: removed with %llu filled chunks the daemon did not commit\n",
-			       vol->ident, left);
+			DMERR("volume %s: removed with %llu filled chunks the daemon did not commit",
+			      vol->ident, left);
 		cow_destroy_volume(vol);
 	}
 	mutex_unlock(&cow_volumes_lock);
@@ -1499,8 +1506,8 @@ static void cow_expire_volume(struct cow_volume *vol, unsigned long timeout)
 	spin_unlock_irqrestore(&cow_lock, flags);
 
 	if (writes || nflushes)
-		pr_err("dm-cow: volume %s: no daemon attached for %u s: failing %u queued writes and %u flushes with EIO\n",
-		       vol->ident, READ_ONCE(detach_timeout), writes, nflushes);
+		DMERR("volume %s: no daemon attached for %u s: failing %u queued writes and %u flushes with EIO",
+		      vol->ident, READ_ONCE(detach_timeout), writes, nflushes);
 	cow_end_bios(&failed, BLK_STS_IOERR);
 }
 
@@ -1709,10 +1716,10 @@ static const char *cow_msg_name(u32 type)
 }
 
 #define cow_reject(m, fmt, ...) ({					\
-	pr_warn_ratelimited("dm-cow: rejected %s (type %u) for volume %u: " fmt "\n", \
-			    cow_msg_name(le32_to_cpu((m)->type)),	\
-			    le32_to_cpu((m)->type), le32_to_cpu((m)->volume), \
-			    ##__VA_ARGS__);				\
+	DMWARN_LIMIT("rejected %s (type %u) for volume %u: " fmt,	\
+		     cow_msg_name(le32_to_cpu((m)->type)),		\
+		     le32_to_cpu((m)->type), le32_to_cpu((m)->volume),	\
+		     ##__VA_ARGS__);					\
 	-EINVAL;							\
 })
 
@@ -1768,13 +1775,13 @@ static int cow_handle_hello(const struct dm_cow_msg *m)
 	unsigned long flags;
 
 	if (le32_to_cpu(m->type) != DM_COW_MSG_HELLO) {
-		pr_warn_ratelimited("dm-cow: daemon sent type %u before HELLO; refusing\n",
-				    le32_to_cpu(m->type));
+		DMWARN_LIMIT("daemon sent type %u before HELLO; refusing",
+			     le32_to_cpu(m->type));
 		return -EPROTO;
 	}
 	if (version != DM_COW_PROTOCOL_VERSION) {
-		pr_err_ratelimited("dm-cow: daemon speaks protocol version %u, module speaks version %u; refusing\n",
-				   version, DM_COW_PROTOCOL_VERSION);
+		DMERR_LIMIT("daemon speaks protocol version %u, module speaks version %u; refusing",
+			    version, DM_COW_PROTOCOL_VERSION);
 		return -EPROTO;
 	}
 	if (m->volume || m->seq || le32_to_cpu(m->hello.msg_size) != DM_COW_MSG_SIZE ||
@@ -1794,7 +1801,7 @@ static int cow_handle_hello(const struct dm_cow_msg *m)
 	cow_replay();
 	spin_unlock_irqrestore(&cow_lock, flags);
 	mutex_unlock(&cow_volumes_lock);
-	pr_info("dm-cow: daemon attached (protocol version %u)\n", version);
+	DMINFO("daemon attached (protocol version %u)", version);
 	return 0;
 }
 
@@ -1942,8 +1949,11 @@ static int cow_handle_forget(struct cow_volume *vol, const struct dm_cow_msg *m)
 	if (!vol->forgotten) {
 		vol->forgotten = kvcalloc(BITS_TO_LONGS(vol->nr_chunks),
 					  sizeof(unsigned long), GFP_KERNEL);
-		if (!vol->forgotten)
-			return cow_reject(m, "no memory to mark chunk %llu forgotten; the remap stays", nr);
+		if (!vol->forgotten) {
+			DMERR_LIMIT("FORGET for volume %u: no memory to mark chunk %llu forgotten; the remap stays",
+				    vol->id, nr);
+			return -ENOMEM;
+		}
 	}
 
 	spin_lock_irqsave(&cow_lock, flags);
@@ -2033,8 +2043,8 @@ static ssize_t cow_ctl_write(struct file *file, const char __user *buf,
 
 	if (!count || count % DM_COW_MSG_SIZE ||
 	    count > COW_MAX_WRITE_MSGS * DM_COW_MSG_SIZE) {
-		pr_warn_ratelimited("dm-cow: rejected write of %zu bytes: must be 1 to %u whole %u-byte messages\n",
-				    count, COW_MAX_WRITE_MSGS, DM_COW_MSG_SIZE);
+		DMWARN_LIMIT("rejected write of %zu bytes: must be 1 to %u whole %u-byte messages",
+			     count, COW_MAX_WRITE_MSGS, DM_COW_MSG_SIZE);
 		return -EINVAL;
 	}
 	for (done = 0; done < count; done += DM_COW_MSG_SIZE) {
@@ -2080,8 +2090,8 @@ static int cow_ctl_release(struct inode *inode, struct file *file)
 	ctl.state = CTL_CLOSED;
 	cow_discard_out();
 	spin_unlock_irqrestore(&cow_lock, flags);
-	pr_info("dm-cow: daemon detached; queued writes wait up to %u s (0: forever)\n",
-		READ_ONCE(detach_timeout));
+	DMINFO("daemon detached; queued writes wait up to %u s (0: forever)",
+	       READ_ONCE(detach_timeout));
 	mod_delayed_work(cow_wq, &ctl.expire_work, HZ);
 	return 0;
 }
