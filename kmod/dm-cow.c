@@ -45,9 +45,12 @@
  * fault or a flush waiting for commits fails with EIO once it and the
  * daemon's absence have both lasted detach_timeout seconds.
  *
- * Volume removal: the last target's dtr waits (bounded the same way) until
- * the daemon has committed every filled chunk, so no completed write is
- * forgotten with the volume.
+ * Volume removal: the dtr that drops the volume's last reference waits
+ * (bounded the same way, killably) until the daemon has committed every
+ * filled chunk, so no completed write is forgotten with the volume. While it
+ * waits the volume stays findable with no references (dying): a new target
+ * with its ident revives it and the wait ends; of several dtrs that dropped
+ * it to zero meanwhile, the last to finish waiting frees it, unless revived.
  */
 
 #include <linux/module.h>
@@ -67,14 +70,14 @@
 #include <linux/version.h>
 #include <linux/kdev_t.h>
 #include <linux/ctype.h>
-#include <linux/delay.h>
-#include <linux/sched/signal.h>
+#include <linux/wait.h>
 
 #include "dm-cow.h"
 
 #define DM_MSG_PREFIX "cow"
 
 #define COW_MAX_READ_MSGS	64	/* messages returned by one read() */
+#define COW_READ_BATCH		4	/* messages popped at once by read() */
 #define COW_MAX_WRITE_MSGS	256	/* messages accepted by one write() */
 #define COW_MAX_CHUNK_SECTORS	(1U << 21)	/* 1 GiB */
 #define COW_MIN_POOL		64
@@ -146,7 +149,8 @@ struct cow_target {
 struct cow_volume {
 	/* under cow_volumes_lock */
 	struct list_head node;
-	unsigned int refs;
+	unsigned int refs;		/* targets; 0: dying, findable until freed */
+	unsigned int closers;		/* dtrs waiting for commits at refs 0 */
 	struct list_head targets;
 	unsigned long *forgotten;	/* chunks freed by FORGET; NULL until the first */
 
@@ -189,6 +193,7 @@ struct cow_volume {
 
 	struct work_struct work;
 	struct work_struct flush_work;
+	wait_queue_head_t commit_wait;	/* closers: COMMITTED arrived, or revived */
 };
 
 struct cow_gone {
@@ -230,6 +235,10 @@ static struct {
 	struct list_head fill_queue;
 	unsigned int copies_running;
 	struct work_struct fill_work;
+	/* Popped messages a read() could not copy out: the next read's first. */
+	struct mutex read_lock;		/* one read() at a time, so they fit */
+	struct dm_cow_msg pushback[COW_READ_BATCH];
+	unsigned int nr_pushback;
 } ctl;
 
 static struct workqueue_struct *cow_wq;
@@ -271,6 +280,7 @@ static void cow_discard_out(void)
 	struct cow_out *o, *tmp;
 
 	lockdep_assert_held(&cow_lock);
+	ctl.nr_pushback = 0;
 	list_for_each_entry_safe(o, tmp, &ctl.out, node) {
 		list_del_init(&o->node);
 		if (o->type == DM_COW_MSG_VOLUME_GONE)
@@ -513,8 +523,8 @@ static void cow_flush_work(struct work_struct *work)
 	spin_unlock_irqrestore(&cow_lock, flags);
 
 	if (r && !bio_list_empty(&failed))
-		pr_err_ratelimited("dm-cow: volume %s: flushing the CoW device failed: %d\n",
-				   vol->ident, r);
+		DMERR_LIMIT("volume %s: flushing the CoW device failed: %d",
+			    vol->ident, r);
 	cow_end_bios(&failed, BLK_STS_IOERR);
 	cow_end_bios(&done, BLK_STS_OK);
 }
@@ -647,8 +657,7 @@ static void cow_fill_finished(struct cow_chunk *c)
 		vol->errors++;
 		cow_erase(c);
 		spin_unlock_irqrestore(&cow_lock, flags);
-		pr_err_ratelimited("dm-cow: volume %s: filling chunk %llu failed\n",
-				   vol->ident, c->nr);
+		DMERR_LIMIT("volume %s: filling chunk %llu failed", vol->ident, c->nr);
 		mempool_free(c, cow_chunk_pool);
 		cow_end_bios(&writes, BLK_STS_IOERR);
 		cow_end_bios(&done, err);
@@ -991,6 +1000,7 @@ static struct cow_volume *cow_create_volume(const char *ident,
 	cow_out_init(&vol->out_flush, DM_COW_MSG_FLUSH);
 	INIT_WORK(&vol->work, cow_volume_work);
 	INIT_WORK(&vol->flush_work, cow_flush_work);
+	init_waitqueue_head(&vol->commit_wait);
 
 	spin_lock_irqsave(&cow_lock, flags);
 	list_add_tail(&vol->node, &cow_volumes);
@@ -1140,6 +1150,12 @@ static int cow_check_geometry(struct dm_target *ti, struct cow_target *ct,
 		ti->error = "base_dev and cow_dev are the same device";
 		return -EINVAL;
 	}
+	/* A fill copies or zeroes whole chunks: each must be whole blocks of both. */
+	if ((chunk_sectors << SECTOR_SHIFT) < bdev_logical_block_size(ct->base->bdev) ||
+	    (chunk_sectors << SECTOR_SHIFT) < bdev_logical_block_size(ct->cow->bdev)) {
+		ti->error = "chunk_sectors is smaller than the base or CoW device's logical block size";
+		return -EINVAL;
+	}
 	if (base_sectors < end) {
 		ti->error = "base_dev is shorter than the segment's end";
 		return -EINVAL;
@@ -1172,6 +1188,7 @@ static int cow_attach_volume(struct dm_target *ti, struct cow_target *ct,
 			     const char *ident, u32 chunk_sectors)
 {
 	struct cow_volume *vol;
+	int r = -EINVAL;
 
 	mutex_lock(&cow_volumes_lock);
 	vol = cow_find_volume_by_ident(ident);
@@ -1197,17 +1214,20 @@ static int cow_attach_volume(struct dm_target *ti, struct cow_target *ct,
 		vol = cow_create_volume(ident, ct->base, ct->cow, chunk_sectors);
 		if (!vol) {
 			ti->error = "Cannot allocate volume";
+			r = -ENOMEM;
 			goto fail;
 		}
 	}
-	vol->refs++;
+	/* A dying volume is revived: its closers stop waiting, this target owns it. */
+	if (!vol->refs++)
+		wake_up_all(&vol->commit_wait);
 	ct->vol = vol;
 	list_add_tail(&ct->node, &vol->targets);
 	mutex_unlock(&cow_volumes_lock);
 	return 0;
 fail:
 	mutex_unlock(&cow_volumes_lock);
-	return -EINVAL;
+	return r;
 }
 
 /*
@@ -1278,57 +1298,88 @@ bad_base:
 }
 
 /*
- * The volume's last target goes away. Filled chunks the daemon has not
+ * The volume's last target went away. Filled chunks the daemon has not
  * committed would be forgotten with the volume although their writes
  * completed, so do what a flush does: flush the CoW device, send FLUSH and
  * wait for the commits, as long as queued writes would wait for a daemon
- * (detach_timeout; 0 waits forever) or until the caller is killed.
+ * (detach_timeout; 0 waits forever), until the caller is killed, or until a
+ * new target revives the volume. FLUSH is sent again every second, for a
+ * daemon that attaches meanwhile. After a failed flush nothing is sent: the
+ * daemon must not commit remaps whose data may not be on the CoW device.
  */
 static void cow_commit_before_destroy(struct cow_volume *vol)
 {
 	unsigned long flags, start = jiffies;
-	unsigned int timeout, ticks = 0;
-	u64 left;
+	unsigned int timeout;
+	long left;
+	int r;
 
-	blkdev_issue_flush(vol->cow_bdev);
+	r = blkdev_issue_flush(vol->cow_bdev);
+	if (r) {
+		DMERR("volume %s: flushing the CoW device before removal failed: %d; not asking the daemon to commit",
+		      vol->ident, r);
+		return;
+	}
 	for (;;) {
 		spin_lock_irqsave(&cow_lock, flags);
-		left = vol->filled_uncommitted;
-		if (left && !(ticks++ % 10))
+		if (vol->filled_uncommitted)
 			cow_send_flush(vol, vol->fill_seq);
 		spin_unlock_irqrestore(&cow_lock, flags);
-		if (!left)
-			return;
+
 		timeout = READ_ONCE(detach_timeout);
-		if ((timeout && time_after(jiffies, start + (unsigned long)timeout * HZ)) ||
-		    fatal_signal_pending(current))
-			break;
-		msleep_interruptible(100);
+		left = HZ;
+		if (timeout) {
+			unsigned long end = start + (unsigned long)timeout * HZ;
+
+			if (time_after_eq(jiffies, end))
+				return;
+			left = min_t(long, left, end - jiffies);
+		}
+		/* Unlocked reads: a change wakes the queue after it is made. */
+		left = wait_event_killable_timeout(vol->commit_wait,
+						   !READ_ONCE(vol->filled_uncommitted) ||
+						   READ_ONCE(vol->refs), left);
+		if (left < 0 || !READ_ONCE(vol->filled_uncommitted) || READ_ONCE(vol->refs))
+			return;
 	}
-	pr_err("dm-cow: volume %s: removed with %llu filled chunks the daemon did not commit\n",
-	       vol->ident, left);
 }
 
 static void cow_dtr(struct dm_target *ti)
 {
 	struct cow_target *ct = ti->private;
 	struct cow_volume *vol = ct->vol;
-	bool last;
+	unsigned long flags;
+	u64 left;
 
+	/*
+	 * Drop the reference first: of two dtrs racing (an old table destroyed
+	 * after a resume, a remove of another table), exactly the one that
+	 * reaches zero waits for the commits.
+	 */
 	mutex_lock(&cow_volumes_lock);
 	list_del(&ct->node);
-	last = vol->refs == 1;
+	if (--vol->refs) {
+		mutex_unlock(&cow_volumes_lock);
+		goto out;
+	}
+	vol->closers++;
 	mutex_unlock(&cow_volumes_lock);
 
 	/* Without the mutex: the daemon's COMMITTED needs it. */
-	if (last)
-		cow_commit_before_destroy(vol);
+	cow_commit_before_destroy(vol);
 
 	mutex_lock(&cow_volumes_lock);
-	if (!--vol->refs)
+	if (!--vol->closers && !vol->refs) {
+		spin_lock_irqsave(&cow_lock, flags);
+		left = vol->filled_uncommitted;
+		spin_unlock_irqrestore(&cow_lock, flags);
+		if (left)
+			DMERR("volume %s: removed with %llu filled chunks the daemon did not commit",
+			      vol->ident, left);
 		cow_destroy_volume(vol);
+	}
 	mutex_unlock(&cow_volumes_lock);
-
+out:
 	dm_put_device(ti, ct->cow);
 	dm_put_device(ti, ct->base);
 	kfree(ct);
@@ -1455,8 +1506,8 @@ static void cow_expire_volume(struct cow_volume *vol, unsigned long timeout)
 	spin_unlock_irqrestore(&cow_lock, flags);
 
 	if (writes || nflushes)
-		pr_err("dm-cow: volume %s: no daemon attached for %u s: failing %u queued writes and %u flushes with EIO\n",
-		       vol->ident, READ_ONCE(detach_timeout), writes, nflushes);
+		DMERR("volume %s: no daemon attached for %u s: failing %u queued writes and %u flushes with EIO",
+		      vol->ident, READ_ONCE(detach_timeout), writes, nflushes);
 	cow_end_bios(&failed, BLK_STS_IOERR);
 }
 
@@ -1536,13 +1587,23 @@ static void cow_format(struct cow_out *o, struct dm_cow_msg *m)
 	}
 }
 
-/* Pop up to @max queued messages into @msgs. */
+/* Is a message waiting for read()? Unlocked for wait conditions. */
+static bool cow_out_pending(void)
+{
+	return READ_ONCE(ctl.nr_pushback) || !list_empty(&ctl.out);
+}
+
+/* Pop up to @max messages into @msgs: the pushed-back ones first. */
 static size_t cow_pop_out(struct dm_cow_msg *msgs, size_t max)
 {
 	unsigned long flags;
-	size_t n = 0;
+	size_t n;
 
 	spin_lock_irqsave(&cow_lock, flags);
+	n = min_t(size_t, max, ctl.nr_pushback);
+	memcpy(msgs, ctl.pushback, n * sizeof(*msgs));
+	memmove(ctl.pushback, ctl.pushback + n, (ctl.nr_pushback - n) * sizeof(*msgs));
+	WRITE_ONCE(ctl.nr_pushback, ctl.nr_pushback - n);
 	while (n < max && !list_empty(&ctl.out)) {
 		struct cow_out *o = list_first_entry(&ctl.out, struct cow_out, node);
 
@@ -1556,38 +1617,75 @@ static size_t cow_pop_out(struct dm_cow_msg *msgs, size_t max)
 }
 
 /*
+ * Put back at the head the messages of a batch that did not reach the
+ * reader. They are kept formatted: their subjects may change or go away
+ * before the next read, and the daemon must still get what was popped, in
+ * order. With one reader at a time they fit (see cow_ctl_read).
+ */
+static void cow_push_back(const struct dm_cow_msg *msgs, size_t n)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&cow_lock, flags);
+	if (!WARN_ON_ONCE(ctl.nr_pushback + n > COW_READ_BATCH)) {
+		memmove(ctl.pushback + n, ctl.pushback, ctl.nr_pushback * sizeof(*msgs));
+		memcpy(ctl.pushback, msgs, n * sizeof(*msgs));
+		WRITE_ONCE(ctl.nr_pushback, ctl.nr_pushback + n);
+	}
+	spin_unlock_irqrestore(&cow_lock, flags);
+}
+
+/*
  * The daemon may be all that stands between the kernel and free memory, so
  * its read path does not allocate: messages go out in small on-stack batches.
+ * A batch that cannot be copied out whole is pushed back from its first
+ * message not copied; the read returns the whole messages copied, or -EFAULT
+ * if none. A batch popped always fits back: the pushed-back messages come
+ * first in the next batch, and one read() runs at a time.
  */
 static ssize_t cow_ctl_read(struct file *file, char __user *buf, size_t count,
 			    loff_t *ppos)
 {
 	size_t max_msgs = min_t(size_t, count / DM_COW_MSG_SIZE, COW_MAX_READ_MSGS);
-	struct dm_cow_msg msgs[4];
-	size_t done = 0, n;
-	int r;
+	struct dm_cow_msg msgs[COW_READ_BATCH];
+	size_t done = 0, n, copied;
+	ssize_t r = 0;
 
 	if (!max_msgs)
 		return -EINVAL;
+	if (mutex_lock_interruptible(&ctl.read_lock))
+		return -ERESTARTSYS;
 	for (;;) {
 		n = cow_pop_out(msgs, min_t(size_t, ARRAY_SIZE(msgs), max_msgs - done));
 		if (n) {
-			if (copy_to_user(buf + done * DM_COW_MSG_SIZE, msgs, n * DM_COW_MSG_SIZE))
-				return -EFAULT;
-			done += n;
+			copied = n * DM_COW_MSG_SIZE -
+				 copy_to_user(buf + done * DM_COW_MSG_SIZE, msgs,
+					      n * DM_COW_MSG_SIZE);
+			copied /= DM_COW_MSG_SIZE;
+			done += copied;
+			if (copied < n) {
+				cow_push_back(msgs + copied, n - copied);
+				r = -EFAULT;
+				break;
+			}
 			if (done == max_msgs)
 				break;
 			continue;
 		}
 		if (done)
 			break;
-		if (file->f_flags & O_NONBLOCK)
-			return -EAGAIN;
-		r = wait_event_interruptible(ctl.wait, !list_empty(&ctl.out));
+		if (file->f_flags & O_NONBLOCK) {
+			r = -EAGAIN;
+			goto out;
+		}
+		r = wait_event_interruptible(ctl.wait, cow_out_pending());
 		if (r)
-			return r;
+			goto out;
 	}
-	return done * DM_COW_MSG_SIZE;
+	r = done ? done * DM_COW_MSG_SIZE : r;
+out:
+	mutex_unlock(&ctl.read_lock);
+	return r;
 }
 
 static __poll_t cow_ctl_poll(struct file *file, poll_table *wait)
@@ -1597,7 +1695,7 @@ static __poll_t cow_ctl_poll(struct file *file, poll_table *wait)
 
 	poll_wait(file, &ctl.wait, wait);
 	spin_lock_irqsave(&cow_lock, flags);
-	if (!list_empty(&ctl.out))
+	if (cow_out_pending())
 		mask |= EPOLLIN | EPOLLRDNORM;
 	spin_unlock_irqrestore(&cow_lock, flags);
 	return mask;
@@ -1618,10 +1716,10 @@ static const char *cow_msg_name(u32 type)
 }
 
 #define cow_reject(m, fmt, ...) ({					\
-	pr_warn_ratelimited("dm-cow: rejected %s (type %u) for volume %u: " fmt "\n", \
-			    cow_msg_name(le32_to_cpu((m)->type)),	\
-			    le32_to_cpu((m)->type), le32_to_cpu((m)->volume), \
-			    ##__VA_ARGS__);				\
+	DMWARN_LIMIT("rejected %s (type %u) for volume %u: " fmt,	\
+		     cow_msg_name(le32_to_cpu((m)->type)),		\
+		     le32_to_cpu((m)->type), le32_to_cpu((m)->volume),	\
+		     ##__VA_ARGS__);					\
 	-EINVAL;							\
 })
 
@@ -1677,13 +1775,13 @@ static int cow_handle_hello(const struct dm_cow_msg *m)
 	unsigned long flags;
 
 	if (le32_to_cpu(m->type) != DM_COW_MSG_HELLO) {
-		pr_warn_ratelimited("dm-cow: daemon sent type %u before HELLO; refusing\n",
-				    le32_to_cpu(m->type));
+		DMWARN_LIMIT("daemon sent type %u before HELLO; refusing",
+			     le32_to_cpu(m->type));
 		return -EPROTO;
 	}
 	if (version != DM_COW_PROTOCOL_VERSION) {
-		pr_err_ratelimited("dm-cow: daemon speaks protocol version %u, module speaks version %u; refusing\n",
-				   version, DM_COW_PROTOCOL_VERSION);
+		DMERR_LIMIT("daemon speaks protocol version %u, module speaks version %u; refusing",
+			    version, DM_COW_PROTOCOL_VERSION);
 		return -EPROTO;
 	}
 	if (m->volume || m->seq || le32_to_cpu(m->hello.msg_size) != DM_COW_MSG_SIZE ||
@@ -1703,7 +1801,7 @@ static int cow_handle_hello(const struct dm_cow_msg *m)
 	cow_replay();
 	spin_unlock_irqrestore(&cow_lock, flags);
 	mutex_unlock(&cow_volumes_lock);
-	pr_info("dm-cow: daemon attached (protocol version %u)\n", version);
+	DMINFO("daemon attached (protocol version %u)", version);
 	return 0;
 }
 
@@ -1818,6 +1916,8 @@ static int cow_handle_committed(struct cow_volume *vol, const struct dm_cow_msg 
 		vol->filled_uncommitted--;
 		cow_unqueue_out(&c->out);
 		cow_release_flush_waiters(vol, &done);
+		if (!vol->filled_uncommitted)
+			wake_up_all(&vol->commit_wait);
 	}
 	spin_unlock_irqrestore(&cow_lock, flags);
 
@@ -1849,8 +1949,11 @@ static int cow_handle_forget(struct cow_volume *vol, const struct dm_cow_msg *m)
 	if (!vol->forgotten) {
 		vol->forgotten = kvcalloc(BITS_TO_LONGS(vol->nr_chunks),
 					  sizeof(unsigned long), GFP_KERNEL);
-		if (!vol->forgotten)
-			return cow_reject(m, "no memory to mark chunk %llu forgotten; the remap stays", nr);
+		if (!vol->forgotten) {
+			DMERR_LIMIT("FORGET for volume %u: no memory to mark chunk %llu forgotten; the remap stays",
+				    vol->id, nr);
+			return -ENOMEM;
+		}
 	}
 
 	spin_lock_irqsave(&cow_lock, flags);
@@ -1940,8 +2043,8 @@ static ssize_t cow_ctl_write(struct file *file, const char __user *buf,
 
 	if (!count || count % DM_COW_MSG_SIZE ||
 	    count > COW_MAX_WRITE_MSGS * DM_COW_MSG_SIZE) {
-		pr_warn_ratelimited("dm-cow: rejected write of %zu bytes: must be 1 to %u whole %u-byte messages\n",
-				    count, COW_MAX_WRITE_MSGS, DM_COW_MSG_SIZE);
+		DMWARN_LIMIT("rejected write of %zu bytes: must be 1 to %u whole %u-byte messages",
+			     count, COW_MAX_WRITE_MSGS, DM_COW_MSG_SIZE);
 		return -EINVAL;
 	}
 	for (done = 0; done < count; done += DM_COW_MSG_SIZE) {
@@ -1987,8 +2090,8 @@ static int cow_ctl_release(struct inode *inode, struct file *file)
 	ctl.state = CTL_CLOSED;
 	cow_discard_out();
 	spin_unlock_irqrestore(&cow_lock, flags);
-	pr_info("dm-cow: daemon detached; queued writes wait up to %u s (0: forever)\n",
-		READ_ONCE(detach_timeout));
+	DMINFO("daemon detached; queued writes wait up to %u s (0: forever)",
+	       READ_ONCE(detach_timeout));
 	mod_delayed_work(cow_wq, &ctl.expire_work, HZ);
 	return 0;
 }
@@ -2021,6 +2124,7 @@ static int __init dm_cow_init(void)
 	cow_out_init(&ctl.out_hello, DM_COW_MSG_HELLO);
 	cow_out_init(&ctl.out_replay_done, DM_COW_MSG_REPLAY_DONE);
 	init_waitqueue_head(&ctl.wait);
+	mutex_init(&ctl.read_lock);
 	INIT_DELAYED_WORK(&ctl.expire_work, cow_expire_work);
 	INIT_WORK(&ctl.fill_work, cow_fill_work);
 	ctl.state = CTL_CLOSED;

@@ -13,6 +13,7 @@ other). --state FILE keeps placements across restarts, as a daemon's metadata
 would: replayed GRANTED/FILLED remaps are adopted before anything is placed.
 """
 import argparse
+import ctypes
 import errno
 import json
 import os
@@ -75,6 +76,8 @@ class Responder:
         self.replay_done = False
         self.held_fault = None
         self.state = self.load_state()
+        self.bad_reads_left = args.bad_reads
+        self.bad_page = None
 
     # ---------------------------------------------------------------- plumbing
 
@@ -132,7 +135,9 @@ class Responder:
                     sys.exit(4)
 
     def handshake(self):
-        msgs = self.read_messages(block=True)
+        msgs = []
+        while not msgs:
+            msgs = self.read_messages(block=True)
         mtype, _, _ = HEADER.unpack_from(msgs[0])
         version, size, max_copies, _ = HELLO_BODY.unpack_from(msgs[0], HEADER.size)
         if mtype != HELLO:
@@ -147,7 +152,38 @@ class Responder:
         for m in msgs[1:]:
             self.handle(m)
 
+    def bad_read(self):
+        """Read into memory that cannot be written: a page with no access, or a buffer whose
+        first message fits before it. The kernel must keep what it could not copy out."""
+        libc = ctypes.CDLL(None, use_errno=True)
+        if self.bad_page is None:
+            libc.mmap.restype = ctypes.c_void_p
+            libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                                  ctypes.c_int, ctypes.c_long]
+            base = libc.mmap(None, 8192, 3, 0x22, -1, 0)    # PROT_READ|WRITE, PRIVATE|ANONYMOUS
+            libc.mprotect(ctypes.c_void_p(base + 4096), 4096, 0)
+            self.bad_page = base + 4096
+        partial = self.bad_reads_left % 2 == 0
+        self.bad_reads_left -= 1
+        addr = self.bad_page - (MSG_SIZE if partial else 0)
+        n = libc.read(self.fd, ctypes.c_void_p(addr), MSG_SIZE * 64)
+        err = ctypes.get_errno()
+        if n < 0:
+            self.log("BAD-READ %s %s" % ("partial" if partial else "unmapped",
+                                          errno.errorcode.get(err, err)))
+            return []
+        self.log("BAD-READ %s returned %d" % ("partial" if partial else "unmapped", n))
+        if n % MSG_SIZE:
+            self.log("PROTOCOL ERROR: read returned %d bytes" % n)
+            sys.exit(5)
+        data = ctypes.string_at(addr, n)
+        return [data[i:i + MSG_SIZE] for i in range(0, n, MSG_SIZE)]
+
     def read_messages(self, block):
+        if self.bad_reads_left > 0:
+            ready, _, _ = select.select([self.fd], [], [], None if block else 0)
+            if ready:
+                return self.bad_read()
         while True:
             try:
                 data = os.read(self.fd, MSG_SIZE * 64)
@@ -398,6 +434,9 @@ def main():
                    help="answer the first fault only after sending every kind of bad reply")
     p.add_argument("--hello-version", type=int, default=VERSION,
                    help="say this version; any other than %d expects EPROTO and exits" % VERSION)
+    p.add_argument("--bad-reads", type=int, default=0,
+                   help="do this many reads into unwritable memory first, alternately whole and "
+                        "partial (the first message fits), each when a message is waiting")
     p.add_argument("--check-busy", action="store_true", help="check that a second open gets EBUSY")
     args = p.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))

@@ -66,7 +66,7 @@ put /tmp/w4 4 &
 w4=$!
 wait_gone $w4 30 || fail "the queued write did not fail within 30 s"
 if wait $w4; then fail "the queued write succeeded with no daemon"; fi
-dmesg | grep -q 'dm-cow: volume vol1: no daemon attached for 3 s: failing 1 queued writes' ||
+dmesg | grep -q 'device-mapper: cow: volume vol1: no daemon attached for 3 s: failing 1 queued writes' ||
 	fail "no log line naming the volume: $(dmesg | tail -5)"
 [ "$(status_field c1 errors)" -ge 1 ] || fail "errors not counted: $(dmsetup status c1)"
 
