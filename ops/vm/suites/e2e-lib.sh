@@ -55,6 +55,8 @@ all_serving() {
 
 # start_daemon VOLUME...: start dmcowd on $DCONF and wait until every named volume is serving
 # (read from its log: a JVM start costs many seconds under emulation, dmcowctl one more).
+# dmcowd is a background job of the scenario's shell: wait for other jobs by their PIDs, since a
+# bare "wait" waits for dmcowd too, that is, for ever.
 start_daemon() {
 	: >"$DLOG.run"
 	# DMCOW_CDS (set by ops/vm/run): dmcowd's class-data sharing archive, made by ops/vm/cds for
