@@ -34,13 +34,14 @@ write_conf() {
 	} >"$DCONF"
 }
 
-# wait_for CONDITION [SECONDS]: poll a shell condition while the daemon lives.
+# wait_for CONDITION [SECONDS [POLL]]: poll a shell condition while the daemon lives, every POLL
+# seconds (0.2).
 wait_for() {
 	deadline=$(($(date +%s) + ${2:-120}))
 	until eval "$1"; do
 		[ -z "$DPID" ] || kill -0 "$DPID" 2>/dev/null || fail "dmcowd exited: $(tail -20 "$DLOG.run" "$DLOG" 2>/dev/null)"
 		[ "$(date +%s)" -lt $deadline ] || fail "not reached in ${2:-120} s: $1; log: $(tail -20 "$DLOG.run")"
-		sleep 0.2
+		sleep "${3:-0.2}"
 	done
 }
 
@@ -54,6 +55,8 @@ all_serving() {
 
 # start_daemon VOLUME...: start dmcowd on $DCONF and wait until every named volume is serving
 # (read from its log: a JVM start costs many seconds under emulation, dmcowctl one more).
+# dmcowd is a background job of the scenario's shell: wait for other jobs by their PIDs, since a
+# bare "wait" waits for dmcowd too, that is, for ever.
 start_daemon() {
 	: >"$DLOG.run"
 	# DMCOW_CDS (set by ops/vm/run): dmcowd's class-data sharing archive, made by ops/vm/cds for
@@ -66,16 +69,21 @@ start_daemon() {
 	if [ -n "${SHOW_DAEMON_LOG:-}" ]; then
 		(tail -n +1 -f "$DLOG.run" & echo $! >/tmp/dmcowd-tail.pid; wait) | grep --line-buffered -v 'dead letters' | sed -u 's/^/     | /' &
 	fi
-	wait_for "all_serving $*" 900
-	# SERVING_AT: when the log showed them all serving (the checks below cost a dmsetup each)
+	# once a second: each poll is a few processes, whose CPU the daemon's start would miss
+	wait_for "all_serving $*" 900 1
+	# SERVING_AT: when the log showed them all serving (before the checks of the nodes)
 	SERVING_AT=$(date +%s)
+	# no udev here: each node is the daemon's, and must open its volume, not an older device (one
+	# dmsetup and one stat for all: a few processes per volume take minutes under emulation)
+	dmsetup info -c --noheadings --separator ' ' -o name,major,minor >/tmp/dm-devices.txt
 	for v in "$@"; do
 		[ -b "/dev/mapper/$v" ] || fail "no /dev/mapper/$v"
-		# no udev here: the node is the daemon's, and must open this volume, not an older device
-		want=$(dmsetup info -c --noheadings -o major,minor "$v" | tr -d ' ')
-		got=$(stat -c '%Hr:%Lr' "/dev/mapper/$v")
-		[ "$got" = "$want" ] || fail "/dev/mapper/$v is the node of device $got, but $v is $want"
 	done
+	(cd /dev/mapper && stat -c '%n %Hr:%Lr' "$@") >/tmp/dm-nodes.txt
+	awk 'NR == FNR { dev[$1] = $2 ":" $3; next }
+		dev[$1] != $2 { printf "/dev/mapper/%s is the node of device %s, but %s is %s\n", $1, $2, $1, dev[$1] }' \
+		/tmp/dm-devices.txt /tmp/dm-nodes.txt >/tmp/dm-wrong-nodes.txt
+	[ ! -s /tmp/dm-wrong-nodes.txt ] || fail "$(cat /tmp/dm-wrong-nodes.txt)"
 	if [ -n "${SHOW_DAEMON_LOG:-}" ]; then
 		sleep 0.5
 		kill "$(cat /tmp/dmcowd-tail.pid)"
