@@ -19,7 +19,9 @@ conf() {
 }
 conf a
 start_daemon a
-status=$("$BIN/dmcowctl" status)
+rc=0
+status=$("$BIN/dmcowctl" status) || rc=$?
+[ $rc = 3 ] || fail "dmcowctl status exits $rc with a volume refused, not 3: $status"
 step "a serves; broken is refused: $status"
 echo "$status" | grep -q "volume broken: cow must be an absolute path" || fail "no reason for broken: $status"
 mkfs.ext4 -q -F /dev/mapper/a || fail "mkfs on a"
