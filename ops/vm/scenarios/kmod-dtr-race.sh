@@ -4,7 +4,7 @@
 load_dmcow
 
 ROUNDS=${1:-200}
-BUDGET=${2:-120}	# seconds for the rounds under emulation (ops/test: about 140 rounds); ARGS "200 600" for all 200
+BUDGET=${2:-60}	# seconds for the rounds under emulation (ops/test: about 70 rounds); ARGS "200 600" for all 200
 BASE=$(make_loop base.img 8388608 random)
 COW=$(make_loop cow.img 16777216 zero)
 SIZE=$(sectors "$BASE")
