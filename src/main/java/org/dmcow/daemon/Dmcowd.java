@@ -160,7 +160,7 @@ public final class Dmcowd {
             LOG.error("{}", e.getMessage());
             return 2;
         }
-        if (config.lockMemory() && LibC.get().mlockall(LibC.MCL_CURRENT | LibC.MCL_FUTURE) != 0) {
+        if (config.lockMemory() && LibC.ffi().mlockall(LibC.MCL_CURRENT | LibC.MCL_FUTURE) != 0) {
             LOG.error("dmcow.lock-memory = true but mlockall failed: {}", LibC.error("mlockall").getMessage());
             return 1;
         }
