@@ -1,4 +1,4 @@
-# 256 volumes (ARG 1: another count; README runs 1,024 as a long test) in one dmcowd with the
+# 256 volumes (ARG 1: another count; docs/benchmarks.md runs 1,024 as a long test) in one dmcowd with the
 # launcher's default JVM options and the default config, native spaces on the guest's tmpfs over
 # one 16 MiB base: all serving, then 1 MiB + fsync written to each, 16 volumes at a time, and each
 # read back with direct I/O and compared. Prints the start time, the write time and dmcowd's RSS

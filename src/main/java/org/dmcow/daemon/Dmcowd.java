@@ -52,7 +52,7 @@ public final class Dmcowd {
      * messages per actor before its thread moves on: fewer wake-ups and switches per read. The
      * scheduler ticks every 100 ms, not 10: its timers are the commit interval and reload delays,
      * and each tick wakes a thread, which was most of an idle daemon's CPU. Measured in one VM
-     * boot: README, "Scheduling settings, in one boot".
+     * boot: docs/benchmarks.md, "Scheduling settings, in one boot".
      */
     static final String SCHEDULING = "pekko.actor.default-dispatcher.throughput = 64\n"
             + "pekko.actor.default-dispatcher.fork-join-executor { parallelism-min = 2, parallelism-factor = 1.0 }\n"
