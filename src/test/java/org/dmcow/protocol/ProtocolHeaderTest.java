@@ -31,9 +31,10 @@ class ProtocolHeaderTest {
     private static final String INCLUDE = "#include \"dm-cow.h\"\n";
     private static final Path KMOD = Path.of("kmod").toAbsolutePath();
     private static final Path RESPONDER = KMOD.resolve("tests/responder.py");
-    /** Prints the responder's upper-case int and str constants as NAME=value lines. */
+    /** Prints the responder's upper-case int and str constants as NAME=value lines (no __pycache__ left). */
     private static final String RESPONDER_CONSTANTS = String.join("\n",
             "import importlib.util, sys",
+            "sys.dont_write_bytecode = True",
             "spec = importlib.util.spec_from_file_location('responder', sys.argv[1])",
             "m = importlib.util.module_from_spec(spec)",
             "spec.loader.exec_module(m)",
