@@ -76,9 +76,7 @@
 
 #define DM_MSG_PREFIX "cow"
 
-#define COW_MAX_READ_MSGS	64	/* messages returned by one read() */
 #define COW_READ_BATCH		4	/* messages popped at once by read() */
-#define COW_MAX_WRITE_MSGS	256	/* messages accepted by one write() */
 #define COW_MAX_CHUNK_SECTORS	(1U << 21)	/* 1 GiB */
 #define COW_MIN_POOL		64
 #define COW_FREE_BATCH		256	/* chunks freed per lock hold at removal */
@@ -1646,7 +1644,7 @@ static void cow_push_back(const struct dm_cow_msg *msgs, size_t n)
 static ssize_t cow_ctl_read(struct file *file, char __user *buf, size_t count,
 			    loff_t *ppos)
 {
-	size_t max_msgs = min_t(size_t, count / DM_COW_MSG_SIZE, COW_MAX_READ_MSGS);
+	size_t max_msgs = min_t(size_t, count / DM_COW_MSG_SIZE, DM_COW_MAX_READ_MSGS);
 	struct dm_cow_msg msgs[COW_READ_BATCH];
 	size_t done = 0, n, copied;
 	ssize_t r = 0;
@@ -2042,9 +2040,9 @@ static ssize_t cow_ctl_write(struct file *file, const char __user *buf,
 	int r;
 
 	if (!count || count % DM_COW_MSG_SIZE ||
-	    count > COW_MAX_WRITE_MSGS * DM_COW_MSG_SIZE) {
+	    count > DM_COW_MAX_WRITE_MSGS * DM_COW_MSG_SIZE) {
 		DMWARN_LIMIT("rejected write of %zu bytes: must be 1 to %u whole %u-byte messages",
-			     count, COW_MAX_WRITE_MSGS, DM_COW_MSG_SIZE);
+			     count, DM_COW_MAX_WRITE_MSGS, DM_COW_MSG_SIZE);
 		return -EINVAL;
 	}
 	for (done = 0; done < count; done += DM_COW_MSG_SIZE) {

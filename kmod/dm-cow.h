@@ -8,9 +8,10 @@
  * docs/protocol.md explains every message, field and ordering rule.
  *
  * Every message is one struct dm_cow_msg: DM_COW_MSG_SIZE bytes, little-endian.
- * A read() returns one or more whole messages (the buffer must hold at least
- * one); a write() carries one or more whole messages. Fields a message type
- * does not use must be zero.
+ * A read() returns one or more whole messages, up to DM_COW_MAX_READ_MSGS (the
+ * buffer must hold at least one); a write() carries 1 to DM_COW_MAX_WRITE_MSGS
+ * whole messages, any other length is refused with -EINVAL before any is
+ * processed. Fields a message type does not use must be zero.
  *
  * Session:
  *   open()           - one daemon at a time; a second open gets -EBUSY.
@@ -34,6 +35,8 @@
 #define DM_COW_MSG_SIZE		128
 #define DM_COW_IDENT_LEN	64	/* bytes of ident, NUL included */
 #define DM_COW_CONTROL_NAME	"dm-cow"	/* /dev/dm-cow */
+#define DM_COW_MAX_READ_MSGS	64	/* messages one read() returns at most */
+#define DM_COW_MAX_WRITE_MSGS	256	/* messages one write() takes at most */
 
 enum dm_cow_msg_type {
 	/* both directions: the version handshake */

@@ -23,14 +23,18 @@ import struct
 import sys
 import time
 
+# The twin of dm-cow.h's DM_COW_X is X; ProtocolHeaderTest checks the values against the header.
 MSG_SIZE = 128
-VERSION = 1
+PROTOCOL_VERSION = 1
+MAX_READ_MSGS = 64
+MAX_WRITE_MSGS = 256
 
-HELLO, VOLUME, VOLUME_GONE, FAULT, GRANTED, FILLED, FLUSH, REPLAY_DONE = range(1, 9)
-MAP, FAIL, COMMITTED, FORGET = 16, 17, 18, 19
-NAMES = {HELLO: "HELLO", VOLUME: "VOLUME", VOLUME_GONE: "VOLUME_GONE", FAULT: "FAULT",
-         GRANTED: "GRANTED", FILLED: "FILLED", FLUSH: "FLUSH", REPLAY_DONE: "REPLAY_DONE",
-         MAP: "MAP", FAIL: "FAIL", COMMITTED: "COMMITTED", FORGET: "FORGET"}
+(MSG_HELLO, MSG_VOLUME, MSG_VOLUME_GONE, MSG_FAULT, MSG_GRANTED, MSG_FILLED, MSG_FLUSH,
+ MSG_REPLAY_DONE) = range(1, 9)
+MSG_MAP, MSG_FAIL, MSG_COMMITTED, MSG_FORGET = 16, 17, 18, 19
+NAMES = {MSG_HELLO: "HELLO", MSG_VOLUME: "VOLUME", MSG_VOLUME_GONE: "VOLUME_GONE", MSG_FAULT: "FAULT",
+         MSG_GRANTED: "GRANTED", MSG_FILLED: "FILLED", MSG_FLUSH: "FLUSH", MSG_REPLAY_DONE: "REPLAY_DONE",
+         MSG_MAP: "MAP", MSG_FAIL: "FAIL", MSG_COMMITTED: "COMMITTED", MSG_FORGET: "FORGET"}
 FILL_COPY, FILL_ZERO, FILL_NONE = 0, 1, 2
 FILL_NAMES = {FILL_COPY: "copy", FILL_ZERO: "zero", FILL_NONE: "none"}
 FAULT_FULL_WRITE = 1
@@ -46,8 +50,8 @@ def chunk_msg(mtype, vol, seq, chunk, cow_sector=0, fill=0, flags=0, error=0, re
     return body.ljust(MSG_SIZE, b"\0")
 
 
-def hello_msg(version=VERSION):
-    return (HEADER.pack(HELLO, 0, 0) + HELLO_BODY.pack(version, MSG_SIZE, 0, 0)).ljust(MSG_SIZE, b"\0")
+def hello_msg(version=PROTOCOL_VERSION):
+    return (HEADER.pack(MSG_HELLO, 0, 0) + HELLO_BODY.pack(version, MSG_SIZE, 0, 0)).ljust(MSG_SIZE, b"\0")
 
 
 class Volume:
@@ -140,15 +144,15 @@ class Responder:
             msgs = self.read_messages(block=True)
         mtype, _, _ = HEADER.unpack_from(msgs[0])
         version, size, max_copies, _ = HELLO_BODY.unpack_from(msgs[0], HEADER.size)
-        if mtype != HELLO:
+        if mtype != MSG_HELLO:
             self.log("PROTOCOL ERROR: first message is type %d" % mtype)
             sys.exit(5)
         self.log("HELLO version=%d msg_size=%d max_copies=%d" % (version, size, max_copies))
-        if self.args.hello_version != VERSION:
+        if self.args.hello_version != PROTOCOL_VERSION:
             err = self.try_send(hello_msg(self.args.hello_version))
             self.log("HELLO-REFUSED %s" % (errno.errorcode.get(err, err) if err else "accepted"))
             sys.exit(0 if err == errno.EPROTO else 6)
-        self.send(hello_msg(), "HELLO version=%d" % VERSION)
+        self.send(hello_msg(), "HELLO version=%d" % PROTOCOL_VERSION)
         for m in msgs[1:]:
             self.handle(m)
 
@@ -166,7 +170,7 @@ class Responder:
         partial = self.bad_reads_left % 2 == 0
         self.bad_reads_left -= 1
         addr = self.bad_page - (MSG_SIZE if partial else 0)
-        n = libc.read(self.fd, ctypes.c_void_p(addr), MSG_SIZE * 64)
+        n = libc.read(self.fd, ctypes.c_void_p(addr), MSG_SIZE * MAX_READ_MSGS)
         err = ctypes.get_errno()
         if n < 0:
             self.log("BAD-READ %s %s" % ("partial" if partial else "unmapped",
@@ -186,7 +190,7 @@ class Responder:
                 return self.bad_read()
         while True:
             try:
-                data = os.read(self.fd, MSG_SIZE * 64)
+                data = os.read(self.fd, MSG_SIZE * MAX_READ_MSGS)
             except BlockingIOError:
                 if not block:
                     return []
@@ -218,7 +222,7 @@ class Responder:
 
     def handle(self, m):
         mtype, vid, seq = HEADER.unpack_from(m)
-        if mtype == VOLUME:
+        if mtype == MSG_VOLUME:
             sectors, cow_sectors, chunk_sectors, base, cow, _, ident = VOLUME_BODY.unpack_from(m, HEADER.size)
             ident = ident.split(b"\0")[0].decode()
             self.log("VOLUME vol=%d ident=%s sectors=%d cow_sectors=%d chunk_sectors=%d"
@@ -231,31 +235,31 @@ class Responder:
                 vol.committed.add(int(c))
             self.volumes[vid] = vol
             return
-        if mtype == VOLUME_GONE:
+        if mtype == MSG_VOLUME_GONE:
             self.log("VOLUME_GONE vol=%d" % vid)
             self.volumes.pop(vid, None)
             return
-        if mtype == REPLAY_DONE:
+        if mtype == MSG_REPLAY_DONE:
             self.log("REPLAY_DONE")
             self.replay_done = True
             self.after_replay()
             return
         vol = self.volumes.get(vid)
-        if mtype == FLUSH:
+        if mtype == MSG_FLUSH:
             self.log("FLUSH vol=%d seq=%d" % (vid, seq))
             if self.args.commit == "flush":
                 self.commit_upto(vol, seq)
             return
         chunk, cow_sector, fill, flags, err, _ = CHUNK.unpack_from(m, HEADER.size)
-        if mtype == FAULT:
+        if mtype == MSG_FAULT:
             self.log("FAULT vol=%d chunk=%d seq=%d flags=%d" % (vid, chunk, seq, flags))
             self.on_fault(vol, chunk, seq, flags)
-        elif mtype in (GRANTED, FILLED):
+        elif mtype in (MSG_GRANTED, MSG_FILLED):
             self.log("%s vol=%d chunk=%d seq=%d cow=%d" % (NAMES[mtype], vid, chunk, seq, cow_sector))
             vol.placed[chunk] = cow_sector
             vol.committed.discard(chunk)
             vol.next_sector = max(vol.next_sector, cow_sector + vol.chunk_sectors)
-            if mtype == FILLED:
+            if mtype == MSG_FILLED:
                 vol.filled[chunk] = seq
                 if self.args.commit == "filled":
                     self.at(self.args.commit_delay, lambda: self.commit(vol, chunk))
@@ -276,7 +280,7 @@ class Responder:
         if chunk in self.args.fail_chunks:
             err = self.args.fail_errno
             self.at(self.args.map_delay, lambda: self.send(
-                chunk_msg(FAIL, vol.id, seq, chunk, error=err),
+                chunk_msg(MSG_FAIL, vol.id, seq, chunk, error=err),
                 "FAIL vol=%d chunk=%d seq=%d error=%d" % (vol.id, chunk, seq, err)))
             return
         self.at(self.args.map_delay, lambda: self.map(vol, chunk, seq, flags))
@@ -295,7 +299,7 @@ class Responder:
             fill = FILL_NONE if flags & FAULT_FULL_WRITE else FILL_COPY
         else:
             fill = {"copy": FILL_COPY, "zero": FILL_ZERO}[self.args.fill]
-        self.send(chunk_msg(MAP, vol.id, seq, chunk, sector, fill),
+        self.send(chunk_msg(MSG_MAP, vol.id, seq, chunk, sector, fill),
                   "MAP vol=%d chunk=%d seq=%d cow=%d fill=%s" % (vol.id, chunk, seq, sector, FILL_NAMES[fill]))
         self.maps_sent += 1
         if self.args.exit_after_maps and self.maps_sent >= self.args.exit_after_maps:
@@ -308,7 +312,7 @@ class Responder:
         del vol.filled[chunk]
         vol.committed.add(chunk)
         self.save_state()
-        self.send(chunk_msg(COMMITTED, vol.id, 0, chunk), "COMMITTED vol=%d chunk=%d" % (vol.id, chunk))
+        self.send(chunk_msg(MSG_COMMITTED, vol.id, 0, chunk), "COMMITTED vol=%d chunk=%d" % (vol.id, chunk))
 
     def commit_upto(self, vol, seq):
         chunks = [c for c, s in vol.filled.items() if s <= seq]
@@ -320,7 +324,7 @@ class Responder:
             ident, chunks = spec.split(":")
             vol = next(v for v in self.volumes.values() if v.ident == ident)
             for c in [int(x) for x in chunks.split(",")]:
-                err = self.try_send(chunk_msg(FORGET, vol.id, 0, c))
+                err = self.try_send(chunk_msg(MSG_FORGET, vol.id, 0, c))
                 self.log("FORGET-RESULT %s chunk=%d %s" % (ident, c, errno.errorcode.get(err, err) if err else "ok"))
                 if not err:
                     vol.committed.discard(c)
@@ -341,30 +345,30 @@ class Responder:
         free_chunk = next(c for c in range(vol.nr_chunks) if c != chunk and c not in vol.placed)
         cases = [
             ("short-write", hello_msg()[:100]),
-            ("oversized-write", chunk_msg(COMMITTED, vol.id, 0, chunk) * 257),
+            ("oversized-write", chunk_msg(MSG_COMMITTED, vol.id, 0, chunk) * (MAX_WRITE_MSGS + 1)),
             ("unknown-type", chunk_msg(99, vol.id, seq, chunk)),
-            ("kernel-only-type", chunk_msg(FAULT, vol.id, seq, chunk)),
+            ("kernel-only-type", chunk_msg(MSG_FAULT, vol.id, seq, chunk)),
             ("hello-again", hello_msg()),
-            ("unknown-volume", chunk_msg(MAP, 999999, seq, chunk, good_sector)),
-            ("chunk-out-of-range", chunk_msg(MAP, vol.id, seq, vol.nr_chunks, good_sector)),
-            ("cow-beyond-device", chunk_msg(MAP, vol.id, seq, chunk, (vol.cow_sectors // cs) * cs)),
-            ("cow-far-beyond-device", chunk_msg(MAP, vol.id, seq, chunk, (1 << 63) - cs)),
-            ("cow-unaligned", chunk_msg(MAP, vol.id, seq, chunk, good_sector + 1)),
-            ("reserved-field", chunk_msg(MAP, vol.id, seq, chunk, good_sector, reserved=1)),
-            ("payload-tail", chunk_msg(MAP, vol.id, seq, chunk, good_sector)[:-1] + b"\x01"),
-            ("map-flags", chunk_msg(MAP, vol.id, seq, chunk, good_sector, flags=1)),
-            ("unknown-fill", chunk_msg(MAP, vol.id, seq, chunk, good_sector, fill=7)),
-            ("wrong-seq", chunk_msg(MAP, vol.id, seq + 100, chunk, good_sector)),
-            ("unsolicited-map", chunk_msg(MAP, vol.id, 1, free_chunk, good_sector)),
-            ("fail-errno-zero", chunk_msg(FAIL, vol.id, seq, chunk, error=0)),
-            ("fail-errno-huge", chunk_msg(FAIL, vol.id, seq, chunk, error=100000)),
-            ("committed-not-filled", chunk_msg(COMMITTED, vol.id, 0, chunk)),
-            ("committed-unknown-chunk", chunk_msg(COMMITTED, vol.id, 0, free_chunk)),
-            ("forget-not-committed", chunk_msg(FORGET, vol.id, 0, free_chunk)),
+            ("unknown-volume", chunk_msg(MSG_MAP, 999999, seq, chunk, good_sector)),
+            ("chunk-out-of-range", chunk_msg(MSG_MAP, vol.id, seq, vol.nr_chunks, good_sector)),
+            ("cow-beyond-device", chunk_msg(MSG_MAP, vol.id, seq, chunk, (vol.cow_sectors // cs) * cs)),
+            ("cow-far-beyond-device", chunk_msg(MSG_MAP, vol.id, seq, chunk, (1 << 63) - cs)),
+            ("cow-unaligned", chunk_msg(MSG_MAP, vol.id, seq, chunk, good_sector + 1)),
+            ("reserved-field", chunk_msg(MSG_MAP, vol.id, seq, chunk, good_sector, reserved=1)),
+            ("payload-tail", chunk_msg(MSG_MAP, vol.id, seq, chunk, good_sector)[:-1] + b"\x01"),
+            ("map-flags", chunk_msg(MSG_MAP, vol.id, seq, chunk, good_sector, flags=1)),
+            ("unknown-fill", chunk_msg(MSG_MAP, vol.id, seq, chunk, good_sector, fill=7)),
+            ("wrong-seq", chunk_msg(MSG_MAP, vol.id, seq + 100, chunk, good_sector)),
+            ("unsolicited-map", chunk_msg(MSG_MAP, vol.id, 1, free_chunk, good_sector)),
+            ("fail-errno-zero", chunk_msg(MSG_FAIL, vol.id, seq, chunk, error=0)),
+            ("fail-errno-huge", chunk_msg(MSG_FAIL, vol.id, seq, chunk, error=100000)),
+            ("committed-not-filled", chunk_msg(MSG_COMMITTED, vol.id, 0, chunk)),
+            ("committed-unknown-chunk", chunk_msg(MSG_COMMITTED, vol.id, 0, free_chunk)),
+            ("forget-not-committed", chunk_msg(MSG_FORGET, vol.id, 0, free_chunk)),
         ]
         if not flags & FAULT_FULL_WRITE:
             cases.append(("fill-none-without-full-write",
-                          chunk_msg(MAP, vol.id, seq, chunk, good_sector, FILL_NONE)))
+                          chunk_msg(MSG_MAP, vol.id, seq, chunk, good_sector, FILL_NONE)))
         passed = failed = 0
         try:
             os.read(self.fd, MSG_SIZE // 2)
@@ -386,7 +390,7 @@ class Responder:
                 failed += 1
                 self.log("GARBAGE %s UNEXPECTED %s" % (name, errno.errorcode.get(err, err) if err else "accepted"))
         # A batch whose second message is bad: the first takes effect, the write reports EINVAL.
-        batch = chunk_msg(MAP, vol.id, seq, chunk, good_sector, FILL_COPY) + chunk_msg(99, vol.id, 0, 0)
+        batch = chunk_msg(MSG_MAP, vol.id, seq, chunk, good_sector, FILL_COPY) + chunk_msg(99, vol.id, 0, 0)
         err = self.try_send(batch)
         self.log("-> MAP vol=%d chunk=%d seq=%d cow=%d fill=copy (batched with garbage)" % (vol.id, chunk, seq, good_sector))
         if err == errno.EINVAL:
@@ -395,7 +399,7 @@ class Responder:
         else:
             failed += 1
             self.log("GARBAGE batch-with-bad-second UNEXPECTED %s" % (errno.errorcode.get(err, err) if err else "accepted"))
-        err = self.try_send(chunk_msg(MAP, vol.id, seq, chunk, good_sector, FILL_COPY))
+        err = self.try_send(chunk_msg(MSG_MAP, vol.id, seq, chunk, good_sector, FILL_COPY))
         if err == errno.EINVAL:
             passed += 1
             self.log("GARBAGE duplicate-map EINVAL ok")
@@ -432,8 +436,8 @@ def main():
                    help="after the replay, send FORGET for these chunks and log each result")
     p.add_argument("--garbage", action="store_true",
                    help="answer the first fault only after sending every kind of bad reply")
-    p.add_argument("--hello-version", type=int, default=VERSION,
-                   help="say this version; any other than %d expects EPROTO and exits" % VERSION)
+    p.add_argument("--hello-version", type=int, default=PROTOCOL_VERSION,
+                   help="say this version; any other than %d expects EPROTO and exits" % PROTOCOL_VERSION)
     p.add_argument("--bad-reads", type=int, default=0,
                    help="do this many reads into unwritable memory first, alternately whole and "
                         "partial (the first message fits), each when a message is waiting")

@@ -1,5 +1,6 @@
 # Many volumes in one dmcowd, as a host with many small guests runs it: for each count in ARG 1
-# (default "16 256", in that order, in this one boot so the per-volume rates compare), that many
+# (default "16 256", in that order, in this one boot so the per-volume rates compare; 1024 is the
+# long test in docs/benchmarks.md), that many
 # native volumes over one 16 MiB base, CoW files on the guest's tmpfs, the launcher's default JVM
 # options and the default config: all serving, then 1 MiB + fsync written to each, 16 volumes at
 # a time, each read back with direct I/O and compared, all serving in dmcowctl status, a clean stop.

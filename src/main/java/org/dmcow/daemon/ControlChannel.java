@@ -87,12 +87,13 @@ public final class ControlChannel {
         if (!(m instanceof ControlMessage.Hello hello)) {
             throw new IOException("the kernel's first message is type " + type + ", not HELLO");
         }
-        if (hello.version() != Protocol.VERSION || hello.msgSize() != Protocol.MSG_SIZE) {
+        if (hello.version() != Protocol.PROTOCOL_VERSION || hello.msgSize() != Protocol.MSG_SIZE) {
             throw new ProtocolMismatchException("kernel module speaks protocol " + hello.version() + " (messages of "
-                    + hello.msgSize() + " bytes), this dmcowd speaks " + Protocol.VERSION + " ("
+                    + hello.msgSize() + " bytes), this dmcowd speaks " + Protocol.PROTOCOL_VERSION + " ("
                     + Protocol.MSG_SIZE + " bytes)");
         }
-        ByteBuffer ours = MessageCodec.encode(new ControlMessage.Hello(Protocol.VERSION, Protocol.MSG_SIZE, 0));
+        ByteBuffer ours = MessageCodec.encode(
+                new ControlMessage.Hello(Protocol.PROTOCOL_VERSION, Protocol.MSG_SIZE, 0));
         while (ours.hasRemaining()) {
             device.write(ours);
         }
@@ -150,9 +151,14 @@ public final class ControlChannel {
      * bursts of thousands after a commit or reload and nobody waits for them. A batch takes the
      * first kind before the second, so a fault's answer is not queued behind a commit's burst.
      * The order within each kind is kept; across kinds none is needed (a chunk is MAPped before
-     * it fills, so before it can be committed).
+     * it fills, so before it can be committed). A batch over {@link Protocol#MAX_WRITE_MSGS} is
+     * refused: the module would refuse every such write whole, leaving one message per write.
      */
     public Replies startReplies(ActorSystem<?> system, int capacity, int batch) {
+        if (batch < 1 || batch > Protocol.MAX_WRITE_MSGS) {
+            throw new IllegalArgumentException("a batch of " + batch + " replies: one write() takes 1 to "
+                    + Protocol.MAX_WRITE_MSGS + " messages");
+        }
         Executor blocking = system.dispatchers().lookup(DispatcherSelector.fromConfig(DISPATCHER));
         Source<ControlMessage, BoundedSourceQueue<ControlMessage>> urgent = Source.queue(capacity);
         Source<ControlMessage, BoundedSourceQueue<ControlMessage>> bulk = Source.queue(capacity);

@@ -18,7 +18,7 @@ public interface ControlDevice extends Closeable {
 
     /**
      * Writes whole messages from {@code src}; returns the bytes the kernel took (it applies messages
-     * in order). A rejected message fails with {@link org.dmcow.dm.LibC.ErrnoException} EINVAL.
+     * in order). A rejected message fails with {@link org.dmcow.host.LibC.ErrnoException} EINVAL.
      */
     int write(ByteBuffer src) throws IOException;
 }

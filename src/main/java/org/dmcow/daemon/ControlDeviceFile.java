@@ -30,10 +30,10 @@ public final class ControlDeviceFile implements ControlDevice {
     /** {@code readBytes}, {@code writeBytes}: the most one read or write moves (whole messages). */
     public static ControlDeviceFile open(Path path, int readBytes, int writeBytes) throws IOException {
         int fd = LibC.open(path.toString(), LibC.O_RDWR);
-        int w = LibC.get().dup(fd);
+        int w = LibC.posix().dup(fd);
         if (w < 0) {
             IOException e = LibC.error("dup " + path);
-            LibC.get().close(fd);
+            LibC.posix().close(fd);
             throw e;
         }
         return new ControlDeviceFile(path, fd, w, readBytes, writeBytes);
@@ -45,7 +45,7 @@ public final class ControlDeviceFile implements ControlDevice {
         int want = Math.min(dst.remaining(), readBuffer.capacity());
         long n;
         do {
-            n = LibC.get().read(readFd, readBuffer.clear(), want);
+            n = LibC.posix().read(readFd, readBuffer.clear(), want);
         } while (n < 0 && LibC.errno() == LibC.EINTR);
         if (n < 0) {
             throw LibC.error("read " + path);
@@ -64,7 +64,7 @@ public final class ControlDeviceFile implements ControlDevice {
         writeBuffer.put(src.slice(src.position(), len)).flip();
         long n;
         do {
-            n = LibC.get().write(writeFd, writeBuffer, len);
+            n = LibC.posix().write(writeFd, writeBuffer, len);
         } while (n < 0 && LibC.errno() == LibC.EINTR);
         if (n < 0) {
             throw LibC.error("write " + path);
@@ -75,7 +75,7 @@ public final class ControlDeviceFile implements ControlDevice {
 
     @Override
     public void close() {
-        LibC.get().close(writeFd);
-        LibC.get().close(readFd);
+        LibC.posix().close(writeFd);
+        LibC.posix().close(readFd);
     }
 }

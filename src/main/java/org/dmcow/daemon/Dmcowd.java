@@ -39,9 +39,6 @@ import sun.misc.Signal;
  */
 public final class Dmcowd {
     private static final Logger LOG = LoggerFactory.getLogger(Dmcowd.class);
-    /** The module returns up to 64 messages per read and takes up to 256 per write. */
-    private static final int READ_MESSAGES = 64;
-    private static final int WRITE_MESSAGES = 256;
     /**
      * Replies waiting to be written, for each of the two queues (answers to faults; COMMITTED and
      * FORGET): room for 32 volumes at the default max-in-flight. A full queue crashes the volume
@@ -55,7 +52,7 @@ public final class Dmcowd {
      * messages per actor before its thread moves on: fewer wake-ups and switches per read. The
      * scheduler ticks every 100 ms, not 10: its timers are the commit interval and reload delays,
      * and each tick wakes a thread, which was most of an idle daemon's CPU. Measured in one VM
-     * boot: README, "Scheduling settings, in one boot".
+     * boot: docs/benchmarks.md, "Scheduling settings, in one boot".
      */
     static final String SCHEDULING = "pekko.actor.default-dispatcher.throughput = 64\n"
             + "pekko.actor.default-dispatcher.fork-join-executor { parallelism-min = 2, parallelism-factor = 1.0 }\n"
@@ -80,7 +77,7 @@ public final class Dmcowd {
     private Dmcowd(Path configFile, DaemonConfig config, ControlChannel channel) throws IOException {
         this.configFile = configFile;
         this.system = ActorSystem.create(Behaviors.empty(), "dmcowd", actorSystemConfig(config));
-        this.replies = channel.startReplies(system, REPLY_QUEUE, WRITE_MESSAGES);
+        this.replies = channel.startReplies(system, REPLY_QUEUE, Protocol.MAX_WRITE_MSGS);
         LoopIoctl loops = new LoopIoctl();
         Volume.Environment env = new Volume.Environment(replies, new DmIoctl(), loops, new FormatSpaceOpener(loops));
         this.volumes = system.systemActorOf(VolumeSet.create(config, env), "volumes", Props.empty());
@@ -163,14 +160,15 @@ public final class Dmcowd {
             LOG.error("{}", e.getMessage());
             return 2;
         }
-        if (config.lockMemory() && LibC.get().mlockall(LibC.MCL_CURRENT | LibC.MCL_FUTURE) != 0) {
+        if (config.lockMemory() && LibC.ffi().mlockall(LibC.MCL_CURRENT | LibC.MCL_FUTURE) != 0) {
             LOG.error("dmcow.lock-memory = true but mlockall failed: {}", LibC.error("mlockall").getMessage());
             return 1;
         }
         ControlChannel channel;
         try {
             channel = ControlChannel.handshake(ControlDeviceFile.open(config.controlDevice(),
-                    READ_MESSAGES * Protocol.MSG_SIZE, WRITE_MESSAGES * Protocol.MSG_SIZE), READ_MESSAGES);
+                    Protocol.MAX_READ_MSGS * Protocol.MSG_SIZE, Protocol.MAX_WRITE_MSGS * Protocol.MSG_SIZE),
+                    Protocol.MAX_READ_MSGS);
         } catch (IOException e) {
             LOG.error("cannot attach to the kernel module: {}", e.getMessage());
             return 1;

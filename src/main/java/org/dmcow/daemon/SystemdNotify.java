@@ -41,17 +41,17 @@ final class SystemdNotify {
             addr.put(2, (byte) 0);
         }
         int addrLen = 2 + path.length + (abstractName ? 0 : 1);
-        int fd = LibC.get().socket(LibC.AF_UNIX, LibC.SOCK_DGRAM | LibC.O_CLOEXEC, 0);
+        int fd = LibC.ffi().socket(LibC.AF_UNIX, LibC.SOCK_DGRAM | LibC.O_CLOEXEC, 0);
         if (fd < 0) {
             throw LibC.error("socket for sd_notify");
         }
         try {
             byte[] msg = state.getBytes(StandardCharsets.UTF_8);
-            if (LibC.get().sendto(fd, msg, msg.length, 0, addr.array(), addrLen) < 0) {
+            if (LibC.ffi().sendto(fd, msg, msg.length, 0, addr.array(), addrLen) < 0) {
                 throw LibC.error("sd_notify to " + socket);
             }
         } finally {
-            LibC.get().close(fd);
+            LibC.posix().close(fd);
         }
     }
 }

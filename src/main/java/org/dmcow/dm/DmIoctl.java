@@ -147,12 +147,12 @@ public final class DmIoctl implements DeviceMapper {
         int fd = LibC.open(control, LibC.O_RDWR);
         try {
             byte[] arg = b.array();
-            if (LibC.get().ioctl(fd, request(cmd), arg) < 0) {
+            if (LibC.ffi().ioctl(fd, request(cmd), arg) < 0) {
                 throw LibC.error(what);
             }
             return b;
         } finally {
-            LibC.get().close(fd);
+            LibC.posix().close(fd);
         }
     }
 
@@ -201,7 +201,7 @@ public final class DmIoctl implements DeviceMapper {
             }
             Files.delete(node);
         }
-        if (LibC.get().mknod(node.toString(), LibC.S_IFBLK | 0600, dev) < 0) {
+        if (LibC.ffi().mknod(node.toString(), LibC.S_IFBLK | 0600, dev) < 0) {
             throw LibC.error("create the device node " + node);
         }
     }

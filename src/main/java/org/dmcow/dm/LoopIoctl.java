@@ -87,12 +87,12 @@ public final class LoopIoctl implements LoopDevices {
         int ctl = LibC.open("/dev/loop-control", LibC.O_RDWR);
         int n;
         try {
-            n = LibC.get().ioctl(ctl, LOOP_CTL_GET_FREE, 0L);
+            n = LibC.ffi().ioctl(ctl, LOOP_CTL_GET_FREE, 0L);
             if (n < 0) {
                 throw LibC.error("no free loop device for " + file);
             }
         } finally {
-            LibC.get().close(ctl);
+            LibC.posix().close(ctl);
         }
         Path loop = Path.of("/dev/loop" + n);
         int fileFd = LibC.open(file.toString(), readOnly ? LibC.O_RDONLY : LibC.O_RDWR);
@@ -100,14 +100,14 @@ public final class LoopIoctl implements LoopDevices {
             int loopFd = LibC.open(loop.toString(), readOnly ? LibC.O_RDONLY : LibC.O_RDWR);
             try {
                 byte[] config = config(fileFd, file, readOnly);
-                if (LibC.get().ioctl(loopFd, LOOP_CONFIGURE, config) < 0) {
+                if (LibC.ffi().ioctl(loopFd, LOOP_CONFIGURE, config) < 0) {
                     throw LibC.error("attach " + file + " to " + loop);
                 }
             } finally {
-                LibC.get().close(loopFd);
+                LibC.posix().close(loopFd);
             }
         } finally {
-            LibC.get().close(fileFd);
+            LibC.posix().close(fileFd);
         }
         return new Loop(loop, BlockDevices.majorMinor(loop));
     }
@@ -173,11 +173,11 @@ public final class LoopIoctl implements LoopDevices {
     private static void ioctl(Path loop, long request, String what) throws IOException {
         int fd = LibC.open(loop.toString(), LibC.O_RDONLY);
         try {
-            if (LibC.get().ioctl(fd, request, 0L) < 0) {
+            if (LibC.ffi().ioctl(fd, request, 0L) < 0) {
                 throw LibC.error(what);
             }
         } finally {
-            LibC.get().close(fd);
+            LibC.posix().close(fd);
         }
     }
 }

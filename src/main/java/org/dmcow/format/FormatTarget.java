@@ -96,9 +96,9 @@ public final class FormatTarget {
 
     /** A mounted file system, a device-mapper table or RAID holds it exclusively, as mkfs finds out. */
     private static void refuseDeviceInUse(Path cow) throws IOException, FormatException {
-        int fd = LibC.get().open(cow.toString(), LibC.O_RDONLY | LibC.O_EXCL | LibC.O_CLOEXEC);
+        int fd = LibC.posix().open(cow.toString(), LibC.O_RDONLY | LibC.O_EXCL | LibC.O_CLOEXEC, 0);
         if (fd >= 0) {
-            LibC.get().close(fd);
+            LibC.posix().close(fd);
             return;
         }
         int errno = LibC.errno();
@@ -141,14 +141,14 @@ public final class FormatTarget {
         try {
             long at = 0;
             while (at < size) {
-                long data = LibC.get().lseek(fd, at, SEEK_DATA);
+                long data = LibC.posix().lseekLong(fd, at, SEEK_DATA);
                 if (data < 0) {
                     if (LibC.errno() == LibC.ENXIO) {
                         return -1; // only holes from here on
                     }
                     data = at; // no SEEK_DATA on this file system: read it all
                 }
-                long hole = LibC.get().lseek(fd, data, SEEK_HOLE);
+                long hole = LibC.posix().lseekLong(fd, data, SEEK_HOLE);
                 long end = hole < 0 ? size : Math.min(hole, size);
                 long found = firstNonZero(ch, data, end);
                 if (found >= 0) {
@@ -158,7 +158,7 @@ public final class FormatTarget {
             }
             return -1;
         } finally {
-            LibC.get().close(fd);
+            LibC.posix().close(fd);
         }
     }
 

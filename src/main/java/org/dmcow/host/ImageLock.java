@@ -94,17 +94,17 @@ public final class ImageLock implements Closeable {
             }
             conflict = conflict(fd, use);
         } catch (LibC.ErrnoException e) {
-            LibC.get().close(fd);
+            LibC.posix().close(fd);
             if (e.errno() == LibC.EAGAIN || e.errno() == LibC.EACCES) {
                 throw locked(path, "an image");
             }
             return new ImageLock(path, -1, path + ": no image lock taken: " + e.getMessage());
         } catch (RuntimeException e) {
-            LibC.get().close(fd);
+            LibC.posix().close(fd);
             throw e;
         }
         if (conflict != null) {
-            LibC.get().close(fd); // before looking for holders: this descriptor is not one
+            LibC.posix().close(fd); // before looking for holders: this descriptor is not one
             throw locked(path, conflict);
         }
         return new ImageLock(path, fd, null);
@@ -143,12 +143,12 @@ public final class ImageLock implements Closeable {
     @Override
     public void close() {
         if (fd >= 0) {
-            LibC.get().close(fd);
+            LibC.posix().close(fd);
         }
     }
 
     private static void setReadLock(int fd, int offset) throws LibC.ErrnoException {
-        if (LibC.get().fcntl(fd, F_OFD_SETLK, flock(F_RDLCK, offset)) < 0) {
+        if (LibC.ffi().fcntl(fd, F_OFD_SETLK, flock(F_RDLCK, offset)) < 0) {
             throw LibC.error("lock byte " + offset);
         }
     }
@@ -156,7 +156,7 @@ public final class ImageLock implements Closeable {
     /** Whether a write lock on the byte would be refused: another description holds a read lock on it. */
     private static boolean heldByOthers(int fd, int offset) throws LibC.ErrnoException {
         byte[] f = flock(F_WRLCK, offset);
-        if (LibC.get().fcntl(fd, F_OFD_GETLK, f) < 0) {
+        if (LibC.ffi().fcntl(fd, F_OFD_GETLK, f) < 0) {
             throw LibC.error("test byte " + offset);
         }
         return ByteBuffer.wrap(f).order(ByteOrder.nativeOrder()).getShort(0) != F_UNLCK;

@@ -4,37 +4,26 @@
 package org.dmcow.host;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import jnr.ffi.LastError;
 import jnr.ffi.LibraryLoader;
-import jnr.ffi.Runtime;
 import jnr.ffi.annotations.In;
 import jnr.ffi.annotations.Out;
 import jnr.ffi.annotations.SaveError;
 import jnr.ffi.types.size_t;
 import jnr.ffi.types.ssize_t;
+import jnr.posix.POSIX;
+import jnr.posix.POSIXFactory;
 
-/** The few libc calls the JDK does not offer: ioctl, raw descriptors, OFD locks, SEEK_DATA, mlockall, mknod. */
+/**
+ * The libc calls the JDK does not offer: raw descriptors, ioctl, OFD locks, SEEK_DATA, mlockall,
+ * mknod. What jnr-posix provides goes through it ({@link #posix()}); {@link #ffi()} binds the rest.
+ */
 public final class LibC {
-    /** The jnr-ffi binding; errno is saved after every call. */
+    /**
+     * What jnr-posix lacks: ioctl with a struct buffer, fcntl with a {@code struct flock} (its
+     * {@code Flock} has no Linux layout), mlockall, mknod, and socket/sendto for an AF_UNIX datagram.
+     * errno is saved after every call.
+     */
     public interface Native {
-        @SaveError
-        int open(String path, int flags);
-
-        @SaveError
-        int close(int fd);
-
-        @SaveError
-        int dup(int fd);
-
-        @SaveError
-        @ssize_t
-        long read(int fd, @Out ByteBuffer buf, @size_t long count);
-
-        @SaveError
-        @ssize_t
-        long write(int fd, @In ByteBuffer buf, @size_t long count);
-
         @SaveError
         int ioctl(int fd, long request, @In @Out byte[] arg);
 
@@ -44,9 +33,6 @@ public final class LibC {
         /** fcntl with a {@code struct flock} (the lock commands). */
         @SaveError
         int fcntl(int fd, int cmd, @In @Out byte[] flock);
-
-        @SaveError
-        long lseek(int fd, long offset, int whence);
 
         @SaveError
         int mlockall(int flags);
@@ -60,8 +46,6 @@ public final class LibC {
         @SaveError
         @ssize_t
         long sendto(int fd, @In byte[] buf, @size_t long len, int flags, @In byte[] addr, int addrlen);
-
-        String strerror(int errno);
     }
 
     public static final int O_RDONLY = 0;
@@ -81,30 +65,37 @@ public final class LibC {
     public static final int EBUSY = 16;
 
     private static final class Holder {
-        static final Native LIBC = LibraryLoader.create(Native.class).load("c");
-        static final Runtime RUNTIME = Runtime.getRuntime(LIBC);
+        static final POSIX POSIX = POSIXFactory.getNativePOSIX();
+        static final Native FFI = LibraryLoader.create(Native.class).load("c");
     }
 
     private LibC() {
     }
 
-    public static Native get() {
-        return Holder.LIBC;
+    /** open, close, dup, read, write, lseek, strerror, errno: jnr-posix's. */
+    public static POSIX posix() {
+        return Holder.POSIX;
     }
 
+    /** The calls jnr-posix lacks. */
+    public static Native ffi() {
+        return Holder.FFI;
+    }
+
+    /** The errno of this thread's last call, through either binding. */
     public static int errno() {
-        return LastError.getLastError(Holder.RUNTIME);
+        return posix().errno();
     }
 
     /** An IOException for a failed call, carrying errno. */
     public static ErrnoException error(String what) {
         int e = errno();
-        return new ErrnoException(what + ": " + get().strerror(e) + " (errno " + e + ")", e);
+        return new ErrnoException(what + ": " + posix().strerror(e) + " (errno " + e + ")", e);
     }
 
     /** Opens a file as a raw descriptor. */
     public static int open(String path, int flags) throws IOException {
-        int fd = get().open(path, flags | O_CLOEXEC);
+        int fd = posix().open(path, flags | O_CLOEXEC, 0);
         if (fd < 0) {
             throw error(path);
         }

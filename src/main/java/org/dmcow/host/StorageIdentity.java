@@ -175,13 +175,13 @@ public final class StorageIdentity {
         }
         try {
             byte[] info = new byte[SIZEOF_LOOP_INFO64];
-            if (LibC.get().ioctl(fd, LOOP_GET_STATUS64, info) < 0) {
+            if (LibC.ffi().ioctl(fd, LOOP_GET_STATUS64, info) < 0) {
                 return null; // not bound to a file
             }
             ByteBuffer b = ByteBuffer.wrap(info).order(ByteOrder.nativeOrder());
             return new long[] {b.getLong(0), b.getLong(8)};
         } finally {
-            LibC.get().close(fd);
+            LibC.posix().close(fd);
         }
     }
 

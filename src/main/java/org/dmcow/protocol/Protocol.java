@@ -4,17 +4,22 @@
 package org.dmcow.protocol;
 
 /**
- * The constants and field offsets of kmod/dm-cow.h. {@code ProtocolHeaderTest} compiles the header
- * and fails when any of these drift from it.
+ * The constants and field offsets of kmod/dm-cow.h. The twin of the header's {@code DM_COW_X} is
+ * {@code X}: {@code ProtocolHeaderTest} finds every {@code DM_COW_*} name of the header and fails on
+ * one without its twin here, or with another value.
  */
 public final class Protocol {
     private Protocol() {
     }
 
-    public static final int VERSION = 1;
+    public static final int PROTOCOL_VERSION = 1;
     public static final int MSG_SIZE = 128;
     public static final int IDENT_LEN = 64;
     public static final String CONTROL_NAME = "dm-cow";
+    /** Messages one read() returns at most. */
+    public static final int MAX_READ_MSGS = 64;
+    /** Messages one write() takes at most: the module refuses a longer write whole (EINVAL). */
+    public static final int MAX_WRITE_MSGS = 256;
 
     public static final int MSG_HELLO = 1;
     public static final int MSG_VOLUME = 2;

@@ -4,6 +4,7 @@
 package org.dmcow.daemon;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
@@ -41,7 +42,8 @@ class ControlRepliesTest {
                 return -1;
             }
             helloSent = true;
-            dst.put(MessageCodec.encode(new ControlMessage.Hello(Protocol.VERSION, Protocol.MSG_SIZE, 4)));
+            dst.put(MessageCodec.encode(
+                    new ControlMessage.Hello(Protocol.PROTOCOL_VERSION, Protocol.MSG_SIZE, 4)));
             return Protocol.MSG_SIZE;
         }
 
@@ -104,5 +106,13 @@ class ControlRepliesTest {
         // of COMMITTED queued before it
         int at = written.indexOf(map);
         assertTrue(at <= 2 * 64 + 4, "the MAP went out as message " + at + " of " + written.size());
+    }
+
+    @Test
+    void aBatchTheModuleWouldRefuseWholeIsRefused() throws Exception {
+        ControlChannel channel = ControlChannel.handshake(new SlowDevice(), 64);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> channel.startReplies(KIT.system(), 1024, Protocol.MAX_WRITE_MSGS + 1));
+        assertTrue(e.getMessage().contains("1 to " + Protocol.MAX_WRITE_MSGS + " messages"), e.getMessage());
     }
 }

@@ -27,7 +27,8 @@ import org.dmcow.protocol.Protocol;
  * The kernel side of /dev/dm-cow in the JVM, following kmod/dm-cow.h: it sends HELLO, VOLUME,
  * FAULT, FILLED, FLUSH and replay messages, and checks every MAP, FAIL, COMMITTED and FORGET the
  * daemon writes (a bad one is refused with EINVAL after the ones before it were applied, as the
- * module does). Fault injection: failing writes (lost replies), repeated messages, raw bytes.
+ * module does; a write of anything but 1 to {@link Protocol#MAX_WRITE_MSGS} whole messages is
+ * refused whole). Fault injection: failing writes (lost replies), repeated messages, raw bytes.
  */
 final class KernelDouble implements ControlDevice {
     static final class Vol {
@@ -77,7 +78,7 @@ final class KernelDouble implements ControlDevice {
     volatile boolean repeatMessages;
 
     KernelDouble() {
-        this(Protocol.VERSION);
+        this(Protocol.PROTOCOL_VERSION);
     }
 
     KernelDouble(int version) {
@@ -189,7 +190,7 @@ final class KernelDouble implements ControlDevice {
     synchronized void reattach() {
         toDaemon.clear();
         helloReceived = false;
-        send(new ControlMessage.Hello(Protocol.VERSION, Protocol.MSG_SIZE, 4));
+        send(new ControlMessage.Hello(Protocol.PROTOCOL_VERSION, Protocol.MSG_SIZE, 4));
         for (Vol v : volumes.values()) {
             send(new ControlMessage.Volume(v.id, v.sectors, v.sectors * 2, v.chunkSectors, 0x700000, 0x700001,
                     v.ident));
@@ -246,12 +247,17 @@ final class KernelDouble implements ControlDevice {
     @Override
     public synchronized int write(ByteBuffer src) throws IOException {
         writeCalls.incrementAndGet();
+        int count = src.remaining();
+        if (count == 0 || count % Protocol.MSG_SIZE != 0 || count > Protocol.MAX_WRITE_MSGS * Protocol.MSG_SIZE) {
+            refuse("rejected write of " + count + " bytes: must be 1 to " + Protocol.MAX_WRITE_MSGS + " whole "
+                    + Protocol.MSG_SIZE + "-byte messages");
+        }
         if (failWrites.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
             throw new IOException("injected EIO");
         }
         int start = src.position();
         ByteBuffer b = src.slice();
-        while (b.remaining() >= Protocol.MSG_SIZE) {
+        while (b.hasRemaining()) {
             ControlMessage m;
             String bad;
             try {
@@ -262,11 +268,9 @@ final class KernelDouble implements ControlDevice {
                 bad = e.getMessage();
             }
             if (bad != null) {
-                rejected.incrementAndGet();
-                rejections.add(bad);
                 // like write(2) failing: the caller learns nothing of the messages applied before
                 src.position(start);
-                throw new LibC.ErrnoException("dm-cow: " + bad, LibC.EINVAL);
+                refuse(bad);
             }
             messagesWritten.incrementAndGet();
             src.position(src.position() + Protocol.MSG_SIZE);
@@ -274,14 +278,20 @@ final class KernelDouble implements ControlDevice {
         return src.position() - start;
     }
 
+    private void refuse(String why) throws LibC.ErrnoException {
+        rejected.incrementAndGet();
+        rejections.add(why);
+        throw new LibC.ErrnoException("dm-cow: " + why, LibC.EINVAL);
+    }
+
     /** Applies one daemon message; returns why it is refused, or null. */
     private String apply(ControlMessage m) {
         if (!helloReceived) {
-            if (m instanceof ControlMessage.Hello h && h.version() == Protocol.VERSION) {
+            if (m instanceof ControlMessage.Hello h && h.version() == Protocol.PROTOCOL_VERSION) {
                 helloReceived = true;
                 return null;
             }
-            return "first message is not a HELLO of version " + Protocol.VERSION + ": " + m;
+            return "first message is not a HELLO of version " + Protocol.PROTOCOL_VERSION + ": " + m;
         }
         Vol v = volumes.get(m.volume());
         if (v == null) {

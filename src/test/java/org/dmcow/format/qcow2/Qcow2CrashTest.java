@@ -42,7 +42,7 @@ class Qcow2CrashTest {
         try (FileBaseImage base = FileBaseImage.open(basePath);
                 CrashingStore store = new CrashingStore(FileCowStore.open(image, false, null), survivingWrites);
                 CowSpace space = format.open(store, base);
-                KernelDouble kernel = new KernelDouble(space, base, image, KernelDouble.baseContent(base))) {
+                DataPathDouble kernel = new DataPathDouble(space, base, image, DataPathDouble.baseContent(base))) {
             for (int op = 0; op < 24; op++) {
                 // mostly past QEMU's data, so new clusters, new L2 tables and a new refcount block
                 long off = 8 * 1024 * 1024 + rnd.nextInt(3 * 1024 * 1024);

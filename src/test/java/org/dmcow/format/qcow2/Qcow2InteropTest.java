@@ -87,7 +87,7 @@ class Qcow2InteropTest {
             // the allocated zero cluster keeps its cluster; the plain one gets a new one; both zero-filled
             long zeroAllocOffset = Qemu.hostOffset(map, 2 * M);
             assertNotEquals(-1, zeroAllocOffset, map);
-            try (KernelDouble kernel = new KernelDouble(space, base, ov, expected)) {
+            try (DataPathDouble kernel = new DataPathDouble(space, base, ov, expected)) {
                 byte[] data = new byte[5000];
                 new Random(3).nextBytes(data);
                 kernel.write(2 * M + 1000, data);
@@ -138,7 +138,7 @@ class Qcow2InteropTest {
             format.create(new CowFormat.CreateRequest(ov, base, 4096, OptionalLong.empty(), false));
             try (FileCowStore store = FileCowStore.open(ov, false, null);
                     CowSpace space = format.open(store, base);
-                    KernelDouble kernel = new KernelDouble(space, base, ov, baseBytes.clone())) {
+                    DataPathDouble kernel = new DataPathDouble(space, base, ov, baseBytes.clone())) {
                 byte[] data = new byte[200000];
                 Arrays.fill(data, (byte) 0x5a);
                 kernel.write(70000, data);

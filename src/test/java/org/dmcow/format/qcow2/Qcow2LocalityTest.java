@@ -71,7 +71,7 @@ class Qcow2LocalityTest {
         try (FileBaseImage base = FileBaseImage.open(basePath)) {
             try (FileCowStore store = FileCowStore.open(cow, false, null);
                     CowSpace space = format.open(store, base);
-                    KernelDouble kernel = new KernelDouble(space, base, cow, KernelDouble.baseContent(base))) {
+                    DataPathDouble kernel = new DataPathDouble(space, base, cow, DataPathDouble.baseContent(base))) {
                 for (int i = 0; i < writes; i++) {
                     byte[] data = new byte[4096];
                     rnd.nextBytes(data);
@@ -114,10 +114,10 @@ class Qcow2LocalityTest {
         long granted;
         byte[] expected;
         try (FileBaseImage base = FileBaseImage.open(basePath)) {
-            expected = KernelDouble.baseContent(base);
+            expected = DataPathDouble.baseContent(base);
             try (FileCowStore store = FileCowStore.open(cow, false, null);
                     CowSpace space = format.open(store, base);
-                    KernelDouble kernel = new KernelDouble(space, base, cow, expected)) {
+                    DataPathDouble kernel = new DataPathDouble(space, base, cow, expected)) {
                 kernel.write(35 * chunk + 100, new byte[] {1, 2, 3});
                 kernel.write(33 * chunk, new byte[] {4});
                 kernel.commit();
@@ -126,7 +126,7 @@ class Qcow2LocalityTest {
             }
             try (FileCowStore store = FileCowStore.open(cow, false, null);
                     CowSpace space = format.open(store, base);
-                    KernelDouble kernel = new KernelDouble(space, base, cow, expected)) {
+                    DataPathDouble kernel = new DataPathDouble(space, base, cow, expected)) {
                 space.adopt(37, granted);
                 kernel.write(34 * chunk + 7, new byte[] {5, 6});
                 kernel.write(36 * chunk, new byte[] {7});
@@ -160,10 +160,10 @@ class Qcow2LocalityTest {
         long first;
         byte[] expected;
         try (FileBaseImage base = FileBaseImage.open(basePath)) {
-            expected = KernelDouble.baseContent(base);
+            expected = DataPathDouble.baseContent(base);
             try (FileCowStore store = FileCowStore.open(cow, false, null);
                     CowSpace space = format.open(store, base);
-                    KernelDouble kernel = new KernelDouble(space, base, cow, expected)) {
+                    DataPathDouble kernel = new DataPathDouble(space, base, cow, expected)) {
                 kernel.write(32 * chunk, new byte[] {1});
                 kernel.commit();
                 first = space.committedPlace(32);
@@ -186,7 +186,7 @@ class Qcow2LocalityTest {
         try (FileBaseImage base = FileBaseImage.open(basePath);
                 FileCowStore store = FileCowStore.open(cow, false, null);
                 CowSpace space = format.open(store, base);
-                KernelDouble kernel = new KernelDouble(space, base, cow, expected)) {
+                DataPathDouble kernel = new DataPathDouble(space, base, cow, expected)) {
             kernel.write(33 * chunk, new byte[] {2});
             kernel.write(34 * chunk, new byte[] {3});
             kernel.commit();

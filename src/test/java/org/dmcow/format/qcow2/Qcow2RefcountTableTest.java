@@ -62,10 +62,10 @@ class Qcow2RefcountTableTest {
                 assertNotEquals(oldTable, h.refcountTableOffset);
                 assertTrue(h.refcountTableClusters >= 2);
             }
-            byte[] expected = KernelDouble.baseContent(base);
+            byte[] expected = DataPathDouble.baseContent(base);
             try (FileCowStore store = FileCowStore.open(cow, false, null);
                     CowSpace space = format.open(store, base);
-                    KernelDouble kernel = new KernelDouble(space, base, cow, expected)) {
+                    DataPathDouble kernel = new DataPathDouble(space, base, cow, expected)) {
                 byte[] data = new byte[50000];
                 new Random(2).nextBytes(data);
                 kernel.write(300000, data);

@@ -250,7 +250,7 @@ class Qcow2RefusalTest {
         try (FileBaseImage b = FileBaseImage.open(base); FileCowStore store = FileCowStore.open(ov, false, null);
                 CowSpace space = format.open(store, b)) {
             assertArrayEquals(before, Files.readAllBytes(ov), "opening wrote");
-            try (KernelDouble kernel = new KernelDouble(space, b, ov, KernelDouble.baseContent(b))) {
+            try (DataPathDouble kernel = new DataPathDouble(space, b, ov, DataPathDouble.baseContent(b))) {
                 kernel.write(5000, new byte[100]);
                 kernel.commit();
             }

@@ -42,12 +42,12 @@ class Qcow2TraceTest {
         try (FileBaseImage base = FileBaseImage.open(basePath)) {
             format.create(new CowFormat.CreateRequest(cow, base, chunk, OptionalLong.empty(), false));
             Qemu.run("qemu-img", "check", cow.toString()).ok();
-            byte[] expected = KernelDouble.baseContent(base);
+            byte[] expected = DataPathDouble.baseContent(base);
             // two sessions: the second reopens what the first left
             for (int session = 0; session < 2; session++) {
                 try (FileCowStore store = FileCowStore.open(cow, false, null);
                         CowSpace space = format.open(store, base);
-                        KernelDouble kernel = new KernelDouble(space, base, cow, expected)) {
+                        DataPathDouble kernel = new DataPathDouble(space, base, cow, expected)) {
                     for (int op = 0; op < 120; op++) {
                         int len = 1 + rnd.nextInt((int) Math.min(3 * chunk, 200_000));
                         long off = rnd.nextInt(baseBytes.length - len + 1);

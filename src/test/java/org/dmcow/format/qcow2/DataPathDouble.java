@@ -23,7 +23,7 @@ import org.dmcow.format.FormatException;
  * file at the place; {@link #commit} flushes the data and then commits the pending mappings.
  * Tracks the expected guest-visible content.
  */
-final class KernelDouble implements AutoCloseable {
+final class DataPathDouble implements AutoCloseable {
     private final CowSpace space;
     private final BaseImage base;
     private final FileChannel data;
@@ -31,7 +31,7 @@ final class KernelDouble implements AutoCloseable {
     final byte[] expected;
     private final Map<Long, Long> pending = new HashMap<>();
 
-    KernelDouble(CowSpace space, BaseImage base, Path qcow2, byte[] expected) throws IOException {
+    DataPathDouble(CowSpace space, BaseImage base, Path qcow2, byte[] expected) throws IOException {
         this.space = space;
         this.base = base;
         this.data = FileChannel.open(qcow2, StandardOpenOption.WRITE);
