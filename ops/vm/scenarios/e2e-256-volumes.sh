@@ -1,9 +1,9 @@
 # Many volumes in one dmcowd, as a host with many small guests runs it: for each count in ARG 1
 # (default "16 256", in that order, in this one boot so the per-volume rates compare; 1024 is the
-# long test in docs/benchmarks.md), that many
-# native volumes over one 16 MiB base, CoW files on the guest's tmpfs, the launcher's default JVM
-# options and the default config: all serving, then 1 MiB + fsync written to each, 16 volumes at
-# a time, each read back with direct I/O and compared, all serving in dmcowctl status, a clean stop.
+# long test in docs/benchmarks.md), that many native volumes over one 16 MiB base, CoW files on the
+# guest's tmpfs, the launcher's default JVM options and the default config: all serving, then
+# 1 MiB + fsync written to each, 16 volumes at a time, each read back with direct I/O and compared,
+# all serving in dmcowctl status, a clean stop.
 # Prints per count the start time, the write time per volume and dmcowd's RSS, and at the end each
 # count's per-volume write rate against the first count's (figures: the goal for 256 against 16 is
 # at least 0.5). Asserted, because they are behaviour and not time:
