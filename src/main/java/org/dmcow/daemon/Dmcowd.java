@@ -204,7 +204,7 @@ public final class Dmcowd {
                     List<VolumeStatus> all = AskPattern.<VolumeSet.Command, List<VolumeStatus>>ask(volumes,
                             VolumeSet.GetStatus::new, Duration.ofSeconds(10), system.scheduler())
                             .toCompletableFuture().get();
-                    if (all.stream().noneMatch(v -> v.state().equals("starting"))) {
+                    if (all.stream().noneMatch(v -> v.state() == VolumeStatus.State.STARTING)) {
                         SystemdNotify.notify("READY=1\nSTATUS=" + all.size() + " volume(s)");
                         return;
                     }

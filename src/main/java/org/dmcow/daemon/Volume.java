@@ -61,52 +61,10 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
     public record ShutdownResult(String volume, String refused) {
     }
 
-    record DevicesAttached(Tables.Layout layout, Path cowLoop) implements Command {
+    private record FromAllocator(Allocator.Reply reply) implements Command {
     }
 
-    record DevicesFailed(String reason) implements Command {
-    }
-
-    record AllocatorReady(long epoch, CowSpace.SpaceUsage usage) implements Command {
-    }
-
-    record AllocatorFailed(long epoch, String reason) implements Command {
-    }
-
-    /** The places of {@code chunks}, index by index. */
-    record Placed(long epoch, long[] chunks, CowSpace.Placement[] placements) implements Command {
-    }
-
-    record PlaceFailed(long epoch, long chunk, String reason, boolean spaceFull) implements Command {
-    }
-
-    record AdoptFailed(long epoch, long chunk, String reason) implements Command {
-    }
-
-    record CommitDone(long epoch, List<CowSpace.Mapping> mappings, CowSpace.SpaceUsage usage) implements Command {
-    }
-
-    record CommitFailed(long epoch, List<CowSpace.Mapping> mappings, String reason) implements Command {
-    }
-
-    record RunsReady(long epoch, List<Runs.Run> runs) implements Command {
-    }
-
-    /** {@code cowLeft}: the new table still has a cow segment, so the kernel keeps the volume. */
-    record Reloaded(List<Long> forget, long segments, boolean counted, boolean cowLeft) implements Command {
-    }
-
-    record ReloadFailed(String reason) implements Command {
-    }
-
-    record RemoveRefused(String reason) implements Command {
-    }
-
-    enum Removable implements Command {
-        INSTANCE
-    }
-
-    record Removed(String error) implements Command {
+    private record FromReloader(TableReloader.Reply reply) implements Command {
     }
 
     private enum Tick implements Command {
@@ -131,7 +89,10 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
     private final VolumeLedger ledger;
     private final TimerScheduler<Command> timers;
     private final ActorRef<TableReloader.Command> reloader;
+    private final ActorRef<Allocator.Reply> allocatorReplies;
     private ActorRef<Allocator.Command> allocator;
+    /** The errno a refused fault gets: the kernel fails the writes waiting on it. */
+    private static final int EIO = 5;
     private Shutdown shutdown;
     /** Chunks set PLACING while handling a message: asked for in one Place after it (see createReceive). */
     private long[] toPlace = new long[64];
@@ -149,7 +110,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
                         return Behaviors.same();
                     })
                     .onMessage(GetStatus.class, m -> {
-                        m.replyTo().tell(new VolumeStatus(name, "degraded", reason, 0, 0, 0, 0, 0, null, 0, 0, 0, null, null,
+                        m.replyTo().tell(new VolumeStatus(name, VolumeStatus.State.DEGRADED, reason, 0, 0, 0, 0, 0, null, 0, 0, 0, null, null,
                                 null));
                         return Behaviors.same();
                     })
@@ -180,7 +141,9 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         this.env = env;
         this.ledger = ledger;
         this.timers = timers;
-        this.reloader = ctx.spawn(TableReloader.create(config, env.dm(), env.loops(), ctx.getSelf()), "reloader",
+        this.allocatorReplies = ctx.messageAdapter(Allocator.Reply.class, FromAllocator::new);
+        this.reloader = ctx.spawn(TableReloader.create(config, env.dm(), env.loops(),
+                ctx.messageAdapter(TableReloader.Reply.class, FromReloader::new)), "reloader",
                 DispatcherSelector.fromConfig(TableReloader.DISPATCHER));
         timers.startTimerWithFixedDelay(Tick.INSTANCE, settings.commitInterval());
         // Resuming after a crash: what the old children were doing is gone; ask again.
@@ -205,7 +168,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         }
         ledger.allocatorEpoch++;
         allocator = getContext().spawn(Allocator.create(ledger.allocatorEpoch, config, ledger.cowLoop, env.opener(),
-                getContext().getSelf()), "allocator-" + ledger.allocatorEpoch,
+                allocatorReplies), "allocator-" + ledger.allocatorEpoch,
                 DispatcherSelector.fromConfig(Allocator.DISPATCHER));
     }
 
@@ -236,97 +199,88 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
     private Receive<Command> handlers() {
         return newReceiveBuilder()
                 .onMessage(FromKernel.class, this::onKernel)
-                .onMessage(DevicesAttached.class, m -> {
-                    ledger.layout = m.layout();
-                    ledger.cowLoop = m.cowLoop();
-                    spawnAllocator();
-                    return this;
-                })
-                .onMessage(DevicesFailed.class, m -> degrade(m.reason()))
-                .onMessage(AllocatorReady.class, this::onAllocatorReady)
-                .onMessage(AllocatorFailed.class, m -> current(m.epoch()) ? degrade(m.reason()) : this)
-                .onMessage(Placed.class, this::onPlaced)
-                .onMessage(PlaceFailed.class, this::onPlaceFailed)
-                .onMessage(AdoptFailed.class, m -> current(m.epoch())
-                        ? degrade("the kernel holds chunk " + m.chunk() + " where the CoW space cannot: " + m.reason())
-                        : this)
-                .onMessage(CommitDone.class, this::onCommitDone)
-                .onMessage(CommitFailed.class, this::onCommitFailed)
-                .onMessage(RunsReady.class, this::onRunsReady)
-                .onMessage(Reloaded.class, this::onReloaded)
-                .onMessage(ReloadFailed.class, m -> {
-                    ledger.reloading = false;
-                    if (!ledger.activated) {
-                        return degrade(m.reason());
-                    }
-                    // the kernel keeps serving committed chunks by remap meanwhile; try again later
-                    getContext().getLog().error("volume {}: {}", config.name(), m.reason());
-                    if (shutdown != null) {
-                        shutdown.replyTo().tell(new ShutdownResult(config.name(), m.reason()));
-                        return Behaviors.stopped();
-                    }
-                    timers.startSingleTimer(ReloadDue.INSTANCE, settings.reloadMaxDelay());
-                    return this;
-                })
+                .onMessage(FromAllocator.class, m -> onAllocator(m.reply()))
+                .onMessage(FromReloader.class, m -> onReloader(m.reply()))
                 .onMessage(Tick.class, m -> onTick())
                 .onMessage(Retry.class, m -> onRetry())
                 .onMessage(ReloadDue.class, m -> startReload())
                 .onMessage(GetStatus.class, this::onStatus)
                 .onMessage(Shutdown.class, this::onShutdown)
-                .onMessage(RemoveRefused.class, m -> {
-                    getContext().getLog().warn("volume {}: not removed, it stays and keeps serving: {}",
-                            config.name(), m.reason());
-                    pendingRemoval.replyTo().tell(new ShutdownResult(config.name(), m.reason()));
-                    pendingRemoval = null;
-                    return this;
-                })
-                .onMessage(Removable.class, m -> {
-                    if (shutdown != null) {
-                        // the daemon is stopping: the device stays, like every other
-                        pendingRemoval.replyTo().tell(new ShutdownResult(config.name(), "the daemon is stopping"));
-                        pendingRemoval = null;
-                        return this;
-                    }
-                    shutdown = pendingRemoval;
-                    pendingRemoval = null;
-                    getContext().getLog().info("volume {}: committing before removal", config.name());
-                    commitNow();
-                    return maybeFinishShutdown();
-                })
-                .onMessage(Removed.class, m -> {
-                    ShutdownResult r = new ShutdownResult(config.name(), m.error());
-                    if (m.error() != null) {
-                        // opened meanwhile: it keeps serving
-                        getContext().getLog().warn("volume {}: not removed, it stays and keeps serving: {}",
-                                config.name(), m.error());
-                        shutdown.replyTo().tell(r);
-                        shutdown = null;
-                        return this;
-                    }
-                    getContext().getLog().info("volume {}: removed /dev/mapper/{}", config.name(), config.name());
-                    shutdown.replyTo().tell(r);
-                    return Behaviors.stopped();
-                })
                 .build();
     }
 
-    private boolean current(long epoch) {
-        return epoch == ledger.allocatorEpoch;
-    }
-
-    private Behavior<Command> degrade(String reason) {
-        if (!reason.equals(ledger.degraded)) {
+    private Behavior<Command> degrade(Degraded cause, String reason) {
+        if (cause != ledger.degraded || !reason.equals(ledger.degradedReason)) {
             getContext().getLog().error("volume {}: degraded, writes to new chunks wait: {}", config.name(), reason);
         }
-        ledger.degraded = reason;
+        ledger.degraded = cause;
+        ledger.degradedReason = reason;
         return this;
     }
 
-    private void recover() {
-        if (ledger.degraded != null) {
-            getContext().getLog().info("volume {}: serving again (was: {})", config.name(), ledger.degraded);
+    /** Ends a degradation by {@code cause}; one by another cause stays. */
+    private void recover(Degraded cause) {
+        if (ledger.degraded == cause) {
+            getContext().getLog().info("volume {}: serving again (was: {})", config.name(), ledger.degradedReason);
             ledger.degraded = null;
+            ledger.degradedReason = null;
             placeWaiting();
+        }
+    }
+
+    // ---- children's replies
+
+    private Behavior<Command> onAllocator(Allocator.Reply reply) {
+        if (reply.epoch() != ledger.allocatorEpoch) {
+            if (reply instanceof Allocator.RunsReady) {
+                // the runs went with an allocator this volume no longer owns: the next reload asks again
+                ledger.reloading = false;
+                ledger.activating = false;
+            }
+            return this;
+        }
+        if (reply instanceof Allocator.Ready m) {
+            return onAllocatorReady(m);
+        } else if (reply instanceof Allocator.OpenFailed m) {
+            return degrade(Degraded.SPACE_OPEN, m.reason());
+        } else if (reply instanceof Allocator.Placed m) {
+            return onPlaced(m);
+        } else if (reply instanceof Allocator.PlaceFailed m) {
+            return onPlaceFailed(m);
+        } else if (reply instanceof Allocator.AdoptFailed m) {
+            return degrade(Degraded.ADOPTION, "the kernel holds chunk " + m.chunk() + " where the CoW space cannot: "
+                    + m.reason());
+        } else if (reply instanceof Allocator.Committed m) {
+            return onCommitDone(m);
+        } else if (reply instanceof Allocator.CommitFailed m) {
+            return onCommitFailed(m);
+        } else {
+            return onRunsReady((Allocator.RunsReady) reply);
+        }
+    }
+
+    private Behavior<Command> onReloader(TableReloader.Reply reply) {
+        if (reply instanceof TableReloader.DevicesAttached m) {
+            ledger.layout = m.layout();
+            ledger.cowLoop = m.cowLoop();
+            spawnAllocator();
+            return this;
+        } else if (reply instanceof TableReloader.DevicesFailed m) {
+            return degrade(Degraded.DEVICES, m.reason());
+        } else if (reply instanceof TableReloader.Reloaded m) {
+            return onReloaded(m);
+        } else if (reply instanceof TableReloader.ReloadFailed m) {
+            return onReloadFailed(m);
+        } else if (reply instanceof TableReloader.RemoveRefused m) {
+            getContext().getLog().warn("volume {}: not removed, it stays and keeps serving: {}",
+                    config.name(), m.reason());
+            pendingRemoval.replyTo().tell(new ShutdownResult(config.name(), m.reason()));
+            pendingRemoval = null;
+            return this;
+        } else if (reply instanceof TableReloader.Removed m) {
+            return onRemoved(m);
+        } else {
+            return onRemovable();
         }
     }
 
@@ -374,10 +328,10 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
     private void onKernelVolume(ControlMessage.Volume v) {
         ledger.kernelVolume = v.volume();
         if (v.chunkSectors() != config.chunkSectors()) {
-            degrade("the kernel's table has chunk_sectors " + v.chunkSectors() + " but the config says chunk-size = "
+            degrade(Degraded.KERNEL_TABLE, "the kernel's table has chunk_sectors " + v.chunkSectors() + " but the config says chunk-size = "
                     + config.chunkSize());
         } else if (ledger.layout != null && v.volumeSectors() != ledger.layout.volumeSectors()) {
-            degrade("the kernel's volume has " + v.volumeSectors() + " sectors but the base has "
+            degrade(Degraded.KERNEL_TABLE, "the kernel's volume has " + v.volumeSectors() + " sectors but the base has "
                     + ledger.layout.volumeSectors());
         }
     }
@@ -393,7 +347,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         }
         if (f.chunk() < 0 || f.chunk() >= volumeChunks()) {
             reject("fault " + f.seq() + " on chunk " + f.chunk() + " past the end of the volume");
-            env.replies().send(new ControlMessage.Fail(ledger.kernelVolume, f.seq(), f.chunk(), 5));
+            env.replies().send(new ControlMessage.Fail(ledger.kernelVolume, f.seq(), f.chunk(), EIO));
             return;
         }
         Chunk c = ledger.chunks.get(f.chunk());
@@ -402,9 +356,9 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
             getContext().getLog().warn("volume {}: chunk {} faulted again (seq {}) after its fill failed; "
                     + "mapping it to the same place", config.name(), f.chunk(), f.seq());
             c.faultSeq = f.seq();
-            c.faultFlags = f.flags();
+            c.fullWrite = f.fullWrite();
             ledger.set(c, State.PLACED);
-            c.fill = (f.flags() & Protocol.FAULT_FULL_WRITE) != 0 ? Protocol.FILL_NONE : c.placedFill;
+            c.fill = f.fullWrite() ? Protocol.FILL_NONE : c.placedFill;
             sendMap(c);
             ledger.mapped--; // counted once per chunk
             return;
@@ -416,7 +370,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         }
         c = new Chunk(f.chunk(), State.WAITING);
         c.faultSeq = f.seq();
-        c.faultFlags = f.flags();
+        c.fullWrite = f.fullWrite();
         ledger.add(c);
         if (ledger.degraded == null && ledger.allocatorReady) {
             requestPlace(c);
@@ -513,10 +467,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
 
     // ---- allocator replies
 
-    private Behavior<Command> onAllocatorReady(AllocatorReady m) {
-        if (!current(m.epoch())) {
-            return this;
-        }
+    private Behavior<Command> onAllocatorReady(Allocator.Ready m) {
         ledger.allocatorReady = true;
         ledger.usage = m.usage();
         // Adopt what the kernel holds before placing anything new.
@@ -538,18 +489,13 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         if (!ledger.activated) {
             startActivation();
         }
-        if (ledger.degraded != null && ledger.degraded.startsWith("setting up")) {
-            recover();
-        }
+        recover(Degraded.DEVICES);
         placeWaiting();
         commitNow();
         return this;
     }
 
-    private Behavior<Command> onPlaced(Placed m) {
-        if (!current(m.epoch())) {
-            return this;
-        }
+    private Behavior<Command> onPlaced(Allocator.Placed m) {
         for (int i = 0; i < m.chunks().length; i++) {
             placed(m.chunks()[i], m.placements()[i]);
         }
@@ -567,7 +513,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         }
         c.place = placement.place();
         c.placedFill = placement.fill() == CowSpace.Fill.COPY ? Protocol.FILL_COPY : Protocol.FILL_ZERO;
-        c.fill = (c.faultFlags & Protocol.FAULT_FULL_WRITE) != 0 ? Protocol.FILL_NONE : c.placedFill;
+        c.fill = c.fullWrite ? Protocol.FILL_NONE : c.placedFill;
         ledger.set(c, State.PLACED);
         sendMap(c);
     }
@@ -578,22 +524,20 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         ledger.mapped++;
     }
 
-    private Behavior<Command> onPlaceFailed(PlaceFailed m) {
-        if (!current(m.epoch())) {
-            return this;
-        }
+    private Behavior<Command> onPlaceFailed(Allocator.PlaceFailed m) {
         Chunk c = ledger.chunks.get(m.chunk());
         if (c != null && c.state == State.PLACING) {
             ledger.set(c, State.WAITING);
         }
-        if (!m.spaceFull() && m.reason().contains("already committed") && c != null) {
+        if (m.failure() == Allocator.PlaceFailure.ALREADY_COMMITTED && c != null) {
             // the kernel asks for a chunk the space already has: refuse rather than overwrite it
-            env.replies().send(new ControlMessage.Fail(ledger.kernelVolume, c.faultSeq, c.chunk, 5));
+            env.replies().send(new ControlMessage.Fail(ledger.kernelVolume, c.faultSeq, c.chunk, EIO));
             ledger.remove(c.chunk);
             reject(m.reason());
             return this;
         }
-        return degrade(m.reason());
+        return degrade(m.failure() == Allocator.PlaceFailure.SPACE_FULL ? Degraded.SPACE_FULL : Degraded.PLACEMENT,
+                m.reason());
     }
 
     // ---- commits
@@ -621,10 +565,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         allocator.tell(new Allocator.Commit(group, dataDurable));
     }
 
-    private Behavior<Command> onCommitDone(CommitDone m) {
-        if (!current(m.epoch())) {
-            return this;
-        }
+    private Behavior<Command> onCommitDone(Allocator.Committed m) {
         ledger.committing = false;
         ledger.usage = m.usage();
         ledger.lastCommit = Instant.now();
@@ -640,9 +581,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
                 sendCommitted(c);
             }
         }
-        if (ledger.degraded != null && ledger.degraded.startsWith("metadata")) {
-            recover();
-        }
+        recover(Degraded.METADATA);
         scheduleReload();
         commitNow();
         return maybeFinishShutdown();
@@ -654,10 +593,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         ledger.committed++;
     }
 
-    private Behavior<Command> onCommitFailed(CommitFailed m) {
-        if (!current(m.epoch())) {
-            return this;
-        }
+    private Behavior<Command> onCommitFailed(Allocator.CommitFailed m) {
         ledger.committing = false;
         for (CowSpace.Mapping x : m.mappings()) {
             Chunk c = ledger.chunks.get(x.volumeChunk());
@@ -666,7 +602,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
             }
         }
         // retried on the next tick
-        degrade("metadata commit failed: " + m.reason());
+        degrade(Degraded.METADATA, "metadata commit failed: " + m.reason());
         return maybeFinishShutdown();
     }
 
@@ -674,8 +610,9 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         if (ledger.degraded == null || shutdown != null) {
             return this;
         }
-        getContext().getLog().info("volume {}: trying again (was: {})", config.name(), ledger.degraded);
+        getContext().getLog().info("volume {}: trying again (was: {})", config.name(), ledger.degradedReason);
         ledger.degraded = null;
+        ledger.degradedReason = null;
         if (!ledger.allocatorReady) {
             reloader.tell(TableReloader.Attach.INSTANCE); // then a new allocator
         } else if (!ledger.activated) {
@@ -688,9 +625,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
     }
 
     private Behavior<Command> onTick() {
-        if (ledger.degraded != null && ledger.degraded.startsWith("CoW space full")) {
-            recover(); // the space may have grown; placement says again if not
-        }
+        recover(Degraded.SPACE_FULL); // the space may have grown; placement says again if not
         commitNow();
         return this;
     }
@@ -724,12 +659,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         return this;
     }
 
-    private Behavior<Command> onRunsReady(RunsReady m) {
-        if (!current(m.epoch())) {
-            ledger.reloading = false;
-            ledger.activating = false;
-            return this;
-        }
+    private Behavior<Command> onRunsReady(Allocator.RunsReady m) {
         if (ledger.activating) {
             ledger.activating = false;
             reloader.tell(new TableReloader.Activate(m.runs()));
@@ -745,7 +675,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         return this;
     }
 
-    private Behavior<Command> onReloaded(Reloaded m) {
+    private Behavior<Command> onReloaded(TableReloader.Reloaded m) {
         ledger.reloading = false;
         ledger.segments = m.segments();
         if (!ledger.activated) {
@@ -784,6 +714,21 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         return maybeFinishShutdown();
     }
 
+    private Behavior<Command> onReloadFailed(TableReloader.ReloadFailed m) {
+        ledger.reloading = false;
+        if (!ledger.activated) {
+            return degrade(Degraded.ACTIVATION, m.reason());
+        }
+        // the kernel keeps serving committed chunks by remap meanwhile; try again later
+        getContext().getLog().error("volume {}: {}", config.name(), m.reason());
+        if (shutdown != null) {
+            shutdown.replyTo().tell(new ShutdownResult(config.name(), m.reason()));
+            return Behaviors.stopped();
+        }
+        timers.startSingleTimer(ReloadDue.INSTANCE, settings.reloadMaxDelay());
+        return this;
+    }
+
     // ---- shutdown and status
 
     private Behavior<Command> onShutdown(Shutdown m) {
@@ -819,13 +764,42 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         return Behaviors.stopped();
     }
 
+    private Behavior<Command> onRemovable() {
+        if (shutdown != null) {
+            // the daemon is stopping: the device stays, like every other
+            pendingRemoval.replyTo().tell(new ShutdownResult(config.name(), "the daemon is stopping"));
+            pendingRemoval = null;
+            return this;
+        }
+        shutdown = pendingRemoval;
+        pendingRemoval = null;
+        getContext().getLog().info("volume {}: committing before removal", config.name());
+        commitNow();
+        return maybeFinishShutdown();
+    }
+
+    private Behavior<Command> onRemoved(TableReloader.Removed m) {
+        ShutdownResult r = new ShutdownResult(config.name(), m.error());
+        if (m.error() != null) {
+            // opened meanwhile: it keeps serving
+            getContext().getLog().warn("volume {}: not removed, it stays and keeps serving: {}",
+                    config.name(), m.error());
+            shutdown.replyTo().tell(r);
+            shutdown = null;
+            return this;
+        }
+        getContext().getLog().info("volume {}: removed /dev/mapper/{}", config.name(), config.name());
+        shutdown.replyTo().tell(r);
+        return Behaviors.stopped();
+    }
+
     private Behavior<Command> onStatus(GetStatus m) {
-        String state = ledger.degraded != null ? "degraded"
-                : shutdown != null ? "stopping"
-                : !ledger.activated || !ledger.allocatorReady ? "starting"
-                : ledger.kernelVolume == 0 ? "waiting" : "serving";
+        VolumeStatus.State state = ledger.degraded != null ? VolumeStatus.State.DEGRADED
+                : shutdown != null ? VolumeStatus.State.STOPPING
+                : !ledger.activated || !ledger.allocatorReady ? VolumeStatus.State.STARTING
+                : ledger.kernelVolume == 0 ? VolumeStatus.State.WAITING : VolumeStatus.State.SERVING;
         long pending = ledger.count(State.WAITING) + ledger.count(State.PLACING) + ledger.count(State.PLACED);
-        m.replyTo().tell(new VolumeStatus(config.name(), state, ledger.degraded, ledger.mapped, ledger.usage.mappings(),
+        m.replyTo().tell(new VolumeStatus(config.name(), state, ledger.degradedReason, ledger.mapped, ledger.usage.mappings(),
                 pending, ledger.usage.usedChunks(), ledger.usage.freeChunks(), ledger.lastCommit, ledger.reloads,
                 ledger.segments, config.chunkSize(), config.base(), config.cow(), config.format()));
         return this;

@@ -42,7 +42,8 @@ final class VolumeLedger {
         /** Changed only through {@link VolumeLedger#set}, which keeps the counts by state. */
         State state;
         long faultSeq;
-        int faultFlags;
+        /** The fault writes the whole chunk: its MAP asks for no fill. */
+        boolean fullWrite;
         long place = -1;
         /** The fill the placement asked for (COPY or ZERO), for a MAP without a full-chunk write. */
         int placedFill = org.dmcow.protocol.Protocol.FILL_COPY;
@@ -82,7 +83,9 @@ final class VolumeLedger {
     boolean reloading;
     boolean activating;
     long flushWanted;
-    String degraded;
+    /** Why new chunks wait, or null; {@link #degradedReason} is the text for people. Both set together. */
+    Degraded degraded;
+    String degradedReason;
     /** Counters for status. */
     long mapped;
     long committed;

@@ -57,7 +57,7 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
 
     /** Messages for a kernel volume no configured volume serves yet: kept until one does. */
     private static final int MAX_ORPHANS = 1 << 16;
-    private static final VolumeStatus STATUS_TIMEOUT = new VolumeStatus("", "", null, 0, 0, 0, 0, 0, null, 0, 0, 0, null,
+    private static final VolumeStatus STATUS_TIMEOUT = new VolumeStatus("", null, null, 0, 0, 0, 0, 0, null, 0, 0, 0, null,
             null, null);
 
     private final Volume.Settings settings;
