@@ -108,8 +108,6 @@ public final class Allocator extends AbstractBehavior<Allocator.Command> {
     }
 
     public static final String DISPATCHER = "dmcow-allocator-dispatcher";
-    /** Requests held while adoptions run: bounded by what the volume keeps in flight. */
-    private static final int STASH = 1 << 20;
 
     private final long epoch;
     private final ActorRef<Reply> owner;
@@ -130,7 +128,7 @@ public final class Allocator extends AbstractBehavior<Allocator.Command> {
             }
             owner.tell(new Ready(epoch, opened.space().usage()));
             Allocator allocator = new Allocator(ctx, epoch, owner, opened);
-            return Behaviors.<Command>withStash(STASH, stash -> Behaviors.receive(Command.class)
+            return Behaviors.<Command>withStash(Tuning.ALLOCATOR_STASH, stash -> Behaviors.receive(Command.class)
                     .onMessage(Adopt.class, allocator::onAdopt)
                     .onMessage(AdoptionDone.class, m -> stash.unstashAll(allocator))
                     .onSignal(PostStop.class, x -> allocator.close())
