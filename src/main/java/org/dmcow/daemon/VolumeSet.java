@@ -101,7 +101,7 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
                 continue;
             }
             stopQuietly(name);
-            volumes.put(name, getContext().spawn(Volume.refused(name, e.getValue()), "refused-" + name + "-"
+            volumes.put(name, getContext().spawn(RefusedVolume.create(name, e.getValue()), "refused-" + name + "-"
                     + System.nanoTime()));
             configs.remove(name);
         }
