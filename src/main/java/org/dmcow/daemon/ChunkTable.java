@@ -120,6 +120,11 @@ final class ChunkTable {
         return chunks.size() - counts[State.COMMITTED.ordinal()] - counts[State.MAPPED.ordinal()];
     }
 
+    /** Faults not mapped yet. */
+    long unmapped() {
+        return count(State.WAITING) + count(State.PLACING) + count(State.PLACED);
+    }
+
     long count(State s) {
         return counts[s.ordinal()];
     }

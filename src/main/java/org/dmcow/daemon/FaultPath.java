@@ -3,10 +3,6 @@
  */
 package org.dmcow.daemon;
 
-import java.time.Instant;
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.List;
 import org.dmcow.config.VolumeConfig;
 import org.dmcow.daemon.ChunkTable.Chunk;
 import org.dmcow.daemon.ChunkTable.State;
@@ -16,10 +12,10 @@ import org.dmcow.protocol.Protocol;
 import org.slf4j.Logger;
 
 /**
- * A volume's chunks from fault to commit: placement, MAP, FILLED, commit groups, COMMITTED and
- * FORGET. Kernel replies go to {@link KernelReplies}; what the allocator is to do is returned by
- * {@link #takeRequests}, for the volume actor to send after each message. No actor of its own:
- * the volume decides when (its lifecycle), this decides what.
+ * A volume's chunks from fault to FILLED: the kernel's messages, placement, MAP, and backpressure
+ * on the control stream; then {@link CommitGroups} takes them. Kernel replies go to
+ * {@link KernelReplies}, what the allocator is to do to {@link AllocatorRequests}, which the volume
+ * sends after each message. Not an actor: the volume decides when (its lifecycle), this what.
  */
 final class FaultPath {
     /** The errno a refused fault gets: the kernel fails the writes waiting on it. */
@@ -31,36 +27,21 @@ final class FaultPath {
     private final ChunkTable chunks;
     private final KernelReplies replies;
     private final Logger log;
-    private final List<Allocator.Command> requests = new ArrayList<>();
-    /** Chunks set PLACING while handling a message: asked for in one Place after it. */
-    private long[] toPlace = new long[64];
-    private int toPlaceCount;
+    private final AllocatorRequests requests;
+    private final CommitGroups commits;
     /** The daemon is stopping: new faults wait in the kernel for the next daemon's replay. */
     private boolean faultsLeftToKernel;
 
-    FaultPath(VolumeConfig config, Volume.Settings settings, VolumeLedger ledger, KernelReplies replies, Logger log) {
+    FaultPath(VolumeConfig config, Volume.Settings settings, VolumeLedger ledger, KernelReplies replies,
+            AllocatorRequests requests, CommitGroups commits, Logger log) {
         this.config = config;
         this.settings = settings;
         this.ledger = ledger;
         this.chunks = ledger.chunks;
         this.replies = replies;
+        this.requests = requests;
+        this.commits = commits;
         this.log = log;
-    }
-
-    /** The allocator requests since the last call, in order, and last one Place for all chunks set PLACING. */
-    List<Allocator.Command> takeRequests() {
-        if (toPlaceCount > 0) {
-            requests.add(new Allocator.Place(Arrays.copyOf(toPlace, toPlaceCount)));
-            toPlaceCount = 0;
-        }
-        List<Allocator.Command> out = List.copyOf(requests);
-        requests.clear();
-        return out;
-    }
-
-    /** Queues a request of the volume's own behind those of the fault path. */
-    void request(Allocator.Command c) {
-        requests.add(c);
     }
 
     void leaveFaultsToKernel() {
@@ -73,7 +54,40 @@ final class FaultPath {
 
     // ---- kernel messages
 
-    void fault(ControlMessage.Fault f) {
+    /** Every kernel message but VOLUME, whose check of the table is the volume's. */
+    void handle(ControlMessage msg) {
+        if (msg instanceof ControlMessage.VolumeGone) {
+            log.info("volume {}: the kernel dropped its last table", config.name());
+            ledger.kernelVolume = 0;
+        } else if (msg instanceof ControlMessage.Fault f) {
+            fault(f);
+        } else if (msg instanceof ControlMessage.Granted g) {
+            granted(g);
+        } else if (msg instanceof ControlMessage.Filled f) {
+            filled(f);
+        } else if (msg instanceof ControlMessage.Flush f) {
+            ledger.flushWanted = Math.max(ledger.flushWanted, f.fillSeq());
+            commits.commitNow();
+        } else {
+            reject("unexpected message from the kernel: " + msg);
+        }
+    }
+
+    /** Acknowledges kernel messages while the volume holds few enough chunks in flight. */
+    void releaseAcks() {
+        if (ledger.heldAcks.isEmpty()) {
+            return;
+        }
+        // A degraded volume parks its faults but never stops the stream: the others must go on.
+        if (ledger.degraded == null && chunks.ownWork() >= settings.maxInFlight()) {
+            return;
+        }
+        while (!ledger.heldAcks.isEmpty()) {
+            ledger.heldAcks.poll().accept();
+        }
+    }
+
+    private void fault(ControlMessage.Fault f) {
         if (faultsLeftToKernel) {
             return; // the next daemon gets it in the replay
         }
@@ -115,7 +129,7 @@ final class FaultPath {
     }
 
     /** A replayed GRANTED: the kernel holds a place an earlier daemon mapped. */
-    void granted(ControlMessage.Granted g) {
+    private void granted(ControlMessage.Granted g) {
         long place = g.cowSector() * 512;
         Chunk c = chunks.get(g.chunk());
         if (c != null) {
@@ -128,7 +142,7 @@ final class FaultPath {
         adoptMapped(g.chunk(), place);
     }
 
-    void filled(ControlMessage.Filled f) {
+    private void filled(ControlMessage.Filled f) {
         long place = f.cowSector() * 512;
         Chunk c = chunks.get(f.chunk());
         if (c == null) {
@@ -146,7 +160,7 @@ final class FaultPath {
         // Filled chunks count against max-in-flight: waiting for the tick with half of it filled
         // would stop the stream until then, capping a volume at max-in-flight faults per interval.
         if (c.fillSeq <= ledger.flushWanted || chunks.count(State.FILLED) >= settings.maxInFlight() / 2) {
-            commitNow();
+            commits.commitNow();
         }
     }
 
@@ -161,19 +175,11 @@ final class FaultPath {
         return c;
     }
 
-    void flush(ControlMessage.Flush f) {
-        ledger.flushWanted = Math.max(ledger.flushWanted, f.fillSeq());
-        commitNow();
-    }
-
     // ---- placement
 
     private void requestPlace(Chunk c) {
         chunks.set(c, State.PLACING);
-        if (toPlaceCount == toPlace.length) {
-            toPlace = Arrays.copyOf(toPlace, 2 * toPlaceCount);
-        }
-        toPlace[toPlaceCount++] = c.chunk;
+        requests.place(c.chunk);
     }
 
     void placeWaiting() {
@@ -202,7 +208,7 @@ final class FaultPath {
             if (c.state == State.PLACED) {
                 sendMap(c);
             } else if (c.state == State.DURABLE) {
-                sendCommitted(c);
+                commits.sendCommitted(c);
             } else if (c.state == State.PLACING) {
                 chunks.set(c, State.WAITING);
             }
@@ -253,107 +259,5 @@ final class FaultPath {
             return false;
         }
         return true;
-    }
-
-    // ---- commits
-
-    /** Asks for a commit of every FILLED chunk, unless one runs (another follows it). */
-    void commitNow() {
-        if (!ledger.allocatorReady || ledger.committing) {
-            return;
-        }
-        List<CowSpace.Mapping> group = new ArrayList<>(chunks.filledQueued());
-        boolean dataDurable = true;
-        for (Chunk c = chunks.pollFilled(); c != null; c = chunks.pollFilled()) {
-            if (c.state == State.FILLED && chunks.get(c.chunk) == c) {
-                chunks.set(c, State.COMMITTING);
-                group.add(c.mapping());
-                dataDurable &= c.fillSeq <= ledger.flushWanted;
-            }
-        }
-        if (group.isEmpty()) {
-            return;
-        }
-        ledger.committing = true;
-        requests.add(new Allocator.Commit(group, dataDurable));
-    }
-
-    void committed(Allocator.Committed m) {
-        ledger.committing = false;
-        ledger.usage = m.usage();
-        ledger.lastCommit = Instant.now();
-        for (CowSpace.Mapping x : m.mappings()) {
-            Chunk c = chunks.get(x.volumeChunk());
-            if (c != null && c.state == State.COMMITTING && c.place == x.place()) {
-                chunks.set(c, State.DURABLE);
-            }
-        }
-        for (CowSpace.Mapping x : m.mappings()) {
-            Chunk c = chunks.get(x.volumeChunk());
-            if (c != null && c.state == State.DURABLE) {
-                sendCommitted(c);
-            }
-        }
-    }
-
-    private void sendCommitted(Chunk c) {
-        replies.send(new ControlMessage.Committed(ledger.kernelVolume, c.chunk));
-        chunks.set(c, State.COMMITTED);
-        ledger.committed++;
-    }
-
-    /** The group is FILLED again, for a later commit. */
-    void commitFailed(Allocator.CommitFailed m) {
-        ledger.committing = false;
-        for (CowSpace.Mapping x : m.mappings()) {
-            Chunk c = chunks.get(x.volumeChunk());
-            if (c != null && c.state == State.COMMITTING) {
-                chunks.set(c, State.FILLED);
-            }
-        }
-    }
-
-    // ---- after a table reload
-
-    /** The chunks a reload with the committed runs makes linear: the kernel may forget their remaps. */
-    List<Long> committedChunks() {
-        List<Long> out = new ArrayList<>();
-        for (Chunk c : chunks.values()) {
-            if (c.state == State.COMMITTED) {
-                out.add(c.chunk);
-            }
-        }
-        return out;
-    }
-
-    /** FORGETs the chunks the new table serves linearly; returns how many wait for the next reload. */
-    int forget(TableReloader.Reloaded m) {
-        // A table without cow segments ends the kernel's volume and its remaps with it: nothing to
-        // forget there (a FORGET would be refused as one for an unknown volume).
-        boolean kernelRemaps = m.cowLeft() && ledger.kernelVolume != 0;
-        int waiting = 0;
-        for (long chunk : m.forget()) {
-            Chunk c = chunks.get(chunk);
-            if (c == null || c.state != State.COMMITTED) {
-                continue;
-            }
-            if (!kernelRemaps) {
-                chunks.remove(chunk);
-                continue;
-            }
-            // a chunk whose FORGET finds the reply queue full stays COMMITTED: the next reload
-            // forgets it (the kernel serves it from its remap until then)
-            if (waiting == 0 && replies.offer(new ControlMessage.Forget(ledger.kernelVolume, chunk))) {
-                chunks.remove(chunk);
-            } else {
-                waiting++;
-            }
-        }
-        return waiting;
-    }
-
-    /** Faults not mapped yet, for status. */
-    long pending() {
-        return chunks.count(State.WAITING) + chunks.count(State.PLACING) + chunks.count(State.PLACED);
     }
 }

@@ -3,7 +3,6 @@
  */
 package org.dmcow.daemon;
 
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -18,7 +17,6 @@ import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.dmcow.admin.VolumeStatus;
 import org.dmcow.config.VolumeConfig;
-import org.dmcow.daemon.ChunkTable.Chunk;
 import org.dmcow.daemon.ChunkTable.State;
 import org.dmcow.dm.DeviceMapper;
 import org.dmcow.dm.LoopDevices;
@@ -95,7 +93,10 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
     private final Settings settings;
     private final Environment env;
     private final VolumeLedger ledger;
+    private final AllocatorRequests requests = new AllocatorRequests();
     private final FaultPath faults;
+    private final CommitGroups commits;
+    private final TableReloads tables;
     private final VolumeRemoval removal;
     private final TimerScheduler<Command> timers;
     private final ActorRef<TableReloader.Command> reloader;
@@ -123,27 +124,21 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         this.env = env;
         this.ledger = ledger;
         this.timers = timers;
-        this.faults = new FaultPath(config, settings, ledger, env.replies(), ctx.getLog());
-        this.removal = new VolumeRemoval(config.name(), ctx.getLog());
         this.allocatorReplies = ctx.messageAdapter(Allocator.Reply.class, FromAllocator::new);
         this.reloader = ctx.spawn(TableReloader.create(config, env.dm(), env.loops(),
                 ctx.messageAdapter(TableReloader.Reply.class, FromReloader::new)), "reloader",
                 DispatcherSelector.fromConfig(TableReloader.DISPATCHER));
+        this.commits = new CommitGroups(ledger, env.replies(), requests);
+        this.faults = new FaultPath(config, settings, ledger, env.replies(), requests, commits, ctx.getLog());
+        this.tables = new TableReloads(config, settings, ledger, commits, requests, reloader, timers,
+                ReloadDue.INSTANCE, ctx.getLog());
+        this.removal = new VolumeRemoval(config.name(), ctx.getLog());
         timers.startTimerWithFixedDelay(Tick.INSTANCE, settings.commitInterval());
-        // Resuming after a crash: what the old children were doing is gone; ask again.
-        ledger.allocatorReady = false;
-        ledger.committing = false;
-        ledger.reloading = false;
-        ledger.activating = false;
-        for (Chunk c : ledger.chunks.values()) {
-            if (c.state == State.COMMITTING) {
-                ledger.chunks.set(c, State.FILLED);
-            }
-        }
+        ledger.childrenLost();
         // finds the loop devices attached before a restart, so it is safe to repeat
         reloader.tell(TableReloader.Attach.INSTANCE);
         handleInbox();
-        releaseAcks();
+        faults.releaseAcks();
     }
 
     private void spawnAllocator() {
@@ -168,8 +163,10 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
             @Override
             public Behavior<Command> receiveMessage(Command msg) throws Exception {
                 Behavior<Command> next = handlers.receiveMessage(msg);
-                faults.takeRequests().forEach(allocator::tell);
-                releaseAcks();
+                for (Allocator.Command c : requests.take()) {
+                    allocator.tell(c); // none before the first allocator: they all need it ready
+                }
+                faults.releaseAcks();
                 return next;
             }
 
@@ -187,7 +184,10 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
                 .onMessage(FromReloader.class, m -> onReloader(m.reply()))
                 .onMessage(Tick.class, m -> onTick())
                 .onMessage(Retry.class, m -> onRetry())
-                .onMessage(ReloadDue.class, m -> startReload())
+                .onMessage(ReloadDue.class, m -> {
+                    tables.start();
+                    return this;
+                })
                 .onMessage(GetStatus.class, this::onStatus)
                 .onMessage(Shutdown.class, this::onShutdown)
                 .build();
@@ -227,19 +227,8 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         for (ControlMessage msg = ledger.inbox.poll(); msg != null; msg = ledger.inbox.poll()) {
             if (msg instanceof ControlMessage.Volume v) {
                 onKernelVolume(v);
-            } else if (msg instanceof ControlMessage.VolumeGone) {
-                getContext().getLog().info("volume {}: the kernel dropped its last table", config.name());
-                ledger.kernelVolume = 0;
-            } else if (msg instanceof ControlMessage.Fault f) {
-                faults.fault(f);
-            } else if (msg instanceof ControlMessage.Granted g) {
-                faults.granted(g);
-            } else if (msg instanceof ControlMessage.Filled f) {
-                faults.filled(f);
-            } else if (msg instanceof ControlMessage.Flush f) {
-                faults.flush(f);
             } else {
-                faults.reject("unexpected message from the kernel: " + msg);
+                faults.handle(msg);
             }
         }
     }
@@ -255,28 +244,12 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         }
     }
 
-    /** Acknowledges kernel messages while the volume holds few enough chunks in flight. */
-    private void releaseAcks() {
-        if (ledger.heldAcks.isEmpty()) {
-            return;
-        }
-        // A degraded volume parks its faults but never stops the stream: the others must go on.
-        if (ledger.degraded == null && ledger.chunks.ownWork() >= settings.maxInFlight()) {
-            return;
-        }
-        while (!ledger.heldAcks.isEmpty()) {
-            ledger.heldAcks.poll().accept();
-        }
-    }
-
     // ---- the allocator
 
     private Behavior<Command> onAllocator(Allocator.Reply reply) {
         if (reply.epoch() != ledger.allocatorEpoch) {
             if (reply instanceof Allocator.RunsReady) {
-                // the runs went with an allocator this volume no longer owns: the next reload asks again
-                ledger.reloading = false;
-                ledger.activating = false;
+                tables.runsLost();
             }
             return this;
         }
@@ -285,11 +258,11 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
             ledger.usage = m.usage();
             faults.allocatorReady();
             if (!ledger.activated) {
-                startActivation();
+                tables.activate();
             }
             recover(Degraded.DEVICES);
             faults.placeWaiting();
-            faults.commitNow();
+            commits.commitNow();
         } else if (reply instanceof Allocator.OpenFailed m) {
             degrade(Degraded.SPACE_OPEN, m.reason());
         } else if (reply instanceof Allocator.Placed m) {
@@ -303,18 +276,18 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
             degrade(Degraded.ADOPTION, "the kernel holds chunk " + m.chunk() + " where the CoW space cannot: "
                     + m.reason());
         } else if (reply instanceof Allocator.Committed m) {
-            faults.committed(m);
+            commits.committed(m);
             recover(Degraded.METADATA);
-            scheduleReload();
-            faults.commitNow();
+            tables.schedule();
+            commits.commitNow();
             return maybeFinishShutdown();
         } else if (reply instanceof Allocator.CommitFailed m) {
-            faults.commitFailed(m);
+            commits.commitFailed(m);
             // retried on the next tick
             degrade(Degraded.METADATA, "metadata commit failed: " + m.reason());
             return maybeFinishShutdown();
         } else {
-            onRunsReady((Allocator.RunsReady) reply);
+            tables.runsReady((Allocator.RunsReady) reply);
         }
         return this;
     }
@@ -329,17 +302,17 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         if (!ledger.allocatorReady) {
             reloader.tell(TableReloader.Attach.INSTANCE); // then a new allocator
         } else if (!ledger.activated) {
-            startActivation();
+            tables.activate();
         } else {
             faults.placeWaiting();
-            faults.commitNow();
+            commits.commitNow();
         }
         return this;
     }
 
     private Behavior<Command> onTick() {
         recover(Degraded.SPACE_FULL); // the space may have grown; placement says again if not
-        faults.commitNow();
+        commits.commitNow();
         return this;
     }
 
@@ -353,7 +326,8 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         } else if (reply instanceof TableReloader.DevicesFailed m) {
             degrade(Degraded.DEVICES, m.reason());
         } else if (reply instanceof TableReloader.Reloaded m) {
-            return onReloaded(m);
+            tables.reloaded(m);
+            return maybeFinishShutdown();
         } else if (reply instanceof TableReloader.ReloadFailed m) {
             return onReloadFailed(m);
         } else if (reply instanceof TableReloader.RemoveRefused m) {
@@ -367,67 +341,11 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
             Shutdown started = removal.removable(shutdown != null);
             if (started != null) {
                 shutdown = started;
-                faults.commitNow();
+                commits.commitNow();
                 return maybeFinishShutdown();
             }
         }
         return this;
-    }
-
-    /** Creates or adopts the dm device with the committed runs. */
-    private void startActivation() {
-        ledger.reloading = true;
-        ledger.activating = true;
-        faults.request(Allocator.TableRuns.INSTANCE);
-    }
-
-    /** Reload after max-mappings committed chunks, or max-delay after the first of them. */
-    private void scheduleReload() {
-        long waiting = ledger.chunks.count(State.COMMITTED);
-        if (waiting >= settings.reloadMaxMappings()) {
-            startReload();
-        } else if (waiting > 0 && !timers.isTimerActive(ReloadDue.INSTANCE)) {
-            timers.startSingleTimer(ReloadDue.INSTANCE, settings.reloadMaxDelay());
-        }
-    }
-
-    private Behavior<Command> startReload() {
-        timers.cancel(ReloadDue.INSTANCE);
-        if (ledger.reloading || !ledger.allocatorReady || !ledger.activated
-                || ledger.chunks.count(State.COMMITTED) == 0) {
-            return this;
-        }
-        ledger.reloading = true;
-        faults.request(Allocator.TableRuns.INSTANCE);
-        return this;
-    }
-
-    private void onRunsReady(Allocator.RunsReady m) {
-        if (ledger.activating) {
-            ledger.activating = false;
-            reloader.tell(new TableReloader.Activate(m.runs()));
-        } else {
-            reloader.tell(new TableReloader.Reload(m.runs(), faults.committedChunks()));
-        }
-    }
-
-    private Behavior<Command> onReloaded(TableReloader.Reloaded m) {
-        ledger.reloading = false;
-        ledger.segments = m.segments();
-        if (!ledger.activated) {
-            ledger.activated = true;
-            getContext().getLog().info("volume {}: serving", config.name());
-        }
-        if (m.counted()) {
-            ledger.reloads++;
-        }
-        int waiting = faults.forget(m);
-        if (waiting > 0) {
-            getContext().getLog().info("volume {}: the reply queue is full: {} chunks are forgotten at the next "
-                    + "reload", config.name(), waiting);
-        }
-        scheduleReload();
-        return maybeFinishShutdown();
     }
 
     private Behavior<Command> onReloadFailed(TableReloader.ReloadFailed m) {
@@ -435,13 +353,12 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         if (!ledger.activated) {
             return degrade(Degraded.ACTIVATION, m.reason());
         }
-        // the kernel keeps serving committed chunks by remap meanwhile; try again later
         getContext().getLog().error("volume {}: {}", config.name(), m.reason());
         if (shutdown != null) {
             shutdown.replyTo().tell(new ShutdownResult(config.name(), m.reason()));
             return Behaviors.stopped();
         }
-        timers.startSingleTimer(ReloadDue.INSTANCE, settings.reloadMaxDelay());
+        tables.retryLater();
         return this;
     }
 
@@ -455,7 +372,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         shutdown = m;
         faults.leaveFaultsToKernel();
         getContext().getLog().info("volume {}: committing for shutdown", config.name());
-        faults.commitNow();
+        commits.commitNow();
         return maybeFinishShutdown();
     }
 
@@ -464,11 +381,12 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
             return this;
         }
         if (ledger.chunks.count(State.FILLED) > 0 && ledger.allocatorReady && ledger.degraded == null) {
-            faults.commitNow();
+            commits.commitNow();
             return this;
         }
         if (ledger.chunks.count(State.COMMITTED) > 0 && ledger.activated && ledger.allocatorReady) {
-            return startReload();
+            tables.start();
+            return this;
         }
         if (shutdown.remove()) {
             reloader.tell(TableReloader.Remove.INSTANCE);
@@ -479,14 +397,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
     }
 
     private Behavior<Command> onStatus(GetStatus m) {
-        VolumeStatus.State state = ledger.degraded != null ? VolumeStatus.State.DEGRADED
-                : shutdown != null ? VolumeStatus.State.STOPPING
-                : !ledger.activated || !ledger.allocatorReady ? VolumeStatus.State.STARTING
-                : ledger.kernelVolume == 0 ? VolumeStatus.State.WAITING : VolumeStatus.State.SERVING;
-        m.replyTo().tell(new VolumeStatus(config.name(), state, ledger.degradedReason, ledger.mapped,
-                ledger.usage.mappings(), faults.pending(), ledger.usage.usedChunks(), ledger.usage.freeChunks(),
-                ledger.lastCommit, ledger.reloads, ledger.segments, config.chunkSize(), config.base(), config.cow(),
-                config.format()));
+        m.replyTo().tell(ledger.status(config, shutdown != null));
         return this;
     }
 }

@@ -3,8 +3,11 @@
  */
 package org.dmcow.daemon;
 
+import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayDeque;
+import org.dmcow.admin.VolumeStatus;
+import org.dmcow.config.VolumeConfig;
 import org.dmcow.dm.Tables;
 import org.dmcow.format.CowSpace;
 import org.dmcow.protocol.ControlMessage;
@@ -23,7 +26,7 @@ final class VolumeLedger {
     int kernelVolume;
     long allocatorEpoch;
     Tables.Layout layout;
-    java.nio.file.Path cowLoop;
+    Path cowLoop;
     boolean activated;
     boolean allocatorReady;
     boolean committing;
@@ -40,4 +43,27 @@ final class VolumeLedger {
     long segments;
     Instant lastCommit;
     CowSpace.SpaceUsage usage = new CowSpace.SpaceUsage(0, 0, 0);
+
+    /** After a restart of the volume: what its old children were doing is gone and is asked again. */
+    void childrenLost() {
+        allocatorReady = false;
+        committing = false;
+        reloading = false;
+        activating = false;
+        for (ChunkTable.Chunk c : chunks.values()) {
+            if (c.state == ChunkTable.State.COMMITTING) {
+                chunks.set(c, ChunkTable.State.FILLED);
+            }
+        }
+    }
+
+    VolumeStatus status(VolumeConfig config, boolean stopping) {
+        VolumeStatus.State state = degraded != null ? VolumeStatus.State.DEGRADED
+                : stopping ? VolumeStatus.State.STOPPING
+                : !activated || !allocatorReady ? VolumeStatus.State.STARTING
+                : kernelVolume == 0 ? VolumeStatus.State.WAITING : VolumeStatus.State.SERVING;
+        return new VolumeStatus(config.name(), state, degradedReason, mapped, usage.mappings(), chunks.unmapped(),
+                usage.usedChunks(), usage.freeChunks(), lastCommit, reloads, segments, config.chunkSize(), config.base(),
+                config.cow(), config.format());
+    }
 }

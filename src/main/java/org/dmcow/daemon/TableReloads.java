@@ -1,0 +1,109 @@
+/*
+ * Licensed under the Apache License, Version 2.0. See LICENSE.
+ */
+package org.dmcow.daemon;
+
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.dmcow.config.VolumeConfig;
+import org.dmcow.daemon.ChunkTable.State;
+import org.slf4j.Logger;
+
+/**
+ * When a volume's table is loaded, on the volume actor's thread: the activation (create or adopt
+ * the dm device) and then reloads that make committed chunks linear segments, after
+ * max-mappings of them or max-delay after the first. Each asks the allocator for the committed
+ * runs, then the {@link TableReloader} to load them; one at a time.
+ */
+final class TableReloads {
+    private final VolumeConfig config;
+    private final Volume.Settings settings;
+    private final VolumeLedger ledger;
+    private final CommitGroups commits;
+    private final AllocatorRequests requests;
+    private final ActorRef<TableReloader.Command> reloader;
+    private final TimerScheduler<Volume.Command> timers;
+    /** The volume's message that the reload delay is up: it calls {@link #start}. */
+    private final Volume.Command due;
+    private final Logger log;
+
+    TableReloads(VolumeConfig config, Volume.Settings settings, VolumeLedger ledger, CommitGroups commits,
+            AllocatorRequests requests, ActorRef<TableReloader.Command> reloader, TimerScheduler<Volume.Command> timers,
+            Volume.Command due, Logger log) {
+        this.config = config;
+        this.settings = settings;
+        this.ledger = ledger;
+        this.commits = commits;
+        this.requests = requests;
+        this.reloader = reloader;
+        this.timers = timers;
+        this.due = due;
+        this.log = log;
+    }
+
+    /** Creates or adopts the dm device with the committed runs. */
+    void activate() {
+        ledger.reloading = true;
+        ledger.activating = true;
+        requests.add(Allocator.TableRuns.INSTANCE);
+    }
+
+    /** Reload after max-mappings committed chunks, or max-delay after the first of them. */
+    void schedule() {
+        long waiting = ledger.chunks.count(State.COMMITTED);
+        if (waiting >= settings.reloadMaxMappings()) {
+            start();
+        } else if (waiting > 0 && !timers.isTimerActive(due)) {
+            timers.startSingleTimer(due, settings.reloadMaxDelay());
+        }
+    }
+
+    /** Reloads now, unless one runs, the volume is not serving yet, or there is nothing to make linear. */
+    void start() {
+        timers.cancel(due);
+        if (ledger.reloading || !ledger.allocatorReady || !ledger.activated
+                || ledger.chunks.count(State.COMMITTED) == 0) {
+            return;
+        }
+        ledger.reloading = true;
+        requests.add(Allocator.TableRuns.INSTANCE);
+    }
+
+    /** The runs came from an allocator the volume no longer owns: the next reload asks again. */
+    void runsLost() {
+        ledger.reloading = false;
+        ledger.activating = false;
+    }
+
+    void runsReady(Allocator.RunsReady m) {
+        if (ledger.activating) {
+            ledger.activating = false;
+            reloader.tell(new TableReloader.Activate(m.runs()));
+        } else {
+            reloader.tell(new TableReloader.Reload(m.runs(), commits.committedChunks()));
+        }
+    }
+
+    void reloaded(TableReloader.Reloaded m) {
+        ledger.reloading = false;
+        ledger.segments = m.segments();
+        if (!ledger.activated) {
+            ledger.activated = true;
+            log.info("volume {}: serving", config.name());
+        }
+        if (m.counted()) {
+            ledger.reloads++;
+        }
+        int waiting = commits.forget(m);
+        if (waiting > 0) {
+            log.info("volume {}: the reply queue is full: {} chunks are forgotten at the next reload", config.name(),
+                    waiting);
+        }
+        schedule();
+    }
+
+    /** A reload failed; the kernel keeps serving committed chunks by remap meanwhile: tried again later. */
+    void retryLater() {
+        timers.startSingleTimer(due, settings.reloadMaxDelay());
+    }
+}
