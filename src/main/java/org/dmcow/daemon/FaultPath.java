@@ -22,7 +22,7 @@ final class FaultPath {
     static final int EIO = 5;
 
     private final VolumeConfig config;
-    private final Volume.Settings settings;
+    private final int maxInFlight;
     private final VolumeLedger ledger;
     private final ChunkTable chunks;
     private final KernelReplies replies;
@@ -32,10 +32,10 @@ final class FaultPath {
     /** The daemon is stopping: new faults wait in the kernel for the next daemon's replay. */
     private boolean faultsLeftToKernel;
 
-    FaultPath(VolumeConfig config, Volume.Settings settings, VolumeLedger ledger, KernelReplies replies,
+    FaultPath(VolumeConfig config, int maxInFlight, VolumeLedger ledger, KernelReplies replies,
             AllocatorRequests requests, CommitGroups commits, Logger log) {
         this.config = config;
-        this.settings = settings;
+        this.maxInFlight = maxInFlight;
         this.ledger = ledger;
         this.chunks = ledger.chunks;
         this.replies = replies;
@@ -79,7 +79,7 @@ final class FaultPath {
             return;
         }
         // A degraded volume parks its faults but never stops the stream: the others must go on.
-        if (ledger.degraded == null && chunks.ownWork() >= settings.maxInFlight()) {
+        if (ledger.degraded == null && chunks.ownWork() >= maxInFlight) {
             return;
         }
         while (!ledger.heldAcks.isEmpty()) {
@@ -159,7 +159,7 @@ final class FaultPath {
         c.fillSeq = f.seq();
         // Filled chunks count against max-in-flight: waiting for the tick with half of it filled
         // would stop the stream until then, capping a volume at max-in-flight faults per interval.
-        if (c.fillSeq <= ledger.flushWanted || chunks.count(State.FILLED) >= settings.maxInFlight() / 2) {
+        if (c.fillSeq <= ledger.flushWanted || chunks.count(State.FILLED) >= maxInFlight / 2) {
             commits.commitNow();
         }
     }

@@ -29,7 +29,7 @@ final class RefusedVolume {
                         return Behaviors.same();
                     })
                     .onMessage(Volume.Shutdown.class, m -> {
-                        m.replyTo().tell(new Volume.ShutdownResult(name, null));
+                        m.replyTo().tell(new ShutdownResult(name, null));
                         return Behaviors.stopped();
                     })
                     .build();

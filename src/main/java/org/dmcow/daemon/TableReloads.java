@@ -3,9 +3,9 @@
  */
 package org.dmcow.daemon;
 
+import java.time.Duration;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
-import org.dmcow.config.VolumeConfig;
 import org.dmcow.daemon.ChunkTable.State;
 import org.slf4j.Logger;
 
@@ -13,25 +13,28 @@ import org.slf4j.Logger;
  * When a volume's table is loaded, on the volume actor's thread: the activation (create or adopt
  * the dm device) and then reloads that make committed chunks linear segments, after
  * max-mappings of them or max-delay after the first. Each asks the allocator for the committed
- * runs, then the {@link TableReloader} to load them; one at a time.
+ * runs, then the {@link TableReloader} to load them; one at a time. {@code M}: the volume's
+ * messages, one of which ({@code due}) its timer sends when the delay is up.
  */
-final class TableReloads {
-    private final VolumeConfig config;
-    private final Volume.Settings settings;
+final class TableReloads<M> {
+    private final String volume;
+    private final int maxMappings;
+    private final Duration maxDelay;
     private final VolumeLedger ledger;
     private final CommitGroups commits;
     private final AllocatorRequests requests;
     private final ActorRef<TableReloader.Command> reloader;
-    private final TimerScheduler<Volume.Command> timers;
+    private final TimerScheduler<M> timers;
     /** The volume's message that the reload delay is up: it calls {@link #start}. */
-    private final Volume.Command due;
+    private final M due;
     private final Logger log;
 
-    TableReloads(VolumeConfig config, Volume.Settings settings, VolumeLedger ledger, CommitGroups commits,
-            AllocatorRequests requests, ActorRef<TableReloader.Command> reloader, TimerScheduler<Volume.Command> timers,
-            Volume.Command due, Logger log) {
-        this.config = config;
-        this.settings = settings;
+    TableReloads(String volume, int maxMappings, Duration maxDelay, VolumeLedger ledger, CommitGroups commits,
+            AllocatorRequests requests, ActorRef<TableReloader.Command> reloader, TimerScheduler<M> timers, M due,
+            Logger log) {
+        this.volume = volume;
+        this.maxMappings = maxMappings;
+        this.maxDelay = maxDelay;
         this.ledger = ledger;
         this.commits = commits;
         this.requests = requests;
@@ -51,10 +54,10 @@ final class TableReloads {
     /** Reload after max-mappings committed chunks, or max-delay after the first of them. */
     void schedule() {
         long waiting = ledger.chunks.count(State.COMMITTED);
-        if (waiting >= settings.reloadMaxMappings()) {
+        if (waiting >= maxMappings) {
             start();
         } else if (waiting > 0 && !timers.isTimerActive(due)) {
-            timers.startSingleTimer(due, settings.reloadMaxDelay());
+            timers.startSingleTimer(due, maxDelay);
         }
     }
 
@@ -89,14 +92,14 @@ final class TableReloads {
         ledger.segments = m.segments();
         if (!ledger.activated) {
             ledger.activated = true;
-            log.info("volume {}: serving", config.name());
+            log.info("volume {}: serving", volume);
         }
         if (m.counted()) {
             ledger.reloads++;
         }
         int waiting = commits.forget(m);
         if (waiting > 0) {
-            log.info("volume {}: the reply queue is full: {} chunks are forgotten at the next reload", config.name(),
+            log.info("volume {}: the reply queue is full: {} chunks are forgotten at the next reload", volume,
                     waiting);
         }
         schedule();
@@ -104,6 +107,6 @@ final class TableReloads {
 
     /** A reload failed; the kernel keeps serving committed chunks by remap meanwhile: tried again later. */
     void retryLater() {
-        timers.startSingleTimer(due, settings.reloadMaxDelay());
+        timers.startSingleTimer(due, maxDelay);
     }
 }

@@ -63,10 +63,6 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
     public record Shutdown(boolean remove, ActorRef<ShutdownResult> replyTo) implements Command {
     }
 
-    /** {@code refused}: why the device was not removed (it is open), or null. */
-    public record ShutdownResult(String volume, String refused) {
-    }
-
     private record FromAllocator(Allocator.Reply reply) implements Command {
     }
 
@@ -96,7 +92,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
     private final AllocatorRequests requests = new AllocatorRequests();
     private final FaultPath faults;
     private final CommitGroups commits;
-    private final TableReloads tables;
+    private final TableReloads<Command> tables;
     private final VolumeRemoval removal;
     private final TimerScheduler<Command> timers;
     private final ActorRef<TableReloader.Command> reloader;
@@ -129,9 +125,10 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
                 ctx.messageAdapter(TableReloader.Reply.class, FromReloader::new)), "reloader",
                 DispatcherSelector.fromConfig(TableReloader.DISPATCHER));
         this.commits = new CommitGroups(ledger, env.replies(), requests);
-        this.faults = new FaultPath(config, settings, ledger, env.replies(), requests, commits, ctx.getLog());
-        this.tables = new TableReloads(config, settings, ledger, commits, requests, reloader, timers,
-                ReloadDue.INSTANCE, ctx.getLog());
+        this.faults = new FaultPath(config, settings.maxInFlight(), ledger, env.replies(), requests, commits,
+                ctx.getLog());
+        this.tables = new TableReloads<>(config.name(), settings.reloadMaxMappings(), settings.reloadMaxDelay(), ledger,
+                commits, requests, reloader, timers, ReloadDue.INSTANCE, ctx.getLog());
         this.removal = new VolumeRemoval(config.name(), ctx.getLog());
         timers.startTimerWithFixedDelay(Tick.INSTANCE, settings.commitInterval());
         ledger.childrenLost();
@@ -333,14 +330,14 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         } else if (reply instanceof TableReloader.RemoveRefused m) {
             removal.refused(m.reason());
         } else if (reply instanceof TableReloader.Removed m) {
-            if (removal.removed(shutdown, m.error())) {
+            if (removal.removed(shutdown.replyTo(), m.error())) {
                 return Behaviors.stopped();
             }
             shutdown = null;
         } else {
-            Shutdown started = removal.removable(shutdown != null);
-            if (started != null) {
-                shutdown = started;
+            ActorRef<ShutdownResult> asker = removal.removable(shutdown != null);
+            if (asker != null) {
+                shutdown = new Shutdown(true, asker);
                 commits.commitNow();
                 return maybeFinishShutdown();
             }
@@ -366,7 +363,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
 
     private Behavior<Command> onShutdown(Shutdown m) {
         if (m.remove()) {
-            reloader.tell(removal.ask(m));
+            reloader.tell(removal.ask(m.replyTo()));
             return this;
         }
         shutdown = m;

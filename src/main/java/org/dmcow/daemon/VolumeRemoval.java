@@ -3,6 +3,7 @@
  */
 package org.dmcow.daemon;
 
+import org.apache.pekko.actor.typed.ActorRef;
 import org.slf4j.Logger;
 
 /**
@@ -20,8 +21,8 @@ import org.slf4j.Logger;
 final class VolumeRemoval {
     private final String volume;
     private final Logger log;
-    /** The removal asked for, while the device is checked for users. */
-    private Volume.Shutdown asked;
+    /** Who asked for the removal, while the device is checked for users. */
+    private ActorRef<ShutdownResult> asker;
 
     VolumeRemoval(String volume, Logger log) {
         this.volume = volume;
@@ -29,42 +30,42 @@ final class VolumeRemoval {
     }
 
     /** Asks for the check that the device is unused; until its answer nothing changes. */
-    TableReloader.Command ask(Volume.Shutdown removal) {
-        asked = removal;
+    TableReloader.Command ask(ActorRef<ShutdownResult> replyTo) {
+        asker = replyTo;
         return TableReloader.CheckRemovable.INSTANCE;
     }
 
     /** The device is in use: the volume stays and keeps serving. */
     void refused(String reason) {
         log.warn("volume {}: not removed, it stays and keeps serving: {}", volume, reason);
-        asked.replyTo().tell(new Volume.ShutdownResult(volume, reason));
-        asked = null;
+        asker.tell(new ShutdownResult(volume, reason));
+        asker = null;
     }
 
     /**
-     * The device is unused: the shutdown to run now, or null when the daemon began stopping
-     * meanwhile (then the device stays, like every other).
+     * The device is unused: who asked, for the removal to run now, or null when the daemon began
+     * stopping meanwhile (then the device stays, like every other).
      */
-    Volume.Shutdown removable(boolean daemonStopping) {
-        Volume.Shutdown removal = asked;
-        asked = null;
+    ActorRef<ShutdownResult> removable(boolean daemonStopping) {
+        ActorRef<ShutdownResult> replyTo = asker;
+        asker = null;
         if (daemonStopping) {
-            removal.replyTo().tell(new Volume.ShutdownResult(volume, "the daemon is stopping"));
+            replyTo.tell(new ShutdownResult(volume, "the daemon is stopping"));
             return null;
         }
         log.info("volume {}: committing before removal", volume);
-        return removal;
+        return replyTo;
     }
 
     /** The answer to Remove; true when the device is gone and the volume stops. */
-    boolean removed(Volume.Shutdown removal, String error) {
+    boolean removed(ActorRef<ShutdownResult> replyTo, String error) {
         if (error != null) {
             // opened meanwhile: it keeps serving
             log.warn("volume {}: not removed, it stays and keeps serving: {}", volume, error);
         } else {
             log.info("volume {}: removed /dev/mapper/{}", volume, volume);
         }
-        removal.replyTo().tell(new Volume.ShutdownResult(volume, error));
+        replyTo.tell(new ShutdownResult(volume, error));
         return error == null;
     }
 }

@@ -47,7 +47,7 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
     public record GetStatus(ActorRef<List<VolumeStatus>> replyTo) implements Command {
     }
 
-    private record Stopped(Volume.ShutdownResult result) implements Command {
+    private record Stopped(ShutdownResult result) implements Command {
     }
 
     private final Volume.Settings settings;
@@ -131,9 +131,9 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
                 getContext().getLog().info("volume {}: removed from the config: committing, then removing "
                         + "/dev/mapper/{}", name, name);
                 removing.put(name, true);
-                getContext().ask(Volume.ShutdownResult.class, volumes.get(name),
+                getContext().ask(ShutdownResult.class, volumes.get(name),
                         Tuning.VOLUME_SHUTDOWN, r -> new Volume.Shutdown(true, r),
-                        (r, err) -> new Stopped(r != null ? r : new Volume.ShutdownResult(name,
+                        (r, err) -> new Stopped(r != null ? r : new ShutdownResult(name,
                                 "no answer: " + err.getMessage())));
             }
         }
@@ -236,9 +236,9 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
         }
         for (var e : volumes.entrySet()) {
             String name = e.getKey();
-            getContext().ask(Volume.ShutdownResult.class, e.getValue(), Tuning.VOLUME_SHUTDOWN,
+            getContext().ask(ShutdownResult.class, e.getValue(), Tuning.VOLUME_SHUTDOWN,
                     r -> new Volume.Shutdown(false, r),
-                    (r, err) -> new Stopped(r != null ? r : new Volume.ShutdownResult(name,
+                    (r, err) -> new Stopped(r != null ? r : new ShutdownResult(name,
                             "no answer: " + err.getMessage())));
         }
         return this;

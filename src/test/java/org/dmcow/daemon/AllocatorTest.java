@@ -47,6 +47,13 @@ class AllocatorTest {
         return new Started(a, owner);
     }
 
+    /** Ends the adoption and places {@code chunk}; its place. */
+    private static long placeOne(Started s, long chunk) {
+        s.allocator().tell(Allocator.AdoptionDone.INSTANCE);
+        s.allocator().tell(new Allocator.Place(new long[] {chunk}));
+        return s.owner().expectMessageClass(Allocator.Placed.class).placements()[0].place();
+    }
+
     private static MemoryCowSpace.Durable space(long capacityChunks) {
         return new MemoryCowSpace.Durable(CHUNK, 64 * CHUNK, capacityChunks);
     }
@@ -84,9 +91,7 @@ class AllocatorTest {
     void aCommittedChunkFaultedAgainIsRefusedAsAlreadyCommitted() {
         MemoryCowSpace.Durable space = space(4);
         Started s = start(space);
-        s.allocator().tell(Allocator.AdoptionDone.INSTANCE);
-        s.allocator().tell(new Allocator.Place(new long[] {3}));
-        long place = s.owner().expectMessageClass(Allocator.Placed.class).placements()[0].place();
+        long place = placeOne(s, 3);
         List<CowSpace.Mapping> group = List.of(new CowSpace.Mapping(3, place));
         s.allocator().tell(new Allocator.Commit(group, false));
         Allocator.Committed done = s.owner().expectMessageClass(Allocator.Committed.class);
@@ -105,9 +110,7 @@ class AllocatorTest {
     void aFailedCommitLeavesNothingDurableAndCanBeAskedAgain() {
         MemoryCowSpace.Durable space = space(4);
         Started s = start(space);
-        s.allocator().tell(Allocator.AdoptionDone.INSTANCE);
-        s.allocator().tell(new Allocator.Place(new long[] {5}));
-        long place = s.owner().expectMessageClass(Allocator.Placed.class).placements()[0].place();
+        long place = placeOne(s, 5);
         List<CowSpace.Mapping> group = List.of(new CowSpace.Mapping(5, place));
         space.failCommits = "metadata write: EIO";
         s.allocator().tell(new Allocator.Commit(group, true));
