@@ -31,7 +31,7 @@ final class CommitGroups {
 
     /** Asks for a commit of every FILLED chunk, unless one runs (another follows it). */
     void commitNow() {
-        if (!ledger.allocatorReady || ledger.committing) {
+        if (!ledger.spaceOpen() || ledger.committing) {
             return;
         }
         List<CowSpace.Mapping> group = new ArrayList<>(chunks.filledQueued());

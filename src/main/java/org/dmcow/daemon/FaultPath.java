@@ -118,7 +118,7 @@ final class FaultPath {
         c.faultSeq = f.seq();
         c.fullWrite = f.fullWrite();
         chunks.add(c);
-        if (ledger.degraded == null && ledger.allocatorReady) {
+        if (ledger.degraded == null && ledger.spaceOpen()) {
             requestPlace(c);
         }
     }
@@ -169,7 +169,7 @@ final class FaultPath {
         c.place = place;
         chunks.add(c);
         ledger.mapped++;
-        if (ledger.allocatorReady) {
+        if (ledger.spaceOpen()) {
             requests.add(new Allocator.Adopt(c.chunk, c.place));
         }
         return c;
@@ -183,7 +183,7 @@ final class FaultPath {
     }
 
     void placeWaiting() {
-        if (!ledger.allocatorReady || faultsLeftToKernel) {
+        if (!ledger.spaceOpen() || faultsLeftToKernel) {
             return;
         }
         for (Chunk c : chunks.values()) {
@@ -197,7 +197,7 @@ final class FaultPath {
      * A new allocator is ready: it adopts every place the kernel holds before placing anything
      * new, and what the old one was asked and did not answer is asked again.
      */
-    void allocatorReady() {
+    void spaceOpened() {
         for (Chunk c : chunks.values()) {
             if (c.place >= 0 && c.state.compareTo(State.DURABLE) < 0) {
                 requests.add(new Allocator.Adopt(c.chunk, c.place));

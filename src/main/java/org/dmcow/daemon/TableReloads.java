@@ -64,7 +64,7 @@ final class TableReloads<M> {
     /** Reloads now, unless one runs, the volume is not serving yet, or there is nothing to make linear. */
     void start() {
         timers.cancel(due);
-        if (ledger.reloading || !ledger.allocatorReady || !ledger.activated
+        if (ledger.reloading || ledger.phase != VolumeLedger.Phase.SERVING
                 || ledger.chunks.count(State.COMMITTED) == 0) {
             return;
         }
@@ -92,6 +92,9 @@ final class TableReloads<M> {
         ledger.segments = m.segments();
         if (!ledger.activated) {
             ledger.activated = true;
+            if (ledger.phase == VolumeLedger.Phase.ACTIVATING) {
+                ledger.phase = VolumeLedger.Phase.SERVING;
+            }
             log.info("volume {}: serving", volume);
         }
         if (m.counted()) {

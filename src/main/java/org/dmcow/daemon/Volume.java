@@ -18,6 +18,7 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.dmcow.admin.VolumeStatus;
 import org.dmcow.config.VolumeConfig;
 import org.dmcow.daemon.ChunkTable.State;
+import org.dmcow.daemon.VolumeLedger.Phase;
 import org.dmcow.dm.DeviceMapper;
 import org.dmcow.dm.LoopDevices;
 import org.dmcow.protocol.ControlMessage;
@@ -29,13 +30,18 @@ import org.dmcow.protocol.ControlMessage;
  * the log, every other volume keeps serving.
  *
  * <pre>
- *  attaching ──DevicesAttached──▶ opening ──Ready──▶ activating ──Reloaded──▶ serving
- *  (loop devices)                 (allocator)        (dm device)              │   ▲
- *      │ DevicesFailed               │ OpenFailed       │ ReloadFailed        │   │ recover(cause):
- *      ▼                             ▼                  ▼                     ▼   │ a commit, a tick,
- *  degraded(cause) ◀─────────────────────────────────────────── degrade(cause)    │ a new allocator
- *      └── Retry (SIGHUP): again from the step that failed ──────────────────────┘
+ *  phases ({@link VolumeLedger.Phase}):
  *
+ *  attaching ──DevicesAttached──▶ opening ──Ready──▶ activating ──Reloaded──▶ serving
+ *  (base, CoW and                 (the allocator     (the dm device is          (faults placed,
+ *   their loop devices)            opens the space)   created or adopted)        committed, reloaded)
+ *      │ DevicesFailed               │ OpenFailed       │ ReloadFailed              │ PlaceFailed, CommitFailed,
+ *      ▼                             ▼                  ▼                           ▼ AdoptFailed, kernel table
+ *  degraded(cause): new chunks wait in the phase that failed; the stream goes on
+ *      ├── recover(cause): Ready ends DEVICES, a commit METADATA, a tick SPACE_FULL
+ *      └── Retry (SIGHUP): any cause, trying that phase again
+ *
+ *  after a restart: attaching ──▶ opening ──Ready──▶ serving (the device is active already)
  *  serving, degraded ──Shutdown──▶ stopping: commit, reload ──▶ stopped (the device keeps serving)
  *  serving ──Shutdown(remove)──▶ removing ({@link VolumeRemoval}) ──▶ stopped, or serving again
  * </pre>
@@ -143,6 +149,9 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
             getContext().stop(allocator);
         }
         ledger.allocatorEpoch++;
+        if (ledger.phase == Phase.ATTACHING) {
+            ledger.phase = Phase.OPENING;
+        }
         allocator = getContext().spawn(Allocator.create(ledger.allocatorEpoch, config, ledger.cowLoop, env.opener(),
                 allocatorReplies), "allocator-" + ledger.allocatorEpoch,
                 DispatcherSelector.fromConfig(Allocator.DISPATCHER));
@@ -251,9 +260,9 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
             return this;
         }
         if (reply instanceof Allocator.Ready m) {
-            ledger.allocatorReady = true;
+            ledger.phase = ledger.activated ? Phase.SERVING : Phase.ACTIVATING;
             ledger.usage = m.usage();
-            faults.allocatorReady();
+            faults.spaceOpened();
             if (!ledger.activated) {
                 tables.activate();
             }
@@ -296,7 +305,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         getContext().getLog().info("volume {}: trying again (was: {})", config.name(), ledger.degradedReason);
         ledger.degraded = null;
         ledger.degradedReason = null;
-        if (!ledger.allocatorReady) {
+        if (!ledger.spaceOpen()) {
             reloader.tell(TableReloader.Attach.INSTANCE); // then a new allocator
         } else if (!ledger.activated) {
             tables.activate();
@@ -377,11 +386,11 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         if (shutdown == null || ledger.committing || ledger.reloading) {
             return this;
         }
-        if (ledger.chunks.count(State.FILLED) > 0 && ledger.allocatorReady && ledger.degraded == null) {
+        if (ledger.chunks.count(State.FILLED) > 0 && ledger.spaceOpen() && ledger.degraded == null) {
             commits.commitNow();
             return this;
         }
-        if (ledger.chunks.count(State.COMMITTED) > 0 && ledger.activated && ledger.allocatorReady) {
+        if (ledger.chunks.count(State.COMMITTED) > 0 && ledger.phase == Phase.SERVING) {
             tables.start();
             return this;
         }

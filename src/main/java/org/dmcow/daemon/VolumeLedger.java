@@ -18,6 +18,18 @@ import org.dmcow.protocol.ControlMessage;
  * Owned by one actor at a time; not thread-safe.
  */
 final class VolumeLedger {
+    /** Where a volume is in setting itself up; drawn in {@link Volume}'s class comment. */
+    enum Phase {
+        /** The base and CoW devices are set up (loop devices for files). */
+        ATTACHING,
+        /** Its allocator opens the CoW space. */
+        OPENING,
+        /** The space is open; the dm device is created or adopted with the committed runs. */
+        ACTIVATING,
+        /** The space is open and the dm device serves this volume's table. */
+        SERVING
+    }
+
     final ChunkTable chunks = new ChunkTable();
     /** Kernel messages accepted but not acknowledged to the stream: backpressure. */
     final ArrayDeque<Acceptance> heldAcks = new ArrayDeque<>();
@@ -27,8 +39,10 @@ final class VolumeLedger {
     long allocatorEpoch;
     Tables.Layout layout;
     Path cowLoop;
+    /** Starts again at ATTACHING when the actor restarts ({@link #childrenLost}). */
+    Phase phase = Phase.ATTACHING;
+    /** The dm device serves this volume's table: the first activation is done, also before a restart. */
     boolean activated;
-    boolean allocatorReady;
     boolean committing;
     boolean reloading;
     boolean activating;
@@ -44,9 +58,14 @@ final class VolumeLedger {
     Instant lastCommit;
     CowSpace.SpaceUsage usage = new CowSpace.SpaceUsage(0, 0, 0);
 
+    /** The allocator has the CoW space open: it places and commits. */
+    boolean spaceOpen() {
+        return phase == Phase.ACTIVATING || phase == Phase.SERVING;
+    }
+
     /** After a restart of the volume: what its old children were doing is gone and is asked again. */
     void childrenLost() {
-        allocatorReady = false;
+        phase = Phase.ATTACHING;
         committing = false;
         reloading = false;
         activating = false;
@@ -60,7 +79,7 @@ final class VolumeLedger {
     VolumeStatus status(VolumeConfig config, boolean stopping) {
         VolumeStatus.State state = degraded != null ? VolumeStatus.State.DEGRADED
                 : stopping ? VolumeStatus.State.STOPPING
-                : !activated || !allocatorReady ? VolumeStatus.State.STARTING
+                : phase != Phase.SERVING ? VolumeStatus.State.STARTING
                 : kernelVolume == 0 ? VolumeStatus.State.WAITING : VolumeStatus.State.SERVING;
         return new VolumeStatus(config.name(), state, degradedReason, mapped, usage.mappings(), chunks.unmapped(),
                 usage.usedChunks(), usage.freeChunks(), lastCommit, reloads, segments, config.chunkSize(), config.base(),
