@@ -54,7 +54,24 @@ final class FaultPath {
 
     // ---- kernel messages
 
-    /** Every kernel message but VOLUME, whose check of the table is the volume's. */
+    /**
+     * The kernel's id of this volume, from a VOLUME message; returns why its table does not fit
+     * the config (chunk size, volume size), or null.
+     */
+    String kernelVolume(ControlMessage.Volume v) {
+        ledger.kernelVolume = v.volume();
+        if (v.chunkSectors() != config.chunkSectors()) {
+            return "the kernel's table has chunk_sectors " + v.chunkSectors() + " but the config says chunk-size = "
+                    + config.chunkSize();
+        }
+        if (ledger.layout != null && v.volumeSectors() != ledger.layout.volumeSectors()) {
+            return "the kernel's volume has " + v.volumeSectors() + " sectors but the base has "
+                    + ledger.layout.volumeSectors();
+        }
+        return null;
+    }
+
+    /** Every kernel message but VOLUME ({@link #kernelVolume}, whose mismatch degrades the volume). */
     void handle(ControlMessage msg) {
         if (msg instanceof ControlMessage.VolumeGone) {
             log.info("volume {}: the kernel dropped its last table", config.name());

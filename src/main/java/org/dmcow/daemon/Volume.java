@@ -92,7 +92,6 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
     }
 
     private final VolumeConfig config;
-    private final Settings settings;
     private final Environment env;
     private final VolumeLedger ledger;
     private final AllocatorRequests requests = new AllocatorRequests();
@@ -100,7 +99,6 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
     private final CommitGroups commits;
     private final TableReloads<Command> tables;
     private final VolumeRemoval removal;
-    private final TimerScheduler<Command> timers;
     private final ActorRef<TableReloader.Command> reloader;
     private final ActorRef<Allocator.Reply> allocatorReplies;
     private ActorRef<Allocator.Command> allocator;
@@ -122,10 +120,8 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
             Environment env, VolumeLedger ledger) {
         super(ctx);
         this.config = config;
-        this.settings = settings;
         this.env = env;
         this.ledger = ledger;
-        this.timers = timers;
         this.allocatorReplies = ctx.messageAdapter(Allocator.Reply.class, FromAllocator::new);
         this.reloader = ctx.spawn(TableReloader.create(config, env.dm(), env.loops(),
                 ctx.messageAdapter(TableReloader.Reply.class, FromReloader::new)), "reloader",
@@ -232,21 +228,13 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
     private void handleInbox() {
         for (ControlMessage msg = ledger.inbox.poll(); msg != null; msg = ledger.inbox.poll()) {
             if (msg instanceof ControlMessage.Volume v) {
-                onKernelVolume(v);
+                String mismatch = faults.kernelVolume(v);
+                if (mismatch != null) {
+                    degrade(Degraded.KERNEL_TABLE, mismatch);
+                }
             } else {
                 faults.handle(msg);
             }
-        }
-    }
-
-    private void onKernelVolume(ControlMessage.Volume v) {
-        ledger.kernelVolume = v.volume();
-        if (v.chunkSectors() != config.chunkSectors()) {
-            degrade(Degraded.KERNEL_TABLE, "the kernel's table has chunk_sectors " + v.chunkSectors()
-                    + " but the config says chunk-size = " + config.chunkSize());
-        } else if (ledger.layout != null && v.volumeSectors() != ledger.layout.volumeSectors()) {
-            degrade(Degraded.KERNEL_TABLE, "the kernel's volume has " + v.volumeSectors() + " sectors but the base has "
-                    + ledger.layout.volumeSectors());
         }
     }
 
