@@ -165,6 +165,21 @@ class VolumeTest {
     }
 
     @Test
+    void aKernelTableOfAnotherChunkSizeDegradesTheVolumeUntilARetry() throws Exception {
+        KernelDouble k = kernel();
+        DaemonHarness h = new DaemonHarness(KIT, k, dir);
+        h.start(h.volumes("dmcow.commit-interval = 100ms", "vm1"));
+        k.addVolume("vm1", DaemonHarness.BASE_SECTORS, 2 * DaemonHarness.CHUNK_SECTORS);
+        eventually("degraded", () -> h.status("vm1").state() == VolumeStatus.State.DEGRADED);
+        String reason = h.status("vm1").reason();
+        assertTrue(reason.contains("chunk_sectors " + 2 * DaemonHarness.CHUNK_SECTORS), reason);
+        // commit ticks end only their own cause (a full space), not this one
+        Thread.sleep(300);
+        assertEquals(VolumeStatus.State.DEGRADED, h.status("vm1").state());
+        h.shutdown();
+    }
+
+    @Test
     void aStuckFsyncBackpressuresTheControlStream() throws Exception {
         KernelDouble k = kernel();
         DaemonHarness h = new DaemonHarness(KIT, k, dir);
