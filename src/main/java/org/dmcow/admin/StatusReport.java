@@ -19,7 +19,7 @@ public final class StatusReport {
                 b.append(',');
             }
             b.append("{\"name\":").append(Json.quote(s.name()))
-                    .append(",\"state\":").append(Json.quote(s.state()))
+                    .append(",\"state\":").append(Json.quote(s.state().word()))
                     .append(",\"reason\":").append(Json.quote(s.reason()))
                     .append(",\"device\":").append(Json.quote("/dev/mapper/" + s.name()))
                     .append(",\"base\":").append(Json.quote(s.base() == null ? null : s.base().toString()))

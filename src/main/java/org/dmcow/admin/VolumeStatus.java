@@ -7,12 +7,27 @@ import java.nio.file.Path;
 import java.time.Instant;
 
 /**
- * One volume as {@code dmcowctl status} shows it. {@code state}: starting, serving, degraded
- * (with {@code reason}), waiting (configured, but the kernel has not reported the volume),
- * stopping. Chunk counts are in chunks of the volume's chunk size. {@code base}, {@code cow} and
- * {@code format} are null for a volume whose config was refused.
+ * One volume as {@code dmcowctl status} shows it; {@code reason} is set when degraded. Chunk
+ * counts are in chunks of the volume's chunk size. {@code base}, {@code cow} and {@code format}
+ * are null for a volume whose config was refused.
  */
-public record VolumeStatus(String name, String state, String reason, long chunksMapped, long chunksCommitted,
+public record VolumeStatus(String name, State state, String reason, long chunksMapped, long chunksCommitted,
         long faultsPending, long cowUsedChunks, long cowFreeChunks, Instant lastCommit, long reloads,
         long segments, long chunkSize, Path base, Path cow, String format) {
+    /** What {@code dmcowctl status} says of a volume; {@link #word} is the JSON and table spelling. */
+    public enum State {
+        /** Devices, CoW space or dm device not set up yet. */
+        STARTING,
+        /** Configured and set up, but the kernel has not reported the volume. */
+        WAITING,
+        SERVING,
+        /** New chunks wait; the reason says why. */
+        DEGRADED,
+        /** Committing for a shutdown or a removal. */
+        STOPPING;
+
+        public String word() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
 }

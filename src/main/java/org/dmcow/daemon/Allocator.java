@@ -27,15 +27,15 @@ import org.dmcow.format.SpaceFullException;
 
 /**
  * Owns one volume's CoW space: placements, adoptions and group commits, on a blocking dispatcher.
- * Every reply goes to the volume and carries the allocator's epoch, so a restarted volume ignores
- * what an allocator it no longer owns said. A crash restarts it from the durable space; the volume
- * then re-adopts what it holds ({@link Volume.AllocatorReady}).
+ * Every {@link Reply} carries the allocator's epoch, so a restarted volume ignores what an
+ * allocator it no longer owns said. A crash restarts it from the durable space, which says
+ * {@link Ready} again: the owner then re-adopts what it holds.
  */
 public final class Allocator extends AbstractBehavior<Allocator.Command> {
     public interface Command {
     }
 
-    /** Place chunks, answered in one {@link Volume.Placed}; idempotent while the reservation lasts. */
+    /** Place chunks, answered in one {@link Placed}; idempotent while the reservation lasts. */
     public record Place(long[] chunks) implements Command {
     }
 
@@ -63,30 +63,72 @@ public final class Allocator extends AbstractBehavior<Allocator.Command> {
         INSTANCE
     }
 
+    /** What the allocator tells its owner; {@code epoch}: the allocator's, given at create. */
+    public sealed interface Reply {
+        long epoch();
+    }
+
+    /** The space is open (again, after a crash): adopt what the kernel holds, then AdoptionDone. */
+    public record Ready(long epoch, CowSpace.SpaceUsage usage) implements Reply {
+    }
+
+    /** The space could not be opened; the allocator does nothing more. */
+    public record OpenFailed(long epoch, String reason) implements Reply {
+    }
+
+    /** The places of {@code chunks}, index by index. */
+    public record Placed(long epoch, long[] chunks, CowSpace.Placement[] placements) implements Reply {
+    }
+
+    /** Why a chunk got no place. */
+    public enum PlaceFailure {
+        /** The space has the chunk committed already: placing it again would overwrite its data. */
+        ALREADY_COMMITTED,
+        SPACE_FULL,
+        /** The space could not be read or written. */
+        IO
+    }
+
+    public record PlaceFailed(long epoch, long chunk, PlaceFailure failure, String reason) implements Reply {
+    }
+
+    /** The kernel holds {@code chunk} at a place the space cannot record. */
+    public record AdoptFailed(long epoch, long chunk, String reason) implements Reply {
+    }
+
+    public record Committed(long epoch, List<CowSpace.Mapping> mappings, CowSpace.SpaceUsage usage)
+            implements Reply {
+    }
+
+    /** Nothing of {@code mappings} is durable beyond what was before. */
+    public record CommitFailed(long epoch, List<CowSpace.Mapping> mappings, String reason) implements Reply {
+    }
+
+    public record RunsReady(long epoch, List<Runs.Run> runs) implements Reply {
+    }
+
     public static final String DISPATCHER = "dmcow-allocator-dispatcher";
-    /** Requests held while adoptions run: bounded by what the volume keeps in flight. */
-    private static final int STASH = 1 << 20;
 
     private final long epoch;
-    private final ActorRef<Volume.Command> volume;
+    private final ActorRef<Reply> owner;
     private final SpaceOpener.OpenedSpace opened;
     private final CowSpace space;
     /** Reservations not committed yet: a repeated Place gets the same answer. */
     private final Map<Long, CowSpace.Placement> reserved = new HashMap<>();
 
     public static Behavior<Command> create(long epoch, VolumeConfig config, Path cowLoop, SpaceOpener opener,
-            ActorRef<Volume.Command> volume) {
+            ActorRef<Reply> owner) {
         return Behaviors.<Command>supervise(Behaviors.setup(ctx -> {
             SpaceOpener.OpenedSpace opened;
             try {
                 opened = opener.open(config, cowLoop);
             } catch (IOException | FormatException e) {
-                volume.tell(new Volume.AllocatorFailed(epoch, e.getMessage()));
+                owner.tell(new OpenFailed(epoch, e.getMessage()));
                 return Behaviors.ignore();
             }
-            volume.tell(new Volume.AllocatorReady(epoch, opened.space().usage()));
-            Allocator allocator = new Allocator(ctx, epoch, volume, opened);
-            return Behaviors.<Command>withStash(STASH, stash -> Behaviors.receive(Command.class)
+            owner.tell(new Ready(epoch, opened.space().usage()));
+            Allocator allocator = new Allocator(ctx, epoch, owner, opened);
+            return Behaviors.<Command>withStash(Tuning.ALLOCATOR_STASH, stash -> Behaviors.receive(Command.class)
                     .onMessage(Adopt.class, allocator::onAdopt)
                     .onMessage(AdoptionDone.class, m -> stash.unstashAll(allocator))
                     .onSignal(PostStop.class, x -> allocator.close())
@@ -99,11 +141,11 @@ public final class Allocator extends AbstractBehavior<Allocator.Command> {
         })).onFailure(RuntimeException.class, SupervisorStrategy.restart());
     }
 
-    private Allocator(ActorContext<Command> ctx, long epoch, ActorRef<Volume.Command> volume,
+    private Allocator(ActorContext<Command> ctx, long epoch, ActorRef<Reply> owner,
             SpaceOpener.OpenedSpace opened) {
         super(ctx);
         this.epoch = epoch;
-        this.volume = volume;
+        this.owner = owner;
         this.opened = opened;
         this.space = opened.space();
     }
@@ -129,7 +171,7 @@ public final class Allocator extends AbstractBehavior<Allocator.Command> {
                 })
                 .onMessage(Commit.class, this::onCommit)
                 .onMessage(TableRuns.class, m -> {
-                    volume.tell(new Volume.RunsReady(epoch, runs(space)));
+                    owner.tell(new RunsReady(epoch, runs(space)));
                     return this;
                 })
                 .onSignal(PostStop.class, s -> close())
@@ -158,13 +200,13 @@ public final class Allocator extends AbstractBehavior<Allocator.Command> {
             }
         }
         if (n > 0) {
-            volume.tell(new Volume.Placed(epoch, Arrays.copyOf(chunks, n),
+            owner.tell(new Placed(epoch, Arrays.copyOf(chunks, n),
                     Arrays.copyOf(placements, n)));
         }
         return this;
     }
 
-    /** The chunk's place, or null when the volume was told why there is none. */
+    /** The chunk's place, or null when the owner was told why there is none. */
     private CowSpace.Placement place(long chunk) {
         CowSpace.Placement p = reserved.get(chunk);
         if (p != null) {
@@ -172,17 +214,17 @@ public final class Allocator extends AbstractBehavior<Allocator.Command> {
         }
         long committed = space.committedPlace(chunk);
         if (committed >= 0) {
-            volume.tell(new Volume.PlaceFailed(epoch, chunk, "chunk " + chunk
-                    + " is already committed at " + committed + " but the kernel faulted it", false));
+            owner.tell(new PlaceFailed(epoch, chunk, PlaceFailure.ALREADY_COMMITTED, "chunk " + chunk
+                    + " is already committed at " + committed + " but the kernel faulted it"));
             return null;
         }
         try {
             p = space.place(chunk);
         } catch (SpaceFullException e) {
-            volume.tell(new Volume.PlaceFailed(epoch, chunk, "CoW space full: " + e.getMessage(), true));
+            owner.tell(new PlaceFailed(epoch, chunk, PlaceFailure.SPACE_FULL, "CoW space full: " + e.getMessage()));
             return null;
         } catch (IOException | FormatException e) {
-            volume.tell(new Volume.PlaceFailed(epoch, chunk, "placement failed: " + e.getMessage(), false));
+            owner.tell(new PlaceFailed(epoch, chunk, PlaceFailure.IO, "placement failed: " + e.getMessage()));
             return null;
         }
         reserved.put(chunk, p);
@@ -198,7 +240,7 @@ public final class Allocator extends AbstractBehavior<Allocator.Command> {
             space.adopt(m.chunk(), m.place());
             reserved.put(m.chunk(), new CowSpace.Placement(m.place(), CowSpace.Fill.COPY));
         } catch (FormatException e) {
-            volume.tell(new Volume.AdoptFailed(epoch, m.chunk(), e.getMessage()));
+            owner.tell(new AdoptFailed(epoch, m.chunk(), e.getMessage()));
         }
         return Behaviors.same();
     }
@@ -219,13 +261,13 @@ public final class Allocator extends AbstractBehavior<Allocator.Command> {
                 space.commit(todo);
             }
         } catch (IOException | FormatException e) {
-            volume.tell(new Volume.CommitFailed(epoch, m.mappings(), e.getMessage()));
+            owner.tell(new CommitFailed(epoch, m.mappings(), e.getMessage()));
             return this;
         }
         for (CowSpace.Mapping x : m.mappings()) {
             reserved.remove(x.volumeChunk());
         }
-        volume.tell(new Volume.CommitDone(epoch, m.mappings(), space.usage()));
+        owner.tell(new Committed(epoch, m.mappings(), space.usage()));
         return this;
     }
 }

@@ -6,7 +6,6 @@ package org.dmcow.daemon;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -44,8 +43,6 @@ import org.slf4j.LoggerFactory;
 public final class ControlChannel {
     public static final String DISPATCHER = "dmcow-control-dispatcher";
     private static final Logger LOG = LoggerFactory.getLogger(ControlChannel.class);
-    private static final Duration ACCEPT_TIMEOUT = Duration.ofHours(1);
-    private static final int WRITE_ATTEMPTS = 5;
 
     /** The kernel and the daemon speak different protocol versions. */
     public static final class ProtocolMismatchException extends IOException {
@@ -130,13 +127,13 @@ public final class ControlChannel {
         return Source.unfoldResource(() -> reader, r -> r.next(), r -> { })
                 .withAttributes(ActorAttributes.dispatcher(DISPATCHER))
                 .mapAsyncUnordered(reads, batch -> AskPattern.<VolumeSet.Command, Done>ask(volumes,
-                        replyTo -> new VolumeSet.FromKernel(batch, replyTo), ACCEPT_TIMEOUT, system.scheduler())
+                        replyTo -> new VolumeSet.FromKernel(batch, replyTo), Tuning.ACCEPT_TIMEOUT, system.scheduler())
                         .handleAsync((done, e) -> {
                             if (e == null) {
                                 accepted.addAndGet(batch.size());
                             } else {
                                 LOG.warn("the volumes did not accept a read of {} messages within {}: reading on",
-                                        batch.size(), ACCEPT_TIMEOUT);
+                                        batch.size(), Tuning.ACCEPT_TIMEOUT);
                             }
                             return Done.getInstance();
                         }, actors))
@@ -254,12 +251,12 @@ public final class ControlChannel {
     }
 
     private static int retry(IOException e, int failures) throws IOException {
-        if (failures + 1 >= WRITE_ATTEMPTS) {
-            throw new IOException("writing to the kernel failed " + WRITE_ATTEMPTS + " times: " + e.getMessage(), e);
+        if (failures + 1 >= Tuning.WRITE_ATTEMPTS) {
+            throw new IOException("writing to the kernel failed " + Tuning.WRITE_ATTEMPTS + " times: " + e.getMessage(), e);
         }
         LOG.warn("writing to the kernel failed, retrying: {}", e.getMessage());
         try {
-            Thread.sleep(10L << failures);
+            Thread.sleep(Tuning.WRITE_RETRY_FIRST_WAIT.toMillis() << failures);
         } catch (InterruptedException ie) {
             Thread.currentThread().interrupt();
             throw e;

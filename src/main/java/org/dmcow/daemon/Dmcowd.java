@@ -8,7 +8,6 @@ import com.typesafe.config.ConfigFactory;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -40,13 +39,6 @@ import sun.misc.Signal;
 public final class Dmcowd {
     private static final Logger LOG = LoggerFactory.getLogger(Dmcowd.class);
     /**
-     * Replies waiting to be written, for each of the two queues (answers to faults; COMMITTED and
-     * FORGET): room for 32 volumes at the default max-in-flight. A full queue crashes the volume
-     * that needs it (FORGETs just wait for the next reload). Queued messages only take memory
-     * while queued.
-     */
-    private static final int REPLY_QUEUE = 1 << 18;
-    /**
      * A read's messages pass from thread to thread (reader, volume set, volume, allocator,
      * writer). As many dispatcher threads as cores, not Pekko's eight or more, and up to 64
      * messages per actor before its thread moves on: fewer wake-ups and switches per read. The
@@ -77,7 +69,7 @@ public final class Dmcowd {
     private Dmcowd(Path configFile, DaemonConfig config, ControlChannel channel) throws IOException {
         this.configFile = configFile;
         this.system = ActorSystem.create(Behaviors.empty(), "dmcowd", actorSystemConfig(config));
-        this.replies = channel.startReplies(system, REPLY_QUEUE, Protocol.MAX_WRITE_MSGS);
+        this.replies = channel.startReplies(system, Tuning.REPLY_QUEUE, Protocol.MAX_WRITE_MSGS);
         LoopIoctl loops = new LoopIoctl();
         Volume.Environment env = new Volume.Environment(replies, new DmIoctl(), loops, new FormatSpaceOpener(loops));
         this.volumes = system.systemActorOf(VolumeSet.create(config, env), "volumes", Props.empty());
@@ -102,7 +94,7 @@ public final class Dmcowd {
             }
         });
         this.admin = AdminServer.start(config.adminSocket(), () -> AskPattern.ask(volumes,
-                VolumeSet.GetStatus::new, Duration.ofSeconds(10), system.scheduler()));
+                VolumeSet.GetStatus::new, Tuning.STATUS_ASK, system.scheduler()));
     }
 
     /**
@@ -196,19 +188,19 @@ public final class Dmcowd {
      */
     private void notifyWhenStarted() {
         Thread t = new Thread(() -> {
-            long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
+            long deadline = System.nanoTime() + Tuning.READY_WAIT.toNanos();
             try {
                 while (System.nanoTime() < deadline && !stopping.get()) {
                     List<VolumeStatus> all = AskPattern.<VolumeSet.Command, List<VolumeStatus>>ask(volumes,
-                            VolumeSet.GetStatus::new, Duration.ofSeconds(10), system.scheduler())
+                            VolumeSet.GetStatus::new, Tuning.STATUS_ASK, system.scheduler())
                             .toCompletableFuture().get();
-                    if (all.stream().noneMatch(v -> v.state().equals("starting"))) {
+                    if (all.stream().noneMatch(v -> v.state() == VolumeStatus.State.STARTING)) {
                         SystemdNotify.notify("READY=1\nSTATUS=" + all.size() + " volume(s)");
                         return;
                     }
                     // each look asks every volume: at 256 volumes five a second were 1,280 status
                     // messages a second through the actors that are starting the volumes
-                    Thread.sleep(1000);
+                    Thread.sleep(Tuning.READY_POLL.toMillis());
                 }
                 LOG.warn("volumes still starting after a minute; telling systemd the daemon is ready anyway");
                 SystemdNotify.notify("READY=1");
@@ -245,11 +237,11 @@ public final class Dmcowd {
         }
         LOG.info("stopping: no new faults are taken; committing every volume");
         notifySystemd("STOPPING=1");
-        AskPattern.<VolumeSet.Command, Done>ask(volumes, VolumeSet.Shutdown::new, Duration.ofMinutes(10),
+        AskPattern.<VolumeSet.Command, Done>ask(volumes, VolumeSet.Shutdown::new, Tuning.VOLUME_SHUTDOWN,
                 system.scheduler())
                 .thenCompose(done -> replies.complete())
                 .toCompletableFuture()
-                .orTimeout(11, TimeUnit.MINUTES)
+                .orTimeout(Tuning.DAEMON_SHUTDOWN.toMillis(), TimeUnit.MILLISECONDS)
                 .whenComplete((done, e) -> {
                     try {
                         admin.close();

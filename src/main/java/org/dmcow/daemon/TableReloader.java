@@ -44,7 +44,7 @@ public final class TableReloader extends AbstractBehavior<TableReloader.Command>
     public record Reload(List<Runs.Run> runs, List<Long> forget) implements Command {
     }
 
-    /** Whether the dm device could be removed now: {@link Volume.Removable} or {@link Volume.RemoveRefused}. */
+    /** Whether the dm device could be removed now: {@link Removable} or {@link RemoveRefused}. */
     public enum CheckRemovable implements Command {
         INSTANCE
     }
@@ -54,29 +54,72 @@ public final class TableReloader extends AbstractBehavior<TableReloader.Command>
         INSTANCE
     }
 
+    /** What the reloader tells its owner. */
+    public sealed interface Reply {
+    }
+
+    /** {@code cowLoop}: the loop device over a file-backed CoW space, or null for a block device. */
+    public record DevicesAttached(Tables.Layout layout, Path cowLoop) implements Reply {
+    }
+
+    public record DevicesFailed(String reason) implements Reply {
+    }
+
+    /**
+     * A table is live: the owner may FORGET {@code forget}. {@code counted}: a reload, not an
+     * activation; {@code cowLeft}: the table still has a cow segment, so the kernel keeps the volume.
+     */
+    public record Reloaded(List<Long> forget, long segments, boolean counted, boolean cowLeft) implements Reply {
+    }
+
+    /** Which step failed; the device is never left suspended. */
+    public enum ReloadFailure {
+        /** Creating or adopting the dm device. */
+        ACTIVATE,
+        /** Loading, swapping or checking a new table; the old one still serves. */
+        RELOAD,
+        /** A bug or a broken seam during a reload: the reloader restarts. */
+        CRASHED
+    }
+
+    public record ReloadFailed(ReloadFailure failure, String reason) implements Reply {
+    }
+
+    public enum Removable implements Reply {
+        INSTANCE
+    }
+
+    /** {@code reason}: who holds the device open, or why its state is unknown. */
+    public record RemoveRefused(String reason) implements Reply {
+    }
+
+    /** {@code error}: why the device is still there, or null once it and its loop devices are gone. */
+    public record Removed(String error) implements Reply {
+    }
+
     public static final String DISPATCHER = "dmcow-reload-dispatcher";
 
     private final VolumeConfig config;
     private final DeviceMapper dm;
     private final LoopDevices loops;
-    private final ActorRef<Volume.Command> volume;
+    private final ActorRef<Reply> owner;
     private Tables.Layout layout;
     /** Loop devices this volume uses, detached when its dm device is removed. */
     private final List<Path> loopDevices = new java.util.ArrayList<>();
 
     public static Behavior<Command> create(VolumeConfig config, DeviceMapper dm, LoopDevices loops,
-            ActorRef<Volume.Command> volume) {
-        return Behaviors.<Command>supervise(Behaviors.setup(ctx -> new TableReloader(ctx, config, dm, loops, volume)))
+            ActorRef<Reply> owner) {
+        return Behaviors.<Command>supervise(Behaviors.setup(ctx -> new TableReloader(ctx, config, dm, loops, owner)))
                 .onFailure(RuntimeException.class, SupervisorStrategy.restart());
     }
 
     private TableReloader(ActorContext<Command> ctx, VolumeConfig config, DeviceMapper dm, LoopDevices loops,
-            ActorRef<Volume.Command> volume) {
+            ActorRef<Reply> owner) {
         super(ctx);
         this.config = config;
         this.dm = dm;
         this.loops = loops;
-        this.volume = volume;
+        this.owner = owner;
     }
 
     @Override
@@ -87,7 +130,7 @@ public final class TableReloader extends AbstractBehavior<TableReloader.Command>
                 .onMessage(Reload.class, this::onReload)
                 .onMessage(CheckRemovable.class, m -> {
                     String busy = busy();
-                    volume.tell(busy == null ? Volume.Removable.INSTANCE : new Volume.RemoveRefused(busy));
+                    owner.tell(busy == null ? Removable.INSTANCE : new RemoveRefused(busy));
                     return this;
                 })
                 .onMessage(Remove.class, m -> onRemove())
@@ -97,9 +140,9 @@ public final class TableReloader extends AbstractBehavior<TableReloader.Command>
     private Behavior<Command> onAttach() {
         try {
             LoopDevices.Loop cow = attachDevices();
-            volume.tell(new Volume.DevicesAttached(layout, cow.device().equals(config.cow()) ? null : cow.device()));
+            owner.tell(new DevicesAttached(layout, cow.device().equals(config.cow()) ? null : cow.device()));
         } catch (IOException | RuntimeException e) {
-            volume.tell(new Volume.DevicesFailed("setting up the devices: " + e.getMessage()));
+            owner.tell(new DevicesFailed("setting up the devices: " + e.getMessage()));
         }
         return this;
     }
@@ -157,9 +200,9 @@ public final class TableReloader extends AbstractBehavior<TableReloader.Command>
                 getContext().getLog().info("volume {}: adopted the existing /dev/mapper/{} with a new table",
                         config.name(), config.name());
             }
-            volume.tell(new Volume.Reloaded(List.of(), Tables.linearSegments(table), false, Tables.hasCow(table)));
+            owner.tell(new Reloaded(List.of(), Tables.linearSegments(table), false, Tables.hasCow(table)));
         } catch (IOException | RuntimeException e) {
-            volume.tell(new Volume.ReloadFailed("activating /dev/mapper/" + config.name() + ": " + e.getMessage()));
+            owner.tell(new ReloadFailed(ReloadFailure.ACTIVATE, "activating /dev/mapper/" + config.name() + ": " + e.getMessage()));
         }
         return this;
     }
@@ -181,15 +224,15 @@ public final class TableReloader extends AbstractBehavior<TableReloader.Command>
                         + "than the one dmcowd loaded (was a table loaded by hand meanwhile?); nothing was "
                         + "forgotten and the reload will be redone");
             }
-            volume.tell(new Volume.Reloaded(m.forget(), Tables.linearSegments(table), true, Tables.hasCow(table)));
+            owner.tell(new Reloaded(m.forget(), Tables.linearSegments(table), true, Tables.hasCow(table)));
         } catch (IOException e) {
             resumeAfter(e);
-            volume.tell(new Volume.ReloadFailed("table reload: " + e.getMessage()));
+            owner.tell(new ReloadFailed(ReloadFailure.RELOAD, "table reload: " + e.getMessage()));
         } catch (RuntimeException e) {
             // A bug or a broken seam: this actor's state is suspect, so supervision restarts it. The
             // volume redoes the reload from its committed chunks and sends no FORGET for this one.
             resumeAfter(e);
-            volume.tell(new Volume.ReloadFailed("table reload crashed: " + e));
+            owner.tell(new ReloadFailed(ReloadFailure.CRASHED, "table reload crashed: " + e));
             throw e;
         }
         return this;
@@ -219,7 +262,7 @@ public final class TableReloader extends AbstractBehavior<TableReloader.Command>
         try {
             String busy = busy();
             if (busy != null) {
-                volume.tell(new Volume.Removed(busy));
+                owner.tell(new Removed(busy));
                 return this;
             }
             DeviceMapper.DeviceStatus s = dm.status(config.name());
@@ -238,9 +281,9 @@ public final class TableReloader extends AbstractBehavior<TableReloader.Command>
             for (Path loop : loopDevices) {
                 loops.detach(loop);
             }
-            volume.tell(new Volume.Removed(null));
+            owner.tell(new Removed(null));
         } catch (IOException | RuntimeException e) {
-            volume.tell(new Volume.Removed("removing /dev/mapper/" + config.name() + ": " + e.getMessage()));
+            owner.tell(new Removed("removing /dev/mapper/" + config.name() + ": " + e.getMessage()));
         }
         return this;
     }

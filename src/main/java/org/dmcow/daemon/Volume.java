@@ -3,13 +3,8 @@
  */
 package org.dmcow.daemon;
 
-import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
-import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
-import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
@@ -22,20 +17,37 @@ import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.dmcow.admin.VolumeStatus;
 import org.dmcow.config.VolumeConfig;
-import org.dmcow.daemon.VolumeLedger.Chunk;
-import org.dmcow.daemon.VolumeLedger.State;
+import org.dmcow.daemon.ChunkTable.State;
+import org.dmcow.daemon.VolumeLedger.Phase;
 import org.dmcow.dm.DeviceMapper;
 import org.dmcow.dm.LoopDevices;
-import org.dmcow.dm.Tables;
-import org.dmcow.format.CowSpace;
-import org.dmcow.format.Runs;
 import org.dmcow.protocol.ControlMessage;
-import org.dmcow.protocol.Protocol;
 
 /**
- * One volume: the fault, map, fill, commit state machine of its chunks. Children: its
- * {@link Allocator} and {@link TableReloader}. A failure here degrades this volume alone: new
- * chunks wait, the reason is in the status and the log, every other volume keeps serving.
+ * One volume's lifecycle; its chunks' way from fault to commit is the {@link FaultPath}. Children:
+ * its {@link TableReloader} (devices, tables) and {@link Allocator} (the CoW space). A failure
+ * degrades this volume alone ({@link Degraded}): new chunks wait, the reason is in the status and
+ * the log, every other volume keeps serving.
+ *
+ * <pre>
+ *  phases ({@link VolumeLedger.Phase}):
+ *
+ *  attaching ──DevicesAttached──▶ opening ──Ready──▶ activating ──Reloaded──▶ serving
+ *  (base, CoW and                 (the allocator     (the dm device is          (faults placed,
+ *   their loop devices)            opens the space)   created or adopted)        committed, reloaded)
+ *      │ DevicesFailed               │ OpenFailed       │ ReloadFailed              │ PlaceFailed, CommitFailed,
+ *      ▼                             ▼                  ▼                           ▼ AdoptFailed, kernel table
+ *  degraded(cause): new chunks wait in the phase that failed; the stream goes on
+ *      ├── recover(cause): Ready ends DEVICES, a commit METADATA, a tick SPACE_FULL
+ *      └── Retry (SIGHUP): any cause, trying that phase again
+ *
+ *  after a restart: attaching ──▶ opening ──Ready──▶ serving (the device is active already)
+ *  serving, degraded ──Shutdown──▶ stopping: commit, reload ──▶ stopped (the device keeps serving)
+ *  serving ──Shutdown(remove)──▶ removing ({@link VolumeRemoval}) ──▶ stopped, or serving again
+ * </pre>
+ *
+ * A crash restarts the actor (its children with it) from the {@link VolumeLedger}: attaching again
+ * finds the loop devices, the new allocator adopts what the kernel holds.
  */
 public final class Volume extends AbstractBehavior<Volume.Command> {
     public interface Command {
@@ -57,56 +69,10 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
     public record Shutdown(boolean remove, ActorRef<ShutdownResult> replyTo) implements Command {
     }
 
-    /** {@code refused}: why the device was not removed (it is open), or null. */
-    public record ShutdownResult(String volume, String refused) {
+    private record FromAllocator(Allocator.Reply reply) implements Command {
     }
 
-    record DevicesAttached(Tables.Layout layout, Path cowLoop) implements Command {
-    }
-
-    record DevicesFailed(String reason) implements Command {
-    }
-
-    record AllocatorReady(long epoch, CowSpace.SpaceUsage usage) implements Command {
-    }
-
-    record AllocatorFailed(long epoch, String reason) implements Command {
-    }
-
-    /** The places of {@code chunks}, index by index. */
-    record Placed(long epoch, long[] chunks, CowSpace.Placement[] placements) implements Command {
-    }
-
-    record PlaceFailed(long epoch, long chunk, String reason, boolean spaceFull) implements Command {
-    }
-
-    record AdoptFailed(long epoch, long chunk, String reason) implements Command {
-    }
-
-    record CommitDone(long epoch, List<CowSpace.Mapping> mappings, CowSpace.SpaceUsage usage) implements Command {
-    }
-
-    record CommitFailed(long epoch, List<CowSpace.Mapping> mappings, String reason) implements Command {
-    }
-
-    record RunsReady(long epoch, List<Runs.Run> runs) implements Command {
-    }
-
-    /** {@code cowLeft}: the new table still has a cow segment, so the kernel keeps the volume. */
-    record Reloaded(List<Long> forget, long segments, boolean counted, boolean cowLeft) implements Command {
-    }
-
-    record ReloadFailed(String reason) implements Command {
-    }
-
-    record RemoveRefused(String reason) implements Command {
-    }
-
-    enum Removable implements Command {
-        INSTANCE
-    }
-
-    record Removed(String error) implements Command {
+    private record FromReloader(TableReloader.Reply reply) implements Command {
     }
 
     private enum Tick implements Command {
@@ -126,40 +92,18 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
     }
 
     private final VolumeConfig config;
-    private final Settings settings;
     private final Environment env;
     private final VolumeLedger ledger;
-    private final TimerScheduler<Command> timers;
+    private final AllocatorRequests requests = new AllocatorRequests();
+    private final FaultPath faults;
+    private final CommitGroups commits;
+    private final TableReloads<Command> tables;
+    private final VolumeRemoval removal;
     private final ActorRef<TableReloader.Command> reloader;
+    private final ActorRef<Allocator.Reply> allocatorReplies;
     private ActorRef<Allocator.Command> allocator;
+    /** Set once stopping or removing: commits and a last reload run, then the volume stops. */
     private Shutdown shutdown;
-    /** Chunks set PLACING while handling a message: asked for in one Place after it (see createReceive). */
-    private long[] toPlace = new long[64];
-    private int toPlaceCount;
-    /** A removal asked for, while the device is checked for users. */
-    private Shutdown pendingRemoval;
-
-    /** A volume whose config was refused: it only reports why. */
-    public static Behavior<Command> refused(String name, String reason) {
-        return Behaviors.setup(ctx -> {
-            ctx.getLog().error("volume {}: not started: {}", name, reason);
-            return Behaviors.receive(Command.class)
-                    .onMessage(FromKernel.class, m -> {
-                        m.accepted().accept();
-                        return Behaviors.same();
-                    })
-                    .onMessage(GetStatus.class, m -> {
-                        m.replyTo().tell(new VolumeStatus(name, "degraded", reason, 0, 0, 0, 0, 0, null, 0, 0, 0, null, null,
-                                null));
-                        return Behaviors.same();
-                    })
-                    .onMessage(Shutdown.class, m -> {
-                        m.replyTo().tell(new ShutdownResult(name, null));
-                        return Behaviors.stopped();
-                    })
-                    .build();
-        });
-    }
 
     /**
      * A volume. {@code ledger} outlives restarts of this actor (the parent keeps it), so a crash
@@ -176,27 +120,24 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
             Environment env, VolumeLedger ledger) {
         super(ctx);
         this.config = config;
-        this.settings = settings;
         this.env = env;
         this.ledger = ledger;
-        this.timers = timers;
-        this.reloader = ctx.spawn(TableReloader.create(config, env.dm(), env.loops(), ctx.getSelf()), "reloader",
+        this.allocatorReplies = ctx.messageAdapter(Allocator.Reply.class, FromAllocator::new);
+        this.reloader = ctx.spawn(TableReloader.create(config, env.dm(), env.loops(),
+                ctx.messageAdapter(TableReloader.Reply.class, FromReloader::new)), "reloader",
                 DispatcherSelector.fromConfig(TableReloader.DISPATCHER));
+        this.commits = new CommitGroups(ledger, env.replies(), requests);
+        this.faults = new FaultPath(config, settings.maxInFlight(), ledger, env.replies(), requests, commits,
+                ctx.getLog());
+        this.tables = new TableReloads<>(config.name(), settings.reloadMaxMappings(), settings.reloadMaxDelay(), ledger,
+                commits, requests, reloader, timers, ReloadDue.INSTANCE, ctx.getLog());
+        this.removal = new VolumeRemoval(config.name(), ctx.getLog());
         timers.startTimerWithFixedDelay(Tick.INSTANCE, settings.commitInterval());
-        // Resuming after a crash: what the old children were doing is gone; ask again.
-        ledger.allocatorReady = false;
-        ledger.committing = false;
-        ledger.reloading = false;
-        ledger.activating = false;
-        for (Chunk c : ledger.chunks.values()) {
-            if (c.state == State.COMMITTING) {
-                ledger.set(c, State.FILLED);
-            }
-        }
+        ledger.childrenLost();
         // finds the loop devices attached before a restart, so it is safe to repeat
         reloader.tell(TableReloader.Attach.INSTANCE);
         handleInbox();
-        releaseAcks();
+        faults.releaseAcks();
     }
 
     private void spawnAllocator() {
@@ -204,15 +145,18 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
             getContext().stop(allocator);
         }
         ledger.allocatorEpoch++;
+        if (ledger.phase == Phase.ATTACHING) {
+            ledger.phase = Phase.OPENING;
+        }
         allocator = getContext().spawn(Allocator.create(ledger.allocatorEpoch, config, ledger.cowLoop, env.opener(),
-                getContext().getSelf()), "allocator-" + ledger.allocatorEpoch,
+                allocatorReplies), "allocator-" + ledger.allocatorEpoch,
                 DispatcherSelector.fromConfig(Allocator.DISPATCHER));
     }
 
     /**
-     * Every message may change the volume's own work, so after each one the chunks it set PLACING
-     * are asked for in one Place, and held kernel messages are released if the volume has room
-     * again (a missed ask or release stalls the control stream).
+     * Every message may change the volume's own work, so after each one the allocator gets what
+     * the fault path asks of it (one Place for all new faults), and held kernel messages are
+     * released if the volume has room again (a missed ask or release stalls the control stream).
      */
     @Override
     public Receive<Command> createReceive() {
@@ -221,8 +165,10 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
             @Override
             public Behavior<Command> receiveMessage(Command msg) throws Exception {
                 Behavior<Command> next = handlers.receiveMessage(msg);
-                askPlaces();
-                releaseAcks();
+                for (Allocator.Command c : requests.take()) {
+                    allocator.tell(c); // none before the first allocator: they all need it ready
+                }
+                faults.releaseAcks();
                 return next;
             }
 
@@ -236,101 +182,39 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
     private Receive<Command> handlers() {
         return newReceiveBuilder()
                 .onMessage(FromKernel.class, this::onKernel)
-                .onMessage(DevicesAttached.class, m -> {
-                    ledger.layout = m.layout();
-                    ledger.cowLoop = m.cowLoop();
-                    spawnAllocator();
-                    return this;
-                })
-                .onMessage(DevicesFailed.class, m -> degrade(m.reason()))
-                .onMessage(AllocatorReady.class, this::onAllocatorReady)
-                .onMessage(AllocatorFailed.class, m -> current(m.epoch()) ? degrade(m.reason()) : this)
-                .onMessage(Placed.class, this::onPlaced)
-                .onMessage(PlaceFailed.class, this::onPlaceFailed)
-                .onMessage(AdoptFailed.class, m -> current(m.epoch())
-                        ? degrade("the kernel holds chunk " + m.chunk() + " where the CoW space cannot: " + m.reason())
-                        : this)
-                .onMessage(CommitDone.class, this::onCommitDone)
-                .onMessage(CommitFailed.class, this::onCommitFailed)
-                .onMessage(RunsReady.class, this::onRunsReady)
-                .onMessage(Reloaded.class, this::onReloaded)
-                .onMessage(ReloadFailed.class, m -> {
-                    ledger.reloading = false;
-                    if (!ledger.activated) {
-                        return degrade(m.reason());
-                    }
-                    // the kernel keeps serving committed chunks by remap meanwhile; try again later
-                    getContext().getLog().error("volume {}: {}", config.name(), m.reason());
-                    if (shutdown != null) {
-                        shutdown.replyTo().tell(new ShutdownResult(config.name(), m.reason()));
-                        return Behaviors.stopped();
-                    }
-                    timers.startSingleTimer(ReloadDue.INSTANCE, settings.reloadMaxDelay());
-                    return this;
-                })
+                .onMessage(FromAllocator.class, m -> onAllocator(m.reply()))
+                .onMessage(FromReloader.class, m -> onReloader(m.reply()))
                 .onMessage(Tick.class, m -> onTick())
                 .onMessage(Retry.class, m -> onRetry())
-                .onMessage(ReloadDue.class, m -> startReload())
-                .onMessage(GetStatus.class, this::onStatus)
-                .onMessage(Shutdown.class, this::onShutdown)
-                .onMessage(RemoveRefused.class, m -> {
-                    getContext().getLog().warn("volume {}: not removed, it stays and keeps serving: {}",
-                            config.name(), m.reason());
-                    pendingRemoval.replyTo().tell(new ShutdownResult(config.name(), m.reason()));
-                    pendingRemoval = null;
+                .onMessage(ReloadDue.class, m -> {
+                    tables.start();
                     return this;
                 })
-                .onMessage(Removable.class, m -> {
-                    if (shutdown != null) {
-                        // the daemon is stopping: the device stays, like every other
-                        pendingRemoval.replyTo().tell(new ShutdownResult(config.name(), "the daemon is stopping"));
-                        pendingRemoval = null;
-                        return this;
-                    }
-                    shutdown = pendingRemoval;
-                    pendingRemoval = null;
-                    getContext().getLog().info("volume {}: committing before removal", config.name());
-                    commitNow();
-                    return maybeFinishShutdown();
-                })
-                .onMessage(Removed.class, m -> {
-                    ShutdownResult r = new ShutdownResult(config.name(), m.error());
-                    if (m.error() != null) {
-                        // opened meanwhile: it keeps serving
-                        getContext().getLog().warn("volume {}: not removed, it stays and keeps serving: {}",
-                                config.name(), m.error());
-                        shutdown.replyTo().tell(r);
-                        shutdown = null;
-                        return this;
-                    }
-                    getContext().getLog().info("volume {}: removed /dev/mapper/{}", config.name(), config.name());
-                    shutdown.replyTo().tell(r);
-                    return Behaviors.stopped();
-                })
+                .onMessage(GetStatus.class, this::onStatus)
+                .onMessage(Shutdown.class, this::onShutdown)
                 .build();
     }
 
-    private boolean current(long epoch) {
-        return epoch == ledger.allocatorEpoch;
-    }
-
-    private Behavior<Command> degrade(String reason) {
-        if (!reason.equals(ledger.degraded)) {
+    private Behavior<Command> degrade(Degraded cause, String reason) {
+        if (cause != ledger.degraded || !reason.equals(ledger.degradedReason)) {
             getContext().getLog().error("volume {}: degraded, writes to new chunks wait: {}", config.name(), reason);
         }
-        ledger.degraded = reason;
+        ledger.degraded = cause;
+        ledger.degradedReason = reason;
         return this;
     }
 
-    private void recover() {
-        if (ledger.degraded != null) {
-            getContext().getLog().info("volume {}: serving again (was: {})", config.name(), ledger.degraded);
+    /** Ends a degradation by {@code cause}; one by another cause stays. */
+    private void recover(Degraded cause) {
+        if (ledger.degraded == cause) {
+            getContext().getLog().info("volume {}: serving again (was: {})", config.name(), ledger.degradedReason);
             ledger.degraded = null;
-            placeWaiting();
+            ledger.degradedReason = null;
+            faults.placeWaiting();
         }
     }
 
-    // ---- kernel messages
+    // ---- the kernel
 
     private Behavior<Command> onKernel(FromKernel m) {
         // Held and queued first: if one message crashes the actor, the restarted one handles the
@@ -343,459 +227,146 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
 
     private void handleInbox() {
         for (ControlMessage msg = ledger.inbox.poll(); msg != null; msg = ledger.inbox.poll()) {
-            handleKernel(msg);
+            if (msg instanceof ControlMessage.Volume v) {
+                String mismatch = faults.kernelVolume(v);
+                if (mismatch != null) {
+                    degrade(Degraded.KERNEL_TABLE, mismatch);
+                }
+            } else {
+                faults.handle(msg);
+            }
         }
     }
 
-    private void handleKernel(ControlMessage msg) {
-        if (msg instanceof ControlMessage.Volume v) {
-            onKernelVolume(v);
-        } else if (msg instanceof ControlMessage.VolumeGone) {
-            getContext().getLog().info("volume {}: the kernel dropped its last table", config.name());
-            ledger.kernelVolume = 0;
-        } else if (msg instanceof ControlMessage.Fault f) {
-            onFault(f);
-        } else if (msg instanceof ControlMessage.Granted g) {
-            onGranted(g);
-        } else if (msg instanceof ControlMessage.Filled f) {
-            onFilled(f);
-        } else if (msg instanceof ControlMessage.Flush f) {
-            ledger.flushWanted = Math.max(ledger.flushWanted, f.fillSeq());
-            commitNow();
+    // ---- the allocator
+
+    private Behavior<Command> onAllocator(Allocator.Reply reply) {
+        if (reply.epoch() != ledger.allocatorEpoch) {
+            if (reply instanceof Allocator.RunsReady) {
+                tables.runsLost();
+            }
+            return this;
+        }
+        if (reply instanceof Allocator.Ready m) {
+            ledger.phase = ledger.activated ? Phase.SERVING : Phase.ACTIVATING;
+            ledger.usage = m.usage();
+            faults.spaceOpened();
+            if (!ledger.activated) {
+                tables.activate();
+            }
+            recover(Degraded.DEVICES);
+            faults.placeWaiting();
+            commits.commitNow();
+        } else if (reply instanceof Allocator.OpenFailed m) {
+            degrade(Degraded.SPACE_OPEN, m.reason());
+        } else if (reply instanceof Allocator.Placed m) {
+            faults.placed(m);
+        } else if (reply instanceof Allocator.PlaceFailed m) {
+            if (faults.placeFailed(m)) {
+                degrade(m.failure() == Allocator.PlaceFailure.SPACE_FULL ? Degraded.SPACE_FULL : Degraded.PLACEMENT,
+                        m.reason());
+            }
+        } else if (reply instanceof Allocator.AdoptFailed m) {
+            degrade(Degraded.ADOPTION, "the kernel holds chunk " + m.chunk() + " where the CoW space cannot: "
+                    + m.reason());
+        } else if (reply instanceof Allocator.Committed m) {
+            commits.committed(m);
+            recover(Degraded.METADATA);
+            tables.schedule();
+            commits.commitNow();
+            return maybeFinishShutdown();
+        } else if (reply instanceof Allocator.CommitFailed m) {
+            commits.commitFailed(m);
+            // retried on the next tick
+            degrade(Degraded.METADATA, "metadata commit failed: " + m.reason());
+            return maybeFinishShutdown();
         } else {
-            reject("unexpected message from the kernel: " + msg);
-        }
-    }
-
-    private void reject(String why) {
-        getContext().getLog().warn("volume {}: ignored: {}", config.name(), why);
-    }
-
-    private void onKernelVolume(ControlMessage.Volume v) {
-        ledger.kernelVolume = v.volume();
-        if (v.chunkSectors() != config.chunkSectors()) {
-            degrade("the kernel's table has chunk_sectors " + v.chunkSectors() + " but the config says chunk-size = "
-                    + config.chunkSize());
-        } else if (ledger.layout != null && v.volumeSectors() != ledger.layout.volumeSectors()) {
-            degrade("the kernel's volume has " + v.volumeSectors() + " sectors but the base has "
-                    + ledger.layout.volumeSectors());
-        }
-    }
-
-    private long volumeChunks() {
-        return ledger.layout == null ? Long.MAX_VALUE
-                : (ledger.layout.volumeSectors() + config.chunkSectors() - 1) / config.chunkSectors();
-    }
-
-    private void onFault(ControlMessage.Fault f) {
-        if (shutdown != null && !shutdown.remove()) {
-            return; // left to the kernel: the next daemon gets it in the replay
-        }
-        if (f.chunk() < 0 || f.chunk() >= volumeChunks()) {
-            reject("fault " + f.seq() + " on chunk " + f.chunk() + " past the end of the volume");
-            env.replies().send(new ControlMessage.Fail(ledger.kernelVolume, f.seq(), f.chunk(), 5));
-            return;
-        }
-        Chunk c = ledger.chunks.get(f.chunk());
-        if (c != null && c.state == State.MAPPED && c.faultSeq != f.seq()) {
-            // the fill failed: the kernel dropped the grant and faults again; the place is still ours
-            getContext().getLog().warn("volume {}: chunk {} faulted again (seq {}) after its fill failed; "
-                    + "mapping it to the same place", config.name(), f.chunk(), f.seq());
-            c.faultSeq = f.seq();
-            c.faultFlags = f.flags();
-            ledger.set(c, State.PLACED);
-            c.fill = (f.flags() & Protocol.FAULT_FULL_WRITE) != 0 ? Protocol.FILL_NONE : c.placedFill;
-            sendMap(c);
-            ledger.mapped--; // counted once per chunk
-            return;
-        }
-        if (c != null) {
-            reject(c.faultSeq == f.seq() ? "repeated fault " + f.seq() + " on chunk " + f.chunk()
-                    : "fault " + f.seq() + " on chunk " + f.chunk() + ", which is already " + c.state);
-            return;
-        }
-        c = new Chunk(f.chunk(), State.WAITING);
-        c.faultSeq = f.seq();
-        c.faultFlags = f.flags();
-        ledger.add(c);
-        if (ledger.degraded == null && ledger.allocatorReady) {
-            requestPlace(c);
-        }
-    }
-
-    private void requestPlace(Chunk c) {
-        ledger.set(c, State.PLACING);
-        if (toPlaceCount == toPlace.length) {
-            toPlace = Arrays.copyOf(toPlace, 2 * toPlaceCount);
-        }
-        toPlace[toPlaceCount++] = c.chunk;
-    }
-
-    /** One Place for the faults of a read, not one per fault. */
-    private void askPlaces() {
-        if (toPlaceCount > 0) {
-            allocator.tell(new Allocator.Place(Arrays.copyOf(toPlace, toPlaceCount)));
-            toPlaceCount = 0;
-        }
-    }
-
-    private void placeWaiting() {
-        if (!ledger.allocatorReady || shutdown != null && !shutdown.remove()) {
-            return;
-        }
-        for (Chunk c : ledger.chunks.values()) {
-            if (c.state == State.WAITING) {
-                requestPlace(c);
-            }
-        }
-    }
-
-    private void onGranted(ControlMessage.Granted g) {
-        long place = g.cowSector() * 512;
-        Chunk c = ledger.chunks.get(g.chunk());
-        if (c != null) {
-            if (c.place != place) {
-                reject("GRANTED chunk " + g.chunk() + " at sector " + g.cowSector() + ", which is " + c.state
-                        + " at byte " + c.place);
-            }
-            return;
-        }
-        c = new Chunk(g.chunk(), State.MAPPED);
-        c.place = place;
-        ledger.add(c);
-        ledger.mapped++;
-        if (ledger.allocatorReady) {
-            allocator.tell(new Allocator.Adopt(c.chunk, c.place));
-        }
-    }
-
-    private void onFilled(ControlMessage.Filled f) {
-        long place = f.cowSector() * 512;
-        Chunk c = ledger.chunks.get(f.chunk());
-        if (c == null) {
-            // replayed FILLED of a chunk an earlier daemon mapped: adopt it
-            c = new Chunk(f.chunk(), State.MAPPED);
-            c.place = place;
-            ledger.add(c);
-            ledger.mapped++;
-            if (ledger.allocatorReady) {
-                allocator.tell(new Allocator.Adopt(c.chunk, c.place));
-            }
-        }
-        if (c.state != State.MAPPED || c.place != place) {
-            reject(c.fillSeq == f.seq() && c.place == place ? "repeated FILLED " + f.seq() + " of chunk " + f.chunk()
-                    : "FILLED chunk " + f.chunk() + " at sector " + f.cowSector() + ", which is " + c.state
-                            + " at byte " + c.place);
-            return;
-        }
-        ledger.set(c, State.FILLED);
-        c.fillSeq = f.seq();
-        // Filled chunks count against max-in-flight: waiting for the tick with half of it filled
-        // would stop the stream until then, capping a volume at max-in-flight faults per interval.
-        if (c.fillSeq <= ledger.flushWanted || ledger.count(State.FILLED) >= settings.maxInFlight() / 2) {
-            commitNow();
-        }
-    }
-
-    /** Acknowledges kernel messages while the volume holds few enough chunks in flight. */
-    private void releaseAcks() {
-        if (ledger.heldAcks.isEmpty()) {
-            return;
-        }
-        // A degraded volume parks its faults but never stops the stream: the others must go on.
-        if (ledger.degraded == null && ledger.ownWork() >= settings.maxInFlight()) {
-            return;
-        }
-        while (!ledger.heldAcks.isEmpty()) {
-            ledger.heldAcks.poll().accept();
-        }
-    }
-
-    // ---- allocator replies
-
-    private Behavior<Command> onAllocatorReady(AllocatorReady m) {
-        if (!current(m.epoch())) {
-            return this;
-        }
-        ledger.allocatorReady = true;
-        ledger.usage = m.usage();
-        // Adopt what the kernel holds before placing anything new.
-        for (Chunk c : ledger.chunks.values()) {
-            if (c.place >= 0 && c.state.compareTo(State.DURABLE) < 0) {
-                allocator.tell(new Allocator.Adopt(c.chunk, c.place));
-            }
-        }
-        allocator.tell(Allocator.AdoptionDone.INSTANCE);
-        for (Chunk c : ledger.chunks.values()) {
-            if (c.state == State.PLACED) {
-                sendMap(c);
-            } else if (c.state == State.DURABLE) {
-                sendCommitted(c);
-            } else if (c.state == State.PLACING) {
-                ledger.set(c, State.WAITING);
-            }
-        }
-        if (!ledger.activated) {
-            startActivation();
-        }
-        if (ledger.degraded != null && ledger.degraded.startsWith("setting up")) {
-            recover();
-        }
-        placeWaiting();
-        commitNow();
-        return this;
-    }
-
-    private Behavior<Command> onPlaced(Placed m) {
-        if (!current(m.epoch())) {
-            return this;
-        }
-        for (int i = 0; i < m.chunks().length; i++) {
-            placed(m.chunks()[i], m.placements()[i]);
+            tables.runsReady((Allocator.RunsReady) reply);
         }
         return this;
-    }
-
-    private void placed(long chunk, CowSpace.Placement placement) {
-        Chunk c = ledger.chunks.get(chunk);
-        if (c == null) {
-            allocator.tell(new Allocator.Release(chunk));
-            return;
-        }
-        if (c.state != State.PLACING && c.state != State.WAITING) {
-            return; // a repeated answer after an allocator restart
-        }
-        c.place = placement.place();
-        c.placedFill = placement.fill() == CowSpace.Fill.COPY ? Protocol.FILL_COPY : Protocol.FILL_ZERO;
-        c.fill = (c.faultFlags & Protocol.FAULT_FULL_WRITE) != 0 ? Protocol.FILL_NONE : c.placedFill;
-        ledger.set(c, State.PLACED);
-        sendMap(c);
-    }
-
-    private void sendMap(Chunk c) {
-        env.replies().send(new ControlMessage.Map(ledger.kernelVolume, c.faultSeq, c.chunk, c.place / 512, c.fill));
-        ledger.set(c, State.MAPPED);
-        ledger.mapped++;
-    }
-
-    private Behavior<Command> onPlaceFailed(PlaceFailed m) {
-        if (!current(m.epoch())) {
-            return this;
-        }
-        Chunk c = ledger.chunks.get(m.chunk());
-        if (c != null && c.state == State.PLACING) {
-            ledger.set(c, State.WAITING);
-        }
-        if (!m.spaceFull() && m.reason().contains("already committed") && c != null) {
-            // the kernel asks for a chunk the space already has: refuse rather than overwrite it
-            env.replies().send(new ControlMessage.Fail(ledger.kernelVolume, c.faultSeq, c.chunk, 5));
-            ledger.remove(c.chunk);
-            reject(m.reason());
-            return this;
-        }
-        return degrade(m.reason());
-    }
-
-    // ---- commits
-
-    private void commitNow() {
-        if (!ledger.allocatorReady) {
-            return;
-        }
-        if (ledger.committing) {
-            return; // the group running now is followed by another when it returns
-        }
-        List<CowSpace.Mapping> group = new ArrayList<>(ledger.filled.size());
-        boolean dataDurable = true;
-        for (Chunk c = ledger.filled.poll(); c != null; c = ledger.filled.poll()) {
-            if (c.state == State.FILLED && ledger.chunks.get(c.chunk) == c) {
-                ledger.set(c, State.COMMITTING);
-                group.add(c.mapping());
-                dataDurable &= c.fillSeq <= ledger.flushWanted;
-            }
-        }
-        if (group.isEmpty()) {
-            return;
-        }
-        ledger.committing = true;
-        allocator.tell(new Allocator.Commit(group, dataDurable));
-    }
-
-    private Behavior<Command> onCommitDone(CommitDone m) {
-        if (!current(m.epoch())) {
-            return this;
-        }
-        ledger.committing = false;
-        ledger.usage = m.usage();
-        ledger.lastCommit = Instant.now();
-        for (CowSpace.Mapping x : m.mappings()) {
-            Chunk c = ledger.chunks.get(x.volumeChunk());
-            if (c != null && c.state == State.COMMITTING && c.place == x.place()) {
-                ledger.set(c, State.DURABLE);
-            }
-        }
-        for (CowSpace.Mapping x : m.mappings()) {
-            Chunk c = ledger.chunks.get(x.volumeChunk());
-            if (c != null && c.state == State.DURABLE) {
-                sendCommitted(c);
-            }
-        }
-        if (ledger.degraded != null && ledger.degraded.startsWith("metadata")) {
-            recover();
-        }
-        scheduleReload();
-        commitNow();
-        return maybeFinishShutdown();
-    }
-
-    private void sendCommitted(Chunk c) {
-        env.replies().send(new ControlMessage.Committed(ledger.kernelVolume, c.chunk));
-        ledger.set(c, State.COMMITTED);
-        ledger.committed++;
-    }
-
-    private Behavior<Command> onCommitFailed(CommitFailed m) {
-        if (!current(m.epoch())) {
-            return this;
-        }
-        ledger.committing = false;
-        for (CowSpace.Mapping x : m.mappings()) {
-            Chunk c = ledger.chunks.get(x.volumeChunk());
-            if (c != null && c.state == State.COMMITTING) {
-                ledger.set(c, State.FILLED);
-            }
-        }
-        // retried on the next tick
-        degrade("metadata commit failed: " + m.reason());
-        return maybeFinishShutdown();
     }
 
     private Behavior<Command> onRetry() {
         if (ledger.degraded == null || shutdown != null) {
             return this;
         }
-        getContext().getLog().info("volume {}: trying again (was: {})", config.name(), ledger.degraded);
+        getContext().getLog().info("volume {}: trying again (was: {})", config.name(), ledger.degradedReason);
         ledger.degraded = null;
-        if (!ledger.allocatorReady) {
+        ledger.degradedReason = null;
+        if (!ledger.spaceOpen()) {
             reloader.tell(TableReloader.Attach.INSTANCE); // then a new allocator
         } else if (!ledger.activated) {
-            startActivation();
+            tables.activate();
         } else {
-            placeWaiting();
-            commitNow();
+            faults.placeWaiting();
+            commits.commitNow();
         }
         return this;
     }
 
     private Behavior<Command> onTick() {
-        if (ledger.degraded != null && ledger.degraded.startsWith("CoW space full")) {
-            recover(); // the space may have grown; placement says again if not
-        }
-        commitNow();
+        recover(Degraded.SPACE_FULL); // the space may have grown; placement says again if not
+        commits.commitNow();
         return this;
     }
 
-    // ---- table reloads
+    // ---- the devices and tables
 
-    /** Creates or adopts the dm device with the committed runs. */
-    private void startActivation() {
-        ledger.reloading = true;
-        ledger.activating = true;
-        allocator.tell(Allocator.TableRuns.INSTANCE);
-    }
-
-    /** Reload after max-mappings committed chunks, or max-delay after the first of them. */
-    private void scheduleReload() {
-        long waiting = ledger.count(State.COMMITTED);
-        if (waiting >= settings.reloadMaxMappings()) {
-            startReload();
-        } else if (waiting > 0 && !timers.isTimerActive(ReloadDue.INSTANCE)) {
-            timers.startSingleTimer(ReloadDue.INSTANCE, settings.reloadMaxDelay());
-        }
-    }
-
-    private Behavior<Command> startReload() {
-        timers.cancel(ReloadDue.INSTANCE);
-        if (ledger.reloading || !ledger.allocatorReady || !ledger.activated || ledger.count(State.COMMITTED) == 0) {
-            return this;
-        }
-        ledger.reloading = true;
-        allocator.tell(Allocator.TableRuns.INSTANCE);
-        return this;
-    }
-
-    private Behavior<Command> onRunsReady(RunsReady m) {
-        if (!current(m.epoch())) {
-            ledger.reloading = false;
-            ledger.activating = false;
-            return this;
-        }
-        if (ledger.activating) {
-            ledger.activating = false;
-            reloader.tell(new TableReloader.Activate(m.runs()));
-            return this;
-        }
-        List<Long> forget = new ArrayList<>();
-        for (Chunk c : ledger.chunks.values()) {
-            if (c.state == State.COMMITTED) {
-                forget.add(c.chunk);
+    private Behavior<Command> onReloader(TableReloader.Reply reply) {
+        if (reply instanceof TableReloader.DevicesAttached m) {
+            ledger.layout = m.layout();
+            ledger.cowLoop = m.cowLoop();
+            spawnAllocator();
+        } else if (reply instanceof TableReloader.DevicesFailed m) {
+            degrade(Degraded.DEVICES, m.reason());
+        } else if (reply instanceof TableReloader.Reloaded m) {
+            tables.reloaded(m);
+            return maybeFinishShutdown();
+        } else if (reply instanceof TableReloader.ReloadFailed m) {
+            return onReloadFailed(m);
+        } else if (reply instanceof TableReloader.RemoveRefused m) {
+            removal.refused(m.reason());
+        } else if (reply instanceof TableReloader.Removed m) {
+            if (removal.removed(shutdown.replyTo(), m.error())) {
+                return Behaviors.stopped();
+            }
+            shutdown = null;
+        } else {
+            ActorRef<ShutdownResult> asker = removal.removable(shutdown != null);
+            if (asker != null) {
+                shutdown = new Shutdown(true, asker);
+                commits.commitNow();
+                return maybeFinishShutdown();
             }
         }
-        reloader.tell(new TableReloader.Reload(m.runs(), forget));
         return this;
     }
 
-    private Behavior<Command> onReloaded(Reloaded m) {
+    private Behavior<Command> onReloadFailed(TableReloader.ReloadFailed m) {
         ledger.reloading = false;
-        ledger.segments = m.segments();
         if (!ledger.activated) {
-            ledger.activated = true;
-            getContext().getLog().info("volume {}: serving", config.name());
+            return degrade(Degraded.ACTIVATION, m.reason());
         }
-        if (m.counted()) {
-            ledger.reloads++;
+        getContext().getLog().error("volume {}: {}", config.name(), m.reason());
+        if (shutdown != null) {
+            shutdown.replyTo().tell(new ShutdownResult(config.name(), m.reason()));
+            return Behaviors.stopped();
         }
-        // A table without cow segments ends the kernel's volume and its remaps with it: nothing to
-        // forget there (a FORGET would be refused as one for an unknown volume).
-        boolean kernelRemaps = m.cowLeft() && ledger.kernelVolume != 0;
-        int waiting = 0;
-        for (long chunk : m.forget()) {
-            Chunk c = ledger.chunks.get(chunk);
-            if (c == null || c.state != State.COMMITTED) {
-                continue;
-            }
-            if (!kernelRemaps) {
-                ledger.remove(chunk);
-                continue;
-            }
-            // a chunk whose FORGET finds the reply queue full stays COMMITTED: the next reload
-            // forgets it (the kernel serves it from its remap until then)
-            if (waiting == 0 && env.replies().offer(new ControlMessage.Forget(ledger.kernelVolume, chunk))) {
-                ledger.remove(chunk);
-            } else {
-                waiting++;
-            }
-        }
-        if (waiting > 0) {
-            getContext().getLog().info("volume {}: the reply queue is full: {} chunks are forgotten at the next "
-                    + "reload", config.name(), waiting);
-        }
-        scheduleReload();
-        return maybeFinishShutdown();
+        tables.retryLater();
+        return this;
     }
 
     // ---- shutdown and status
 
     private Behavior<Command> onShutdown(Shutdown m) {
         if (m.remove()) {
-            // a removal first checks the device is unused: until then nothing changes
-            pendingRemoval = m;
-            reloader.tell(TableReloader.CheckRemovable.INSTANCE);
+            reloader.tell(removal.ask(m.replyTo()));
             return this;
         }
         shutdown = m;
+        faults.leaveFaultsToKernel();
         getContext().getLog().info("volume {}: committing for shutdown", config.name());
-        commitNow();
+        commits.commitNow();
         return maybeFinishShutdown();
     }
 
@@ -803,12 +374,12 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         if (shutdown == null || ledger.committing || ledger.reloading) {
             return this;
         }
-        if (ledger.count(State.FILLED) > 0 && ledger.allocatorReady && ledger.degraded == null) {
-            commitNow();
+        if (ledger.chunks.count(State.FILLED) > 0 && ledger.spaceOpen() && ledger.degraded == null) {
+            commits.commitNow();
             return this;
         }
-        if (ledger.count(State.COMMITTED) > 0 && ledger.activated && ledger.allocatorReady) {
-            startReload();
+        if (ledger.chunks.count(State.COMMITTED) > 0 && ledger.phase == Phase.SERVING) {
+            tables.start();
             return this;
         }
         if (shutdown.remove()) {
@@ -820,14 +391,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
     }
 
     private Behavior<Command> onStatus(GetStatus m) {
-        String state = ledger.degraded != null ? "degraded"
-                : shutdown != null ? "stopping"
-                : !ledger.activated || !ledger.allocatorReady ? "starting"
-                : ledger.kernelVolume == 0 ? "waiting" : "serving";
-        long pending = ledger.count(State.WAITING) + ledger.count(State.PLACING) + ledger.count(State.PLACED);
-        m.replyTo().tell(new VolumeStatus(config.name(), state, ledger.degraded, ledger.mapped, ledger.usage.mappings(),
-                pending, ledger.usage.usedChunks(), ledger.usage.freeChunks(), ledger.lastCommit, ledger.reloads,
-                ledger.segments, config.chunkSize(), config.base(), config.cow(), config.format()));
+        m.replyTo().tell(ledger.status(config, shutdown != null));
         return this;
     }
 }

@@ -3,10 +3,11 @@
  */
 package org.dmcow.daemon;
 
+import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayDeque;
-import java.util.HashMap;
-import java.util.Map;
+import org.dmcow.admin.VolumeStatus;
+import org.dmcow.config.VolumeConfig;
 import org.dmcow.dm.Tables;
 import org.dmcow.format.CowSpace;
 import org.dmcow.protocol.ControlMessage;
@@ -17,57 +18,19 @@ import org.dmcow.protocol.ControlMessage;
  * Owned by one actor at a time; not thread-safe.
  */
 final class VolumeLedger {
-    /** A chunk's way from fault to commit. */
-    enum State {
-        /** A fault waits for placement (parked while the volume is degraded). */
-        WAITING,
-        /** The allocator was asked for a place. */
-        PLACING,
-        /** Placed; the MAP is not sent yet. */
-        PLACED,
-        /** MAP sent (or replayed GRANTED); the kernel fills the chunk. */
-        MAPPED,
-        /** The kernel filled the chunk and wrote its queued writes. */
-        FILLED,
-        /** In a commit the allocator runs. */
-        COMMITTING,
-        /** Committed durably; COMMITTED not sent yet. */
-        DURABLE,
-        /** COMMITTED sent; served by the kernel's remap until a reload makes it linear. */
-        COMMITTED
+    /** Where a volume is in setting itself up; drawn in {@link Volume}'s class comment. */
+    enum Phase {
+        /** The base and CoW devices are set up (loop devices for files). */
+        ATTACHING,
+        /** Its allocator opens the CoW space. */
+        OPENING,
+        /** The space is open; the dm device is created or adopted with the committed runs. */
+        ACTIVATING,
+        /** The space is open and the dm device serves this volume's table. */
+        SERVING
     }
 
-    static final class Chunk {
-        final long chunk;
-        /** Changed only through {@link VolumeLedger#set}, which keeps the counts by state. */
-        State state;
-        long faultSeq;
-        int faultFlags;
-        long place = -1;
-        /** The fill the placement asked for (COPY or ZERO), for a MAP without a full-chunk write. */
-        int placedFill = org.dmcow.protocol.Protocol.FILL_COPY;
-        int fill;
-        long fillSeq;
-
-        Chunk(long chunk, State state) {
-            this.chunk = chunk;
-            this.state = state;
-        }
-
-        CowSpace.Mapping mapping() {
-            return new CowSpace.Mapping(chunk, place);
-        }
-    }
-
-    /** Read freely; added, removed and changed in state only through {@link #add}, {@link #remove}, {@link #set}. */
-    final Map<Long, Chunk> chunks = new HashMap<>();
-    /**
-     * Chunks set FILLED, in order, for the next commit: no scan of every chunk per commit. Some
-     * may have moved on or been removed since: the commit skips those.
-     */
-    final ArrayDeque<Chunk> filled = new ArrayDeque<>();
-    /** Chunks in {@link #chunks} by state: backpressure asks on every kernel message, so no scans. */
-    private final int[] counts = new int[State.values().length];
+    final ChunkTable chunks = new ChunkTable();
     /** Kernel messages accepted but not acknowledged to the stream: backpressure. */
     final ArrayDeque<Acceptance> heldAcks = new ArrayDeque<>();
     /** Kernel messages taken and not handled yet: those after one that crashed the actor. */
@@ -75,14 +38,18 @@ final class VolumeLedger {
     int kernelVolume;
     long allocatorEpoch;
     Tables.Layout layout;
-    java.nio.file.Path cowLoop;
+    Path cowLoop;
+    /** Starts again at ATTACHING when the actor restarts ({@link #childrenLost}). */
+    Phase phase = Phase.ATTACHING;
+    /** The dm device serves this volume's table: the first activation is done, also before a restart. */
     boolean activated;
-    boolean allocatorReady;
     boolean committing;
     boolean reloading;
     boolean activating;
     long flushWanted;
-    String degraded;
+    /** Why new chunks wait, or null; {@link #degradedReason} is the text for people. Both set together. */
+    Degraded degraded;
+    String degradedReason;
     /** Counters for status. */
     long mapped;
     long committed;
@@ -91,41 +58,31 @@ final class VolumeLedger {
     Instant lastCommit;
     CowSpace.SpaceUsage usage = new CowSpace.SpaceUsage(0, 0, 0);
 
-    void add(Chunk c) {
-        Chunk old = chunks.put(c.chunk, c);
-        if (old != null) {
-            counts[old.state.ordinal()]--;
-        }
-        counts[c.state.ordinal()]++;
+    /** The allocator has the CoW space open: it places and commits. */
+    boolean spaceOpen() {
+        return phase == Phase.ACTIVATING || phase == Phase.SERVING;
     }
 
-    void remove(long chunk) {
-        Chunk c = chunks.remove(chunk);
-        if (c != null) {
-            counts[c.state.ordinal()]--;
+    /** After a restart of the volume: what its old children were doing is gone and is asked again. */
+    void childrenLost() {
+        phase = Phase.ATTACHING;
+        committing = false;
+        reloading = false;
+        activating = false;
+        for (ChunkTable.Chunk c : chunks.values()) {
+            if (c.state == ChunkTable.State.COMMITTING) {
+                chunks.set(c, ChunkTable.State.FILLED);
+            }
         }
     }
 
-    void set(Chunk c, State s) {
-        if (chunks.get(c.chunk) == c) {
-            counts[c.state.ordinal()]--;
-            counts[s.ordinal()]++;
-        }
-        if (s == State.FILLED && c.state != State.FILLED) {
-            filled.add(c);
-        }
-        c.state = s;
-    }
-
-    /**
-     * Chunks waiting for the daemon itself (placement or commit): what backpressure bounds. MAPPED
-     * chunks wait for the kernel's FILLED, which must still be read, or the stream would deadlock.
-     */
-    int ownWork() {
-        return chunks.size() - counts[State.COMMITTED.ordinal()] - counts[State.MAPPED.ordinal()];
-    }
-
-    long count(State s) {
-        return counts[s.ordinal()];
+    VolumeStatus status(VolumeConfig config, boolean stopping) {
+        VolumeStatus.State state = degraded != null ? VolumeStatus.State.DEGRADED
+                : stopping ? VolumeStatus.State.STOPPING
+                : phase != Phase.SERVING ? VolumeStatus.State.STARTING
+                : kernelVolume == 0 ? VolumeStatus.State.WAITING : VolumeStatus.State.SERVING;
+        return new VolumeStatus(config.name(), state, degradedReason, mapped, usage.mappings(), chunks.unmapped(),
+                usage.usedChunks(), usage.freeChunks(), lastCommit, reloads, segments, config.chunkSize(), config.base(),
+                config.cow(), config.format());
     }
 }

@@ -4,7 +4,6 @@
 package org.dmcow.daemon;
 
 import java.io.IOException;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -48,17 +47,8 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
     public record GetStatus(ActorRef<List<VolumeStatus>> replyTo) implements Command {
     }
 
-    private record Stopped(Volume.ShutdownResult result) implements Command {
+    private record Stopped(ShutdownResult result) implements Command {
     }
-
-    private record StatusCollected(List<VolumeStatus> statuses, ActorRef<List<VolumeStatus>> replyTo)
-            implements Command {
-    }
-
-    /** Messages for a kernel volume no configured volume serves yet: kept until one does. */
-    private static final int MAX_ORPHANS = 1 << 16;
-    private static final VolumeStatus STATUS_TIMEOUT = new VolumeStatus("", "", null, 0, 0, 0, 0, 0, null, 0, 0, 0, null,
-            null, null);
 
     private final Volume.Settings settings;
     private final Volume.Environment env;
@@ -95,10 +85,6 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
                 .onMessage(Shutdown.class, this::onShutdown)
                 .onMessage(Stopped.class, this::onStopped)
                 .onMessage(GetStatus.class, this::onStatus)
-                .onMessage(StatusCollected.class, m -> {
-                    m.replyTo().tell(m.statuses());
-                    return this;
-                })
                 .onSignal(Terminated.class, t -> this)
                 .build();
     }
@@ -115,7 +101,7 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
                 continue;
             }
             stopQuietly(name);
-            volumes.put(name, getContext().spawn(Volume.refused(name, e.getValue()), "refused-" + name + "-"
+            volumes.put(name, getContext().spawn(RefusedVolume.create(name, e.getValue()), "refused-" + name + "-"
                     + System.nanoTime()));
             configs.remove(name);
         }
@@ -145,9 +131,9 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
                 getContext().getLog().info("volume {}: removed from the config: committing, then removing "
                         + "/dev/mapper/{}", name, name);
                 removing.put(name, true);
-                getContext().ask(Volume.ShutdownResult.class, volumes.get(name),
-                        Duration.ofMinutes(10), r -> new Volume.Shutdown(true, r),
-                        (r, err) -> new Stopped(r != null ? r : new Volume.ShutdownResult(name,
+                getContext().ask(ShutdownResult.class, volumes.get(name),
+                        Tuning.VOLUME_SHUTDOWN, r -> new Volume.Shutdown(true, r),
+                        (r, err) -> new Stopped(r != null ? r : new ShutdownResult(name,
                                 "no answer: " + err.getMessage())));
             }
         }
@@ -236,7 +222,7 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
             getContext().getLog().warn("kernel volume {} ({}) is not served by a configured volume: its writes to "
                     + "new chunks wait", msg.volume(), name == null ? "ident unknown" : name);
         }
-        if (held.size() < MAX_ORPHANS) {
+        if (held.size() < Tuning.MAX_ORPHANS) {
             held.add(msg);
         }
         return null;
@@ -250,9 +236,9 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
         }
         for (var e : volumes.entrySet()) {
             String name = e.getKey();
-            getContext().ask(Volume.ShutdownResult.class, e.getValue(), Duration.ofMinutes(10),
+            getContext().ask(ShutdownResult.class, e.getValue(), Tuning.VOLUME_SHUTDOWN,
                     r -> new Volume.Shutdown(false, r),
-                    (r, err) -> new Stopped(r != null ? r : new Volume.ShutdownResult(name,
+                    (r, err) -> new Stopped(r != null ? r : new ShutdownResult(name,
                             "no answer: " + err.getMessage())));
         }
         return this;
@@ -274,31 +260,8 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
     }
 
     private Behavior<Command> onStatus(GetStatus m) {
-        List<ActorRef<Volume.Command>> refs = new ArrayList<>(volumes.values());
-        ActorRef<Command> self = getContext().getSelf();
-        getContext().spawnAnonymous(Behaviors.<VolumeStatus>setup(ctx -> {
-            List<VolumeStatus> got = new ArrayList<>();
-            refs.forEach(r -> r.tell(new Volume.GetStatus(ctx.getSelf())));
-            if (refs.isEmpty()) {
-                self.tell(new StatusCollected(got, m.replyTo()));
-                return Behaviors.stopped();
-            }
-            // a volume busy in a long commit does not hold the others' status back for long
-            ctx.scheduleOnce(Duration.ofSeconds(3), ctx.getSelf(), STATUS_TIMEOUT);
-            return Behaviors.receive(VolumeStatus.class)
-                    .onMessage(VolumeStatus.class, s -> {
-                        if (s != STATUS_TIMEOUT) {
-                            got.add(s);
-                        }
-                        if (got.size() == refs.size() || s == STATUS_TIMEOUT) {
-                            got.sort(java.util.Comparator.comparing(VolumeStatus::name));
-                            self.tell(new StatusCollected(got, m.replyTo()));
-                            return Behaviors.stopped();
-                        }
-                        return Behaviors.same();
-                    })
-                    .build();
-        }));
+        getContext().spawnAnonymous(StatusQuery.create(new ArrayList<>(volumes.values()), m.replyTo(),
+                Tuning.STATUS_TIMEOUT));
         return this;
     }
 }

@@ -27,7 +27,7 @@ class StatusCommandTest {
     Path dir;
 
     private static VolumeStatus serving(String name, long usedChunks, long freeChunks) {
-        return new VolumeStatus(name, "serving", null, 10, 8, 2, usedChunks, freeChunks,
+        return new VolumeStatus(name, VolumeStatus.State.SERVING, null, 10, 8, 2, usedChunks, freeChunks,
                 Instant.parse("2026-11-21T06:00:01.987654321Z"), 3, 4, CHUNK, Path.of("/srv/golden.img"),
                 Path.of("/srv/" + name + ".cow"), "native");
     }
@@ -72,7 +72,8 @@ class StatusCommandTest {
 
     @Test
     void aVolumeNotServingExitsThreeWithItsReason() throws Exception {
-        VolumeStatus degraded = new VolumeStatus("vm2", "degraded", "metadata commit failed: \"EIO\"", 0, 0, 1, 0, 0,
+        VolumeStatus degraded = new VolumeStatus("vm2", VolumeStatus.State.DEGRADED, "metadata commit failed: \"EIO\"",
+                0, 0, 1, 0, 0,
                 null, 0, 0, CHUNK, null, null, null);
         Ctl r = status(List.of(serving("vm1", 1, 1), degraded));
         assertEquals(3, r.status(), r.toString());

@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.dmcow.admin.VolumeStatus;
 
 /**
  * The whole daemon over the kernel double, memory spaces and fake device-mapper, for the
@@ -37,7 +38,7 @@ final class BenchDaemon implements AutoCloseable {
             ids[i] = kernel.addVolume(names[i], volumeSize / 512, DaemonHarness.CHUNK_SECTORS);
         }
         long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
-        while (!harness.status().stream().allMatch(s -> s.state().equals("serving"))) {
+        while (!harness.status().stream().allMatch(s -> s.state() == VolumeStatus.State.SERVING)) {
             if (System.nanoTime() > deadline) {
                 throw new IllegalStateException("volumes not serving after 5 minutes: " + harness.status());
             }

@@ -76,9 +76,9 @@ class VolumeSetTest {
         int good = h.addVolume("good");
         k.write(good, 3, false).get(20, TimeUnit.SECONDS);
         k.flush(good).get(20, TimeUnit.SECONDS);
-        eventually("states", () -> h.status("missing").state().equals("degraded")
-                && h.status("nospace").state().equals("degraded"));
-        eventually("good serving", () -> h.status("good").state().equals("serving"));
+        eventually("states", () -> h.status("missing").state() == VolumeStatus.State.DEGRADED
+                && h.status("nospace").state() == VolumeStatus.State.DEGRADED);
+        eventually("good serving", () -> h.status("good").state() == VolumeStatus.State.SERVING);
         assertTrue(h.status("broken").reason().contains("volume broken: cow is missing"), h.status("broken").reason());
         assertTrue(h.status("missing").reason().contains("/nonexistent/base.img: no such file"),
                 h.status("missing").reason());
@@ -157,13 +157,13 @@ class VolumeSetTest {
         MemoryCowSpace.Durable d = h.spaces.get("vm1");
         d.failOpen = "/srv/vm1.cow: no such file";
         h.start(conf);
-        eventually("degraded", () -> h.status("vm1").state().equals("degraded"));
+        eventually("degraded", () -> h.status("vm1").state() == VolumeStatus.State.DEGRADED);
         d.failOpen = null;
         reconfigure(h, conf);
         // device made; the kernel has not reported the volume yet
-        eventually("waiting", () -> h.status("vm1").state().equals("waiting"));
+        eventually("waiting", () -> h.status("vm1").state() == VolumeStatus.State.WAITING);
         int vol = h.addVolume("vm1");
-        eventually("serving", () -> h.status("vm1").state().equals("serving"));
+        eventually("serving", () -> h.status("vm1").state() == VolumeStatus.State.SERVING);
         k.write(vol, 4, false).get(20, TimeUnit.SECONDS);
         k.flush(vol).get(20, TimeUnit.SECONDS);
         h.shutdown();
@@ -224,8 +224,8 @@ class VolumeSetTest {
         assertEquals(10, k.volume(b).committed.size());
         assertEquals(20, k.maps.get());
         assertEquals(0, k.rejected.get(), () -> k.rejections.toString());
-        eventually("both serving", () -> h.status("a").state().equals("serving")
-                && h.status("b").state().equals("serving"));
+        eventually("both serving", () -> h.status("a").state() == VolumeStatus.State.SERVING
+                && h.status("b").state() == VolumeStatus.State.SERVING);
         h.shutdown();
     }
 

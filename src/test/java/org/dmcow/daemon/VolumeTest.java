@@ -112,7 +112,7 @@ class VolumeTest {
         // neighbours stay together: the sequential writes need one linear segment per run
         assertTrue(Runs_count(d) <= 2, "runs: " + Runs_count(d));
         VolumeStatus s = h.status("vm1");
-        assertEquals("serving", s.state());
+        assertEquals(VolumeStatus.State.SERVING, s.state());
         assertEquals(101, s.chunksCommitted());
         h.shutdown();
     }
@@ -150,17 +150,32 @@ class VolumeTest {
         d.failCommits = "injected: metadata write failed (EIO)";
         awaitAll(writes(k, bad, 0, 5));
         CompletableFuture<Void> badFlush = k.flush(bad);
-        eventually("degraded", () -> h.status("bad").state().equals("degraded"));
+        eventually("degraded", () -> h.status("bad").state() == VolumeStatus.State.DEGRADED);
         assertTrue(h.status("bad").reason().contains("metadata write failed"), h.status("bad").reason());
         // the other volume serves meanwhile
         awaitAll(writes(k, good, 0, 5));
         await(k.flush(good));
-        assertEquals("serving", h.status("good").state());
+        assertEquals(VolumeStatus.State.SERVING, h.status("good").state());
         assertTrue(!badFlush.isDone(), "a flush must not complete before its mappings are durable");
         d.failCommits = null;
         await(badFlush);
-        eventually("serving again", () -> h.status("bad").state().equals("serving"));
+        eventually("serving again", () -> h.status("bad").state() == VolumeStatus.State.SERVING);
         assertConsistent(k, bad, d);
+        h.shutdown();
+    }
+
+    @Test
+    void aKernelTableOfAnotherChunkSizeDegradesTheVolumeUntilARetry() throws Exception {
+        KernelDouble k = kernel();
+        DaemonHarness h = new DaemonHarness(KIT, k, dir);
+        h.start(h.volumes("dmcow.commit-interval = 100ms", "vm1"));
+        k.addVolume("vm1", DaemonHarness.BASE_SECTORS, 2 * DaemonHarness.CHUNK_SECTORS);
+        eventually("degraded", () -> h.status("vm1").state() == VolumeStatus.State.DEGRADED);
+        String reason = h.status("vm1").reason();
+        assertTrue(reason.contains("chunk_sectors " + 2 * DaemonHarness.CHUNK_SECTORS), reason);
+        // commit ticks end only their own cause (a full space), not this one
+        Thread.sleep(300);
+        assertEquals(VolumeStatus.State.DEGRADED, h.status("vm1").state());
         h.shutdown();
     }
 
@@ -250,7 +265,7 @@ class VolumeTest {
         DaemonHarness h = new DaemonHarness(KIT, k, dir);
         h.start(h.reloading(4, "200ms", "vm1"));
         int vol = h.addVolume("vm1");
-        eventually("serving", () -> h.status("vm1").state().equals("serving"));
+        eventually("serving", () -> h.status("vm1").state() == VolumeStatus.State.SERVING);
         int attachesBefore = h.devices.attaches.get();
         h.devices.crashGate = new java.util.concurrent.CountDownLatch(1);
         h.devices.crashLoads.set(1);
@@ -272,7 +287,7 @@ class VolumeTest {
         assertEquals(16, k.volume(vol).committed.size());
         // a second COMMITTED or FORGET for a chunk would be refused by the kernel double
         assertConsistent(k, vol, h.spaces.get("vm1"));
-        assertEquals("serving", h.status("vm1").state());
+        assertEquals(VolumeStatus.State.SERVING, h.status("vm1").state());
         h.shutdown();
     }
 

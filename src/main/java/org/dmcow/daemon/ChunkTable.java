@@ -1,0 +1,131 @@
+/*
+ * Licensed under the Apache License, Version 2.0. See LICENSE.
+ */
+package org.dmcow.daemon;
+
+import java.util.ArrayDeque;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.Map;
+import org.dmcow.format.CowSpace;
+import org.dmcow.protocol.Protocol;
+
+/**
+ * A volume's chunks on their way from fault to commit, counted by state: backpressure asks for
+ * the counts on every kernel message, so they are kept, never scanned for. Not thread-safe.
+ */
+final class ChunkTable {
+    /** A chunk's way from fault to commit. */
+    enum State {
+        /** A fault waits for placement (parked while the volume is degraded). */
+        WAITING,
+        /** The allocator was asked for a place. */
+        PLACING,
+        /** Placed; the MAP is not sent yet. */
+        PLACED,
+        /** MAP sent (or replayed GRANTED); the kernel fills the chunk. */
+        MAPPED,
+        /** The kernel filled the chunk and wrote its queued writes. */
+        FILLED,
+        /** In a commit the allocator runs. */
+        COMMITTING,
+        /** Committed durably; COMMITTED not sent yet. */
+        DURABLE,
+        /** COMMITTED sent; served by the kernel's remap until a reload makes it linear. */
+        COMMITTED
+    }
+
+    static final class Chunk {
+        final long chunk;
+        /** Changed only through {@link ChunkTable#set}, which keeps the counts by state. */
+        State state;
+        long faultSeq;
+        /** The fault writes the whole chunk: its MAP asks for no fill. */
+        boolean fullWrite;
+        long place = -1;
+        /** The fill the placement asked for (COPY or ZERO), for a MAP without a full-chunk write. */
+        int placedFill = Protocol.FILL_COPY;
+        int fill;
+        long fillSeq;
+
+        Chunk(long chunk, State state) {
+            this.chunk = chunk;
+            this.state = state;
+        }
+
+        CowSpace.Mapping mapping() {
+            return new CowSpace.Mapping(chunk, place);
+        }
+    }
+
+    private final Map<Long, Chunk> chunks = new HashMap<>();
+    /**
+     * Chunks set FILLED, in order, for the next commit: no scan of every chunk per commit. Some
+     * may have moved on or been removed since: the commit skips those.
+     */
+    private final ArrayDeque<Chunk> filled = new ArrayDeque<>();
+    private final int[] counts = new int[State.values().length];
+
+    Chunk get(long chunk) {
+        return chunks.get(chunk);
+    }
+
+    /** Read freely; changed only through {@link #add}, {@link #remove}, {@link #set}. */
+    Collection<Chunk> values() {
+        return chunks.values();
+    }
+
+    void add(Chunk c) {
+        Chunk old = chunks.put(c.chunk, c);
+        if (old != null) {
+            counts[old.state.ordinal()]--;
+        }
+        counts[c.state.ordinal()]++;
+    }
+
+    void remove(long chunk) {
+        Chunk c = chunks.remove(chunk);
+        if (c != null) {
+            counts[c.state.ordinal()]--;
+        }
+    }
+
+    /** Sets the state of {@code c}, which may have been removed meanwhile (then only {@code c} changes). */
+    void set(Chunk c, State s) {
+        if (chunks.get(c.chunk) == c) {
+            counts[c.state.ordinal()]--;
+            counts[s.ordinal()]++;
+        }
+        if (s == State.FILLED && c.state != State.FILLED) {
+            filled.add(c);
+        }
+        c.state = s;
+    }
+
+    /** At most this many chunks are FILLED for the next commit. */
+    int filledQueued() {
+        return filled.size();
+    }
+
+    /** The next chunk set FILLED since the last call, or null; it may be FILLED no more. */
+    Chunk pollFilled() {
+        return filled.poll();
+    }
+
+    /**
+     * Chunks waiting for the daemon itself (placement or commit): what backpressure bounds. MAPPED
+     * chunks wait for the kernel's FILLED, which must still be read, or the stream would deadlock.
+     */
+    int ownWork() {
+        return chunks.size() - counts[State.COMMITTED.ordinal()] - counts[State.MAPPED.ordinal()];
+    }
+
+    /** Faults not mapped yet. */
+    long unmapped() {
+        return count(State.WAITING) + count(State.PLACING) + count(State.PLACED);
+    }
+
+    long count(State s) {
+        return counts[s.ordinal()];
+    }
+}

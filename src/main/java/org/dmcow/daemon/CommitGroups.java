@@ -1,0 +1,125 @@
+/*
+ * Licensed under the Apache License, Version 2.0. See LICENSE.
+ */
+package org.dmcow.daemon;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import org.dmcow.daemon.ChunkTable.Chunk;
+import org.dmcow.daemon.ChunkTable.State;
+import org.dmcow.format.CowSpace;
+import org.dmcow.protocol.ControlMessage;
+
+/**
+ * A volume's chunks from FILLED on: one commit at a time of every chunk filled meanwhile (a group
+ * commit), COMMITTED to the kernel once durable, and FORGET once a table reload serves them
+ * linearly. Not an actor: the allocator requests go to {@link AllocatorRequests}.
+ */
+final class CommitGroups {
+    private final VolumeLedger ledger;
+    private final ChunkTable chunks;
+    private final KernelReplies replies;
+    private final AllocatorRequests requests;
+
+    CommitGroups(VolumeLedger ledger, KernelReplies replies, AllocatorRequests requests) {
+        this.ledger = ledger;
+        this.chunks = ledger.chunks;
+        this.replies = replies;
+        this.requests = requests;
+    }
+
+    /** Asks for a commit of every FILLED chunk, unless one runs (another follows it). */
+    void commitNow() {
+        if (!ledger.spaceOpen() || ledger.committing) {
+            return;
+        }
+        List<CowSpace.Mapping> group = new ArrayList<>(chunks.filledQueued());
+        boolean dataDurable = true;
+        for (Chunk c = chunks.pollFilled(); c != null; c = chunks.pollFilled()) {
+            if (c.state == State.FILLED && chunks.get(c.chunk) == c) {
+                chunks.set(c, State.COMMITTING);
+                group.add(c.mapping());
+                dataDurable &= c.fillSeq <= ledger.flushWanted;
+            }
+        }
+        if (group.isEmpty()) {
+            return;
+        }
+        ledger.committing = true;
+        requests.add(new Allocator.Commit(group, dataDurable));
+    }
+
+    void committed(Allocator.Committed m) {
+        ledger.committing = false;
+        ledger.usage = m.usage();
+        ledger.lastCommit = Instant.now();
+        for (CowSpace.Mapping x : m.mappings()) {
+            Chunk c = chunks.get(x.volumeChunk());
+            if (c != null && c.state == State.COMMITTING && c.place == x.place()) {
+                chunks.set(c, State.DURABLE);
+            }
+        }
+        for (CowSpace.Mapping x : m.mappings()) {
+            Chunk c = chunks.get(x.volumeChunk());
+            if (c != null && c.state == State.DURABLE) {
+                sendCommitted(c);
+            }
+        }
+    }
+
+    /** Tells the kernel {@code c} is durable: it serves it by its remap until a reload makes it linear. */
+    void sendCommitted(Chunk c) {
+        replies.send(new ControlMessage.Committed(ledger.kernelVolume, c.chunk));
+        chunks.set(c, State.COMMITTED);
+        ledger.committed++;
+    }
+
+    /** The group is FILLED again, for a later commit. */
+    void commitFailed(Allocator.CommitFailed m) {
+        ledger.committing = false;
+        for (CowSpace.Mapping x : m.mappings()) {
+            Chunk c = chunks.get(x.volumeChunk());
+            if (c != null && c.state == State.COMMITTING) {
+                chunks.set(c, State.FILLED);
+            }
+        }
+    }
+
+    /** The chunks a reload with the committed runs makes linear: the kernel may forget their remaps. */
+    List<Long> committedChunks() {
+        List<Long> out = new ArrayList<>();
+        for (Chunk c : chunks.values()) {
+            if (c.state == State.COMMITTED) {
+                out.add(c.chunk);
+            }
+        }
+        return out;
+    }
+
+    /** FORGETs the chunks the new table serves linearly; returns how many wait for the next reload. */
+    int forget(TableReloader.Reloaded m) {
+        // A table without cow segments ends the kernel's volume and its remaps with it: nothing to
+        // forget there (a FORGET would be refused as one for an unknown volume).
+        boolean kernelRemaps = m.cowLeft() && ledger.kernelVolume != 0;
+        int waiting = 0;
+        for (long chunk : m.forget()) {
+            Chunk c = chunks.get(chunk);
+            if (c == null || c.state != State.COMMITTED) {
+                continue;
+            }
+            if (!kernelRemaps) {
+                chunks.remove(chunk);
+                continue;
+            }
+            // a chunk whose FORGET finds the reply queue full stays COMMITTED: the next reload
+            // forgets it (the kernel serves it from its remap until then)
+            if (waiting == 0 && replies.offer(new ControlMessage.Forget(ledger.kernelVolume, chunk))) {
+                chunks.remove(chunk);
+            } else {
+                waiting++;
+            }
+        }
+        return waiting;
+    }
+}

@@ -1,0 +1,280 @@
+/*
+ * Licensed under the Apache License, Version 2.0. See LICENSE.
+ */
+package org.dmcow.daemon;
+
+import org.dmcow.config.VolumeConfig;
+import org.dmcow.daemon.ChunkTable.Chunk;
+import org.dmcow.daemon.ChunkTable.State;
+import org.dmcow.format.CowSpace;
+import org.dmcow.protocol.ControlMessage;
+import org.dmcow.protocol.Protocol;
+import org.slf4j.Logger;
+
+/**
+ * A volume's chunks from fault to FILLED: the kernel's messages, placement, MAP, and backpressure
+ * on the control stream; then {@link CommitGroups} takes them. Kernel replies go to
+ * {@link KernelReplies}, what the allocator is to do to {@link AllocatorRequests}, which the volume
+ * sends after each message. Not an actor: the volume decides when (its lifecycle), this what.
+ */
+final class FaultPath {
+    /** The errno a refused fault gets: the kernel fails the writes waiting on it. */
+    static final int EIO = 5;
+
+    private final VolumeConfig config;
+    private final int maxInFlight;
+    private final VolumeLedger ledger;
+    private final ChunkTable chunks;
+    private final KernelReplies replies;
+    private final Logger log;
+    private final AllocatorRequests requests;
+    private final CommitGroups commits;
+    /** The daemon is stopping: new faults wait in the kernel for the next daemon's replay. */
+    private boolean faultsLeftToKernel;
+
+    FaultPath(VolumeConfig config, int maxInFlight, VolumeLedger ledger, KernelReplies replies,
+            AllocatorRequests requests, CommitGroups commits, Logger log) {
+        this.config = config;
+        this.maxInFlight = maxInFlight;
+        this.ledger = ledger;
+        this.chunks = ledger.chunks;
+        this.replies = replies;
+        this.requests = requests;
+        this.commits = commits;
+        this.log = log;
+    }
+
+    void leaveFaultsToKernel() {
+        faultsLeftToKernel = true;
+    }
+
+    void reject(String why) {
+        log.warn("volume {}: ignored: {}", config.name(), why);
+    }
+
+    // ---- kernel messages
+
+    /**
+     * The kernel's id of this volume, from a VOLUME message; returns why its table does not fit
+     * the config (chunk size, volume size), or null.
+     */
+    String kernelVolume(ControlMessage.Volume v) {
+        ledger.kernelVolume = v.volume();
+        if (v.chunkSectors() != config.chunkSectors()) {
+            return "the kernel's table has chunk_sectors " + v.chunkSectors() + " but the config says chunk-size = "
+                    + config.chunkSize();
+        }
+        if (ledger.layout != null && v.volumeSectors() != ledger.layout.volumeSectors()) {
+            return "the kernel's volume has " + v.volumeSectors() + " sectors but the base has "
+                    + ledger.layout.volumeSectors();
+        }
+        return null;
+    }
+
+    /** Every kernel message but VOLUME ({@link #kernelVolume}, whose mismatch degrades the volume). */
+    void handle(ControlMessage msg) {
+        if (msg instanceof ControlMessage.VolumeGone) {
+            log.info("volume {}: the kernel dropped its last table", config.name());
+            ledger.kernelVolume = 0;
+        } else if (msg instanceof ControlMessage.Fault f) {
+            fault(f);
+        } else if (msg instanceof ControlMessage.Granted g) {
+            granted(g);
+        } else if (msg instanceof ControlMessage.Filled f) {
+            filled(f);
+        } else if (msg instanceof ControlMessage.Flush f) {
+            ledger.flushWanted = Math.max(ledger.flushWanted, f.fillSeq());
+            commits.commitNow();
+        } else {
+            reject("unexpected message from the kernel: " + msg);
+        }
+    }
+
+    /** Acknowledges kernel messages while the volume holds few enough chunks in flight. */
+    void releaseAcks() {
+        if (ledger.heldAcks.isEmpty()) {
+            return;
+        }
+        // A degraded volume parks its faults but never stops the stream: the others must go on.
+        if (ledger.degraded == null && chunks.ownWork() >= maxInFlight) {
+            return;
+        }
+        while (!ledger.heldAcks.isEmpty()) {
+            ledger.heldAcks.poll().accept();
+        }
+    }
+
+    private void fault(ControlMessage.Fault f) {
+        if (faultsLeftToKernel) {
+            return; // the next daemon gets it in the replay
+        }
+        if (f.chunk() < 0 || f.chunk() >= volumeChunks()) {
+            reject("fault " + f.seq() + " on chunk " + f.chunk() + " past the end of the volume");
+            replies.send(new ControlMessage.Fail(ledger.kernelVolume, f.seq(), f.chunk(), EIO));
+            return;
+        }
+        Chunk c = chunks.get(f.chunk());
+        if (c != null && c.state == State.MAPPED && c.faultSeq != f.seq()) {
+            // the fill failed: the kernel dropped the grant and faults again; the place is still ours
+            log.warn("volume {}: chunk {} faulted again (seq {}) after its fill failed; mapping it to the same place",
+                    config.name(), f.chunk(), f.seq());
+            c.faultSeq = f.seq();
+            c.fullWrite = f.fullWrite();
+            chunks.set(c, State.PLACED);
+            c.fill = f.fullWrite() ? Protocol.FILL_NONE : c.placedFill;
+            sendMap(c);
+            ledger.mapped--; // counted once per chunk
+            return;
+        }
+        if (c != null) {
+            reject(c.faultSeq == f.seq() ? "repeated fault " + f.seq() + " on chunk " + f.chunk()
+                    : "fault " + f.seq() + " on chunk " + f.chunk() + ", which is already " + c.state);
+            return;
+        }
+        c = new Chunk(f.chunk(), State.WAITING);
+        c.faultSeq = f.seq();
+        c.fullWrite = f.fullWrite();
+        chunks.add(c);
+        if (ledger.degraded == null && ledger.spaceOpen()) {
+            requestPlace(c);
+        }
+    }
+
+    private long volumeChunks() {
+        return ledger.layout == null ? Long.MAX_VALUE
+                : (ledger.layout.volumeSectors() + config.chunkSectors() - 1) / config.chunkSectors();
+    }
+
+    /** A replayed GRANTED: the kernel holds a place an earlier daemon mapped. */
+    private void granted(ControlMessage.Granted g) {
+        long place = g.cowSector() * 512;
+        Chunk c = chunks.get(g.chunk());
+        if (c != null) {
+            if (c.place != place) {
+                reject("GRANTED chunk " + g.chunk() + " at sector " + g.cowSector() + ", which is " + c.state
+                        + " at byte " + c.place);
+            }
+            return;
+        }
+        adoptMapped(g.chunk(), place);
+    }
+
+    private void filled(ControlMessage.Filled f) {
+        long place = f.cowSector() * 512;
+        Chunk c = chunks.get(f.chunk());
+        if (c == null) {
+            // replayed FILLED of a chunk an earlier daemon mapped
+            c = adoptMapped(f.chunk(), place);
+        }
+        if (c.state != State.MAPPED || c.place != place) {
+            reject(c.fillSeq == f.seq() && c.place == place ? "repeated FILLED " + f.seq() + " of chunk " + f.chunk()
+                    : "FILLED chunk " + f.chunk() + " at sector " + f.cowSector() + ", which is " + c.state
+                            + " at byte " + c.place);
+            return;
+        }
+        chunks.set(c, State.FILLED);
+        c.fillSeq = f.seq();
+        // Filled chunks count against max-in-flight: waiting for the tick with half of it filled
+        // would stop the stream until then, capping a volume at max-in-flight faults per interval.
+        if (c.fillSeq <= ledger.flushWanted || chunks.count(State.FILLED) >= maxInFlight / 2) {
+            commits.commitNow();
+        }
+    }
+
+    private Chunk adoptMapped(long chunk, long place) {
+        Chunk c = new Chunk(chunk, State.MAPPED);
+        c.place = place;
+        chunks.add(c);
+        ledger.mapped++;
+        if (ledger.spaceOpen()) {
+            requests.add(new Allocator.Adopt(c.chunk, c.place));
+        }
+        return c;
+    }
+
+    // ---- placement
+
+    private void requestPlace(Chunk c) {
+        chunks.set(c, State.PLACING);
+        requests.place(c.chunk);
+    }
+
+    void placeWaiting() {
+        if (!ledger.spaceOpen() || faultsLeftToKernel) {
+            return;
+        }
+        for (Chunk c : chunks.values()) {
+            if (c.state == State.WAITING) {
+                requestPlace(c);
+            }
+        }
+    }
+
+    /**
+     * A new allocator is ready: it adopts every place the kernel holds before placing anything
+     * new, and what the old one was asked and did not answer is asked again.
+     */
+    void spaceOpened() {
+        for (Chunk c : chunks.values()) {
+            if (c.place >= 0 && c.state.compareTo(State.DURABLE) < 0) {
+                requests.add(new Allocator.Adopt(c.chunk, c.place));
+            }
+        }
+        requests.add(Allocator.AdoptionDone.INSTANCE);
+        for (Chunk c : chunks.values()) {
+            if (c.state == State.PLACED) {
+                sendMap(c);
+            } else if (c.state == State.DURABLE) {
+                commits.sendCommitted(c);
+            } else if (c.state == State.PLACING) {
+                chunks.set(c, State.WAITING);
+            }
+        }
+    }
+
+    void placed(Allocator.Placed m) {
+        for (int i = 0; i < m.chunks().length; i++) {
+            placed(m.chunks()[i], m.placements()[i]);
+        }
+    }
+
+    private void placed(long chunk, CowSpace.Placement placement) {
+        Chunk c = chunks.get(chunk);
+        if (c == null) {
+            requests.add(new Allocator.Release(chunk));
+            return;
+        }
+        if (c.state != State.PLACING && c.state != State.WAITING) {
+            return; // a repeated answer after an allocator restart
+        }
+        c.place = placement.place();
+        c.placedFill = placement.fill() == CowSpace.Fill.COPY ? Protocol.FILL_COPY : Protocol.FILL_ZERO;
+        c.fill = c.fullWrite ? Protocol.FILL_NONE : c.placedFill;
+        chunks.set(c, State.PLACED);
+        sendMap(c);
+    }
+
+    private void sendMap(Chunk c) {
+        replies.send(new ControlMessage.Map(ledger.kernelVolume, c.faultSeq, c.chunk, c.place / 512, c.fill));
+        chunks.set(c, State.MAPPED);
+        ledger.mapped++;
+    }
+
+    /**
+     * The chunk waits for placement again, unless the space has it committed already: then its
+     * fault is refused rather than the data overwritten. True when the volume is to degrade.
+     */
+    boolean placeFailed(Allocator.PlaceFailed m) {
+        Chunk c = chunks.get(m.chunk());
+        if (c != null && c.state == State.PLACING) {
+            chunks.set(c, State.WAITING);
+        }
+        if (m.failure() == Allocator.PlaceFailure.ALREADY_COMMITTED && c != null) {
+            replies.send(new ControlMessage.Fail(ledger.kernelVolume, c.faultSeq, c.chunk, EIO));
+            chunks.remove(c.chunk);
+            reject(m.reason());
+            return false;
+        }
+        return true;
+    }
+}

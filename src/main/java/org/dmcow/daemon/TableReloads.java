@@ -1,0 +1,115 @@
+/*
+ * Licensed under the Apache License, Version 2.0. See LICENSE.
+ */
+package org.dmcow.daemon;
+
+import java.time.Duration;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.dmcow.daemon.ChunkTable.State;
+import org.slf4j.Logger;
+
+/**
+ * When a volume's table is loaded, on the volume actor's thread: the activation (create or adopt
+ * the dm device) and then reloads that make committed chunks linear segments, after
+ * max-mappings of them or max-delay after the first. Each asks the allocator for the committed
+ * runs, then the {@link TableReloader} to load them; one at a time. {@code M}: the volume's
+ * messages, one of which ({@code due}) its timer sends when the delay is up.
+ */
+final class TableReloads<M> {
+    private final String volume;
+    private final int maxMappings;
+    private final Duration maxDelay;
+    private final VolumeLedger ledger;
+    private final CommitGroups commits;
+    private final AllocatorRequests requests;
+    private final ActorRef<TableReloader.Command> reloader;
+    private final TimerScheduler<M> timers;
+    /** The volume's message that the reload delay is up: it calls {@link #start}. */
+    private final M due;
+    private final Logger log;
+
+    TableReloads(String volume, int maxMappings, Duration maxDelay, VolumeLedger ledger, CommitGroups commits,
+            AllocatorRequests requests, ActorRef<TableReloader.Command> reloader, TimerScheduler<M> timers, M due,
+            Logger log) {
+        this.volume = volume;
+        this.maxMappings = maxMappings;
+        this.maxDelay = maxDelay;
+        this.ledger = ledger;
+        this.commits = commits;
+        this.requests = requests;
+        this.reloader = reloader;
+        this.timers = timers;
+        this.due = due;
+        this.log = log;
+    }
+
+    /** Creates or adopts the dm device with the committed runs. */
+    void activate() {
+        ledger.reloading = true;
+        ledger.activating = true;
+        requests.add(Allocator.TableRuns.INSTANCE);
+    }
+
+    /** Reload after max-mappings committed chunks, or max-delay after the first of them. */
+    void schedule() {
+        long waiting = ledger.chunks.count(State.COMMITTED);
+        if (waiting >= maxMappings) {
+            start();
+        } else if (waiting > 0 && !timers.isTimerActive(due)) {
+            timers.startSingleTimer(due, maxDelay);
+        }
+    }
+
+    /** Reloads now, unless one runs, the volume is not serving yet, or there is nothing to make linear. */
+    void start() {
+        timers.cancel(due);
+        if (ledger.reloading || ledger.phase != VolumeLedger.Phase.SERVING
+                || ledger.chunks.count(State.COMMITTED) == 0) {
+            return;
+        }
+        ledger.reloading = true;
+        requests.add(Allocator.TableRuns.INSTANCE);
+    }
+
+    /** The runs came from an allocator the volume no longer owns: the next reload asks again. */
+    void runsLost() {
+        ledger.reloading = false;
+        ledger.activating = false;
+    }
+
+    void runsReady(Allocator.RunsReady m) {
+        if (ledger.activating) {
+            ledger.activating = false;
+            reloader.tell(new TableReloader.Activate(m.runs()));
+        } else {
+            reloader.tell(new TableReloader.Reload(m.runs(), commits.committedChunks()));
+        }
+    }
+
+    void reloaded(TableReloader.Reloaded m) {
+        ledger.reloading = false;
+        ledger.segments = m.segments();
+        if (!ledger.activated) {
+            ledger.activated = true;
+            if (ledger.phase == VolumeLedger.Phase.ACTIVATING) {
+                ledger.phase = VolumeLedger.Phase.SERVING;
+            }
+            log.info("volume {}: serving", volume);
+        }
+        if (m.counted()) {
+            ledger.reloads++;
+        }
+        int waiting = commits.forget(m);
+        if (waiting > 0) {
+            log.info("volume {}: the reply queue is full: {} chunks are forgotten at the next reload", volume,
+                    waiting);
+        }
+        schedule();
+    }
+
+    /** A reload failed; the kernel keeps serving committed chunks by remap meanwhile: tried again later. */
+    void retryLater() {
+        timers.startSingleTimer(due, maxDelay);
+    }
+}
