@@ -10,9 +10,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.Optional;
 import java.util.OptionalLong;
@@ -117,7 +121,11 @@ class FormatTargetTest {
                 + "--force to overwrite it");
         Path sparse = dir.resolve("sparse.img");
         run("truncate", "-s", "256M", sparse.toString());
-        run("dd", "if=/dev/urandom", "of=" + sparse, "bs=4k", "count=1", "seek=50000", "conv=notrunc", "status=none");
+        try (FileChannel ch = FileChannel.open(sparse, StandardOpenOption.WRITE)) {
+            byte[] block = new byte[4096];
+            Arrays.fill(block, (byte) 0x5a); // not random: a random block's first byte is zero one time in 256
+            ch.write(ByteBuffer.wrap(block), 204_800_000L);
+        }
         refused("qcow2", sparse, base, false, sparse + ": already holds data (a non-zero byte at offset 204800000");
 
         Path ext4 = dir.resolve("fs.img");
