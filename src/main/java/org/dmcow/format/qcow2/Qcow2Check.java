@@ -92,8 +92,8 @@ final class Qcow2Check {
         store.read(l1, h.l1TableOffset);
         for (int i = 0; i < h.l1Size; i++) {
             long e = l1.getLong(8 * i);
-            long off = e & Qcow2Space.OFFSET_MASK;
-            if ((e & Qcow2Space.L1_RESERVED) != 0) {
+            long off = e & Qcow2Tables.OFFSET_MASK;
+            if ((e & Qcow2Tables.L1_RESERVED) != 0) {
                 add("reserved-bits", "L1 entry " + i + " has reserved bits set (0x" + Long.toHexString(e) + ")");
             }
             if (off == 0) {
@@ -114,15 +114,15 @@ final class Qcow2Check {
         store.read(t, off);
         for (int j = 0; j < cs / 8; j++) {
             long e = t.getLong(8 * j);
-            if ((e & Qcow2Space.COMPRESSED) != 0) {
+            if ((e & Qcow2Tables.COMPRESSED) != 0) {
                 referenceCompressed(e, i, j);
                 continue;
             }
-            if ((e & Qcow2Space.L2_RESERVED) != 0) {
+            if ((e & Qcow2Tables.L2_RESERVED) != 0) {
                 add("reserved-bits", "L2 entry " + j + " of table " + i + " has reserved bits set (0x"
                         + Long.toHexString(e) + ")");
             }
-            long data = e & Qcow2Space.OFFSET_MASK;
+            long data = e & Qcow2Tables.OFFSET_MASK;
             if (data != 0 && reference(data, "data cluster of L2 entry " + j + " of table " + i)) {
                 copiedChecks.add(new long[] {e, data});
             }
@@ -138,7 +138,7 @@ final class Qcow2Check {
         }
         int x = 62 - (Long.numberOfTrailingZeros(cs) - 8);
         long offset = e & ((1L << x) - 1);
-        long sectors = ((e & ~Qcow2Space.COMPRESSED & ~Qcow2Space.COPIED) >>> x) + 1;
+        long sectors = ((e & ~Qcow2Tables.COMPRESSED & ~Qcow2Tables.COPIED) >>> x) + 1;
         long end = (offset & ~511L) + sectors * 512;
         for (long c = offset / cs; c <= (end - 1) / cs; c++) {
             reference(c * cs, "compressed data of L2 entry " + j + " of table " + i);
@@ -251,7 +251,7 @@ final class Qcow2Check {
         }
         int badCopied = 0;
         for (long[] check : copiedChecks) {
-            boolean copied = (check[0] & Qcow2Space.COPIED) != 0;
+            boolean copied = (check[0] & Qcow2Tables.COPIED) != 0;
             if (copied != (refcounts.get(check[1] / cs) == 1) && badCopied++ < MAX_LISTED) {
                 add("copied-flag", "entry 0x" + Long.toHexString(check[0]) + " has the COPIED flag "
                         + (copied ? "set" : "clear") + " but refcount " + refcounts.get(check[1] / cs));

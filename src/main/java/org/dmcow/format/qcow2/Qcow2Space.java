@@ -3,16 +3,18 @@
  */
 package org.dmcow.format.qcow2;
 
+import static org.dmcow.format.qcow2.Qcow2Tables.OFFSET_MASK;
+import static org.dmcow.format.qcow2.Qcow2Tables.ZERO;
+import static org.dmcow.format.qcow2.Qcow2Tables.isData;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
-import java.util.BitSet;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeMap;
 import java.util.function.LongConsumer;
 
 import org.dmcow.format.CowSpace;
@@ -21,9 +23,9 @@ import org.dmcow.format.FormatException;
 
 /**
  * A qcow2 file served as a CoW space. Places are byte offsets of data clusters. Crash contract: a
- * placed cluster gets refcount 1 when placed (written, not flushed); commit flushes (refcounts,
- * new L2 tables), then writes L2 entries in existing tables and L1 entries for new tables, then
- * flushes again. A crash therefore leaves at worst clusters with refcount 1 that nothing
+ * placed cluster gets refcount 1 when placed (written, not flushed); commit hands the batch to
+ * {@link Qcow2Tables#commit}, which flushes (refcounts, new L2 tables), then writes L2 entries in
+ * existing tables and L1 entries for new tables, then flushes again. A crash therefore leaves at worst clusters with refcount 1 that nothing
  * references (leaks), never an entry pointing at an unreferenced or unwritten cluster.
  *
  * <p>Placement keeps volume locality whatever order chunks are first written in: the first chunk
@@ -33,12 +35,6 @@ import org.dmcow.format.FormatException;
  * derived from a placed neighbour in the group, not remembered, so it survives a reopen.
  */
 final class Qcow2Space implements CowSpace {
-    static final long OFFSET_MASK = 0x00fffffffffffe00L;
-    static final long COPIED = 1L << 63;
-    static final long COMPRESSED = 1L << 62;
-    static final long ZERO = 1L;
-    static final long L1_RESERVED = 0x7f000000000001ffL;
-    static final long L2_RESERVED = 0x3f000000000001feL;
     /**
      * Volume chunks per placement group, and clusters per run: 1 MiB at 64 KiB clusters. A power
      * of two dividing every refcount block's range (2048 clusters and up), so no run crosses one.
@@ -48,14 +44,8 @@ final class Qcow2Space implements CowSpace {
     private final CowStore store;
     private final long clusterSize;
     private final long volumeSize;
-    private final long l2Entries;
-    private final long l1Offset;
-    /** Raw L1 entries; raw L2 entries per L1 index (null where no table). */
-    private final long[] l1;
-    private final long[][] l2;
+    private final Qcow2Tables tables;
     private final Qcow2Refcounts refcounts;
-    /** Clusters referenced by metadata or committed mappings: adopt never takes them. */
-    private final BitSet referenced;
     private final Map<Long, Long> reservations = new HashMap<>();
     private final Set<Long> reservedPlaces = new HashSet<>();
     /** Released clusters, still counted 1 on disk, handed out again first. */
@@ -64,96 +54,28 @@ final class Qcow2Space implements CowSpace {
     private long usedClusters;
     private long mappings;
     private boolean closed;
-    private long dataEnd;
 
-    private Qcow2Space(CowStore store, Qcow2Header h, Qcow2Refcounts refcounts, long[] l1, long[][] l2,
-            BitSet referenced) {
+    private Qcow2Space(CowStore store, Qcow2Header h, Qcow2Tables tables, Qcow2Refcounts refcounts) {
         this.store = store;
         this.clusterSize = h.clusterSize();
         this.volumeSize = h.size;
-        this.l2Entries = clusterSize / 8;
-        this.l1Offset = h.l1TableOffset;
-        this.l1 = l1;
-        this.l2 = l2;
+        this.tables = tables;
         this.refcounts = refcounts;
-        this.referenced = referenced;
         this.autoclearPending = h.autoclearFeatures != 0;
     }
 
     /** Reads the tables of a servable image (the header already passed requireServable). */
     static Qcow2Space load(CowStore store, Qcow2Header h) throws IOException, FormatException {
-        long cs = h.clusterSize();
-        long fileSize = store.size();
-        long entries = cs / 8;
-        long neededL1 = (h.size + cs * entries - 1) / (cs * entries);
-        if (fileSize / cs >= Integer.MAX_VALUE) {
-            throw new FormatException(h.file + ": qcow2 file of " + fileSize + " bytes has too many clusters");
-        }
-        if (h.l1Size < neededL1 || h.l1TableOffset % cs != 0 || h.l1TableOffset + 8L * h.l1Size > fileSize) {
-            throw corrupt(h, "L1 table at " + h.l1TableOffset + " with " + h.l1Size
-                    + " entries is misaligned, too small or outside the file");
-        }
+        Qcow2Tables.checkPlacement(store, h);
         Qcow2Refcounts refcounts = Qcow2Refcounts.read(store, h);
-        BitSet referenced = new BitSet();
-        referenced.set(0);
-        mark(referenced, h.refcountTableOffset / cs, h.refcountTableClusters);
-        for (long off : refcounts.table()) {
-            if (off != 0) {
-                referenced.set((int) (off / cs));
-            }
-        }
-        mark(referenced, h.l1TableOffset / cs, (8L * h.l1Size + cs - 1) / cs);
-        ByteBuffer l1buf = ByteBuffer.allocate(8 * h.l1Size);
-        store.read(l1buf, h.l1TableOffset);
-        long[] l1 = new long[h.l1Size];
-        long[][] l2 = new long[h.l1Size][];
-        long mapped = 0;
-        long dataEnd = 0;
-        for (int i = 0; i < h.l1Size; i++) {
-            long e = l1buf.getLong(8 * i);
-            l1[i] = e;
-            long off = e & OFFSET_MASK;
-            if ((e & L1_RESERVED) != 0 || off % cs != 0 || off >= fileSize) {
-                throw corrupt(h, "L1 entry " + i + " (0x" + Long.toHexString(e) + ") is invalid");
-            }
-            if (off == 0) {
-                continue;
-            }
-            referenced.set((int) (off / cs));
-            ByteBuffer buf = ByteBuffer.allocate((int) cs);
-            store.read(buf, off);
-            long[] table = new long[(int) entries];
-            buf.clear().asLongBuffer().get(table);
-            for (int j = 0; j < table.length; j++) {
-                long d = table[j];
-                if ((d & COMPRESSED) != 0) {
-                    throw new FormatException(h.file + ": qcow2 image has compressed clusters (first at guest offset "
-                            + ((i * entries + j) * cs) + "), which are not supported; decompress it with "
-                            + "`qemu-img convert -O qcow2`");
-                }
-                long dOff = d & OFFSET_MASK;
-                if ((d & L2_RESERVED) != 0 || dOff % cs != 0 || dOff >= fileSize) {
-                    throw corrupt(h, "L2 entry " + j + " of table " + i + " (0x" + Long.toHexString(d)
-                            + ") is invalid");
-                }
-                if (dOff != 0) {
-                    dataEnd = Math.max(dataEnd, dOff + cs);
-                    referenced.set((int) (dOff / cs));
-                    if ((d & ZERO) == 0) {
-                        mapped++;
-                    }
-                }
-            }
-            l2[i] = table;
-        }
+        Qcow2Tables tables = Qcow2Tables.read(store, h, refcounts);
         Qcow2Refcounts.Scan scan = refcounts.scan();
         // the last run's holes stay below the end, for its group's chunks, not for metadata
-        long end = Math.max(scan.highestUsed() + 1, referenced.length());
+        long end = Math.max(scan.highestUsed() + 1, tables.referencedEnd());
         refcounts.setEndCluster((end + GROUP_CHUNKS - 1) / GROUP_CHUNKS * GROUP_CHUNKS);
-        Qcow2Space space = new Qcow2Space(store, h, refcounts, l1, l2, referenced);
+        Qcow2Space space = new Qcow2Space(store, h, tables, refcounts);
         space.usedClusters = scan.usedClusters();
-        space.mappings = mapped;
-        space.dataEnd = dataEnd;
+        space.mappings = tables.dataClustersAtOpen();
         return space;
     }
 
@@ -162,16 +84,7 @@ final class Qcow2Space implements CowSpace {
      * file's last cluster partial, and the kernel sees only the file's length (a loop device).
      */
     long dataEnd() {
-        return dataEnd;
-    }
-
-    private static void mark(BitSet set, long first, long count) {
-        set.set((int) first, (int) (first + count));
-    }
-
-    private static FormatException corrupt(Qcow2Header h, String what) {
-        return new FormatException(h.file + ": corrupt qcow2 image: " + what
-                + "; check it with `qemu-img check " + h.file + "`");
+        return tables.dataEnd();
     }
 
     @Override
@@ -185,45 +98,18 @@ final class Qcow2Space implements CowSpace {
     }
 
     private long entry(long chunk) {
-        long[] t = l2[(int) (chunk / l2Entries)];
-        return t == null ? 0 : t[(int) (chunk % l2Entries)];
-    }
-
-    private static boolean isData(long entry) {
-        return (entry & OFFSET_MASK) != 0 && (entry & ZERO) == 0;
+        return tables.entry(chunk);
     }
 
     @Override
     public void forEachMapping(MappingVisitor visitor) {
-        long chunks = volumeChunks();
-        for (int i = 0; i < l2.length; i++) {
-            long[] t = l2[i];
-            if (t == null) {
-                continue;
-            }
-            for (int j = 0; j < t.length && i * l2Entries + j < chunks; j++) {
-                if (isData(t[j])) {
-                    visitor.mapping(i * l2Entries + j, t[j] & OFFSET_MASK);
-                }
-            }
-        }
+        tables.forEachData(volumeChunks(), visitor);
     }
 
     /** Chunks whose L2 entry has the zero flag (with or without a cluster), unplaced ones included. */
     @Override
     public void forEachZeroChunk(LongConsumer visitor) {
-        long chunks = volumeChunks();
-        for (int i = 0; i < l2.length; i++) {
-            long[] t = l2[i];
-            if (t == null) {
-                continue;
-            }
-            for (int j = 0; j < t.length && i * l2Entries + j < chunks; j++) {
-                if ((t[j] & ZERO) != 0) {
-                    visitor.accept(i * l2Entries + j);
-                }
-            }
-        }
+        tables.forEachZero(volumeChunks(), visitor);
     }
 
     @Override
@@ -323,7 +209,7 @@ final class Qcow2Space implements CowSpace {
      */
     private boolean takeFree(long place) throws IOException, FormatException {
         long cluster = place / clusterSize;
-        if (place <= 0 || cluster >= refcounts.endCluster() || referenced.get((int) cluster)
+        if (place <= 0 || cluster >= refcounts.endCluster() || tables.isReferenced(cluster)
                 || reservedPlaces.contains(place)) {
             return false;
         }
@@ -360,7 +246,7 @@ final class Qcow2Space implements CowSpace {
             throw new FormatException(store.path() + ": cannot adopt place " + place + " for chunk " + volumeChunk
                     + ": no refcount block describes it, so it was never placed");
         }
-        if ((referenced.get((int) cluster) && !ownZeroCluster) || reservedPlaces.contains(place)) {
+        if ((tables.isReferenced(cluster) && !ownZeroCluster) || reservedPlaces.contains(place)) {
             throw new FormatException(store.path() + ": cannot adopt place " + place + " for chunk " + volumeChunk
                     + ": the cluster is in use");
         }
@@ -403,51 +289,12 @@ final class Qcow2Space implements CowSpace {
                 usedClusters++;
             }
         }
-        TreeMap<Integer, long[]> newTables = new TreeMap<>();
-        TreeMap<Integer, Long> newTableClusters = new TreeMap<>();
-        TreeMap<Long, Long> entryWrites = new TreeMap<>();
+        tables.commit(batch, () -> {
+            long cluster = refcounts.allocate();
+            usedClusters++;
+            return cluster;
+        });
         for (Mapping m : batch) {
-            int i = (int) (m.volumeChunk() / l2Entries);
-            int j = (int) (m.volumeChunk() % l2Entries);
-            long value = m.place() | COPIED;
-            if (l2[i] != null) {
-                entryWrites.put((l1[i] & OFFSET_MASK) + 8L * j, value);
-                continue;
-            }
-            long[] t = newTables.get(i);
-            if (t == null) {
-                t = new long[(int) l2Entries];
-                newTables.put(i, t);
-                newTableClusters.put(i, refcounts.allocate());
-                usedClusters++;
-            }
-            t[j] = value;
-        }
-        for (Map.Entry<Integer, long[]> n : newTables.entrySet()) {
-            ByteBuffer buf = ByteBuffer.allocate((int) clusterSize);
-            buf.asLongBuffer().put(n.getValue());
-            store.write(buf, newTableClusters.get(n.getKey()) * clusterSize);
-        }
-        // refcounts and new L2 tables durable before anything points at them
-        store.flush();
-        for (Map.Entry<Long, Long> w : entryWrites.entrySet()) {
-            store.write(ByteBuffer.allocate(8).putLong(0, w.getValue()), w.getKey());
-        }
-        for (Map.Entry<Integer, Long> n : newTableClusters.entrySet()) {
-            long value = n.getValue() * clusterSize | COPIED;
-            store.write(ByteBuffer.allocate(8).putLong(0, value), l1Offset + 8L * n.getKey());
-        }
-        store.flush();
-        for (Map.Entry<Integer, long[]> n : newTables.entrySet()) {
-            int i = n.getKey();
-            l1[i] = newTableClusters.get(i) * clusterSize | COPIED;
-            l2[i] = n.getValue();
-            referenced.set((int) (long) newTableClusters.get(i));
-        }
-        for (Mapping m : batch) {
-            int i = (int) (m.volumeChunk() / l2Entries);
-            l2[i][(int) (m.volumeChunk() % l2Entries)] = m.place() | COPIED;
-            referenced.set((int) (m.place() / clusterSize));
             reservations.remove(m.volumeChunk());
             reservedPlaces.remove(m.place());
             mappings++;
