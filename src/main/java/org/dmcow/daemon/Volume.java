@@ -7,13 +7,13 @@ import java.time.Duration;
 import java.util.List;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.BehaviorInterceptor;
 import org.apache.pekko.actor.typed.DispatcherSelector;
-import org.apache.pekko.actor.typed.Signal;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
-import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.TypedActorContext;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.BehaviorBuilder;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.dmcow.admin.VolumeStatus;
 import org.dmcow.config.VolumeConfig;
@@ -30,7 +30,7 @@ import org.dmcow.protocol.ControlMessage;
  * the log, every other volume keeps serving.
  *
  * <pre>
- *  phases ({@link VolumeLedger.Phase}):
+ *  behaviour {@link #running}, its set-up phases in {@link VolumeLedger.Phase}:
  *
  *  attaching ──DevicesAttached──▶ opening ──Ready──▶ activating ──Reloaded──▶ serving
  *  (base, CoW and                 (the allocator     (the dm device is          (faults placed,
@@ -42,14 +42,16 @@ import org.dmcow.protocol.ControlMessage;
  *      └── Retry (SIGHUP): any cause, trying that phase again
  *
  *  after a restart: attaching ──▶ opening ──Ready──▶ serving (the device is active already)
- *  serving, degraded ──Shutdown──▶ stopping: commit, reload ──▶ stopped (the device keeps serving)
- *  serving ──Shutdown(remove)──▶ removing ({@link VolumeRemoval}) ──▶ stopped, or serving again
+ *
+ *  behaviour {@link #stopping}(shutdown), in any phase; kernel messages, status, commits go on:
+ *  running ──Shutdown──▶ stopping: commit, reload ──▶ stopped (the device keeps serving)
+ *  running ──Shutdown(remove), Removable──▶ removing ({@link VolumeRemoval}) ──▶ stopped, or running again
  * </pre>
  *
  * A crash restarts the actor (its children with it) from the {@link VolumeLedger}: attaching again
  * finds the loop devices, the new allocator adopts what the kernel holds.
  */
-public final class Volume extends AbstractBehavior<Volume.Command> {
+public final class Volume {
     public interface Command {
     }
 
@@ -91,6 +93,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
     public record Environment(KernelReplies replies, DeviceMapper dm, LoopDevices loops, SpaceOpener opener) {
     }
 
+    private final ActorContext<Command> ctx;
     private final VolumeConfig config;
     private final Environment env;
     private final VolumeLedger ledger;
@@ -102,8 +105,6 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
     private final ActorRef<TableReloader.Command> reloader;
     private final ActorRef<Allocator.Reply> allocatorReplies;
     private ActorRef<Allocator.Command> allocator;
-    /** Set once stopping or removing: commits and a last reload run, then the volume stops. */
-    private Shutdown shutdown;
 
     /**
      * A volume. {@code ledger} outlives restarts of this actor (the parent keeps it), so a crash
@@ -111,14 +112,15 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
      */
     public static Behavior<Command> create(VolumeConfig config, Settings settings, Environment env) {
         VolumeLedger ledger = new VolumeLedger();
-        return Behaviors.<Command>supervise(Behaviors.setup(ctx -> Behaviors.withTimers(
-                timers -> new Volume(ctx, timers, config, settings, env, ledger))))
-                .onFailure(RuntimeException.class, SupervisorStrategy.restart());
+        return Behaviors.<Command>supervise(Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
+            Volume volume = new Volume(ctx, timers, config, settings, env, ledger);
+            return Behaviors.intercept(() -> volume.new AfterEachMessage(), volume.running());
+        }))).onFailure(RuntimeException.class, SupervisorStrategy.restart());
     }
 
     private Volume(ActorContext<Command> ctx, TimerScheduler<Command> timers, VolumeConfig config, Settings settings,
             Environment env, VolumeLedger ledger) {
-        super(ctx);
+        this.ctx = ctx;
         this.config = config;
         this.env = env;
         this.ledger = ledger;
@@ -140,74 +142,94 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         faults.releaseAcks();
     }
 
+    /**
+     * Every message may change the volume's own work, so after each one, in every behaviour, the
+     * allocator gets what the fault path asks of it (one Place for all new faults), and held kernel
+     * messages are released if the volume has room again (a missed ask or release stalls the
+     * control stream).
+     */
+    private final class AfterEachMessage extends BehaviorInterceptor<Command, Command> {
+        AfterEachMessage() {
+            super(Command.class);
+        }
+
+        @Override
+        public Behavior<Command> aroundReceive(TypedActorContext<Command> context, Command msg,
+                ReceiveTarget<Command> target) {
+            Behavior<Command> next = target.apply(context, msg);
+            for (Allocator.Command c : requests.take()) {
+                allocator.tell(c); // none before the first allocator: they all need it ready
+            }
+            faults.releaseAcks();
+            return next;
+        }
+    }
+
+    /** What every behaviour does alike. */
+    private BehaviorBuilder<Command> common() {
+        return Behaviors.receive(Command.class)
+                .onMessage(FromKernel.class, this::onKernel)
+                .onMessage(Tick.class, m -> onTick())
+                .onMessage(ReloadDue.class, m -> {
+                    tables.start();
+                    return Behaviors.same();
+                });
+    }
+
+    /** Setting up and serving, through the phases of the ledger, until a Shutdown. */
+    private Behavior<Command> running() {
+        return common()
+                .onMessage(FromAllocator.class, m -> {
+                    onAllocator(m.reply());
+                    return Behaviors.same();
+                })
+                .onMessage(FromReloader.class, m -> onReloaderRunning(m.reply()))
+                .onMessage(Retry.class, m -> onRetry())
+                .onMessage(GetStatus.class, m -> onStatus(m, false))
+                .onMessage(Shutdown.class, this::onShutdown)
+                .build();
+    }
+
+    /**
+     * Stopping ({@code !shutdown.remove()}) or removing: commits and a last reload run, then the
+     * volume stops; a failed removal serves again.
+     */
+    private Behavior<Command> stopping(Shutdown shutdown) {
+        return common()
+                .onMessage(FromAllocator.class,
+                        m -> onAllocator(m.reply()) ? maybeFinishShutdown(shutdown) : Behaviors.same())
+                .onMessage(FromReloader.class, m -> onReloaderStopping(m.reply(), shutdown))
+                .onMessage(Retry.class, m -> Behaviors.same())
+                .onMessage(GetStatus.class, m -> onStatus(m, true))
+                .onMessage(Shutdown.class, this::onShutdown)
+                .build();
+    }
+
     private void spawnAllocator() {
         if (allocator != null) {
-            getContext().stop(allocator);
+            ctx.stop(allocator);
         }
         ledger.allocatorEpoch++;
         if (ledger.phase == Phase.ATTACHING) {
             ledger.phase = Phase.OPENING;
         }
-        allocator = getContext().spawn(Allocator.create(ledger.allocatorEpoch, config, ledger.cowLoop, env.opener(),
+        allocator = ctx.spawn(Allocator.create(ledger.allocatorEpoch, config, ledger.cowLoop, env.opener(),
                 allocatorReplies), "allocator-" + ledger.allocatorEpoch,
                 DispatcherSelector.fromConfig(Allocator.DISPATCHER));
     }
 
-    /**
-     * Every message may change the volume's own work, so after each one the allocator gets what
-     * the fault path asks of it (one Place for all new faults), and held kernel messages are
-     * released if the volume has room again (a missed ask or release stalls the control stream).
-     */
-    @Override
-    public Receive<Command> createReceive() {
-        Receive<Command> handlers = handlers();
-        return new Receive<>() {
-            @Override
-            public Behavior<Command> receiveMessage(Command msg) throws Exception {
-                Behavior<Command> next = handlers.receiveMessage(msg);
-                for (Allocator.Command c : requests.take()) {
-                    allocator.tell(c); // none before the first allocator: they all need it ready
-                }
-                faults.releaseAcks();
-                return next;
-            }
-
-            @Override
-            public Behavior<Command> receiveSignal(Signal signal) throws Exception {
-                return handlers.receiveSignal(signal);
-            }
-        };
-    }
-
-    private Receive<Command> handlers() {
-        return newReceiveBuilder()
-                .onMessage(FromKernel.class, this::onKernel)
-                .onMessage(FromAllocator.class, m -> onAllocator(m.reply()))
-                .onMessage(FromReloader.class, m -> onReloader(m.reply()))
-                .onMessage(Tick.class, m -> onTick())
-                .onMessage(Retry.class, m -> onRetry())
-                .onMessage(ReloadDue.class, m -> {
-                    tables.start();
-                    return this;
-                })
-                .onMessage(GetStatus.class, this::onStatus)
-                .onMessage(Shutdown.class, this::onShutdown)
-                .build();
-    }
-
-    private Behavior<Command> degrade(Degraded cause, String reason) {
+    private void degrade(Degraded cause, String reason) {
         if (cause != ledger.degraded || !reason.equals(ledger.degradedReason)) {
-            getContext().getLog().error("volume {}: degraded, writes to new chunks wait: {}", config.name(), reason);
+            ctx.getLog().error("volume {}: degraded, writes to new chunks wait: {}", config.name(), reason);
         }
         ledger.degraded = cause;
         ledger.degradedReason = reason;
-        return this;
     }
 
     /** Ends a degradation by {@code cause}; one by another cause stays. */
     private void recover(Degraded cause) {
         if (ledger.degraded == cause) {
-            getContext().getLog().info("volume {}: serving again (was: {})", config.name(), ledger.degradedReason);
+            ctx.getLog().info("volume {}: serving again (was: {})", config.name(), ledger.degradedReason);
             ledger.degraded = null;
             ledger.degradedReason = null;
             faults.placeWaiting();
@@ -222,7 +244,7 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
         ledger.heldAcks.add(m.accepted());
         ledger.inbox.addAll(m.messages());
         handleInbox();
-        return this;
+        return Behaviors.same();
     }
 
     private void handleInbox() {
@@ -240,12 +262,13 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
 
     // ---- the allocator
 
-    private Behavior<Command> onAllocator(Allocator.Reply reply) {
+    /** Returns whether the reply ended a commit of the current allocator (a shutdown waits for that). */
+    private boolean onAllocator(Allocator.Reply reply) {
         if (reply.epoch() != ledger.allocatorEpoch) {
             if (reply instanceof Allocator.RunsReady) {
                 tables.runsLost();
             }
-            return this;
+            return false;
         }
         if (reply instanceof Allocator.Ready m) {
             ledger.phase = ledger.activated ? Phase.SERVING : Phase.ACTIVATING;
@@ -274,23 +297,23 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
             recover(Degraded.METADATA);
             tables.schedule();
             commits.commitNow();
-            return maybeFinishShutdown();
+            return true;
         } else if (reply instanceof Allocator.CommitFailed m) {
             commits.commitFailed(m);
             // retried on the next tick
             degrade(Degraded.METADATA, "metadata commit failed: " + m.reason());
-            return maybeFinishShutdown();
+            return true;
         } else {
             tables.runsReady((Allocator.RunsReady) reply);
         }
-        return this;
+        return false;
     }
 
     private Behavior<Command> onRetry() {
-        if (ledger.degraded == null || shutdown != null) {
-            return this;
+        if (ledger.degraded == null) {
+            return Behaviors.same();
         }
-        getContext().getLog().info("volume {}: trying again (was: {})", config.name(), ledger.degradedReason);
+        ctx.getLog().info("volume {}: trying again (was: {})", config.name(), ledger.degradedReason);
         ledger.degraded = null;
         ledger.degradedReason = null;
         if (!ledger.spaceOpen()) {
@@ -301,18 +324,53 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
             faults.placeWaiting();
             commits.commitNow();
         }
-        return this;
+        return Behaviors.same();
     }
 
     private Behavior<Command> onTick() {
         recover(Degraded.SPACE_FULL); // the space may have grown; placement says again if not
         commits.commitNow();
-        return this;
+        return Behaviors.same();
     }
 
     // ---- the devices and tables
 
-    private Behavior<Command> onReloader(TableReloader.Reply reply) {
+    private Behavior<Command> onReloaderRunning(TableReloader.Reply reply) {
+        if (reply instanceof TableReloader.Removable) {
+            ActorRef<ShutdownResult> asker = removal.removable(false);
+            commits.commitNow();
+            return maybeFinishShutdown(new Shutdown(true, asker));
+        } else if (reply instanceof TableReloader.ReloadFailed m && ledger.activated) {
+            ledger.reloading = false;
+            ctx.getLog().error("volume {}: {}", config.name(), m.reason());
+            tables.retryLater();
+        } else {
+            onReloader(reply);
+        }
+        return Behaviors.same();
+    }
+
+    private Behavior<Command> onReloaderStopping(TableReloader.Reply reply, Shutdown shutdown) {
+        if (reply instanceof TableReloader.Reloaded m) {
+            tables.reloaded(m);
+            return maybeFinishShutdown(shutdown);
+        } else if (reply instanceof TableReloader.ReloadFailed m && ledger.activated) {
+            ledger.reloading = false;
+            ctx.getLog().error("volume {}: {}", config.name(), m.reason());
+            shutdown.replyTo().tell(new ShutdownResult(config.name(), m.reason()));
+            return Behaviors.stopped();
+        } else if (reply instanceof TableReloader.Removed m) {
+            return removal.removed(shutdown.replyTo(), m.error()) ? Behaviors.stopped() : running();
+        } else if (reply instanceof TableReloader.Removable) {
+            removal.removable(true);
+        } else {
+            onReloader(reply);
+        }
+        return Behaviors.same();
+    }
+
+    /** The replies every behaviour handles alike. */
+    private void onReloader(TableReloader.Reply reply) {
         if (reply instanceof TableReloader.DevicesAttached m) {
             ledger.layout = m.layout();
             ledger.cowLoop = m.cowLoop();
@@ -321,39 +379,16 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
             degrade(Degraded.DEVICES, m.reason());
         } else if (reply instanceof TableReloader.Reloaded m) {
             tables.reloaded(m);
-            return maybeFinishShutdown();
         } else if (reply instanceof TableReloader.ReloadFailed m) {
-            return onReloadFailed(m);
+            // the first activation failed: the volume cannot serve yet
+            ledger.reloading = false;
+            degrade(Degraded.ACTIVATION, m.reason());
         } else if (reply instanceof TableReloader.RemoveRefused m) {
             removal.refused(m.reason());
-        } else if (reply instanceof TableReloader.Removed m) {
-            if (removal.removed(shutdown.replyTo(), m.error())) {
-                return Behaviors.stopped();
-            }
-            shutdown = null;
         } else {
-            ActorRef<ShutdownResult> asker = removal.removable(shutdown != null);
-            if (asker != null) {
-                shutdown = new Shutdown(true, asker);
-                commits.commitNow();
-                return maybeFinishShutdown();
-            }
+            // Removed when no removal runs: a bug; the restart resumes from the ledger
+            throw new IllegalStateException("volume " + config.name() + ": " + reply + " while not removing");
         }
-        return this;
-    }
-
-    private Behavior<Command> onReloadFailed(TableReloader.ReloadFailed m) {
-        ledger.reloading = false;
-        if (!ledger.activated) {
-            return degrade(Degraded.ACTIVATION, m.reason());
-        }
-        getContext().getLog().error("volume {}: {}", config.name(), m.reason());
-        if (shutdown != null) {
-            shutdown.replyTo().tell(new ShutdownResult(config.name(), m.reason()));
-            return Behaviors.stopped();
-        }
-        tables.retryLater();
-        return this;
     }
 
     // ---- shutdown and status
@@ -361,37 +396,37 @@ public final class Volume extends AbstractBehavior<Volume.Command> {
     private Behavior<Command> onShutdown(Shutdown m) {
         if (m.remove()) {
             reloader.tell(removal.ask(m.replyTo()));
-            return this;
+            return Behaviors.same();
         }
-        shutdown = m;
         faults.leaveFaultsToKernel();
-        getContext().getLog().info("volume {}: committing for shutdown", config.name());
+        ctx.getLog().info("volume {}: committing for shutdown", config.name());
         commits.commitNow();
-        return maybeFinishShutdown();
+        return maybeFinishShutdown(m);
     }
 
-    private Behavior<Command> maybeFinishShutdown() {
-        if (shutdown == null || ledger.committing || ledger.reloading) {
-            return this;
+    /** The next step of a shutdown: in {@link #stopping} until it is done, then stopped. */
+    private Behavior<Command> maybeFinishShutdown(Shutdown shutdown) {
+        if (ledger.committing || ledger.reloading) {
+            return stopping(shutdown);
         }
         if (ledger.chunks.count(State.FILLED) > 0 && ledger.spaceOpen() && ledger.degraded == null) {
             commits.commitNow();
-            return this;
+            return stopping(shutdown);
         }
         if (ledger.chunks.count(State.COMMITTED) > 0 && ledger.phase == Phase.SERVING) {
             tables.start();
-            return this;
+            return stopping(shutdown);
         }
         if (shutdown.remove()) {
             reloader.tell(TableReloader.Remove.INSTANCE);
-            return this;
+            return stopping(shutdown);
         }
         shutdown.replyTo().tell(new ShutdownResult(config.name(), null));
         return Behaviors.stopped();
     }
 
-    private Behavior<Command> onStatus(GetStatus m) {
-        m.replyTo().tell(ledger.status(config, shutdown != null));
-        return this;
+    private Behavior<Command> onStatus(GetStatus m, boolean stopping) {
+        m.replyTo().tell(ledger.status(config, stopping));
+        return Behaviors.same();
     }
 }
