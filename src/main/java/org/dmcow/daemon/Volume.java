@@ -17,8 +17,6 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.dmcow.admin.VolumeStatus;
 import org.dmcow.config.VolumeConfig;
-import org.dmcow.daemon.ChunkTable.State;
-import org.dmcow.daemon.VolumeLedger.Phase;
 import org.dmcow.dm.DeviceMapper;
 import org.dmcow.dm.LoopDevices;
 import org.dmcow.protocol.ControlMessage;
@@ -45,7 +43,7 @@ import org.dmcow.protocol.ControlMessage;
  *
  *  behaviour {@link #stopping}(shutdown), in any phase; kernel messages, status, commits go on:
  *  running ──Shutdown──▶ stopping: commit, reload ──▶ stopped (the device keeps serving)
- *  running ──Shutdown(remove), Removable──▶ removing ({@link VolumeRemoval}) ──▶ stopped, or running again
+ *  running ──Shutdown(remove), Removable──▶ removing ({@link VolumeShutdown}) ──▶ stopped, or running again
  * </pre>
  *
  * A crash restarts the actor (its children with it) from the {@link VolumeLedger}: attaching again
@@ -101,10 +99,9 @@ public final class Volume {
     private final FaultPath faults;
     private final CommitGroups commits;
     private final TableReloads<Command> tables;
-    private final VolumeRemoval removal;
+    private final VolumeShutdown shutdowns;
     private final ActorRef<TableReloader.Command> reloader;
-    private final ActorRef<Allocator.Reply> allocatorReplies;
-    private ActorRef<Allocator.Command> allocator;
+    private final VolumeSetUp setUp;
 
     /**
      * A volume. {@code ledger} outlives restarts of this actor (the parent keeps it), so a crash
@@ -124,7 +121,6 @@ public final class Volume {
         this.config = config;
         this.env = env;
         this.ledger = ledger;
-        this.allocatorReplies = ctx.messageAdapter(Allocator.Reply.class, FromAllocator::new);
         this.reloader = ctx.spawn(TableReloader.create(config, env.dm(), env.loops(),
                 ctx.messageAdapter(TableReloader.Reply.class, FromReloader::new)), "reloader",
                 DispatcherSelector.fromConfig(TableReloader.DISPATCHER));
@@ -133,11 +129,12 @@ public final class Volume {
                 ctx.getLog());
         this.tables = new TableReloads<>(config.name(), settings.reloadMaxMappings(), settings.reloadMaxDelay(), ledger,
                 commits, requests, reloader, timers, ReloadDue.INSTANCE, ctx.getLog());
-        this.removal = new VolumeRemoval(config.name(), ctx.getLog());
+        this.shutdowns = new VolumeShutdown(config.name(), ctx.getLog(), ledger, faults, commits, tables, reloader);
+        this.setUp = new VolumeSetUp(ctx, config, env.opener(), ledger, faults, commits, tables, reloader,
+                ctx.messageAdapter(Allocator.Reply.class, FromAllocator::new));
         timers.startTimerWithFixedDelay(Tick.INSTANCE, settings.commitInterval());
         ledger.childrenLost();
-        // finds the loop devices attached before a restart, so it is safe to repeat
-        reloader.tell(TableReloader.Attach.INSTANCE);
+        setUp.attach();
         handleInbox();
         faults.releaseAcks();
     }
@@ -157,9 +154,7 @@ public final class Volume {
         public Behavior<Command> aroundReceive(TypedActorContext<Command> context, Command msg,
                 ReceiveTarget<Command> target) {
             Behavior<Command> next = target.apply(context, msg);
-            for (Allocator.Command c : requests.take()) {
-                allocator.tell(c); // none before the first allocator: they all need it ready
-            }
+            setUp.sendToAllocator(requests);
             faults.releaseAcks();
             return next;
         }
@@ -184,7 +179,10 @@ public final class Volume {
                     return Behaviors.same();
                 })
                 .onMessage(FromReloader.class, m -> onReloaderRunning(m.reply()))
-                .onMessage(Retry.class, m -> onRetry())
+                .onMessage(Retry.class, m -> {
+                    setUp.retry();
+                    return Behaviors.same();
+                })
                 .onMessage(GetStatus.class, m -> onStatus(m, false))
                 .onMessage(Shutdown.class, this::onShutdown)
                 .build();
@@ -205,37 +203,6 @@ public final class Volume {
                 .build();
     }
 
-    private void spawnAllocator() {
-        if (allocator != null) {
-            ctx.stop(allocator);
-        }
-        ledger.allocatorEpoch++;
-        if (ledger.phase == Phase.ATTACHING) {
-            ledger.phase = Phase.OPENING;
-        }
-        allocator = ctx.spawn(Allocator.create(ledger.allocatorEpoch, config, ledger.cowLoop, env.opener(),
-                allocatorReplies), "allocator-" + ledger.allocatorEpoch,
-                DispatcherSelector.fromConfig(Allocator.DISPATCHER));
-    }
-
-    private void degrade(Degraded cause, String reason) {
-        if (cause != ledger.degraded || !reason.equals(ledger.degradedReason)) {
-            ctx.getLog().error("volume {}: degraded, writes to new chunks wait: {}", config.name(), reason);
-        }
-        ledger.degraded = cause;
-        ledger.degradedReason = reason;
-    }
-
-    /** Ends a degradation by {@code cause}; one by another cause stays. */
-    private void recover(Degraded cause) {
-        if (ledger.degraded == cause) {
-            ctx.getLog().info("volume {}: serving again (was: {})", config.name(), ledger.degradedReason);
-            ledger.degraded = null;
-            ledger.degradedReason = null;
-            faults.placeWaiting();
-        }
-    }
-
     // ---- the kernel
 
     private Behavior<Command> onKernel(FromKernel m) {
@@ -252,7 +219,7 @@ public final class Volume {
             if (msg instanceof ControlMessage.Volume v) {
                 String mismatch = faults.kernelVolume(v);
                 if (mismatch != null) {
-                    degrade(Degraded.KERNEL_TABLE, mismatch);
+                    setUp.degrade(Degraded.KERNEL_TABLE, mismatch);
                 }
             } else {
                 faults.handle(msg);
@@ -271,37 +238,29 @@ public final class Volume {
             return false;
         }
         if (reply instanceof Allocator.Ready m) {
-            ledger.phase = ledger.activated ? Phase.SERVING : Phase.ACTIVATING;
-            ledger.usage = m.usage();
-            faults.spaceOpened();
-            if (!ledger.activated) {
-                tables.activate();
-            }
-            recover(Degraded.DEVICES);
-            faults.placeWaiting();
-            commits.commitNow();
+            setUp.ready(m);
         } else if (reply instanceof Allocator.OpenFailed m) {
-            degrade(Degraded.SPACE_OPEN, m.reason());
+            setUp.degrade(Degraded.SPACE_OPEN, m.reason());
         } else if (reply instanceof Allocator.Placed m) {
             faults.placed(m);
         } else if (reply instanceof Allocator.PlaceFailed m) {
             if (faults.placeFailed(m)) {
-                degrade(m.failure() == Allocator.PlaceFailure.SPACE_FULL ? Degraded.SPACE_FULL : Degraded.PLACEMENT,
+                setUp.degrade(m.failure() == Allocator.PlaceFailure.SPACE_FULL ? Degraded.SPACE_FULL : Degraded.PLACEMENT,
                         m.reason());
             }
         } else if (reply instanceof Allocator.AdoptFailed m) {
-            degrade(Degraded.ADOPTION, "the kernel holds chunk " + m.chunk() + " where the CoW space cannot: "
+            setUp.degrade(Degraded.ADOPTION, "the kernel holds chunk " + m.chunk() + " where the CoW space cannot: "
                     + m.reason());
         } else if (reply instanceof Allocator.Committed m) {
             commits.committed(m);
-            recover(Degraded.METADATA);
+            setUp.recover(Degraded.METADATA);
             tables.schedule();
             commits.commitNow();
             return true;
         } else if (reply instanceof Allocator.CommitFailed m) {
             commits.commitFailed(m);
             // retried on the next tick
-            degrade(Degraded.METADATA, "metadata commit failed: " + m.reason());
+            setUp.degrade(Degraded.METADATA, "metadata commit failed: " + m.reason());
             return true;
         } else {
             tables.runsReady((Allocator.RunsReady) reply);
@@ -309,26 +268,8 @@ public final class Volume {
         return false;
     }
 
-    private Behavior<Command> onRetry() {
-        if (ledger.degraded == null) {
-            return Behaviors.same();
-        }
-        ctx.getLog().info("volume {}: trying again (was: {})", config.name(), ledger.degradedReason);
-        ledger.degraded = null;
-        ledger.degradedReason = null;
-        if (!ledger.spaceOpen()) {
-            reloader.tell(TableReloader.Attach.INSTANCE); // then a new allocator
-        } else if (!ledger.activated) {
-            tables.activate();
-        } else {
-            faults.placeWaiting();
-            commits.commitNow();
-        }
-        return Behaviors.same();
-    }
-
     private Behavior<Command> onTick() {
-        recover(Degraded.SPACE_FULL); // the space may have grown; placement says again if not
+        setUp.recover(Degraded.SPACE_FULL); // the space may have grown; placement says again if not
         commits.commitNow();
         return Behaviors.same();
     }
@@ -337,7 +278,7 @@ public final class Volume {
 
     private Behavior<Command> onReloaderRunning(TableReloader.Reply reply) {
         if (reply instanceof TableReloader.Removable) {
-            ActorRef<ShutdownResult> asker = removal.removable(false);
+            ActorRef<ShutdownResult> asker = shutdowns.removable(false);
             commits.commitNow();
             return maybeFinishShutdown(new Shutdown(true, asker));
         } else if (reply instanceof TableReloader.ReloadFailed m && ledger.activated) {
@@ -360,9 +301,9 @@ public final class Volume {
             shutdown.replyTo().tell(new ShutdownResult(config.name(), m.reason()));
             return Behaviors.stopped();
         } else if (reply instanceof TableReloader.Removed m) {
-            return removal.removed(shutdown.replyTo(), m.error()) ? Behaviors.stopped() : running();
+            return shutdowns.removed(shutdown.replyTo(), m.error()) ? Behaviors.stopped() : running();
         } else if (reply instanceof TableReloader.Removable) {
-            removal.removable(true);
+            shutdowns.removable(true);
         } else {
             onReloader(reply);
         }
@@ -372,19 +313,17 @@ public final class Volume {
     /** The replies every behaviour handles alike. */
     private void onReloader(TableReloader.Reply reply) {
         if (reply instanceof TableReloader.DevicesAttached m) {
-            ledger.layout = m.layout();
-            ledger.cowLoop = m.cowLoop();
-            spawnAllocator();
+            setUp.devicesAttached(m);
         } else if (reply instanceof TableReloader.DevicesFailed m) {
-            degrade(Degraded.DEVICES, m.reason());
+            setUp.degrade(Degraded.DEVICES, m.reason());
         } else if (reply instanceof TableReloader.Reloaded m) {
             tables.reloaded(m);
         } else if (reply instanceof TableReloader.ReloadFailed m) {
             // the first activation failed: the volume cannot serve yet
             ledger.reloading = false;
-            degrade(Degraded.ACTIVATION, m.reason());
+            setUp.degrade(Degraded.ACTIVATION, m.reason());
         } else if (reply instanceof TableReloader.RemoveRefused m) {
-            removal.refused(m.reason());
+            shutdowns.refused(m.reason());
         } else {
             // Removed when no removal runs: a bug; the restart resumes from the ledger
             throw new IllegalStateException("volume " + config.name() + ": " + reply + " while not removing");
@@ -395,34 +334,16 @@ public final class Volume {
 
     private Behavior<Command> onShutdown(Shutdown m) {
         if (m.remove()) {
-            reloader.tell(removal.ask(m.replyTo()));
+            reloader.tell(shutdowns.ask(m.replyTo()));
             return Behaviors.same();
         }
-        faults.leaveFaultsToKernel();
-        ctx.getLog().info("volume {}: committing for shutdown", config.name());
-        commits.commitNow();
+        shutdowns.stop();
         return maybeFinishShutdown(m);
     }
 
     /** The next step of a shutdown: in {@link #stopping} until it is done, then stopped. */
     private Behavior<Command> maybeFinishShutdown(Shutdown shutdown) {
-        if (ledger.committing || ledger.reloading) {
-            return stopping(shutdown);
-        }
-        if (ledger.chunks.count(State.FILLED) > 0 && ledger.spaceOpen() && ledger.degraded == null) {
-            commits.commitNow();
-            return stopping(shutdown);
-        }
-        if (ledger.chunks.count(State.COMMITTED) > 0 && ledger.phase == Phase.SERVING) {
-            tables.start();
-            return stopping(shutdown);
-        }
-        if (shutdown.remove()) {
-            reloader.tell(TableReloader.Remove.INSTANCE);
-            return stopping(shutdown);
-        }
-        shutdown.replyTo().tell(new ShutdownResult(config.name(), null));
-        return Behaviors.stopped();
+        return shutdowns.done(shutdown.remove(), shutdown.replyTo()) ? Behaviors.stopped() : stopping(shutdown);
     }
 
     private Behavior<Command> onStatus(GetStatus m, boolean stopping) {

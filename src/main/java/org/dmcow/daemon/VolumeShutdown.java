@@ -4,12 +4,17 @@
 package org.dmcow.daemon;
 
 import org.apache.pekko.actor.typed.ActorRef;
+import org.dmcow.daemon.ChunkTable.State;
+import org.dmcow.daemon.VolumeLedger.Phase;
 import org.slf4j.Logger;
 
 /**
- * A volume's side of its removal (it left the config). The device must be unused before anything
- * changes; then the volume commits and reloads as for a shutdown, and removes the device only if
- * it is still unused. Either refusal leaves the volume serving, and says why.
+ * A volume's way out, on the volume actor's thread, while it is in its {@code stopping} behaviour.
+ * Stopping (the daemon stops): faults are left to the kernel, every filled chunk is committed and
+ * the committed ones get a last reload, then the asker is answered; the device keeps serving.
+ * Removal (the volume left the config): the device must be unused before anything changes; then
+ * the volume commits and reloads as for a stop, and removes the device only if it is still
+ * unused. Either refusal leaves the volume serving, and says why.
  *
  * <pre>
  *   Shutdown(remove) ─▶ CheckRemovable ─┬─ RemoveRefused ─────────────────▶ serving (refused)
@@ -18,15 +23,57 @@ import org.slf4j.Logger;
  *                                            refused, the device stays)                ─▶ serving (refused)
  * </pre>
  */
-final class VolumeRemoval {
+final class VolumeShutdown {
     private final String volume;
     private final Logger log;
+    private final VolumeLedger ledger;
+    private final FaultPath faults;
+    private final CommitGroups commits;
+    private final TableReloads<?> tables;
+    private final ActorRef<TableReloader.Command> reloader;
     /** Who asked for the removal, while the device is checked for users. */
     private ActorRef<ShutdownResult> asker;
 
-    VolumeRemoval(String volume, Logger log) {
+    VolumeShutdown(String volume, Logger log, VolumeLedger ledger, FaultPath faults, CommitGroups commits,
+            TableReloads<?> tables, ActorRef<TableReloader.Command> reloader) {
         this.volume = volume;
         this.log = log;
+        this.ledger = ledger;
+        this.faults = faults;
+        this.commits = commits;
+        this.tables = tables;
+        this.reloader = reloader;
+    }
+
+    /** The daemon stops: no new faults are taken, what is filled is committed. */
+    void stop() {
+        faults.leaveFaultsToKernel();
+        log.info("volume {}: committing for shutdown", volume);
+        commits.commitNow();
+    }
+
+    /**
+     * Takes the next step once nothing runs: a commit, a last reload, the removal; true when none
+     * is left and {@code replyTo} is answered.
+     */
+    boolean done(boolean remove, ActorRef<ShutdownResult> replyTo) {
+        if (ledger.committing || ledger.reloading) {
+            return false;
+        }
+        if (ledger.chunks.count(State.FILLED) > 0 && ledger.spaceOpen() && ledger.degraded == null) {
+            commits.commitNow();
+            return false;
+        }
+        if (ledger.chunks.count(State.COMMITTED) > 0 && ledger.phase == Phase.SERVING) {
+            tables.start();
+            return false;
+        }
+        if (remove) {
+            reloader.tell(TableReloader.Remove.INSTANCE);
+            return false;
+        }
+        replyTo.tell(new ShutdownResult(volume, null));
+        return true;
     }
 
     /** Asks for the check that the device is unused; until its answer nothing changes. */
