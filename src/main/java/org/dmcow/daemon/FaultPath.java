@@ -3,6 +3,8 @@
  */
 package org.dmcow.daemon;
 
+import java.util.List;
+import java.util.function.Consumer;
 import org.dmcow.config.VolumeConfig;
 import org.dmcow.daemon.ChunkTable.Chunk;
 import org.dmcow.daemon.ChunkTable.State;
@@ -55,10 +57,33 @@ final class FaultPath {
     // ---- kernel messages
 
     /**
+     * Takes a batch of kernel messages: held and queued in the ledger first, so that if one
+     * crashes the actor, the restarted one handles the rest and still acknowledges them.
+     */
+    void take(List<ControlMessage> messages, Acceptance accepted) {
+        ledger.heldAcks.add(accepted);
+        ledger.inbox.addAll(messages);
+    }
+
+    /** Handles the queued kernel messages; {@code kernelTableMismatch} gets why a VOLUME's table does not fit. */
+    void handleInbox(Consumer<String> kernelTableMismatch) {
+        for (ControlMessage msg = ledger.inbox.poll(); msg != null; msg = ledger.inbox.poll()) {
+            if (msg instanceof ControlMessage.Volume v) {
+                String mismatch = kernelVolume(v);
+                if (mismatch != null) {
+                    kernelTableMismatch.accept(mismatch);
+                }
+            } else {
+                handle(msg);
+            }
+        }
+    }
+
+    /**
      * The kernel's id of this volume, from a VOLUME message; returns why its table does not fit
      * the config (chunk size, volume size), or null.
      */
-    String kernelVolume(ControlMessage.Volume v) {
+    private String kernelVolume(ControlMessage.Volume v) {
         ledger.kernelVolume = v.volume();
         if (v.chunkSectors() != config.chunkSectors()) {
             return "the kernel's table has chunk_sectors " + v.chunkSectors() + " but the config says chunk-size = "
@@ -72,7 +97,7 @@ final class FaultPath {
     }
 
     /** Every kernel message but VOLUME ({@link #kernelVolume}, whose mismatch degrades the volume). */
-    void handle(ControlMessage msg) {
+    private void handle(ControlMessage msg) {
         if (msg instanceof ControlMessage.VolumeGone) {
             log.info("volume {}: the kernel dropped its last table", config.name());
             ledger.kernelVolume = 0;

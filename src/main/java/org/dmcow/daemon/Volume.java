@@ -7,10 +7,8 @@ import java.time.Duration;
 import java.util.List;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
-import org.apache.pekko.actor.typed.BehaviorInterceptor;
 import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
-import org.apache.pekko.actor.typed.TypedActorContext;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.BehaviorBuilder;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -93,7 +91,6 @@ public final class Volume {
 
     private final ActorContext<Command> ctx;
     private final VolumeConfig config;
-    private final Environment env;
     private final VolumeLedger ledger;
     private final AllocatorRequests requests = new AllocatorRequests();
     private final FaultPath faults;
@@ -111,7 +108,8 @@ public final class Volume {
         VolumeLedger ledger = new VolumeLedger();
         return Behaviors.<Command>supervise(Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
             Volume volume = new Volume(ctx, timers, config, settings, env, ledger);
-            return Behaviors.intercept(() -> volume.new AfterEachMessage(), volume.running());
+            return Behaviors.intercept(() -> new AfterEachMessage<>(Command.class, volume::afterEachMessage),
+                    volume.running());
         }))).onFailure(RuntimeException.class, SupervisorStrategy.restart());
     }
 
@@ -119,7 +117,6 @@ public final class Volume {
             Environment env, VolumeLedger ledger) {
         this.ctx = ctx;
         this.config = config;
-        this.env = env;
         this.ledger = ledger;
         this.reloader = ctx.spawn(TableReloader.create(config, env.dm(), env.loops(),
                 ctx.messageAdapter(TableReloader.Reply.class, FromReloader::new)), "reloader",
@@ -145,19 +142,9 @@ public final class Volume {
      * messages are released if the volume has room again (a missed ask or release stalls the
      * control stream).
      */
-    private final class AfterEachMessage extends BehaviorInterceptor<Command, Command> {
-        AfterEachMessage() {
-            super(Command.class);
-        }
-
-        @Override
-        public Behavior<Command> aroundReceive(TypedActorContext<Command> context, Command msg,
-                ReceiveTarget<Command> target) {
-            Behavior<Command> next = target.apply(context, msg);
-            setUp.sendToAllocator(requests);
-            faults.releaseAcks();
-            return next;
-        }
+    private void afterEachMessage() {
+        setUp.sendToAllocator(requests);
+        faults.releaseAcks();
     }
 
     /** What every behaviour does alike. */
@@ -206,25 +193,13 @@ public final class Volume {
     // ---- the kernel
 
     private Behavior<Command> onKernel(FromKernel m) {
-        // Held and queued first: if one message crashes the actor, the restarted one handles the
-        // rest and still acknowledges them.
-        ledger.heldAcks.add(m.accepted());
-        ledger.inbox.addAll(m.messages());
+        faults.take(m.messages(), m.accepted());
         handleInbox();
         return Behaviors.same();
     }
 
     private void handleInbox() {
-        for (ControlMessage msg = ledger.inbox.poll(); msg != null; msg = ledger.inbox.poll()) {
-            if (msg instanceof ControlMessage.Volume v) {
-                String mismatch = faults.kernelVolume(v);
-                if (mismatch != null) {
-                    setUp.degrade(Degraded.KERNEL_TABLE, mismatch);
-                }
-            } else {
-                faults.handle(msg);
-            }
-        }
+        faults.handleInbox(mismatch -> setUp.degrade(Degraded.KERNEL_TABLE, mismatch));
     }
 
     // ---- the allocator
@@ -237,16 +212,15 @@ public final class Volume {
             }
             return false;
         }
-        if (reply instanceof Allocator.Ready m) {
-            setUp.ready(m);
-        } else if (reply instanceof Allocator.OpenFailed m) {
-            setUp.degrade(Degraded.SPACE_OPEN, m.reason());
+        if (setUp.onAllocator(reply)) {
+            return false;
         } else if (reply instanceof Allocator.Placed m) {
             faults.placed(m);
         } else if (reply instanceof Allocator.PlaceFailed m) {
             if (faults.placeFailed(m)) {
-                setUp.degrade(m.failure() == Allocator.PlaceFailure.SPACE_FULL ? Degraded.SPACE_FULL : Degraded.PLACEMENT,
-                        m.reason());
+                Degraded cause = m.failure() == Allocator.PlaceFailure.SPACE_FULL ? Degraded.SPACE_FULL
+                        : Degraded.PLACEMENT;
+                setUp.degrade(cause, m.reason());
             }
         } else if (reply instanceof Allocator.AdoptFailed m) {
             setUp.degrade(Degraded.ADOPTION, "the kernel holds chunk " + m.chunk() + " where the CoW space cannot: "
@@ -277,57 +251,45 @@ public final class Volume {
     // ---- the devices and tables
 
     private Behavior<Command> onReloaderRunning(TableReloader.Reply reply) {
-        if (reply instanceof TableReloader.Removable) {
-            ActorRef<ShutdownResult> asker = shutdowns.removable(false);
-            commits.commitNow();
-            return maybeFinishShutdown(new Shutdown(true, asker));
-        } else if (reply instanceof TableReloader.ReloadFailed m && ledger.activated) {
+        if (setUp.onReloader(reply)) {
+            return Behaviors.same();
+        } else if (reply instanceof TableReloader.Reloaded m) {
+            tables.reloaded(m);
+        } else if (reply instanceof TableReloader.ReloadFailed m) {
+            // the device is active: the kernel keeps serving committed chunks by remap meanwhile
             ledger.reloading = false;
             ctx.getLog().error("volume {}: {}", config.name(), m.reason());
             tables.retryLater();
+        } else if (reply instanceof TableReloader.RemoveRefused m) {
+            shutdowns.refused(m.reason());
+        } else if (reply instanceof TableReloader.Removable) {
+            ActorRef<ShutdownResult> asker = shutdowns.removable(false);
+            commits.commitNow();
+            return maybeFinishShutdown(new Shutdown(true, asker));
         } else {
-            onReloader(reply);
+            // Removed, and no removal runs: a bug; the restart resumes from the ledger
+            throw new IllegalStateException("volume " + config.name() + ": " + reply + " while not removing");
         }
         return Behaviors.same();
     }
 
     private Behavior<Command> onReloaderStopping(TableReloader.Reply reply, Shutdown shutdown) {
-        if (reply instanceof TableReloader.Reloaded m) {
-            tables.reloaded(m);
-            return maybeFinishShutdown(shutdown);
-        } else if (reply instanceof TableReloader.ReloadFailed m && ledger.activated) {
-            ledger.reloading = false;
-            ctx.getLog().error("volume {}: {}", config.name(), m.reason());
-            shutdown.replyTo().tell(new ShutdownResult(config.name(), m.reason()));
-            return Behaviors.stopped();
-        } else if (reply instanceof TableReloader.Removed m) {
-            return shutdowns.removed(shutdown.replyTo(), m.error()) ? Behaviors.stopped() : running();
-        } else if (reply instanceof TableReloader.Removable) {
-            shutdowns.removable(true);
-        } else {
-            onReloader(reply);
-        }
-        return Behaviors.same();
-    }
-
-    /** The replies every behaviour handles alike. */
-    private void onReloader(TableReloader.Reply reply) {
-        if (reply instanceof TableReloader.DevicesAttached m) {
-            setUp.devicesAttached(m);
-        } else if (reply instanceof TableReloader.DevicesFailed m) {
-            setUp.degrade(Degraded.DEVICES, m.reason());
+        if (setUp.onReloader(reply)) {
+            return Behaviors.same();
         } else if (reply instanceof TableReloader.Reloaded m) {
             tables.reloaded(m);
+            return maybeFinishShutdown(shutdown);
         } else if (reply instanceof TableReloader.ReloadFailed m) {
-            // the first activation failed: the volume cannot serve yet
-            ledger.reloading = false;
-            setUp.degrade(Degraded.ACTIVATION, m.reason());
+            shutdowns.reloadFailed(shutdown.replyTo(), m.reason());
+            return Behaviors.stopped();
         } else if (reply instanceof TableReloader.RemoveRefused m) {
             shutdowns.refused(m.reason());
-        } else {
-            // Removed when no removal runs: a bug; the restart resumes from the ledger
-            throw new IllegalStateException("volume " + config.name() + ": " + reply + " while not removing");
+        } else if (reply instanceof TableReloader.Removable) {
+            shutdowns.removable(true);
+        } else if (reply instanceof TableReloader.Removed m) {
+            return shutdowns.removed(shutdown.replyTo(), m.error()) ? Behaviors.stopped() : running();
         }
+        return Behaviors.same();
     }
 
     // ---- shutdown and status

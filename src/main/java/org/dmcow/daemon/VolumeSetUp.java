@@ -47,8 +47,35 @@ final class VolumeSetUp {
         reloader.tell(TableReloader.Attach.INSTANCE);
     }
 
+    /** The set-up's replies of the reloader; false for one of serving or of a shutdown. */
+    boolean onReloader(TableReloader.Reply reply) {
+        if (reply instanceof TableReloader.DevicesAttached m) {
+            devicesAttached(m);
+        } else if (reply instanceof TableReloader.DevicesFailed m) {
+            degrade(Degraded.DEVICES, m.reason());
+        } else if (reply instanceof TableReloader.ReloadFailed m && !ledger.activated) {
+            ledger.reloading = false;
+            degrade(Degraded.ACTIVATION, m.reason());
+        } else {
+            return false;
+        }
+        return true;
+    }
+
+    /** The set-up's replies of the current allocator; false for one of placing or committing. */
+    boolean onAllocator(Allocator.Reply reply) {
+        if (reply instanceof Allocator.Ready m) {
+            ready(m);
+        } else if (reply instanceof Allocator.OpenFailed m) {
+            degrade(Degraded.SPACE_OPEN, m.reason());
+        } else {
+            return false;
+        }
+        return true;
+    }
+
     /** The devices are attached: a new allocator (the old one stopped) opens the space. */
-    void devicesAttached(TableReloader.DevicesAttached m) {
+    private void devicesAttached(TableReloader.DevicesAttached m) {
         ledger.layout = m.layout();
         ledger.cowLoop = m.cowLoop();
         if (allocator != null) {
@@ -64,7 +91,7 @@ final class VolumeSetUp {
     }
 
     /** The current allocator opened the space: activating the dm device, or serving if it is active. */
-    void ready(Allocator.Ready m) {
+    private void ready(Allocator.Ready m) {
         ledger.phase = ledger.activated ? Phase.SERVING : Phase.ACTIVATING;
         ledger.usage = m.usage();
         faults.spaceOpened();

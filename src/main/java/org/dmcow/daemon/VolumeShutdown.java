@@ -76,6 +76,13 @@ final class VolumeShutdown {
         return true;
     }
 
+    /** A reload of the active device failed while stopping: the asker learns why, the volume stops. */
+    void reloadFailed(ActorRef<ShutdownResult> replyTo, String reason) {
+        ledger.reloading = false;
+        log.error("volume {}: {}", volume, reason);
+        replyTo.tell(new ShutdownResult(volume, reason));
+    }
+
     /** Asks for the check that the device is unused; until its answer nothing changes. */
     TableReloader.Command ask(ActorRef<ShutdownResult> replyTo) {
         asker = replyTo;
