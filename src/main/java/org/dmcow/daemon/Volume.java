@@ -20,7 +20,9 @@ import org.dmcow.dm.LoopDevices;
 import org.dmcow.protocol.ControlMessage;
 
 /**
- * One volume's lifecycle; its chunks' way from fault to commit is the {@link FaultPath}. Children:
+ * One volume's lifecycle as behaviours; the way to serving and its degradation are
+ * {@link VolumeSetUp}, the way out {@link VolumeShutdown}, its chunks' way from fault to commit the
+ * {@link FaultPath}. Children:
  * its {@link TableReloader} (devices, tables) and {@link Allocator} (the CoW space). A failure
  * degrades this volume alone ({@link Degraded}): new chunks wait, the reason is in the status and
  * the log, every other volume keeps serving.

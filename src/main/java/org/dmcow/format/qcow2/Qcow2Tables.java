@@ -179,30 +179,37 @@ final class Qcow2Tables {
 
     /** Visits every chunk below {@code chunks} whose entry maps a data cluster. */
     void forEachData(long chunks, MappingVisitor visitor) {
-        for (int i = 0; i < l2.length; i++) {
-            long[] t = l2[i];
-            if (t == null) {
-                continue;
+        forEachEntry(chunks, (chunk, e) -> {
+            if (isData(e)) {
+                visitor.mapping(chunk, e & OFFSET_MASK);
             }
-            for (int j = 0; j < t.length && i * l2Entries + j < chunks; j++) {
-                if (isData(t[j])) {
-                    visitor.mapping(i * l2Entries + j, t[j] & OFFSET_MASK);
-                }
-            }
-        }
+        });
     }
 
     /** Visits every chunk below {@code chunks} whose entry has the zero flag. */
     void forEachZero(long chunks, LongConsumer visitor) {
+        forEachEntry(chunks, (chunk, e) -> {
+            if ((e & ZERO) != 0) {
+                visitor.accept(chunk);
+            }
+        });
+    }
+
+    /** A chunk and its raw L2 entry; primitive, as a walk may cover millions of chunks. */
+    @FunctionalInterface
+    private interface EntryVisitor {
+        void entry(long chunk, long entry);
+    }
+
+    /** Visits the entries of every L2 table present, below {@code chunks}. */
+    private void forEachEntry(long chunks, EntryVisitor visitor) {
         for (int i = 0; i < l2.length; i++) {
             long[] t = l2[i];
             if (t == null) {
                 continue;
             }
             for (int j = 0; j < t.length && i * l2Entries + j < chunks; j++) {
-                if ((t[j] & ZERO) != 0) {
-                    visitor.accept(i * l2Entries + j);
-                }
+                visitor.entry(i * l2Entries + j, t[j]);
             }
         }
     }
