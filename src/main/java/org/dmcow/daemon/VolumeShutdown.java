@@ -9,8 +9,8 @@ import org.dmcow.daemon.VolumeLedger.Phase;
 import org.slf4j.Logger;
 
 /**
- * A volume's way out, on the volume actor's thread, while it is in its {@code stopping} behaviour.
- * Stopping (the daemon stops): faults are left to the kernel, every filled chunk is committed and
+ * A volume's way out, on the volume actor's thread; the volume is in its {@code stopping} behaviour
+ * from a stop, or from Removable, until it is done. Stopping (the daemon stops): faults are left to the kernel, every filled chunk is committed and
  * the committed ones get a last reload, then the asker is answered; the device keeps serving.
  * Removal (the volume left the config): the device must be unused before anything changes; then
  * the volume commits and reloads as for a stop, and removes the device only if it is still
