@@ -113,8 +113,7 @@ if bad:
 PY
 }
 
-# run_set N: N fresh volumes wN-0... in a fresh dmcowd: start, write, read back, stop, then their
-# devices and loop devices removed so the next count starts from the same host. Leaves the
+# run_set N: N fresh volumes wN-0... in a fresh dmcowd: start, write, read back, stop. Leaves the
 # per-volume write time in MS_PER_VOLUME.
 run_set() {
 	N=$1
@@ -158,14 +157,23 @@ run_set() {
 	[ "$serving" = "$N" ] || fail "dmcowctl status shows $serving of $N serving: $(grep -v ' serving ' /tmp/status.txt)"
 	stop_daemon
 	step "$N volumes written with fsync, read back and compared"
+}
+
+# remove_set: the last set's devices, loop devices and files go, so the next count starts from the
+# same host
+remove_set() {
+	t=$(ms)
 	# shellcheck disable=SC2086
 	dmsetup remove $names || fail "dmsetup remove after the $N-volume run"
+	# shellcheck disable=SC2046
 	detach_loops $(for v in $names; do echo "/tmp/$v.cow"; done) "$BASE"
 	rm -f /tmp/w"$N"-*.cow
+	step "$N devices and their loop devices removed in $(($(ms) - t)) ms"
 }
 
 figures=
 for count in $COUNTS; do
+	[ -z "$figures" ] || remove_set
 	run_set "$count"
 	figures="$figures $count:$MS_PER_VOLUME"
 done
