@@ -11,12 +11,14 @@
 
 # tidy: back to a fresh boot's state (nothing here may fail the run but the unload)
 tidy() {
-	awk '$2 ~ "^/tmp/" { print $2 }' /proc/mounts | sort -r | while read -r m; do umount -l "$m"; done
+	# the project may live under /tmp, as a mount of its own: its mount and those above it stay
+	awk -v root="$DMCOW_ROOT/" '$2 ~ "^/tmp/" && index(root, $2 "/") != 1 { print $2 }' /proc/mounts |
+		sort -r | while read -r m; do umount -l "$m"; done
 	timeout 60 dmsetup remove_all --force >/dev/null 2>&1 || true
 	losetup -D 2>/dev/null || true
 	for f in /tmp/* /tmp/.[!.]*; do
 		[ -e "$f" ] || continue
-		case $DMCOW_ROOT/ in "$f"/*) continue ;; esac # the project may live under /tmp
+		case $DMCOW_ROOT/ in "$f"/*) continue ;; esac
 		rm -rf --one-file-system "$f"
 	done
 	if grep -q '^dm_cow ' /proc/modules; then
