@@ -10,10 +10,12 @@
  * All segments with one <ident> share one refcounted volume, which survives
  * table reloads. A bio's device sector is its volume sector.
  *
- * Per-chunk state machine (all transitions under cow_lock):
+ * Per-chunk state machine (all transitions under the volume's lock):
  *
  *   (no state) --write--> FAULTED      FAULT sent; writes queue on the chunk
- *   FAULTED --MAP copy/zero--> QUEUED  waits for a copy slot (max_copies)
+ *   FAULTED --MAP copy/zero--> QUEUED  waits on the volume's fill queue for a
+ *                                      copy slot (max_copies over all volumes,
+ *                                      given to the volumes in turn)
  *   QUEUED --slot--> FILLING           dm-kcopyd copies from base or zeroes
  *   FAULTED --MAP none--> FILLING      the full-chunk write is the fill
  *   FAULTED --FAIL or timeout--> (no state)   queued writes fail
@@ -44,6 +46,20 @@
  * ATTACHED, no messages are queued; writes wait, and a write on an unanswered
  * fault or a flush waiting for commits fails with EIO once it and the
  * daemon's absence have both lasted detach_timeout seconds.
+ *
+ * Locking: each volume's chunk state, lists and statistics are under its own
+ * spinlock (vol->lock, interrupts off); the control queue under ctl.lock and
+ * the copy slots under ctl.fill_lock, both only ever taken inside a volume's
+ * lock, never the other way round. The volume mutex (cow_volumes_lock) is
+ * for constructors, destructors and the replay: the daemon's answers find a
+ * volume by id in an xarray and hold a reference (vol->users), and FORGET
+ * checks the segments under the volume's own targets_lock.
+ *
+ * Replay: a new daemon's HELLO walks the volumes three times (VOLUME, then
+ * GRANTED/FILLED, then FAULT), one volume's lock at a time. vol->stage says
+ * how far that walk has come for the volume; a live message of a kind the
+ * walk has not yet sent for it is not queued (the walk will find its chunk),
+ * so each volume's messages keep the protocol's order.
  *
  * Volume removal: the dtr that drops the volume's last reference waits
  * (bounded the same way, killably) until the daemon has committed every
@@ -146,11 +162,26 @@ struct cow_target {
 	sector_t len;
 };
 
+/* How far the replay to the attached daemon has come for a volume. */
+enum cow_replay_stage {
+	STAGE_NONE,		/* nothing sent to this daemon yet */
+	STAGE_VOLUME,		/* VOLUME queued */
+	STAGE_REMAPS,		/* GRANTED and FILLED queued: live FILLED follow */
+	STAGE_LIVE,		/* FAULTs queued: every message goes out live */
+};
+
 struct cow_volume {
 	/* under cow_volumes_lock */
 	struct list_head node;
 	unsigned int refs;		/* targets; 0: dying, findable until freed */
 	unsigned int closers;		/* dtrs waiting for commits at refs 0 */
+
+	/* lookups by id: one for the xarray, one per control message handled */
+	refcount_t users;
+	struct rcu_head rcu;
+
+	/* FORGET against the segments: under targets_lock */
+	struct mutex targets_lock;
 	struct list_head targets;
 	unsigned long *forgotten;	/* chunks freed by FORGET; NULL until the first */
 
@@ -166,13 +197,14 @@ struct cow_volume {
 	unsigned int chunk_shift;
 	u64 nr_chunks;
 
-	/* under cow_lock */
+	spinlock_t lock;		/* everything below, but fill_node */
 	struct rb_root chunks;
 	struct list_head faulted;	/* FAULTED chunks, oldest first */
 	u64 fault_seq;
 	u64 fill_seq;
 	struct list_head uncommitted;	/* FILLED, !committed, by fill seq */
 	struct list_head granted;	/* mapped, not FILLED yet: QUEUED..WRITING */
+	struct list_head fill_queue;	/* QUEUED chunks, oldest first */
 	struct list_head fill_done;	/* fills finished, for the worker */
 	struct bio_list deferred;	/* writes for the worker to place */
 	struct bio_list flushes;	/* waiting for a CoW device flush */
@@ -180,9 +212,9 @@ struct cow_volume {
 	u64 flush_msg_seq;
 	struct cow_out out_volume;
 	struct cow_out out_flush;
-	bool announced;			/* VOLUME queued to this daemon */
+	enum cow_replay_stage stage;
 
-	/* statistics, under cow_lock */
+	/* statistics */
 	u64 faults_pending;
 	u64 filled_uncommitted;
 	u64 copies_in_flight;
@@ -190,6 +222,8 @@ struct cow_volume {
 	u64 nocopy_fills;
 	u64 zero_fills;
 	u64 errors;
+
+	struct list_head fill_node;	/* on ctl.fill_vols while fill_queue is not empty */
 
 	struct work_struct work;
 	struct work_struct flush_work;
@@ -218,13 +252,13 @@ enum cow_ctl_state {
 	CTL_ATTACHED,
 };
 
-static DEFINE_MUTEX(cow_volumes_lock);	/* volume list, refs, target ranges */
+static DEFINE_MUTEX(cow_volumes_lock);	/* volume list, refs, closers */
 static LIST_HEAD(cow_volumes);
+static DEFINE_XARRAY_ALLOC1(cow_volume_ids);	/* id -> volume, for the daemon's answers */
 static u32 cow_next_volume_id = 1;
 
-static DEFINE_SPINLOCK(cow_lock);	/* all chunk state and the control queue */
-
 static struct {
+	spinlock_t lock;		/* state, detached_since, out, pushback */
 	enum cow_ctl_state state;
 	unsigned long detached_since;
 	struct list_head out;
@@ -232,7 +266,8 @@ static struct {
 	struct cow_out out_replay_done;
 	wait_queue_head_t wait;
 	struct delayed_work expire_work;
-	struct list_head fill_queue;
+	spinlock_t fill_lock;		/* fill_vols, copies_running */
+	struct list_head fill_vols;	/* volumes with QUEUED chunks, next in turn first */
 	unsigned int copies_running;
 	struct work_struct fill_work;
 	/* Popped messages a read() could not copy out: the next read's first. */
@@ -254,13 +289,9 @@ static void cow_out_init(struct cow_out *o, u32 type)
 	o->type = type;
 }
 
-/*
- * Queue a message for the daemon. A subject already queued is updated in
- * place, so GRANTED turns into FILLED at its replay position.
- */
-static void cow_queue_out(struct cow_out *o, u32 type)
+static void __cow_queue_out(struct cow_out *o, u32 type)
 {
-	lockdep_assert_held(&cow_lock);
+	lockdep_assert_held(&ctl.lock);
 	if (ctl.state != CTL_ATTACHED)
 		return;
 	o->type = type;
@@ -269,9 +300,36 @@ static void cow_queue_out(struct cow_out *o, u32 type)
 	wake_up_interruptible(&ctl.wait);
 }
 
+/*
+ * Queue a message for the daemon. A subject already queued is updated in
+ * place, so GRANTED turns into FILLED at its replay position.
+ */
+static void cow_queue_out(struct cow_out *o, u32 type)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&ctl.lock, flags);
+	__cow_queue_out(o, type);
+	spin_unlock_irqrestore(&ctl.lock, flags);
+}
+
+/* A live message about @vol: held back until the replay has sent its kind. */
+static void cow_queue_live(struct cow_volume *vol, struct cow_out *o, u32 type)
+{
+	enum cow_replay_stage need = type == DM_COW_MSG_FILLED ? STAGE_REMAPS : STAGE_LIVE;
+
+	lockdep_assert_held(&vol->lock);
+	if (vol->stage >= need)
+		cow_queue_out(o, type);
+}
+
 static void cow_unqueue_out(struct cow_out *o)
 {
+	unsigned long flags;
+
+	spin_lock_irqsave(&ctl.lock, flags);
 	list_del_init(&o->node);
+	spin_unlock_irqrestore(&ctl.lock, flags);
 }
 
 /* Drop every queued message: a new daemon gets a fresh replay. */
@@ -279,7 +337,7 @@ static void cow_discard_out(void)
 {
 	struct cow_out *o, *tmp;
 
-	lockdep_assert_held(&cow_lock);
+	lockdep_assert_held(&ctl.lock);
 	ctl.nr_pushback = 0;
 	list_for_each_entry_safe(o, tmp, &ctl.out, node) {
 		list_del_init(&o->node);
@@ -326,7 +384,7 @@ static void cow_erase(struct cow_chunk *c)
 {
 	struct cow_volume *vol = c->vol;
 
-	lockdep_assert_held(&cow_lock);
+	lockdep_assert_held(&vol->lock);
 	rb_erase(&c->node, &vol->chunks);
 	cow_unqueue_out(&c->out);
 	list_del_init(&c->list);
@@ -408,7 +466,7 @@ static bool cow_uncommitted_upto(struct cow_volume *vol, u64 seq)
 {
 	struct cow_chunk *first;
 
-	lockdep_assert_held(&cow_lock);
+	lockdep_assert_held(&vol->lock);
 	first = list_first_entry_or_null(&vol->uncommitted, struct cow_chunk, list);
 	return first && first->fill_seq <= seq;
 }
@@ -425,8 +483,9 @@ static void cow_chunk_add_write(struct cow_chunk *c, struct bio *bio)
 		return;
 	}
 	bio_list_add(&c->queued, bio);
+	/* Read by cow_format under ctl.lock only. */
 	if (c->state == CHUNK_FAULTED && cow_bio_covers_chunk(c->vol, bio))
-		c->full_write = true;
+		WRITE_ONCE(c->full_write, true);
 }
 
 static void cow_new_fault(struct cow_volume *vol, struct cow_chunk *c, u64 nr)
@@ -445,7 +504,7 @@ static void cow_new_fault(struct cow_volume *vol, struct cow_chunk *c, u64 nr)
 	cow_out_init(&c->out, DM_COW_MSG_FAULT);
 	cow_insert(vol, c);
 	vol->faults_pending++;
-	cow_queue_out(&c->out, DM_COW_MSG_FAULT);
+	cow_queue_live(vol, &c->out, DM_COW_MSG_FAULT);
 }
 
 /* ---------------------------------------------------------------- step: flush */
@@ -454,17 +513,25 @@ static void cow_queue_flush(struct cow_volume *vol, struct bio *bio, u64 seq)
 {
 	struct cow_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
 
-	lockdep_assert_held(&cow_lock);
+	lockdep_assert_held(&vol->lock);
 	pb->flush_seq = seq;
 	bio_list_add(&vol->flushes, bio);
 	queue_work(cow_wq, &vol->flush_work);
 }
 
+/* FLUSH messages not yet read merge: the highest seq wins. */
 static void cow_send_flush(struct cow_volume *vol, u64 seq)
 {
+	unsigned long flags;
+
+	lockdep_assert_held(&vol->lock);
+	if (vol->stage < STAGE_LIVE)
+		return;		/* the replay sends it for the waiters */
+	spin_lock_irqsave(&ctl.lock, flags);
 	if (list_empty(&vol->out_flush.node) || seq > vol->flush_msg_seq)
 		vol->flush_msg_seq = seq;
-	cow_queue_out(&vol->out_flush, DM_COW_MSG_FLUSH);
+	__cow_queue_out(&vol->out_flush, DM_COW_MSG_FLUSH);
+	spin_unlock_irqrestore(&ctl.lock, flags);
 }
 
 /* Take the waiters whose commits are all in. */
@@ -474,7 +541,7 @@ static void cow_release_flush_waiters(struct cow_volume *vol,
 	struct bio_list waiting = BIO_EMPTY_LIST;
 	struct bio *bio;
 
-	lockdep_assert_held(&cow_lock);
+	lockdep_assert_held(&vol->lock);
 	while ((bio = bio_list_pop(&vol->flush_waiters))) {
 		struct cow_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
 
@@ -495,16 +562,16 @@ static void cow_flush_work(struct work_struct *work)
 	u64 need = 0;
 	int r;
 
-	spin_lock_irqsave(&cow_lock, flags);
+	spin_lock_irqsave(&vol->lock, flags);
 	batch = vol->flushes;
 	bio_list_init(&vol->flushes);
-	spin_unlock_irqrestore(&cow_lock, flags);
+	spin_unlock_irqrestore(&vol->lock, flags);
 	if (bio_list_empty(&batch))
 		return;
 
 	r = blkdev_issue_flush(vol->cow_bdev);
 
-	spin_lock_irqsave(&cow_lock, flags);
+	spin_lock_irqsave(&vol->lock, flags);
 	while ((bio = bio_list_pop(&batch))) {
 		struct cow_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
 
@@ -520,7 +587,7 @@ static void cow_flush_work(struct work_struct *work)
 	}
 	if (need)
 		cow_send_flush(vol, need);
-	spin_unlock_irqrestore(&cow_lock, flags);
+	spin_unlock_irqrestore(&vol->lock, flags);
 
 	if (r && !bio_list_empty(&failed))
 		DMERR_LIMIT("volume %s: flushing the CoW device failed: %d",
@@ -539,13 +606,13 @@ static void cow_chunk_filled(struct cow_chunk *c, struct bio_list *done)
 {
 	struct cow_volume *vol = c->vol;
 
-	lockdep_assert_held(&cow_lock);
+	lockdep_assert_held(&vol->lock);
 	c->state = CHUNK_FILLED;
 	list_del_init(&c->granted);
 	c->fill_seq = ++vol->fill_seq;
 	list_add_tail(&c->list, &vol->uncommitted);
 	vol->filled_uncommitted++;
-	cow_queue_out(&c->out, DM_COW_MSG_FILLED);
+	cow_queue_live(vol, &c->out, DM_COW_MSG_FILLED);
 	bio_list_merge(done, &c->done);
 	bio_list_init(&c->done);
 	if (!bio_list_empty(&c->held)) {
@@ -570,10 +637,10 @@ static void cow_complete_filled(struct cow_volume *vol, u64 fill_seq,
 			bio_list_add(&ok, bio);
 	}
 	if (!bio_list_empty(&fua)) {
-		spin_lock_irqsave(&cow_lock, flags);
+		spin_lock_irqsave(&vol->lock, flags);
 		while ((bio = bio_list_pop(&fua)))
 			cow_queue_flush(vol, bio, fill_seq);
-		spin_unlock_irqrestore(&cow_lock, flags);
+		spin_unlock_irqrestore(&vol->lock, flags);
 	}
 	cow_end_bios(&ok, BLK_STS_OK);
 }
@@ -587,7 +654,7 @@ static void cow_queued_write_endio(struct bio *bio)
 	unsigned long flags;
 	u64 fill_seq = 0;
 
-	spin_lock_irqsave(&cow_lock, flags);
+	spin_lock_irqsave(&vol->lock, flags);
 	if (bio->bi_status)
 		vol->errors++;
 	bio_list_add(&c->done, bio);
@@ -595,7 +662,7 @@ static void cow_queued_write_endio(struct bio *bio)
 		cow_chunk_filled(c, &done);
 		fill_seq = c->fill_seq;
 	}
-	spin_unlock_irqrestore(&cow_lock, flags);
+	spin_unlock_irqrestore(&vol->lock, flags);
 
 	if (fill_seq)
 		cow_complete_filled(vol, fill_seq, &done);
@@ -609,13 +676,13 @@ static void cow_fua_write_endio(struct bio *bio)
 	unsigned long flags;
 
 	if (!bio->bi_status) {
-		spin_lock_irqsave(&cow_lock, flags);
+		spin_lock_irqsave(&vol->lock, flags);
 		if (cow_uncommitted_upto(vol, pb->flush_seq)) {
 			cow_queue_flush(vol, bio, pb->flush_seq);
-			spin_unlock_irqrestore(&cow_lock, flags);
+			spin_unlock_irqrestore(&vol->lock, flags);
 			return;
 		}
-		spin_unlock_irqrestore(&cow_lock, flags);
+		spin_unlock_irqrestore(&vol->lock, flags);
 	}
 	bio_endio(bio);
 }
@@ -626,7 +693,7 @@ static void cow_issue_to_filled(struct cow_chunk *c, struct bio *bio,
 {
 	struct cow_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
 
-	lockdep_assert_held(&cow_lock);
+	lockdep_assert_held(&c->vol->lock);
 	cow_remap_to_cow(c->vol, bio, c->cow_sector);
 	*hooked = false;
 	if (op_is_write(bio_op(bio)) && (bio->bi_opf & REQ_FUA) && !c->committed) {
@@ -648,7 +715,7 @@ static void cow_fill_finished(struct cow_chunk *c)
 	u64 fill_seq = 0;
 	struct bio *bio;
 
-	spin_lock_irqsave(&cow_lock, flags);
+	spin_lock_irqsave(&vol->lock, flags);
 	err = c->fill_error;
 	writes = c->queued;
 	bio_list_init(&c->queued);
@@ -656,7 +723,7 @@ static void cow_fill_finished(struct cow_chunk *c)
 		bio_list_merge(&done, &c->done);
 		vol->errors++;
 		cow_erase(c);
-		spin_unlock_irqrestore(&cow_lock, flags);
+		spin_unlock_irqrestore(&vol->lock, flags);
 		DMERR_LIMIT("volume %s: filling chunk %llu failed", vol->ident, c->nr);
 		mempool_free(c, cow_chunk_pool);
 		cow_end_bios(&writes, BLK_STS_IOERR);
@@ -673,7 +740,7 @@ static void cow_fill_finished(struct cow_chunk *c)
 		cow_remap_to_cow(vol, bio, c->cow_sector);
 		cow_hook_bio(bio, cow_queued_write_endio);
 	}
-	spin_unlock_irqrestore(&cow_lock, flags);
+	spin_unlock_irqrestore(&vol->lock, flags);
 
 	while ((bio = bio_list_pop(&writes)))
 		submit_bio_noacct(bio);
@@ -687,10 +754,77 @@ static void cow_fill_ended(struct cow_chunk *c, blk_status_t err)
 {
 	struct cow_volume *vol = c->vol;
 
-	lockdep_assert_held(&cow_lock);
+	lockdep_assert_held(&vol->lock);
 	c->fill_error = err;
 	list_add_tail(&c->list, &vol->fill_done);
 	queue_work(cow_wq, &vol->work);
+}
+
+/*
+ * Fair fills: the copy slots go to the volumes with queued chunks in turn,
+ * one chunk each, so one volume's burst of first writes does not hold back
+ * another's. The volume taken moves to the back of the line.
+ */
+static struct cow_volume *cow_get_copy_slot(void)
+{
+	struct cow_volume *vol = NULL;
+	unsigned long flags;
+
+	spin_lock_irqsave(&ctl.fill_lock, flags);
+	if (ctl.copies_running < max(1U, READ_ONCE(max_copies)) &&
+	    !list_empty(&ctl.fill_vols)) {
+		vol = list_first_entry(&ctl.fill_vols, struct cow_volume, fill_node);
+		list_move_tail(&vol->fill_node, &ctl.fill_vols);
+		ctl.copies_running++;
+	}
+	spin_unlock_irqrestore(&ctl.fill_lock, flags);
+	return vol;
+}
+
+static void cow_put_copy_slot(void)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&ctl.fill_lock, flags);
+	ctl.copies_running--;
+	spin_unlock_irqrestore(&ctl.fill_lock, flags);
+}
+
+/* The volume's oldest QUEUED chunk starts FILLING; it leaves the line when none is left. */
+static struct cow_chunk *cow_take_queued(struct cow_volume *vol)
+{
+	struct cow_chunk *c;
+	unsigned long flags;
+
+	spin_lock_irqsave(&vol->lock, flags);
+	c = list_first_entry_or_null(&vol->fill_queue, struct cow_chunk, list);
+	if (c) {
+		list_del_init(&c->list);
+		c->state = CHUNK_FILLING;
+		vol->copies_in_flight++;
+	}
+	if (list_empty(&vol->fill_queue)) {
+		spin_lock(&ctl.fill_lock);
+		list_del_init(&vol->fill_node);
+		spin_unlock(&ctl.fill_lock);
+	}
+	spin_unlock_irqrestore(&vol->lock, flags);
+	return c;
+}
+
+/* MAP with a copy or zero fill: the chunk waits in its volume's fill queue. */
+static void cow_queue_fill(struct cow_chunk *c)
+{
+	struct cow_volume *vol = c->vol;
+
+	lockdep_assert_held(&vol->lock);
+	c->state = CHUNK_QUEUED;
+	list_add_tail(&c->list, &vol->fill_queue);
+	spin_lock(&ctl.fill_lock);
+	if (list_empty(&vol->fill_node))
+		list_add_tail(&vol->fill_node, &ctl.fill_vols);
+	spin_unlock(&ctl.fill_lock);
+	queue_work(cow_wq, &ctl.fill_work);
 }
 
 static void cow_copy_done(int read_err, unsigned long write_err, void *context)
@@ -699,8 +833,7 @@ static void cow_copy_done(int read_err, unsigned long write_err, void *context)
 	struct cow_volume *vol = c->vol;
 	unsigned long flags;
 
-	spin_lock_irqsave(&cow_lock, flags);
-	ctl.copies_running--;
+	spin_lock_irqsave(&vol->lock, flags);
 	vol->copies_in_flight--;
 	if (!read_err && !write_err) {
 		if (c->fill == DM_COW_FILL_ZERO)
@@ -709,7 +842,8 @@ static void cow_copy_done(int read_err, unsigned long write_err, void *context)
 			vol->copies++;
 	}
 	cow_fill_ended(c, (read_err || write_err) ? BLK_STS_IOERR : BLK_STS_OK);
-	spin_unlock_irqrestore(&cow_lock, flags);
+	spin_unlock_irqrestore(&vol->lock, flags);
+	cow_put_copy_slot();
 	queue_work(cow_wq, &ctl.fill_work);
 }
 
@@ -735,22 +869,15 @@ static void cow_start_copy(struct cow_chunk *c)
 /* Start queued copies while there are free slots. */
 static void cow_fill_work(struct work_struct *work)
 {
-	unsigned long flags;
+	struct cow_volume *vol;
 	struct cow_chunk *c;
 
-	for (;;) {
-		spin_lock_irqsave(&cow_lock, flags);
-		c = list_first_entry_or_null(&ctl.fill_queue, struct cow_chunk, list);
-		if (!c || ctl.copies_running >= max(1U, READ_ONCE(max_copies))) {
-			spin_unlock_irqrestore(&cow_lock, flags);
-			return;
-		}
-		list_del_init(&c->list);
-		c->state = CHUNK_FILLING;
-		ctl.copies_running++;
-		c->vol->copies_in_flight++;
-		spin_unlock_irqrestore(&cow_lock, flags);
-		cow_start_copy(c);
+	while ((vol = cow_get_copy_slot())) {
+		c = cow_take_queued(vol);
+		if (c)
+			cow_start_copy(c);
+		else
+			cow_put_copy_slot();
 	}
 }
 
@@ -758,14 +885,15 @@ static void cow_full_write_endio(struct bio *bio)
 {
 	struct cow_bio *pb = cow_unhook_bio(bio);
 	struct cow_chunk *c = pb->chunk;
+	struct cow_volume *vol = c->vol;
 	unsigned long flags;
 
-	spin_lock_irqsave(&cow_lock, flags);
+	spin_lock_irqsave(&vol->lock, flags);
 	bio_list_add(&c->done, bio);
 	if (!bio->bi_status)
-		c->vol->nocopy_fills++;
+		vol->nocopy_fills++;
 	cow_fill_ended(c, bio->bi_status);
-	spin_unlock_irqrestore(&cow_lock, flags);
+	spin_unlock_irqrestore(&vol->lock, flags);
 }
 
 /* FILL_NONE: take the whole-chunk write out of the queue; it is the fill. */
@@ -794,11 +922,11 @@ static void cow_place_deferred(struct cow_volume *vol, struct bio *bio)
 	bool submit = false, hooked = false;
 
 	for (;;) {
-		spin_lock_irqsave(&cow_lock, flags);
+		spin_lock_irqsave(&vol->lock, flags);
 		c = cow_lookup(vol, nr);
 		if (c || spare)
 			break;
-		spin_unlock_irqrestore(&cow_lock, flags);
+		spin_unlock_irqrestore(&vol->lock, flags);
 		spare = mempool_alloc(cow_chunk_pool, GFP_NOIO);
 	}
 	if (!c) {
@@ -812,7 +940,7 @@ static void cow_place_deferred(struct cow_volume *vol, struct bio *bio)
 	} else {
 		cow_chunk_add_write(c, bio);
 	}
-	spin_unlock_irqrestore(&cow_lock, flags);
+	spin_unlock_irqrestore(&vol->lock, flags);
 
 	if (spare)
 		mempool_free(spare, cow_chunk_pool);
@@ -829,20 +957,20 @@ static void cow_volume_work(struct work_struct *work)
 	struct bio *bio;
 
 	for (;;) {
-		spin_lock_irqsave(&cow_lock, flags);
+		spin_lock_irqsave(&vol->lock, flags);
 		c = list_first_entry_or_null(&vol->fill_done, struct cow_chunk, list);
 		if (c)
 			list_del_init(&c->list);
-		spin_unlock_irqrestore(&cow_lock, flags);
+		spin_unlock_irqrestore(&vol->lock, flags);
 		if (!c)
 			break;
 		cow_fill_finished(c);
 	}
 
-	spin_lock_irqsave(&cow_lock, flags);
+	spin_lock_irqsave(&vol->lock, flags);
 	bios = vol->deferred;
 	bio_list_init(&vol->deferred);
-	spin_unlock_irqrestore(&cow_lock, flags);
+	spin_unlock_irqrestore(&vol->lock, flags);
 	while ((bio = bio_list_pop(&bios)))
 		cow_place_deferred(vol, bio);
 }
@@ -856,11 +984,11 @@ static int cow_map_write(struct cow_volume *vol, struct bio *bio)
 	unsigned long flags;
 	bool hooked;
 
-	spin_lock_irqsave(&cow_lock, flags);
+	spin_lock_irqsave(&vol->lock, flags);
 	c = cow_lookup(vol, nr);
 	if (c && c->state == CHUNK_FILLED) {
 		cow_issue_to_filled(c, bio, &hooked);
-		spin_unlock_irqrestore(&cow_lock, flags);
+		spin_unlock_irqrestore(&vol->lock, flags);
 		if (!hooked)
 			return DM_MAPIO_REMAPPED;
 		submit_bio_noacct(bio);
@@ -873,7 +1001,7 @@ static int cow_map_write(struct cow_volume *vol, struct bio *bio)
 		bio_list_add(&vol->deferred, bio);
 		queue_work(cow_wq, &vol->work);
 	}
-	spin_unlock_irqrestore(&cow_lock, flags);
+	spin_unlock_irqrestore(&vol->lock, flags);
 	return DM_MAPIO_SUBMITTED;
 }
 
@@ -885,12 +1013,12 @@ static bool cow_filled_sector(struct cow_volume *vol, struct bio *bio,
 	unsigned long flags;
 	bool filled;
 
-	spin_lock_irqsave(&cow_lock, flags);
+	spin_lock_irqsave(&vol->lock, flags);
 	c = cow_lookup(vol, cow_chunk_of(vol, bio->bi_iter.bi_sector));
 	filled = c && c->state == CHUNK_FILLED;
 	if (filled)
 		*cow_sector = c->cow_sector;
-	spin_unlock_irqrestore(&cow_lock, flags);
+	spin_unlock_irqrestore(&vol->lock, flags);
 	return filled;
 }
 
@@ -908,9 +1036,9 @@ static int cow_map(struct dm_target *ti, struct bio *bio)
 	pb->flush_seq = 0;
 
 	if (bio->bi_opf & REQ_PREFLUSH) {
-		spin_lock_irqsave(&cow_lock, flags);
+		spin_lock_irqsave(&vol->lock, flags);
 		cow_queue_flush(vol, bio, vol->fill_seq);
-		spin_unlock_irqrestore(&cow_lock, flags);
+		spin_unlock_irqrestore(&vol->lock, flags);
 		return DM_MAPIO_SUBMITTED;
 	}
 
@@ -955,30 +1083,37 @@ static struct cow_volume *cow_find_volume_by_ident(const char *ident)
 	return NULL;
 }
 
-static struct cow_volume *cow_find_volume_by_id(u32 id)
+/* A reference for a control message's handler; NULL if the id is not live. */
+static struct cow_volume *cow_get_volume(u32 id)
 {
 	struct cow_volume *vol;
 
-	lockdep_assert_held(&cow_volumes_lock);
-	list_for_each_entry(vol, &cow_volumes, node)
-		if (vol->id == id)
-			return vol;
-	return NULL;
+	rcu_read_lock();
+	vol = xa_load(&cow_volume_ids, id);
+	if (vol && !refcount_inc_not_zero(&vol->users))
+		vol = NULL;
+	rcu_read_unlock();
+	return vol;
 }
 
-static struct cow_volume *cow_create_volume(const char *ident,
-					    struct dm_dev *base,
-					    struct dm_dev *cow, u32 chunk_sectors)
+static void cow_put_volume(struct cow_volume *vol)
 {
-	struct cow_volume *vol;
-	unsigned long flags;
+	if (refcount_dec_and_test(&vol->users))
+		wake_up_var(&vol->users);
+}
 
-	lockdep_assert_held(&cow_volumes_lock);
-	vol = kzalloc(sizeof(*vol), GFP_KERNEL);
+/* Allocated before the volume mutex is taken: nothing allocates under it. */
+static struct cow_volume *cow_alloc_volume(const char *ident,
+					   struct dm_dev *base,
+					   struct dm_dev *cow, u32 chunk_sectors)
+{
+	struct cow_volume *vol = kzalloc(sizeof(*vol), GFP_KERNEL);
+
 	if (!vol)
 		return NULL;
+	refcount_set(&vol->users, 1);
+	mutex_init(&vol->targets_lock);
 	INIT_LIST_HEAD(&vol->targets);
-	vol->id = cow_next_volume_id++;
 	strscpy(vol->ident, ident, sizeof(vol->ident));
 	vol->base_dev = base->bdev->bd_dev;
 	vol->cow_dev = cow->bdev->bd_dev;
@@ -988,49 +1123,75 @@ static struct cow_volume *cow_create_volume(const char *ident,
 	vol->chunk_sectors = chunk_sectors;
 	vol->chunk_shift = ilog2(chunk_sectors);
 	vol->nr_chunks = DIV_ROUND_UP_ULL(vol->volume_sectors, chunk_sectors);
+	spin_lock_init(&vol->lock);
 	vol->chunks = RB_ROOT;
 	INIT_LIST_HEAD(&vol->faulted);
 	INIT_LIST_HEAD(&vol->uncommitted);
 	INIT_LIST_HEAD(&vol->granted);
+	INIT_LIST_HEAD(&vol->fill_queue);
 	INIT_LIST_HEAD(&vol->fill_done);
 	bio_list_init(&vol->deferred);
 	bio_list_init(&vol->flushes);
 	bio_list_init(&vol->flush_waiters);
 	cow_out_init(&vol->out_volume, DM_COW_MSG_VOLUME);
 	cow_out_init(&vol->out_flush, DM_COW_MSG_FLUSH);
+	INIT_LIST_HEAD(&vol->fill_node);
 	INIT_WORK(&vol->work, cow_volume_work);
 	INIT_WORK(&vol->flush_work, cow_flush_work);
 	init_waitqueue_head(&vol->commit_wait);
-
-	spin_lock_irqsave(&cow_lock, flags);
-	list_add_tail(&vol->node, &cow_volumes);
-	vol->announced = ctl.state == CTL_ATTACHED;
-	cow_queue_out(&vol->out_volume, DM_COW_MSG_VOLUME);
-	spin_unlock_irqrestore(&cow_lock, flags);
 	return vol;
 }
 
-static void cow_destroy_volume(struct cow_volume *vol)
+/*
+ * Give the volume its id and announce it. The xarray may need a node: the
+ * allocation must not recurse into I/O while the volume mutex is held.
+ */
+static int cow_publish_volume(struct cow_volume *vol)
 {
-	struct cow_gone *gone = kzalloc(sizeof(*gone), GFP_KERNEL);
-	struct bio_list orphans = BIO_EMPTY_LIST;
-	struct cow_chunk *c;
-	struct rb_node *n;
+	unsigned int noio = memalloc_noio_save();
 	unsigned long flags;
-	unsigned int i;
+	int r;
 
 	lockdep_assert_held(&cow_volumes_lock);
-	cancel_work_sync(&vol->work);
-	cancel_work_sync(&vol->flush_work);
+	r = xa_alloc_cyclic(&cow_volume_ids, &vol->id, vol, xa_limit_32b,
+			    &cow_next_volume_id, GFP_KERNEL);
+	memalloc_noio_restore(noio);
+	if (r < 0)
+		return r;
+	list_add_tail(&vol->node, &cow_volumes);
+	spin_lock_irqsave(&vol->lock, flags);
+	/* No replay runs: HELLO holds the volume mutex through it. */
+	vol->stage = READ_ONCE(ctl.state) == CTL_ATTACHED ? STAGE_LIVE : STAGE_NONE;
+	cow_queue_out(&vol->out_volume, DM_COW_MSG_VOLUME);
+	spin_unlock_irqrestore(&vol->lock, flags);
+	return 0;
+}
 
-	spin_lock_irqsave(&cow_lock, flags);
+/* No control message handler holds the volume once this returns. */
+static void cow_unpublish_volume(struct cow_volume *vol)
+{
+	lockdep_assert_held(&cow_volumes_lock);
 	list_del(&vol->node);
-	/*
-	 * Only chunks on these lists can have a message queued. Granted ones
-	 * also leave the global fill queue, so that no copy can start on them
-	 * while the chunks are freed below with the lock dropped (no bio is
-	 * left, so none should be queued for a fill anyway).
-	 */
+	xa_erase(&cow_volume_ids, vol->id);
+	cow_put_volume(vol);
+	wait_var_event(&vol->users, !refcount_read(&vol->users));
+}
+
+/*
+ * Unqueue the volume's messages and take it out of the fill line; a daemon
+ * that was told about the volume learns it is gone (@gone, if not NULL, is
+ * used for that and then owned by the queue). Returns the bios left, none
+ * expected: no table uses the volume.
+ */
+static bool cow_detach_volume(struct cow_volume *vol, struct cow_gone *gone,
+			      struct bio_list *orphans)
+{
+	struct cow_chunk *c;
+	unsigned long flags;
+	bool gone_used = false;
+
+	spin_lock_irqsave(&vol->lock, flags);
+	/* Only chunks on these lists can have a message queued. */
 	list_for_each_entry(c, &vol->faulted, list)
 		cow_unqueue_out(&c->out);
 	list_for_each_entry(c, &vol->uncommitted, list)
@@ -1040,29 +1201,54 @@ static void cow_destroy_volume(struct cow_volume *vol)
 		if (c->state == CHUNK_QUEUED)
 			list_del_init(&c->list);
 	}
-	/* A daemon that was told about the volume learns it is gone. */
-	if (gone && vol->announced && list_empty(&vol->out_volume.node) &&
+	spin_lock(&ctl.fill_lock);
+	list_del_init(&vol->fill_node);
+	spin_unlock(&ctl.fill_lock);
+
+	spin_lock(&ctl.lock);
+	if (gone && vol->stage >= STAGE_VOLUME && list_empty(&vol->out_volume.node) &&
 	    ctl.state == CTL_ATTACHED) {
 		cow_out_init(&gone->out, DM_COW_MSG_VOLUME_GONE);
 		gone->id = vol->id;
 		strscpy(gone->ident, vol->ident, sizeof(gone->ident));
-		cow_queue_out(&gone->out, DM_COW_MSG_VOLUME_GONE);
-		gone = NULL;
+		__cow_queue_out(&gone->out, DM_COW_MSG_VOLUME_GONE);
+		gone_used = true;
 	}
-	cow_unqueue_out(&vol->out_volume);
-	cow_unqueue_out(&vol->out_flush);
-	bio_list_merge(&orphans, &vol->deferred);
-	bio_list_merge(&orphans, &vol->flushes);
-	bio_list_merge(&orphans, &vol->flush_waiters);
-	spin_unlock_irqrestore(&cow_lock, flags);
+	list_del_init(&vol->out_volume.node);
+	list_del_init(&vol->out_flush.node);
+	spin_unlock(&ctl.lock);
+
+	bio_list_merge(orphans, &vol->deferred);
+	bio_list_merge(orphans, &vol->flushes);
+	bio_list_merge(orphans, &vol->flush_waiters);
+	spin_unlock_irqrestore(&vol->lock, flags);
+	return gone_used;
+}
+
+static void cow_destroy_volume(struct cow_volume *vol, struct cow_gone *gone)
+{
+	struct bio_list orphans = BIO_EMPTY_LIST;
+	struct cow_chunk *c;
+	struct rb_node *n;
+	unsigned long flags;
+	unsigned int i;
+
+	lockdep_assert_held(&cow_volumes_lock);
+	cow_unpublish_volume(vol);
+	cancel_work_sync(&vol->work);
+	cancel_work_sync(&vol->flush_work);
+	if (cow_detach_volume(vol, gone, &orphans))
+		gone = NULL;
+	/* The fill worker may still hold the volume it took from the line. */
+	flush_work(&ctl.fill_work);
 
 	/*
-	 * Nothing can reach the volume's chunks any more (off the volume list,
-	 * no message queued, no table), so free them in batches, with
-	 * interrupts back on and a chance to reschedule in between.
+	 * Nothing can reach the volume's chunks any more (not findable, no
+	 * message queued, no table), so free them in batches, with interrupts
+	 * back on and a chance to reschedule in between.
 	 */
 	do {
-		spin_lock_irqsave(&cow_lock, flags);
+		spin_lock_irqsave(&vol->lock, flags);
 		for (i = 0; i < COW_FREE_BATCH && (n = rb_first(&vol->chunks)); i++) {
 			c = rb_entry(n, struct cow_chunk, node);
 			/* No table uses the volume, so no bio can be left; be safe. */
@@ -1072,14 +1258,16 @@ static void cow_destroy_volume(struct cow_volume *vol)
 			cow_erase(c);
 			mempool_free(c, cow_chunk_pool);
 		}
-		spin_unlock_irqrestore(&cow_lock, flags);
+		spin_unlock_irqrestore(&vol->lock, flags);
 		cond_resched();
 	} while (n);
 
 	kfree(gone);
 	cow_end_bios(&orphans, BLK_STS_IOERR);
 	kvfree(vol->forgotten);
-	kfree(vol);
+	mutex_destroy(&vol->targets_lock);
+	/* A lookup that raced the erase may still read vol->users. */
+	kfree_rcu(vol, rcu);
 }
 
 /* ---------------------------------------------------------------- target */
@@ -1180,53 +1368,86 @@ static bool cow_covers_forgotten(struct cow_volume *vol, struct cow_target *ct)
 	u64 first = cow_chunk_of(vol, ct->begin);
 	u64 end = cow_chunk_of(vol, ct->begin + ct->len - 1) + 1;
 
-	lockdep_assert_held(&cow_volumes_lock);
+	lockdep_assert_held(&vol->targets_lock);
 	return vol->forgotten && find_next_bit(vol->forgotten, end, first) < end;
+}
+
+static int cow_check_same_volume(struct dm_target *ti, struct cow_volume *vol,
+				 struct cow_target *ct, u32 chunk_sectors)
+{
+	if (vol->base_dev != ct->base->bdev->bd_dev ||
+	    vol->cow_dev != ct->cow->bdev->bd_dev) {
+		ti->error = "ident already in use with other base or CoW device";
+		return -EINVAL;
+	}
+	if (vol->chunk_sectors != chunk_sectors) {
+		ti->error = "ident already in use with another chunk_sectors";
+		return -EINVAL;
+	}
+	if (vol->volume_sectors != bdev_nr_sectors(ct->base->bdev)) {
+		ti->error = "base_dev changed size since the volume was created";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Register the segment's range, unless it covers a forgotten chunk. */
+static int cow_add_target(struct dm_target *ti, struct cow_volume *vol,
+			  struct cow_target *ct)
+{
+	int r = 0;
+
+	mutex_lock(&vol->targets_lock);
+	if (cow_covers_forgotten(vol, ct)) {
+		ti->error = "segment covers chunks already moved to linear segments and forgotten: load the daemon's current table, not an older one";
+		r = -EINVAL;
+	} else {
+		list_add_tail(&ct->node, &vol->targets);
+	}
+	mutex_unlock(&vol->targets_lock);
+	return r;
 }
 
 static int cow_attach_volume(struct dm_target *ti, struct cow_target *ct,
 			     const char *ident, u32 chunk_sectors)
 {
-	struct cow_volume *vol;
-	int r = -EINVAL;
+	struct cow_volume *fresh, *vol;
+	int r;
 
+	fresh = cow_alloc_volume(ident, ct->base, ct->cow, chunk_sectors);
+	if (!fresh) {
+		ti->error = "Cannot allocate volume";
+		return -ENOMEM;
+	}
 	mutex_lock(&cow_volumes_lock);
 	vol = cow_find_volume_by_ident(ident);
 	if (vol) {
-		if (vol->base_dev != ct->base->bdev->bd_dev ||
-		    vol->cow_dev != ct->cow->bdev->bd_dev) {
-			ti->error = "ident already in use with other base or CoW device";
-			goto fail;
-		}
-		if (vol->chunk_sectors != chunk_sectors) {
-			ti->error = "ident already in use with another chunk_sectors";
-			goto fail;
-		}
-		if (vol->volume_sectors != bdev_nr_sectors(ct->base->bdev)) {
-			ti->error = "base_dev changed size since the volume was created";
-			goto fail;
-		}
-		if (cow_covers_forgotten(vol, ct)) {
-			ti->error = "segment covers chunks already moved to linear segments and forgotten: load the daemon's current table, not an older one";
-			goto fail;
-		}
+		r = cow_check_same_volume(ti, vol, ct, chunk_sectors);
+		if (!r)
+			r = cow_add_target(ti, vol, ct);
+		if (r)
+			goto out;
 	} else {
-		vol = cow_create_volume(ident, ct->base, ct->cow, chunk_sectors);
-		if (!vol) {
-			ti->error = "Cannot allocate volume";
-			r = -ENOMEM;
-			goto fail;
+		/* Not findable yet: its first target needs no lock. */
+		list_add_tail(&ct->node, &fresh->targets);
+		r = cow_publish_volume(fresh);
+		if (r) {
+			ti->error = "Cannot allocate volume id";
+			goto out;
 		}
+		vol = fresh;
+		fresh = NULL;
 	}
 	/* A dying volume is revived: its closers stop waiting, this target owns it. */
 	if (!vol->refs++)
 		wake_up_all(&vol->commit_wait);
 	ct->vol = vol;
-	list_add_tail(&ct->node, &vol->targets);
+out:
 	mutex_unlock(&cow_volumes_lock);
-	return 0;
-fail:
-	mutex_unlock(&cow_volumes_lock);
+	if (fresh) {
+		mutex_destroy(&fresh->targets_lock);
+		kfree(fresh);
+	}
 	return r;
 }
 
@@ -1321,10 +1542,10 @@ static void cow_commit_before_destroy(struct cow_volume *vol)
 		return;
 	}
 	for (;;) {
-		spin_lock_irqsave(&cow_lock, flags);
+		spin_lock_irqsave(&vol->lock, flags);
 		if (vol->filled_uncommitted)
 			cow_send_flush(vol, vol->fill_seq);
-		spin_unlock_irqrestore(&cow_lock, flags);
+		spin_unlock_irqrestore(&vol->lock, flags);
 
 		timeout = READ_ONCE(detach_timeout);
 		left = HZ;
@@ -1348,16 +1569,19 @@ static void cow_dtr(struct dm_target *ti)
 {
 	struct cow_target *ct = ti->private;
 	struct cow_volume *vol = ct->vol;
+	struct cow_gone *gone;
 	unsigned long flags;
 	u64 left;
 
+	mutex_lock(&vol->targets_lock);
+	list_del(&ct->node);
+	mutex_unlock(&vol->targets_lock);
 	/*
 	 * Drop the reference first: of two dtrs racing (an old table destroyed
 	 * after a resume, a remove of another table), exactly the one that
 	 * reaches zero waits for the commits.
 	 */
 	mutex_lock(&cow_volumes_lock);
-	list_del(&ct->node);
 	if (--vol->refs) {
 		mutex_unlock(&cow_volumes_lock);
 		goto out;
@@ -1365,20 +1589,24 @@ static void cow_dtr(struct dm_target *ti)
 	vol->closers++;
 	mutex_unlock(&cow_volumes_lock);
 
-	/* Without the mutex: the daemon's COMMITTED needs it. */
+	/* Without the mutex: a new target of the volume revives it meanwhile. */
 	cow_commit_before_destroy(vol);
 
+	/* Not allocated under the mutex; VOLUME_GONE needs it if this dtr frees. */
+	gone = kzalloc(sizeof(*gone), GFP_KERNEL);
 	mutex_lock(&cow_volumes_lock);
 	if (!--vol->closers && !vol->refs) {
-		spin_lock_irqsave(&cow_lock, flags);
+		spin_lock_irqsave(&vol->lock, flags);
 		left = vol->filled_uncommitted;
-		spin_unlock_irqrestore(&cow_lock, flags);
+		spin_unlock_irqrestore(&vol->lock, flags);
 		if (left)
 			DMERR("volume %s: removed with %llu filled chunks the daemon did not commit",
 			      vol->ident, left);
-		cow_destroy_volume(vol);
+		cow_destroy_volume(vol, gone);
+		gone = NULL;
 	}
 	mutex_unlock(&cow_volumes_lock);
+	kfree(gone);
 out:
 	dm_put_device(ti, ct->cow);
 	dm_put_device(ti, ct->base);
@@ -1397,8 +1625,8 @@ static void cow_status(struct dm_target *ti, status_type_t type,
 
 	switch (type) {
 	case STATUSTYPE_INFO:
-		spin_lock_irqsave(&cow_lock, flags);
-		attached = ctl.state == CTL_ATTACHED;
+		attached = READ_ONCE(ctl.state) == CTL_ATTACHED;
+		spin_lock_irqsave(&vol->lock, flags);
 		s[0] = vol->filled_uncommitted;
 		s[1] = vol->faults_pending;
 		s[2] = vol->copies_in_flight;
@@ -1406,7 +1634,7 @@ static void cow_status(struct dm_target *ti, status_type_t type,
 		s[4] = vol->nocopy_fills;
 		s[5] = vol->zero_fills;
 		s[6] = vol->errors;
-		spin_unlock_irqrestore(&cow_lock, flags);
+		spin_unlock_irqrestore(&vol->lock, flags);
 		DMEMIT("%s %s filled_uncommitted=%llu faults_pending=%llu copies_in_flight=%llu copies=%llu nocopy_fills=%llu zero_fills=%llu errors=%llu",
 		       vol->ident, attached ? "attached" : "detached",
 		       s[0], s[1], s[2], s[3], s[4], s[5], s[6]);
@@ -1467,14 +1695,16 @@ static struct target_type cow_target = {
 /* ---------------------------------------------------------------- detach */
 
 /* Has a waiter that began at @since waited @timeout jiffies with no daemon? */
-static bool cow_waited_out(unsigned long since, unsigned long timeout)
+static bool cow_waited_out(unsigned long since, unsigned long detached_since,
+			   unsigned long timeout)
 {
-	unsigned long from = time_after(since, ctl.detached_since) ? since : ctl.detached_since;
+	unsigned long from = time_after(since, detached_since) ? since : detached_since;
 
 	return time_after_eq(jiffies, from + timeout);
 }
 
-static void cow_expire_volume(struct cow_volume *vol, unsigned long timeout)
+static void cow_expire_volume(struct cow_volume *vol, unsigned long detached_since,
+			      unsigned long timeout)
 {
 	struct bio_list failed = BIO_EMPTY_LIST, keep = BIO_EMPTY_LIST;
 	unsigned int writes = 0, nflushes = 0;
@@ -1482,9 +1712,9 @@ static void cow_expire_volume(struct cow_volume *vol, unsigned long timeout)
 	unsigned long flags;
 	struct bio *bio;
 
-	spin_lock_irqsave(&cow_lock, flags);
+	spin_lock_irqsave(&vol->lock, flags);
 	list_for_each_entry_safe(c, tmp, &vol->faulted, list) {
-		if (!cow_waited_out(c->since, timeout))
+		if (!cow_waited_out(c->since, detached_since, timeout))
 			break;
 		writes += bio_list_size(&c->queued);
 		bio_list_merge(&failed, &c->queued);
@@ -1494,7 +1724,7 @@ static void cow_expire_volume(struct cow_volume *vol, unsigned long timeout)
 	while ((bio = bio_list_pop(&vol->flush_waiters))) {
 		struct cow_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
 
-		if (cow_waited_out(pb->since, timeout)) {
+		if (cow_waited_out(pb->since, detached_since, timeout)) {
 			bio_list_add(&failed, bio);
 			nflushes++;
 		} else {
@@ -1503,7 +1733,7 @@ static void cow_expire_volume(struct cow_volume *vol, unsigned long timeout)
 	}
 	vol->flush_waiters = keep;
 	vol->errors += writes + nflushes;
-	spin_unlock_irqrestore(&cow_lock, flags);
+	spin_unlock_irqrestore(&vol->lock, flags);
 
 	if (writes || nflushes)
 		DMERR("volume %s: no daemon attached for %u s: failing %u queued writes and %u flushes with EIO",
@@ -1515,21 +1745,30 @@ static void cow_expire_volume(struct cow_volume *vol, unsigned long timeout)
 static void cow_expire_work(struct work_struct *work)
 {
 	unsigned int timeout = READ_ONCE(detach_timeout);
+	unsigned long flags, detached_since, id;
 	struct cow_volume *vol;
-	unsigned long flags;
 	bool attached;
 
-	mutex_lock(&cow_volumes_lock);
-	spin_lock_irqsave(&cow_lock, flags);
+	spin_lock_irqsave(&ctl.lock, flags);
 	attached = ctl.state == CTL_ATTACHED;
-	spin_unlock_irqrestore(&cow_lock, flags);
-	if (!attached) {
-		if (timeout)
-			list_for_each_entry(vol, &cow_volumes, node)
-				cow_expire_volume(vol, (unsigned long)timeout * HZ);
-		queue_delayed_work(cow_wq, &ctl.expire_work, HZ);
+	detached_since = ctl.detached_since;
+	spin_unlock_irqrestore(&ctl.lock, flags);
+	if (attached)
+		return;
+	if (timeout) {
+		/* Each volume held by a reference, not by the volume mutex. */
+		rcu_read_lock();
+		xa_for_each(&cow_volume_ids, id, vol) {
+			if (!refcount_inc_not_zero(&vol->users))
+				continue;
+			rcu_read_unlock();
+			cow_expire_volume(vol, detached_since, (unsigned long)timeout * HZ);
+			cow_put_volume(vol);
+			rcu_read_lock();
+		}
+		rcu_read_unlock();
 	}
-	mutex_unlock(&cow_volumes_lock);
+	queue_delayed_work(cow_wq, &ctl.expire_work, HZ);
 }
 
 /* ---------------------------------------------------------------- control: read */
@@ -1578,7 +1817,8 @@ static void cow_format(struct cow_out *o, struct dm_cow_msg *m)
 		m->chunk.chunk = cpu_to_le64(c->nr);
 		if (o->type == DM_COW_MSG_FAULT) {
 			m->seq = cpu_to_le64(c->fault_seq);
-			m->chunk.flags = cpu_to_le32(c->full_write ? DM_COW_FAULT_FULL_WRITE : 0);
+			m->chunk.flags = cpu_to_le32(READ_ONCE(c->full_write) ?
+						     DM_COW_FAULT_FULL_WRITE : 0);
 		} else {
 			m->seq = cpu_to_le64(o->type == DM_COW_MSG_FILLED ? c->fill_seq : 0);
 			m->chunk.cow_sector = cpu_to_le64(c->cow_sector);
@@ -1599,7 +1839,7 @@ static size_t cow_pop_out(struct dm_cow_msg *msgs, size_t max)
 	unsigned long flags;
 	size_t n;
 
-	spin_lock_irqsave(&cow_lock, flags);
+	spin_lock_irqsave(&ctl.lock, flags);
 	n = min_t(size_t, max, ctl.nr_pushback);
 	memcpy(msgs, ctl.pushback, n * sizeof(*msgs));
 	memmove(ctl.pushback, ctl.pushback + n, (ctl.nr_pushback - n) * sizeof(*msgs));
@@ -1612,7 +1852,7 @@ static size_t cow_pop_out(struct dm_cow_msg *msgs, size_t max)
 		if (o->type == DM_COW_MSG_VOLUME_GONE)
 			kfree(container_of(o, struct cow_gone, out));
 	}
-	spin_unlock_irqrestore(&cow_lock, flags);
+	spin_unlock_irqrestore(&ctl.lock, flags);
 	return n;
 }
 
@@ -1626,13 +1866,13 @@ static void cow_push_back(const struct dm_cow_msg *msgs, size_t n)
 {
 	unsigned long flags;
 
-	spin_lock_irqsave(&cow_lock, flags);
+	spin_lock_irqsave(&ctl.lock, flags);
 	if (!WARN_ON_ONCE(ctl.nr_pushback + n > COW_READ_BATCH)) {
 		memmove(ctl.pushback + n, ctl.pushback, ctl.nr_pushback * sizeof(*msgs));
 		memcpy(ctl.pushback, msgs, n * sizeof(*msgs));
 		WRITE_ONCE(ctl.nr_pushback, ctl.nr_pushback + n);
 	}
-	spin_unlock_irqrestore(&cow_lock, flags);
+	spin_unlock_irqrestore(&ctl.lock, flags);
 }
 
 /*
@@ -1694,10 +1934,10 @@ static __poll_t cow_ctl_poll(struct file *file, poll_table *wait)
 	unsigned long flags;
 
 	poll_wait(file, &ctl.wait, wait);
-	spin_lock_irqsave(&cow_lock, flags);
+	spin_lock_irqsave(&ctl.lock, flags);
 	if (cow_out_pending())
 		mask |= EPOLLIN | EPOLLRDNORM;
-	spin_unlock_irqrestore(&cow_lock, flags);
+	spin_unlock_irqrestore(&ctl.lock, flags);
 	return mask;
 }
 
@@ -1728,51 +1968,111 @@ static bool cow_payload_zero_after(const struct dm_cow_msg *m, size_t used)
 	return !memchr_inv(m->payload + used, 0, sizeof(m->payload) - used);
 }
 
+/*
+ * The replay walks each volume's lists of chunks that get a message, never
+ * the tree (committed remaps can be millions), one volume's lock at a time.
+ */
+static void cow_replay_volume(struct cow_volume *vol)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&vol->lock, flags);
+	vol->stage = STAGE_VOLUME;
+	cow_queue_out(&vol->out_volume, DM_COW_MSG_VOLUME);
+	spin_unlock_irqrestore(&vol->lock, flags);
+}
+
+static void cow_replay_remaps(struct cow_volume *vol)
+{
+	struct cow_chunk *c;
+	unsigned long flags;
+
+	spin_lock_irqsave(&vol->lock, flags);
+	vol->stage = STAGE_REMAPS;
+	list_for_each_entry(c, &vol->uncommitted, list)
+		cow_queue_out(&c->out, DM_COW_MSG_FILLED);
+	list_for_each_entry(c, &vol->granted, granted)
+		cow_queue_out(&c->out, DM_COW_MSG_GRANTED);
+	spin_unlock_irqrestore(&vol->lock, flags);
+}
+
+static void cow_replay_faults(struct cow_volume *vol)
+{
+	struct cow_chunk *c;
+	unsigned long flags;
+
+	spin_lock_irqsave(&vol->lock, flags);
+	vol->stage = STAGE_LIVE;
+	list_for_each_entry(c, &vol->faulted, list)
+		cow_queue_out(&c->out, DM_COW_MSG_FAULT);
+	spin_unlock_irqrestore(&vol->lock, flags);
+}
+
+/* Flushes that waited while detached still need their commits. */
+static void cow_replay_flushes(struct cow_volume *vol)
+{
+	unsigned long flags;
+	struct bio *bio;
+	u64 need = 0;
+
+	spin_lock_irqsave(&vol->lock, flags);
+	bio_list_for_each(bio, &vol->flush_waiters) {
+		struct cow_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
+
+		need = max(need, pb->flush_seq);
+	}
+	if (need)
+		cow_send_flush(vol, need);
+	spin_unlock_irqrestore(&vol->lock, flags);
+}
+
+#define cow_for_each_volume(vol, step) do {			\
+	list_for_each_entry(vol, &cow_volumes, node) {		\
+		step(vol);					\
+		cond_resched();					\
+	}							\
+} while (0)
+
 /* Queue the replay for a daemon that just said HELLO. */
 static void cow_replay(void)
 {
 	struct cow_volume *vol;
-	struct cow_chunk *c;
 
-	/*
-	 * Interrupts are off: walk only the lists of chunks that get a message,
-	 * never the whole tree (committed remaps can be millions).
-	 */
 	lockdep_assert_held(&cow_volumes_lock);
-	lockdep_assert_held(&cow_lock);
-	list_for_each_entry(vol, &cow_volumes, node) {
-		vol->announced = true;
-		cow_queue_out(&vol->out_volume, DM_COW_MSG_VOLUME);
-	}
-	list_for_each_entry(vol, &cow_volumes, node) {
-		list_for_each_entry(c, &vol->uncommitted, list)
-			cow_queue_out(&c->out, DM_COW_MSG_FILLED);
-		list_for_each_entry(c, &vol->granted, granted)
-			cow_queue_out(&c->out, DM_COW_MSG_GRANTED);
-	}
-	list_for_each_entry(vol, &cow_volumes, node)
-		list_for_each_entry(c, &vol->faulted, list)
-			cow_queue_out(&c->out, DM_COW_MSG_FAULT);
+	cow_for_each_volume(vol, cow_replay_volume);
+	cow_for_each_volume(vol, cow_replay_remaps);
+	cow_for_each_volume(vol, cow_replay_faults);
 	cow_queue_out(&ctl.out_replay_done, DM_COW_MSG_REPLAY_DONE);
-	/* Flushes that waited while detached still need their commits. */
-	list_for_each_entry(vol, &cow_volumes, node) {
-		struct bio *bio;
-		u64 need = 0;
+	cow_for_each_volume(vol, cow_replay_flushes);
+}
 
-		bio_list_for_each(bio, &vol->flush_waiters) {
-			struct cow_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
+static void cow_unannounce(struct cow_volume *vol)
+{
+	unsigned long flags;
 
-			need = max(need, pb->flush_seq);
-		}
-		if (need)
-			cow_send_flush(vol, need);
-	}
+	spin_lock_irqsave(&vol->lock, flags);
+	vol->stage = STAGE_NONE;
+	spin_unlock_irqrestore(&vol->lock, flags);
+}
+
+/* HELLO_WAIT -> ATTACHED; false if the daemon is not waiting for it. */
+static bool cow_attach_daemon(void)
+{
+	unsigned long flags;
+	bool ok;
+
+	spin_lock_irqsave(&ctl.lock, flags);
+	ok = ctl.state == CTL_HELLO_WAIT;
+	if (ok)
+		WRITE_ONCE(ctl.state, CTL_ATTACHED);
+	spin_unlock_irqrestore(&ctl.lock, flags);
+	return ok;
 }
 
 static int cow_handle_hello(const struct dm_cow_msg *m)
 {
 	u32 version = le32_to_cpu(m->hello.version);
-	unsigned long flags;
+	struct cow_volume *vol;
 
 	if (le32_to_cpu(m->type) != DM_COW_MSG_HELLO) {
 		DMWARN_LIMIT("daemon sent type %u before HELLO; refusing",
@@ -1790,16 +2090,19 @@ static int cow_handle_hello(const struct dm_cow_msg *m)
 		return cow_reject(m, "bad HELLO fields (msg_size must be %u, the rest zero)",
 				  DM_COW_MSG_SIZE);
 
+	/* The mutex keeps the volume set still and HELLOs one at a time. */
 	mutex_lock(&cow_volumes_lock);
-	spin_lock_irqsave(&cow_lock, flags);
-	if (ctl.state != CTL_HELLO_WAIT) {
-		spin_unlock_irqrestore(&cow_lock, flags);
+	if (READ_ONCE(ctl.state) != CTL_HELLO_WAIT) {
 		mutex_unlock(&cow_volumes_lock);
 		return cow_reject(m, "HELLO after the handshake");
 	}
-	ctl.state = CTL_ATTACHED;
+	/* Nothing goes out live for a volume until the replay reached it. */
+	cow_for_each_volume(vol, cow_unannounce);
+	if (!cow_attach_daemon()) {
+		mutex_unlock(&cow_volumes_lock);
+		return cow_reject(m, "HELLO after the handshake");
+	}
 	cow_replay();
-	spin_unlock_irqrestore(&cow_lock, flags);
 	mutex_unlock(&cow_volumes_lock);
 	DMINFO("daemon attached (protocol version %u)", version);
 	return 0;
@@ -1827,20 +2130,20 @@ static int cow_handle_map(struct cow_volume *vol, const struct dm_cow_msg *m)
 		return cow_reject(m, "cow_sector %llu + %u beyond the CoW device's %llu sectors",
 				  cow_sector, vol->chunk_sectors, (u64)cow_size);
 
-	spin_lock_irqsave(&cow_lock, flags);
+	spin_lock_irqsave(&vol->lock, flags);
 	c = cow_lookup(vol, nr);
 	if (!c || c->state != CHUNK_FAULTED || c->fault_seq != seq) {
-		spin_unlock_irqrestore(&cow_lock, flags);
+		spin_unlock_irqrestore(&vol->lock, flags);
 		return cow_reject(m, "no unanswered fault seq %llu for chunk %llu", seq, nr);
 	}
 	if (fill == DM_COW_FILL_NONE && !c->full_write) {
-		spin_unlock_irqrestore(&cow_lock, flags);
+		spin_unlock_irqrestore(&vol->lock, flags);
 		return cow_reject(m, "FILL_NONE for chunk %llu without a full-chunk write", nr);
 	}
 	if (fill == DM_COW_FILL_NONE) {
 		full = cow_take_full_write(c);
 		if (!full) {
-			spin_unlock_irqrestore(&cow_lock, flags);
+			spin_unlock_irqrestore(&vol->lock, flags);
 			return cow_reject(m, "no full-chunk write queued on chunk %llu", nr);
 		}
 	}
@@ -1855,11 +2158,9 @@ static int cow_handle_map(struct cow_volume *vol, const struct dm_cow_msg *m)
 		cow_remap_to_cow(vol, full, cow_sector);
 		cow_hook_bio(full, cow_full_write_endio);
 	} else {
-		c->state = CHUNK_QUEUED;
-		list_add_tail(&c->list, &ctl.fill_queue);
-		queue_work(cow_wq, &ctl.fill_work);
+		cow_queue_fill(c);
 	}
-	spin_unlock_irqrestore(&cow_lock, flags);
+	spin_unlock_irqrestore(&vol->lock, flags);
 
 	if (full)
 		submit_bio_noacct(full);
@@ -1880,16 +2181,16 @@ static int cow_handle_fail(struct cow_volume *vol, const struct dm_cow_msg *m)
 	if (!error || error > 133)
 		return cow_reject(m, "error %u is not an errno", error);
 
-	spin_lock_irqsave(&cow_lock, flags);
+	spin_lock_irqsave(&vol->lock, flags);
 	c = cow_lookup(vol, nr);
 	if (!c || c->state != CHUNK_FAULTED || c->fault_seq != seq) {
-		spin_unlock_irqrestore(&cow_lock, flags);
+		spin_unlock_irqrestore(&vol->lock, flags);
 		return cow_reject(m, "no unanswered fault seq %llu for chunk %llu", seq, nr);
 	}
 	bios = c->queued;
 	vol->errors += bio_list_size(&bios);
 	cow_erase(c);
-	spin_unlock_irqrestore(&cow_lock, flags);
+	spin_unlock_irqrestore(&vol->lock, flags);
 
 	mempool_free(c, cow_chunk_pool);
 	/* Only EIO or ENOSPC reach the upper layer: never a dm-internal status. */
@@ -1904,10 +2205,10 @@ static int cow_handle_committed(struct cow_volume *vol, const struct dm_cow_msg 
 	struct cow_chunk *c;
 	unsigned long flags;
 
-	spin_lock_irqsave(&cow_lock, flags);
+	spin_lock_irqsave(&vol->lock, flags);
 	c = cow_lookup(vol, nr);
 	if (!c || c->state != CHUNK_FILLED) {
-		spin_unlock_irqrestore(&cow_lock, flags);
+		spin_unlock_irqrestore(&vol->lock, flags);
 		return cow_reject(m, "chunk %llu is not filled", nr);
 	}
 	if (!c->committed) {
@@ -1919,7 +2220,7 @@ static int cow_handle_committed(struct cow_volume *vol, const struct dm_cow_msg 
 		if (!vol->filled_uncommitted)
 			wake_up_all(&vol->commit_wait);
 	}
-	spin_unlock_irqrestore(&cow_lock, flags);
+	spin_unlock_irqrestore(&vol->lock, flags);
 
 	cow_end_bios(&done, BLK_STS_OK);
 	return 0;
@@ -1931,45 +2232,103 @@ static bool cow_chunk_in_cow_segment(struct cow_volume *vol, u64 nr)
 	sector_t end = start + vol->chunk_sectors;
 	struct cow_target *ct;
 
-	lockdep_assert_held(&cow_volumes_lock);
+	lockdep_assert_held(&vol->targets_lock);
 	list_for_each_entry(ct, &vol->targets, node)
 		if (ct->begin < end && start < ct->begin + ct->len)
 			return true;
 	return false;
 }
 
+/*
+ * The bitmap of forgotten chunks, allocated at the first FORGET, outside
+ * every lock and without recursing into I/O (dmcowd sits in the guests'
+ * I/O path).
+ */
+static int cow_alloc_forgotten(struct cow_volume *vol)
+{
+	unsigned long *map;
+	unsigned int noio;
+
+	if (READ_ONCE(vol->forgotten))
+		return 0;
+	noio = memalloc_noio_save();
+	map = kvcalloc(BITS_TO_LONGS(vol->nr_chunks), sizeof(unsigned long), GFP_KERNEL);
+	memalloc_noio_restore(noio);
+	if (!map)
+		return -ENOMEM;
+	mutex_lock(&vol->targets_lock);
+	if (!vol->forgotten) {
+		WRITE_ONCE(vol->forgotten, map);
+		map = NULL;
+	}
+	mutex_unlock(&vol->targets_lock);
+	kvfree(map);
+	return 0;
+}
+
+/* Erase a committed remap; NULL if the chunk is not one. */
+static struct cow_chunk *cow_forget_chunk(struct cow_volume *vol, u64 nr)
+{
+	struct cow_chunk *c;
+	unsigned long flags;
+
+	spin_lock_irqsave(&vol->lock, flags);
+	c = cow_lookup(vol, nr);
+	if (c && c->state == CHUNK_FILLED && c->committed)
+		cow_erase(c);
+	else
+		c = NULL;
+	spin_unlock_irqrestore(&vol->lock, flags);
+	return c;
+}
+
 static int cow_handle_forget(struct cow_volume *vol, const struct dm_cow_msg *m)
 {
 	u64 nr = le64_to_cpu(m->chunk.chunk);
 	struct cow_chunk *c;
-	unsigned long flags;
+	int r = 0;
 
-	if (cow_chunk_in_cow_segment(vol, nr))
-		return cow_reject(m, "chunk %llu is still covered by a cow segment", nr);
-	if (!vol->forgotten) {
-		vol->forgotten = kvcalloc(BITS_TO_LONGS(vol->nr_chunks),
-					  sizeof(unsigned long), GFP_KERNEL);
-		if (!vol->forgotten) {
-			DMERR_LIMIT("FORGET for volume %u: no memory to mark chunk %llu forgotten; the remap stays",
-				    vol->id, nr);
-			return -ENOMEM;
-		}
+	if (cow_alloc_forgotten(vol)) {
+		DMERR_LIMIT("FORGET for volume %u: no memory to mark chunk %llu forgotten; the remap stays",
+			    vol->id, nr);
+		return -ENOMEM;
 	}
-
-	spin_lock_irqsave(&cow_lock, flags);
-	c = cow_lookup(vol, nr);
-	if (!c || c->state != CHUNK_FILLED || !c->committed) {
-		spin_unlock_irqrestore(&cow_lock, flags);
-		return cow_reject(m, "chunk %llu is not a committed remap", nr);
+	/* No segment may come to cover the chunk between the check and the mark. */
+	mutex_lock(&vol->targets_lock);
+	if (cow_chunk_in_cow_segment(vol, nr)) {
+		r = cow_reject(m, "chunk %llu is still covered by a cow segment", nr);
+		goto out;
 	}
-	cow_erase(c);
-	spin_unlock_irqrestore(&cow_lock, flags);
+	c = cow_forget_chunk(vol, nr);
+	if (!c) {
+		r = cow_reject(m, "chunk %llu is not a committed remap", nr);
+		goto out;
+	}
 	__set_bit(nr, vol->forgotten);
-
 	mempool_free(c, cow_chunk_pool);
-	return 0;
+out:
+	mutex_unlock(&vol->targets_lock);
+	return r;
 }
 
+static int cow_dispatch_chunk_msg(struct cow_volume *vol, const struct dm_cow_msg *m)
+{
+	if (le64_to_cpu(m->chunk.chunk) >= vol->nr_chunks)
+		return cow_reject(m, "chunk %llu beyond the volume's %llu chunks",
+				  le64_to_cpu(m->chunk.chunk), vol->nr_chunks);
+	switch (le32_to_cpu(m->type)) {
+	case DM_COW_MSG_MAP:
+		return cow_handle_map(vol, m);
+	case DM_COW_MSG_FAIL:
+		return cow_handle_fail(vol, m);
+	case DM_COW_MSG_COMMITTED:
+		return cow_handle_committed(vol, m);
+	default:
+		return cow_handle_forget(vol, m);
+	}
+}
+
+/* The daemon's answers take no lock shared by all volumes. */
 static int cow_handle_chunk_msg(const struct dm_cow_msg *m)
 {
 	u32 type = le32_to_cpu(m->type);
@@ -1983,42 +2342,17 @@ static int cow_handle_chunk_msg(const struct dm_cow_msg *m)
 	     m->chunk.error))
 		return cow_reject(m, "only volume and chunk may be set");
 
-	mutex_lock(&cow_volumes_lock);
-	vol = cow_find_volume_by_id(le32_to_cpu(m->volume));
-	if (!vol) {
-		r = cow_reject(m, "unknown volume");
-	} else if (le64_to_cpu(m->chunk.chunk) >= vol->nr_chunks) {
-		r = cow_reject(m, "chunk %llu beyond the volume's %llu chunks",
-			       le64_to_cpu(m->chunk.chunk), vol->nr_chunks);
-	} else {
-		switch (type) {
-		case DM_COW_MSG_MAP:
-			r = cow_handle_map(vol, m);
-			break;
-		case DM_COW_MSG_FAIL:
-			r = cow_handle_fail(vol, m);
-			break;
-		case DM_COW_MSG_COMMITTED:
-			r = cow_handle_committed(vol, m);
-			break;
-		default:
-			r = cow_handle_forget(vol, m);
-			break;
-		}
-	}
-	mutex_unlock(&cow_volumes_lock);
+	vol = cow_get_volume(le32_to_cpu(m->volume));
+	if (!vol)
+		return cow_reject(m, "unknown volume");
+	r = cow_dispatch_chunk_msg(vol, m);
+	cow_put_volume(vol);
 	return r;
 }
 
 static int cow_handle_msg(const struct dm_cow_msg *m)
 {
-	enum cow_ctl_state state;
-	unsigned long flags;
-
-	spin_lock_irqsave(&cow_lock, flags);
-	state = ctl.state;
-	spin_unlock_irqrestore(&cow_lock, flags);
-	if (state != CTL_ATTACHED)
+	if (READ_ONCE(ctl.state) != CTL_ATTACHED)
 		return cow_handle_hello(m);
 
 	switch (le32_to_cpu(m->type)) {
@@ -2066,15 +2400,15 @@ static int cow_ctl_open(struct inode *inode, struct file *file)
 
 	if (!capable(CAP_SYS_ADMIN))
 		return -EACCES;
-	spin_lock_irqsave(&cow_lock, flags);
+	spin_lock_irqsave(&ctl.lock, flags);
 	if (ctl.state != CTL_CLOSED) {
 		r = -EBUSY;
 	} else {
-		ctl.state = CTL_HELLO_WAIT;
+		WRITE_ONCE(ctl.state, CTL_HELLO_WAIT);
 		cow_discard_out();
 		list_add_tail(&ctl.out_hello.node, &ctl.out);
 	}
-	spin_unlock_irqrestore(&cow_lock, flags);
+	spin_unlock_irqrestore(&ctl.lock, flags);
 	if (!r)
 		r = nonseekable_open(inode, file);
 	return r;
@@ -2084,12 +2418,12 @@ static int cow_ctl_release(struct inode *inode, struct file *file)
 {
 	unsigned long flags;
 
-	spin_lock_irqsave(&cow_lock, flags);
+	spin_lock_irqsave(&ctl.lock, flags);
 	if (ctl.state == CTL_ATTACHED)
 		ctl.detached_since = jiffies;
-	ctl.state = CTL_CLOSED;
+	WRITE_ONCE(ctl.state, CTL_CLOSED);
 	cow_discard_out();
-	spin_unlock_irqrestore(&cow_lock, flags);
+	spin_unlock_irqrestore(&ctl.lock, flags);
 	DMINFO("daemon detached; queued writes wait up to %u s (0: forever)",
 	       READ_ONCE(detach_timeout));
 	mod_delayed_work(cow_wq, &ctl.expire_work, HZ);
@@ -2119,8 +2453,10 @@ static int __init dm_cow_init(void)
 
 	BUILD_BUG_ON(sizeof(struct dm_cow_msg) != DM_COW_MSG_SIZE);
 
+	spin_lock_init(&ctl.lock);
 	INIT_LIST_HEAD(&ctl.out);
-	INIT_LIST_HEAD(&ctl.fill_queue);
+	spin_lock_init(&ctl.fill_lock);
+	INIT_LIST_HEAD(&ctl.fill_vols);
 	cow_out_init(&ctl.out_hello, DM_COW_MSG_HELLO);
 	cow_out_init(&ctl.out_replay_done, DM_COW_MSG_REPLAY_DONE);
 	init_waitqueue_head(&ctl.wait);
