@@ -208,7 +208,7 @@ struct cow_volume {
 	struct list_head fill_done;	/* fills finished, for the worker */
 	struct bio_list deferred;	/* writes for the worker to place */
 	struct bio_list flushes;	/* waiting for a CoW device flush */
-	struct bio_list flush_waiters;	/* waiting for COMMITTED */
+	struct bio_list flush_waiters;	/* waiting for COMMITTED, by flush seq */
 	u64 flush_msg_seq;
 	struct cow_out out_volume;
 	struct cow_out out_flush;
@@ -534,23 +534,50 @@ static void cow_send_flush(struct cow_volume *vol, u64 seq)
 	spin_unlock_irqrestore(&ctl.lock, flags);
 }
 
-/* Take the waiters whose commits are all in. */
+static u64 cow_flush_seq_of(struct bio *bio)
+{
+	struct cow_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
+
+	return pb->flush_seq;
+}
+
+/*
+ * Waiters stay in flush seq order, so COMMITTED releases them from the head
+ * and looks at no other. They nearly always come in order (an empty flush
+ * waits for the volume's latest fill seq); a FUA write to an older chunk is
+ * put in its place.
+ */
+static void cow_add_flush_waiter(struct cow_volume *vol, struct bio *bio)
+{
+	struct bio_list *w = &vol->flush_waiters;
+	u64 seq = cow_flush_seq_of(bio);
+	struct bio *prev;
+
+	lockdep_assert_held(&vol->lock);
+	if (bio_list_empty(w) || cow_flush_seq_of(w->tail) <= seq) {
+		bio_list_add(w, bio);
+		return;
+	}
+	if (seq < cow_flush_seq_of(w->head)) {
+		bio_list_add_head(w, bio);
+		return;
+	}
+	for (prev = w->head; cow_flush_seq_of(prev->bi_next) <= seq; prev = prev->bi_next)
+		;
+	bio->bi_next = prev->bi_next;
+	prev->bi_next = bio;
+}
+
+/* Take the waiters whose commits are all in: a prefix of the list. */
 static void cow_release_flush_waiters(struct cow_volume *vol,
 				      struct bio_list *done)
 {
-	struct bio_list waiting = BIO_EMPTY_LIST;
 	struct bio *bio;
 
 	lockdep_assert_held(&vol->lock);
-	while ((bio = bio_list_pop(&vol->flush_waiters))) {
-		struct cow_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
-
-		if (cow_uncommitted_upto(vol, pb->flush_seq))
-			bio_list_add(&waiting, bio);
-		else
-			bio_list_add(done, bio);
-	}
-	bio_list_merge(&vol->flush_waiters, &waiting);
+	while ((bio = bio_list_peek(&vol->flush_waiters)) &&
+	       !cow_uncommitted_upto(vol, cow_flush_seq_of(bio)))
+		bio_list_add(done, bio_list_pop(&vol->flush_waiters));
 }
 
 static void cow_flush_work(struct work_struct *work)
@@ -581,7 +608,7 @@ static void cow_flush_work(struct work_struct *work)
 			bio_list_add(&done, bio);
 		} else {
 			pb->since = jiffies;
-			bio_list_add(&vol->flush_waiters, bio);
+			cow_add_flush_waiter(vol, bio);
 			need = max(need, pb->flush_seq);
 		}
 	}
@@ -2012,17 +2039,11 @@ static void cow_replay_faults(struct cow_volume *vol)
 static void cow_replay_flushes(struct cow_volume *vol)
 {
 	unsigned long flags;
-	struct bio *bio;
-	u64 need = 0;
 
 	spin_lock_irqsave(&vol->lock, flags);
-	bio_list_for_each(bio, &vol->flush_waiters) {
-		struct cow_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
-
-		need = max(need, pb->flush_seq);
-	}
-	if (need)
-		cow_send_flush(vol, need);
+	/* The last waiter needs the highest seq. */
+	if (!bio_list_empty(&vol->flush_waiters))
+		cow_send_flush(vol, cow_flush_seq_of(vol->flush_waiters.tail));
 	spin_unlock_irqrestore(&vol->lock, flags);
 }
 
