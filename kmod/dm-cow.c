@@ -80,6 +80,7 @@
 #include <linux/poll.h>
 #include <linux/mempool.h>
 #include <linux/rbtree.h>
+#include <linux/interval_tree.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/workqueue.h>
@@ -152,14 +153,12 @@ struct cow_chunk {
 	unsigned long since;		/* jiffies when the fault was raised */
 };
 
-/* A cow segment's range, registered in its volume for FORGET checks. */
+/* A cow segment, its chunks registered in its volume for FORGET checks. */
 struct cow_target {
-	struct list_head node;
+	struct interval_tree_node chunks;	/* first and last chunk it covers */
 	struct cow_volume *vol;
 	struct dm_dev *base;
 	struct dm_dev *cow;
-	sector_t begin;
-	sector_t len;
 };
 
 /* How far the replay to the attached daemon has come for a volume. */
@@ -182,7 +181,7 @@ struct cow_volume {
 
 	/* FORGET against the segments: under targets_lock */
 	struct mutex targets_lock;
-	struct list_head targets;
+	struct rb_root_cached targets;	/* interval tree of the segments' chunks */
 	unsigned long *forgotten;	/* chunks freed by FORGET; NULL until the first */
 
 	/* constant */
@@ -1140,7 +1139,7 @@ static struct cow_volume *cow_alloc_volume(const char *ident,
 		return NULL;
 	refcount_set(&vol->users, 1);
 	mutex_init(&vol->targets_lock);
-	INIT_LIST_HEAD(&vol->targets);
+	vol->targets = RB_ROOT_CACHED;
 	strscpy(vol->ident, ident, sizeof(vol->ident));
 	vol->base_dev = base->bdev->bd_dev;
 	vol->cow_dev = cow->bdev->bd_dev;
@@ -1392,11 +1391,10 @@ static int cow_check_geometry(struct dm_target *ti, struct cow_target *ct,
  */
 static bool cow_covers_forgotten(struct cow_volume *vol, struct cow_target *ct)
 {
-	u64 first = cow_chunk_of(vol, ct->begin);
-	u64 end = cow_chunk_of(vol, ct->begin + ct->len - 1) + 1;
-
 	lockdep_assert_held(&vol->targets_lock);
-	return vol->forgotten && find_next_bit(vol->forgotten, end, first) < end;
+	return vol->forgotten &&
+	       find_next_bit(vol->forgotten, ct->chunks.last + 1, ct->chunks.start) <=
+	       ct->chunks.last;
 }
 
 static int cow_check_same_volume(struct dm_target *ti, struct cow_volume *vol,
@@ -1429,7 +1427,7 @@ static int cow_add_target(struct dm_target *ti, struct cow_volume *vol,
 		ti->error = "segment covers chunks already moved to linear segments and forgotten: load the daemon's current table, not an older one";
 		r = -EINVAL;
 	} else {
-		list_add_tail(&ct->node, &vol->targets);
+		interval_tree_insert(&ct->chunks, &vol->targets);
 	}
 	mutex_unlock(&vol->targets_lock);
 	return r;
@@ -1456,7 +1454,7 @@ static int cow_attach_volume(struct dm_target *ti, struct cow_target *ct,
 			goto out;
 	} else {
 		/* Not findable yet: its first target needs no lock. */
-		list_add_tail(&ct->node, &fresh->targets);
+		interval_tree_insert(&ct->chunks, &fresh->targets);
 		r = cow_publish_volume(fresh);
 		if (r) {
 			ti->error = "Cannot allocate volume id";
@@ -1506,8 +1504,8 @@ static int cow_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->error = "Cannot allocate cow target";
 		return -ENOMEM;
 	}
-	ct->begin = ti->begin;
-	ct->len = ti->len;
+	ct->chunks.start = ti->begin >> ilog2(chunk_sectors);
+	ct->chunks.last = (ti->begin + ti->len - 1) >> ilog2(chunk_sectors);
 
 	r = dm_get_device(ti, argv[1], COW_MODE_READ, &ct->base);
 	if (r) {
@@ -1601,7 +1599,7 @@ static void cow_dtr(struct dm_target *ti)
 	u64 left;
 
 	mutex_lock(&vol->targets_lock);
-	list_del(&ct->node);
+	interval_tree_remove(&ct->chunks, &vol->targets);
 	mutex_unlock(&vol->targets_lock);
 	/*
 	 * Drop the reference first: of two dtrs racing (an old table destroyed
@@ -2249,15 +2247,8 @@ static int cow_handle_committed(struct cow_volume *vol, const struct dm_cow_msg 
 
 static bool cow_chunk_in_cow_segment(struct cow_volume *vol, u64 nr)
 {
-	sector_t start = cow_chunk_start(vol, nr);
-	sector_t end = start + vol->chunk_sectors;
-	struct cow_target *ct;
-
 	lockdep_assert_held(&vol->targets_lock);
-	list_for_each_entry(ct, &vol->targets, node)
-		if (ct->begin < end && start < ct->begin + ct->len)
-			return true;
-	return false;
+	return interval_tree_iter_first(&vol->targets, nr, nr);
 }
 
 /*
