@@ -25,13 +25,19 @@
  *   WRITING --last write done--> FILLED   fill seq assigned, FILLED sent,
  *                                      then the queued writes complete and
  *                                      the held writes go to the CoW device
- *   FILLED --COMMITTED--> FILLED+committed
- *   FILLED+committed --FORGET--> (no state)   only when no cow target covers it;
+ *   FILLED --COMMITTED--> committed remap   the chunk state is freed; the
+ *                                      volume's remap index (an xarray of
+ *                                      values, read without a lock) keeps only
+ *                                      where the chunk is on the CoW device.
+ *                                      If no index slot can be had, the chunk
+ *                                      stays FILLED+committed instead.
+ *   committed --FORGET--> (no state)   only when no cow target covers it;
  *                                      the chunk is marked forgotten, and no
  *                                      cow segment may cover it again (it
  *                                      would read as the base)
  *
- * Reads go to the base unless the chunk is FILLED, then to the CoW device.
+ * Reads go to the base unless the chunk is FILLED or committed, then to the
+ * CoW device.
  * Since a chunk is FILLED before any of its queued writes completes upwards,
  * a read issued after a write completed always sees the CoW device.
  *
@@ -196,8 +202,11 @@ struct cow_volume {
 	unsigned int chunk_shift;
 	u64 nr_chunks;
 
+	/* committed remaps: chunk -> CoW chunk (xa_mk_value), looked up under RCU */
+	struct xarray remaps;
+
 	spinlock_t lock;		/* everything below, but fill_node */
-	struct rb_root chunks;
+	struct rb_root chunks;		/* chunks in flight, FILLED, uncommitted */
 	struct list_head faulted;	/* FAULTED chunks, oldest first */
 	u64 fault_seq;
 	u64 fill_seq;
@@ -376,6 +385,23 @@ static void cow_insert(struct cow_volume *vol, struct cow_chunk *c)
 	}
 	rb_link_node(&c->node, parent, p);
 	rb_insert_color(&c->node, &vol->chunks);
+}
+
+/*
+ * A committed remap's place on the CoW device. Without the volume's lock
+ * (RCU): an entry, once stored, stays until FORGET, which no cow segment
+ * covering the chunk allows. Under the lock, a miss here and in the chunk
+ * tree means the chunk is not mapped: COMMITTED stores the entry before it
+ * erases the chunk, in one hold of the lock.
+ */
+static bool cow_committed_sector(struct cow_volume *vol, u64 nr, sector_t *cow_sector)
+{
+	void *e = xa_load(&vol->remaps, nr);
+
+	if (!xa_is_value(e))
+		return false;
+	*cow_sector = (sector_t)xa_to_value(e) << vol->chunk_shift;
+	return true;
 }
 
 /* Remove a chunk with no bios left; the caller frees it. */
@@ -946,14 +972,26 @@ static void cow_place_deferred(struct cow_volume *vol, struct bio *bio)
 	struct cow_chunk *c, *spare = NULL;
 	unsigned long flags;
 	bool submit = false, hooked = false;
+	sector_t cow_sector;
 
 	for (;;) {
 		spin_lock_irqsave(&vol->lock, flags);
 		c = cow_lookup(vol, nr);
 		if (c || spare)
 			break;
+		if (cow_committed_sector(vol, nr, &cow_sector))
+			break;
 		spin_unlock_irqrestore(&vol->lock, flags);
 		spare = mempool_alloc(cow_chunk_pool, GFP_NOIO);
+	}
+	if (!c && cow_committed_sector(vol, nr, &cow_sector)) {
+		/* Committed while the write waited to be placed. */
+		spin_unlock_irqrestore(&vol->lock, flags);
+		if (spare)
+			mempool_free(spare, cow_chunk_pool);
+		cow_remap_to_cow(vol, bio, cow_sector);
+		submit_bio_noacct(bio);
+		return;
 	}
 	if (!c) {
 		cow_new_fault(vol, spare, nr);
@@ -1006,12 +1044,23 @@ static void cow_volume_work(struct work_struct *work)
 static int cow_map_write(struct cow_volume *vol, struct bio *bio)
 {
 	u64 nr = cow_chunk_of(vol, bio->bi_iter.bi_sector);
+	sector_t cow_sector;
 	struct cow_chunk *c;
 	unsigned long flags;
 	bool hooked;
 
+	/* Committed: straight to the CoW device, no lock, no FUA wait. */
+	if (cow_committed_sector(vol, nr, &cow_sector)) {
+		cow_remap_to_cow(vol, bio, cow_sector);
+		return DM_MAPIO_REMAPPED;
+	}
 	spin_lock_irqsave(&vol->lock, flags);
 	c = cow_lookup(vol, nr);
+	if (!c && cow_committed_sector(vol, nr, &cow_sector)) {
+		spin_unlock_irqrestore(&vol->lock, flags);
+		cow_remap_to_cow(vol, bio, cow_sector);
+		return DM_MAPIO_REMAPPED;
+	}
 	if (c && c->state == CHUNK_FILLED) {
 		cow_issue_to_filled(c, bio, &hooked);
 		spin_unlock_irqrestore(&vol->lock, flags);
@@ -1031,19 +1080,27 @@ static int cow_map_write(struct cow_volume *vol, struct bio *bio)
 	return DM_MAPIO_SUBMITTED;
 }
 
-/* Reads and discards: the CoW device for FILLED chunks, else base or nothing. */
+/*
+ * Reads and discards: the CoW device for FILLED and committed chunks, else
+ * base or nothing. Committed ones are found without the volume's lock.
+ */
 static bool cow_filled_sector(struct cow_volume *vol, struct bio *bio,
 			      sector_t *cow_sector)
 {
+	u64 nr = cow_chunk_of(vol, bio->bi_iter.bi_sector);
 	struct cow_chunk *c;
 	unsigned long flags;
 	bool filled;
 
+	if (cow_committed_sector(vol, nr, cow_sector))
+		return true;
 	spin_lock_irqsave(&vol->lock, flags);
-	c = cow_lookup(vol, cow_chunk_of(vol, bio->bi_iter.bi_sector));
+	c = cow_lookup(vol, nr);
 	filled = c && c->state == CHUNK_FILLED;
 	if (filled)
 		*cow_sector = c->cow_sector;
+	else if (!c)
+		filled = cow_committed_sector(vol, nr, cow_sector);
 	spin_unlock_irqrestore(&vol->lock, flags);
 	return filled;
 }
@@ -1149,6 +1206,7 @@ static struct cow_volume *cow_alloc_volume(const char *ident,
 	vol->chunk_sectors = chunk_sectors;
 	vol->chunk_shift = ilog2(chunk_sectors);
 	vol->nr_chunks = DIV_ROUND_UP_ULL(vol->volume_sectors, chunk_sectors);
+	xa_init(&vol->remaps);
 	spin_lock_init(&vol->lock);
 	vol->chunks = RB_ROOT;
 	INIT_LIST_HEAD(&vol->faulted);
@@ -1290,6 +1348,7 @@ static void cow_destroy_volume(struct cow_volume *vol, struct cow_gone *gone)
 
 	kfree(gone);
 	cow_end_bios(&orphans, BLK_STS_IOERR);
+	xa_destroy(&vol->remaps);
 	kvfree(vol->forgotten);
 	mutex_destroy(&vol->targets_lock);
 	/* A lookup that raced the erase may still read vol->users. */
@@ -2217,18 +2276,43 @@ static int cow_handle_fail(struct cow_volume *vol, const struct dm_cow_msg *m)
 	return 0;
 }
 
+/*
+ * The committed chunk moves from the chunk tree to the remap index, into the
+ * slot reserved for it; false (it stays in the tree) without a slot.
+ */
+static bool cow_compact_remap(struct cow_chunk *c, bool reserved)
+{
+	struct cow_volume *vol = c->vol;
+
+	lockdep_assert_held(&vol->lock);
+	if (!reserved ||
+	    xa_is_err(xa_store(&vol->remaps, c->nr,
+			       xa_mk_value(c->cow_sector >> vol->chunk_shift), GFP_NOWAIT)))
+		return false;
+	cow_erase(c);
+	return true;
+}
+
 static int cow_handle_committed(struct cow_volume *vol, const struct dm_cow_msg *m)
 {
 	u64 nr = le64_to_cpu(m->chunk.chunk);
 	struct bio_list done = BIO_EMPTY_LIST;
-	struct cow_chunk *c;
+	struct cow_chunk *c, *freed = NULL;
 	unsigned long flags;
+	sector_t cow_sector;
+	bool reserved;
+	int r = 0;
+
+	/* The index slot is allocated here, not under the lock (nor into I/O). */
+	reserved = !xa_reserve(&vol->remaps, nr, GFP_NOIO);
 
 	spin_lock_irqsave(&vol->lock, flags);
 	c = cow_lookup(vol, nr);
+	if (!c && cow_committed_sector(vol, nr, &cow_sector))
+		goto unlock;	/* committed again: nothing to do */
 	if (!c || c->state != CHUNK_FILLED) {
-		spin_unlock_irqrestore(&vol->lock, flags);
-		return cow_reject(m, "chunk %llu is not filled", nr);
+		r = -EINVAL;
+		goto unlock;
 	}
 	if (!c->committed) {
 		c->committed = true;
@@ -2238,11 +2322,18 @@ static int cow_handle_committed(struct cow_volume *vol, const struct dm_cow_msg 
 		cow_release_flush_waiters(vol, &done);
 		if (!vol->filled_uncommitted)
 			wake_up_all(&vol->commit_wait);
+		if (cow_compact_remap(c, reserved))
+			freed = c;
 	}
+unlock:
 	spin_unlock_irqrestore(&vol->lock, flags);
 
+	/* A slot not used (the entry stored, or none) is given back. */
+	xa_release(&vol->remaps, nr);
+	if (freed)
+		mempool_free(freed, cow_chunk_pool);
 	cow_end_bios(&done, BLK_STS_OK);
-	return 0;
+	return r ? cow_reject(m, "chunk %llu is not filled", nr) : 0;
 }
 
 static bool cow_chunk_in_cow_segment(struct cow_volume *vol, u64 nr)
@@ -2278,20 +2369,30 @@ static int cow_alloc_forgotten(struct cow_volume *vol)
 	return 0;
 }
 
-/* Erase a committed remap; NULL if the chunk is not one. */
-static struct cow_chunk *cow_forget_chunk(struct cow_volume *vol, u64 nr)
+/*
+ * Erase a committed remap: from the index, or (stored there without a slot)
+ * the chunk state, returned in @freed. False if the chunk is not one.
+ */
+static bool cow_forget_chunk(struct cow_volume *vol, u64 nr, struct cow_chunk **freed)
 {
 	struct cow_chunk *c;
 	unsigned long flags;
+	bool ok;
 
+	*freed = NULL;
 	spin_lock_irqsave(&vol->lock, flags);
 	c = cow_lookup(vol, nr);
-	if (c && c->state == CHUNK_FILLED && c->committed)
-		cow_erase(c);
-	else
-		c = NULL;
+	if (!c) {
+		ok = xa_is_value(xa_erase(&vol->remaps, nr));
+	} else {
+		ok = c->state == CHUNK_FILLED && c->committed;
+		if (ok) {
+			cow_erase(c);
+			*freed = c;
+		}
+	}
 	spin_unlock_irqrestore(&vol->lock, flags);
-	return c;
+	return ok;
 }
 
 static int cow_handle_forget(struct cow_volume *vol, const struct dm_cow_msg *m)
@@ -2311,13 +2412,13 @@ static int cow_handle_forget(struct cow_volume *vol, const struct dm_cow_msg *m)
 		r = cow_reject(m, "chunk %llu is still covered by a cow segment", nr);
 		goto out;
 	}
-	c = cow_forget_chunk(vol, nr);
-	if (!c) {
+	if (!cow_forget_chunk(vol, nr, &c)) {
 		r = cow_reject(m, "chunk %llu is not a committed remap", nr);
 		goto out;
 	}
 	__set_bit(nr, vol->forgotten);
-	mempool_free(c, cow_chunk_pool);
+	if (c)
+		mempool_free(c, cow_chunk_pool);
 out:
 	mutex_unlock(&vol->targets_lock);
 	return r;
