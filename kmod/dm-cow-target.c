@@ -47,19 +47,20 @@
  * to a chunk that is not committed does the same after the write, with F = its
  * chunk's fill seq.
  *
- * Control device (one opener): open -> HELLO_WAIT (kernel HELLO queued);
- * daemon HELLO -> ATTACHED (replay queued); close -> CLOSED. While not
- * ATTACHED, no messages are queued; writes wait, and a write on an unanswered
- * fault or a flush waiting for commits fails with EIO once it and the
- * daemon's absence have both lasted detach_timeout seconds.
+ * Control device (dm-cow-ctl.c; one opener): open -> HELLO_WAIT (kernel
+ * HELLO queued); daemon HELLO -> ATTACHED (replay queued); close -> CLOSED.
+ * While not ATTACHED, no messages are queued; writes wait, and a write on an
+ * unanswered fault or a flush waiting for commits fails with EIO once it and
+ * the daemon's absence have both lasted detach_timeout seconds.
  *
  * Locking: each volume's chunk state, lists and statistics are under its own
- * spinlock (vol->lock, interrupts off); the control queue under ctl.lock and
- * the copy slots under ctl.fill_lock, both only ever taken inside a volume's
- * lock, never the other way round. The volume mutex (cow_volumes_lock) is
- * for constructors, destructors and the replay: the daemon's answers find a
- * volume by id in an xarray and hold a reference (vol->users), and FORGET
- * checks the segments under the volume's own targets_lock.
+ * spinlock (vol->lock, interrupts off); the control queue under ctl.lock
+ * (dm-cow-ctl.c) and the copy slots under cow_fills.lock, both only ever
+ * taken inside a volume's lock, never the other way round. The volume mutex
+ * (cow_volumes_lock) is for constructors, destructors and the replay: the
+ * daemon's answers find a volume by id in an xarray and hold a reference
+ * (vol->users), and FORGET checks the segments under the volume's own
+ * targets_lock.
  *
  * Replay: a new daemon's HELLO walks the volumes three times (VOLUME, then
  * GRANTED/FILLED, then FAULT), one volume's lock at a time. vol->stage says
@@ -77,31 +78,17 @@
 
 #include <linux/module.h>
 #include <linux/init.h>
-#include <linux/blkdev.h>
-#include <linux/bio.h>
-#include <linux/device-mapper.h>
 #include <linux/dm-kcopyd.h>
-#include <linux/miscdevice.h>
-#include <linux/fs.h>
-#include <linux/poll.h>
 #include <linux/mempool.h>
-#include <linux/rbtree.h>
-#include <linux/interval_tree.h>
 #include <linux/slab.h>
-#include <linux/uaccess.h>
-#include <linux/workqueue.h>
 #include <linux/version.h>
 #include <linux/kdev_t.h>
 #include <linux/ctype.h>
-#include <linux/wait.h>
 
-#include "dm-cow.h"
+#include "dm-cow-core.h"
 
 #define DM_MSG_PREFIX "cow"
 
-#define COW_MAX_READ_MSGS	64	/* messages returned by one read() */
-#define COW_READ_BATCH		4	/* messages popped at once by read() */
-#define COW_MAX_WRITE_MSGS	256	/* messages accepted by one write() */
 #define COW_MAX_CHUNK_SECTORS	(1U << 21)	/* 1 GiB */
 #define COW_MIN_POOL		64
 #define COW_FREE_BATCH		256	/* chunks freed per lock hold at removal */
@@ -112,251 +99,36 @@
 #define COW_MODE_READ FMODE_READ
 #endif
 
-static unsigned int max_copies = 16;
+unsigned int max_copies = 16;
 module_param(max_copies, uint, 0644);
 MODULE_PARM_DESC(max_copies, "Chunk fills (dm-kcopyd copies or zeroings) running at once");
 
-static unsigned int detach_timeout = 300;
+unsigned int detach_timeout = 300;
 module_param(detach_timeout, uint, 0644);
 MODULE_PARM_DESC(detach_timeout,
 		 "Seconds without an attached daemon before queued writes fail with EIO (0: wait forever)");
 
-/* An entry of the control device's output queue, embedded in its subject. */
-struct cow_out {
-	struct list_head node;
-	u32 type;			/* DM_COW_MSG_* */
-};
-
-enum cow_chunk_state {
-	CHUNK_FAULTED,
-	CHUNK_QUEUED,
-	CHUNK_FILLING,
-	CHUNK_WRITING,
-	CHUNK_FILLED,
-};
-
-struct cow_volume;
-
-struct cow_chunk {
-	struct rb_node node;
-	struct cow_volume *vol;
-	u64 nr;
-	u64 fault_seq;
-	u64 fill_seq;
-	sector_t cow_sector;
-	enum cow_chunk_state state;
-	u32 fill;			/* enum dm_cow_fill */
-	bool full_write;
-	bool committed;
-	blk_status_t fill_error;
-	unsigned int in_flight;		/* queued writes issued, not done */
-	struct bio_list queued;		/* writes waiting for the fill */
-	struct bio_list held;		/* writes that arrived while WRITING */
-	struct bio_list done;		/* finished writes, not yet completed */
-	struct cow_out out;		/* FAULT, GRANTED or FILLED */
-	struct list_head list;		/* faulted, fill queue, fill_done or uncommitted */
-	struct list_head granted;	/* on vol->granted from MAP until FILLED */
-	unsigned long since;		/* jiffies when the fault was raised */
-};
-
-/* A cow segment, its chunks registered in its volume for FORGET checks. */
-struct cow_target {
-	struct interval_tree_node chunks;	/* first and last chunk it covers */
-	struct cow_volume *vol;
-	struct dm_dev *base;
-	struct dm_dev *cow;
-};
-
-/* How far the replay to the attached daemon has come for a volume. */
-enum cow_replay_stage {
-	STAGE_NONE,		/* nothing sent to this daemon yet */
-	STAGE_VOLUME,		/* VOLUME queued */
-	STAGE_REMAPS,		/* GRANTED and FILLED queued: live FILLED follow */
-	STAGE_LIVE,		/* FAULTs queued: every message goes out live */
-};
-
-struct cow_volume {
-	/* under cow_volumes_lock */
-	struct list_head node;
-	unsigned int refs;		/* targets; 0: dying, findable until freed */
-	unsigned int closers;		/* dtrs waiting for commits at refs 0 */
-
-	/* lookups by id: one for the xarray, one per control message handled */
-	refcount_t users;
-	struct rcu_head rcu;
-
-	/* FORGET against the segments: under targets_lock */
-	struct mutex targets_lock;
-	struct rb_root_cached targets;	/* interval tree of the segments' chunks */
-	unsigned long *forgotten;	/* chunks freed by FORGET; NULL until the first */
-
-	/* constant */
-	u32 id;
-	char ident[DM_COW_IDENT_LEN];
-	dev_t base_dev;
-	dev_t cow_dev;
-	struct block_device *base_bdev;
-	struct block_device *cow_bdev;
-	sector_t volume_sectors;
-	u32 chunk_sectors;
-	unsigned int chunk_shift;
-	u64 nr_chunks;
-
-	/* committed remaps: chunk -> CoW chunk (xa_mk_value), looked up under RCU */
-	struct xarray remaps;
-
-	spinlock_t lock;		/* everything below, but fill_node */
-	struct rb_root chunks;		/* chunks in flight, FILLED, uncommitted */
-	struct list_head faulted;	/* FAULTED chunks, oldest first */
-	u64 fault_seq;
-	u64 fill_seq;
-	struct list_head uncommitted;	/* FILLED, !committed, by fill seq */
-	struct list_head granted;	/* mapped, not FILLED yet: QUEUED..WRITING */
-	struct list_head fill_queue;	/* QUEUED chunks, oldest first */
-	struct list_head fill_done;	/* fills finished, for the worker */
-	struct bio_list deferred;	/* writes for the worker to place */
-	struct bio_list flushes;	/* waiting for a CoW device flush */
-	struct bio_list flush_waiters;	/* waiting for COMMITTED, by flush seq */
-	u64 flush_msg_seq;
-	struct cow_out out_volume;
-	struct cow_out out_flush;
-	enum cow_replay_stage stage;
-
-	/* statistics */
-	u64 faults_pending;
-	u64 filled_uncommitted;
-	u64 copies_in_flight;
-	u64 copies;
-	u64 nocopy_fills;
-	u64 zero_fills;
-	u64 errors;
-
-	struct list_head fill_node;	/* on ctl.fill_vols while fill_queue is not empty */
-
-	struct work_struct work;
-	struct work_struct flush_work;
-	wait_queue_head_t commit_wait;	/* closers: COMMITTED arrived, or revived */
-};
-
-struct cow_gone {
-	struct cow_out out;
-	u32 id;
-	char ident[DM_COW_IDENT_LEN];
-};
-
-/* Per-bio data. */
-struct cow_bio {
-	struct cow_volume *vol;
-	struct cow_chunk *chunk;
-	bio_end_io_t *saved_end_io;
-	void *saved_private;
-	u64 flush_seq;
-	unsigned long since;		/* jiffies when it began to wait for commits */
-};
-
-enum cow_ctl_state {
-	CTL_CLOSED,
-	CTL_HELLO_WAIT,
-	CTL_ATTACHED,
-};
-
-static DEFINE_MUTEX(cow_volumes_lock);	/* volume list, refs, closers */
-static LIST_HEAD(cow_volumes);
+DEFINE_MUTEX(cow_volumes_lock);	/* volume list, refs, closers */
+LIST_HEAD(cow_volumes);
 static DEFINE_XARRAY_ALLOC1(cow_volume_ids);	/* id -> volume, for the daemon's answers */
 static u32 cow_next_volume_id = 1;
 
+/* Fair fills: the copy slots, given to the volumes with QUEUED chunks in turn. */
 static struct {
-	spinlock_t lock;		/* state, detached_since, out, pushback */
-	enum cow_ctl_state state;
-	unsigned long detached_since;
-	struct list_head out;
-	struct cow_out out_hello;
-	struct cow_out out_replay_done;
-	wait_queue_head_t wait;
-	struct delayed_work expire_work;
-	spinlock_t fill_lock;		/* fill_vols, copies_running */
-	struct list_head fill_vols;	/* volumes with QUEUED chunks, next in turn first */
-	unsigned int copies_running;
-	struct work_struct fill_work;
-	/* Popped messages a read() could not copy out: the next read's first. */
-	struct mutex read_lock;		/* one read() at a time, so they fit */
-	struct dm_cow_msg pushback[COW_READ_BATCH];
-	unsigned int nr_pushback;
-} ctl;
+	spinlock_t lock;		/* vols, running */
+	struct list_head vols;		/* volumes with QUEUED chunks, next in turn first */
+	unsigned int running;
+	struct work_struct work;
+} cow_fills;
 
-static struct workqueue_struct *cow_wq;
+struct workqueue_struct *cow_wq;
 static struct dm_kcopyd_client *cow_kc;
 static struct kmem_cache *cow_chunk_cache;
-static mempool_t *cow_chunk_pool;
-
-/* ---------------------------------------------------------------- queue */
-
-static void cow_out_init(struct cow_out *o, u32 type)
-{
-	INIT_LIST_HEAD(&o->node);
-	o->type = type;
-}
-
-static void __cow_queue_out(struct cow_out *o, u32 type)
-{
-	lockdep_assert_held(&ctl.lock);
-	if (ctl.state != CTL_ATTACHED)
-		return;
-	o->type = type;
-	if (list_empty(&o->node))
-		list_add_tail(&o->node, &ctl.out);
-	wake_up_interruptible(&ctl.wait);
-}
-
-/*
- * Queue a message for the daemon. A subject already queued is updated in
- * place, so GRANTED turns into FILLED at its replay position.
- */
-static void cow_queue_out(struct cow_out *o, u32 type)
-{
-	unsigned long flags;
-
-	spin_lock_irqsave(&ctl.lock, flags);
-	__cow_queue_out(o, type);
-	spin_unlock_irqrestore(&ctl.lock, flags);
-}
-
-/* A live message about @vol: held back until the replay has sent its kind. */
-static void cow_queue_live(struct cow_volume *vol, struct cow_out *o, u32 type)
-{
-	enum cow_replay_stage need = type == DM_COW_MSG_FILLED ? STAGE_REMAPS : STAGE_LIVE;
-
-	lockdep_assert_held(&vol->lock);
-	if (vol->stage >= need)
-		cow_queue_out(o, type);
-}
-
-static void cow_unqueue_out(struct cow_out *o)
-{
-	unsigned long flags;
-
-	spin_lock_irqsave(&ctl.lock, flags);
-	list_del_init(&o->node);
-	spin_unlock_irqrestore(&ctl.lock, flags);
-}
-
-/* Drop every queued message: a new daemon gets a fresh replay. */
-static void cow_discard_out(void)
-{
-	struct cow_out *o, *tmp;
-
-	lockdep_assert_held(&ctl.lock);
-	ctl.nr_pushback = 0;
-	list_for_each_entry_safe(o, tmp, &ctl.out, node) {
-		list_del_init(&o->node);
-		if (o->type == DM_COW_MSG_VOLUME_GONE)
-			kfree(container_of(o, struct cow_gone, out));
-	}
-}
+mempool_t *cow_chunk_pool;
 
 /* ---------------------------------------------------------------- chunks */
 
-static struct cow_chunk *cow_lookup(struct cow_volume *vol, u64 nr)
+struct cow_chunk *cow_lookup(struct cow_volume *vol, u64 nr)
 {
 	struct rb_node *n = vol->chunks.rb_node;
 
@@ -394,7 +166,7 @@ static void cow_insert(struct cow_volume *vol, struct cow_chunk *c)
  * tree means the chunk is not mapped: COMMITTED stores the entry before it
  * erases the chunk, in one hold of the lock.
  */
-static bool cow_committed_sector(struct cow_volume *vol, u64 nr, sector_t *cow_sector)
+bool cow_committed_sector(struct cow_volume *vol, u64 nr, sector_t *cow_sector)
 {
 	void *e = xa_load(&vol->remaps, nr);
 
@@ -405,7 +177,7 @@ static bool cow_committed_sector(struct cow_volume *vol, u64 nr, sector_t *cow_s
 }
 
 /* Remove a chunk with no bios left; the caller frees it. */
-static void cow_erase(struct cow_chunk *c)
+void cow_erase(struct cow_chunk *c)
 {
 	struct cow_volume *vol = c->vol;
 
@@ -447,7 +219,7 @@ static bool cow_bio_covers_chunk(struct cow_volume *vol, struct bio *bio)
 	       bio_sectors(bio) >= cow_chunk_len(vol, nr);
 }
 
-static void cow_remap_to_cow(struct cow_volume *vol, struct bio *bio,
+void cow_remap_to_cow(struct cow_volume *vol, struct bio *bio,
 			     sector_t cow_sector)
 {
 	sector_t offset = bio->bi_iter.bi_sector & (vol->chunk_sectors - 1);
@@ -456,7 +228,7 @@ static void cow_remap_to_cow(struct cow_volume *vol, struct bio *bio,
 	bio->bi_iter.bi_sector = cow_sector + offset;
 }
 
-static void cow_hook_bio(struct bio *bio, bio_end_io_t *fn)
+void cow_hook_bio(struct bio *bio, bio_end_io_t *fn)
 {
 	struct cow_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
 
@@ -475,7 +247,7 @@ static struct cow_bio *cow_unhook_bio(struct bio *bio)
 	return pb;
 }
 
-static void cow_end_bios(struct bio_list *bios, blk_status_t status)
+void cow_end_bios(struct bio_list *bios, blk_status_t status)
 {
 	struct bio *bio;
 
@@ -544,22 +316,7 @@ static void cow_queue_flush(struct cow_volume *vol, struct bio *bio, u64 seq)
 	queue_work(cow_wq, &vol->flush_work);
 }
 
-/* FLUSH messages not yet read merge: the highest seq wins. */
-static void cow_send_flush(struct cow_volume *vol, u64 seq)
-{
-	unsigned long flags;
-
-	lockdep_assert_held(&vol->lock);
-	if (vol->stage < STAGE_LIVE)
-		return;		/* the replay sends it for the waiters */
-	spin_lock_irqsave(&ctl.lock, flags);
-	if (list_empty(&vol->out_flush.node) || seq > vol->flush_msg_seq)
-		vol->flush_msg_seq = seq;
-	__cow_queue_out(&vol->out_flush, DM_COW_MSG_FLUSH);
-	spin_unlock_irqrestore(&ctl.lock, flags);
-}
-
-static u64 cow_flush_seq_of(struct bio *bio)
+u64 cow_flush_seq_of(struct bio *bio)
 {
 	struct cow_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
 
@@ -594,7 +351,7 @@ static void cow_add_flush_waiter(struct cow_volume *vol, struct bio *bio)
 }
 
 /* Take the waiters whose commits are all in: a prefix of the list. */
-static void cow_release_flush_waiters(struct cow_volume *vol,
+void cow_release_flush_waiters(struct cow_volume *vol,
 				      struct bio_list *done)
 {
 	struct bio *bio;
@@ -822,14 +579,14 @@ static struct cow_volume *cow_get_copy_slot(void)
 	struct cow_volume *vol = NULL;
 	unsigned long flags;
 
-	spin_lock_irqsave(&ctl.fill_lock, flags);
-	if (ctl.copies_running < max(1U, READ_ONCE(max_copies)) &&
-	    !list_empty(&ctl.fill_vols)) {
-		vol = list_first_entry(&ctl.fill_vols, struct cow_volume, fill_node);
-		list_move_tail(&vol->fill_node, &ctl.fill_vols);
-		ctl.copies_running++;
+	spin_lock_irqsave(&cow_fills.lock, flags);
+	if (cow_fills.running < max(1U, READ_ONCE(max_copies)) &&
+	    !list_empty(&cow_fills.vols)) {
+		vol = list_first_entry(&cow_fills.vols, struct cow_volume, fill_node);
+		list_move_tail(&vol->fill_node, &cow_fills.vols);
+		cow_fills.running++;
 	}
-	spin_unlock_irqrestore(&ctl.fill_lock, flags);
+	spin_unlock_irqrestore(&cow_fills.lock, flags);
 	return vol;
 }
 
@@ -837,9 +594,9 @@ static void cow_put_copy_slot(void)
 {
 	unsigned long flags;
 
-	spin_lock_irqsave(&ctl.fill_lock, flags);
-	ctl.copies_running--;
-	spin_unlock_irqrestore(&ctl.fill_lock, flags);
+	spin_lock_irqsave(&cow_fills.lock, flags);
+	cow_fills.running--;
+	spin_unlock_irqrestore(&cow_fills.lock, flags);
 }
 
 /* The volume's oldest QUEUED chunk starts FILLING; it leaves the line when none is left. */
@@ -856,9 +613,9 @@ static struct cow_chunk *cow_take_queued(struct cow_volume *vol)
 		vol->copies_in_flight++;
 	}
 	if (list_empty(&vol->fill_queue)) {
-		spin_lock(&ctl.fill_lock);
+		spin_lock(&cow_fills.lock);
 		list_del_init(&vol->fill_node);
-		spin_unlock(&ctl.fill_lock);
+		spin_unlock(&cow_fills.lock);
 	}
 	spin_unlock_irqrestore(&vol->lock, flags);
 	return c;
@@ -872,11 +629,11 @@ static void cow_queue_fill(struct cow_chunk *c)
 	lockdep_assert_held(&vol->lock);
 	c->state = CHUNK_QUEUED;
 	list_add_tail(&c->list, &vol->fill_queue);
-	spin_lock(&ctl.fill_lock);
+	spin_lock(&cow_fills.lock);
 	if (list_empty(&vol->fill_node))
-		list_add_tail(&vol->fill_node, &ctl.fill_vols);
-	spin_unlock(&ctl.fill_lock);
-	queue_work(cow_wq, &ctl.fill_work);
+		list_add_tail(&vol->fill_node, &cow_fills.vols);
+	spin_unlock(&cow_fills.lock);
+	queue_work(cow_wq, &cow_fills.work);
 }
 
 static void cow_copy_done(int read_err, unsigned long write_err, void *context)
@@ -896,7 +653,7 @@ static void cow_copy_done(int read_err, unsigned long write_err, void *context)
 	cow_fill_ended(c, (read_err || write_err) ? BLK_STS_IOERR : BLK_STS_OK);
 	spin_unlock_irqrestore(&vol->lock, flags);
 	cow_put_copy_slot();
-	queue_work(cow_wq, &ctl.fill_work);
+	queue_work(cow_wq, &cow_fills.work);
 }
 
 static void cow_start_copy(struct cow_chunk *c)
@@ -1167,7 +924,7 @@ static struct cow_volume *cow_find_volume_by_ident(const char *ident)
 }
 
 /* A reference for a control message's handler; NULL if the id is not live. */
-static struct cow_volume *cow_get_volume(u32 id)
+struct cow_volume *cow_get_volume(u32 id)
 {
 	struct cow_volume *vol;
 
@@ -1179,7 +936,7 @@ static struct cow_volume *cow_get_volume(u32 id)
 	return vol;
 }
 
-static void cow_put_volume(struct cow_volume *vol)
+void cow_put_volume(struct cow_volume *vol)
 {
 	if (refcount_dec_and_test(&vol->users))
 		wake_up_var(&vol->users);
@@ -1245,7 +1002,7 @@ static int cow_publish_volume(struct cow_volume *vol)
 	list_add_tail(&vol->node, &cow_volumes);
 	spin_lock_irqsave(&vol->lock, flags);
 	/* No replay runs: HELLO holds the volume mutex through it. */
-	vol->stage = READ_ONCE(ctl.state) == CTL_ATTACHED ? STAGE_LIVE : STAGE_NONE;
+	vol->stage = cow_daemon_attached() ? STAGE_LIVE : STAGE_NONE;
 	cow_queue_out(&vol->out_volume, DM_COW_MSG_VOLUME);
 	spin_unlock_irqrestore(&vol->lock, flags);
 	return 0;
@@ -1285,22 +1042,11 @@ static bool cow_detach_volume(struct cow_volume *vol, struct cow_gone *gone,
 		if (c->state == CHUNK_QUEUED)
 			list_del_init(&c->list);
 	}
-	spin_lock(&ctl.fill_lock);
+	spin_lock(&cow_fills.lock);
 	list_del_init(&vol->fill_node);
-	spin_unlock(&ctl.fill_lock);
+	spin_unlock(&cow_fills.lock);
 
-	spin_lock(&ctl.lock);
-	if (gone && vol->stage >= STAGE_VOLUME && list_empty(&vol->out_volume.node) &&
-	    ctl.state == CTL_ATTACHED) {
-		cow_out_init(&gone->out, DM_COW_MSG_VOLUME_GONE);
-		gone->id = vol->id;
-		strscpy(gone->ident, vol->ident, sizeof(gone->ident));
-		__cow_queue_out(&gone->out, DM_COW_MSG_VOLUME_GONE);
-		gone_used = true;
-	}
-	list_del_init(&vol->out_volume.node);
-	list_del_init(&vol->out_flush.node);
-	spin_unlock(&ctl.lock);
+	gone_used = cow_queue_gone(vol, gone);
 
 	bio_list_merge(orphans, &vol->deferred);
 	bio_list_merge(orphans, &vol->flushes);
@@ -1324,7 +1070,7 @@ static void cow_destroy_volume(struct cow_volume *vol, struct cow_gone *gone)
 	if (cow_detach_volume(vol, gone, &orphans))
 		gone = NULL;
 	/* The fill worker may still hold the volume it took from the line. */
-	flush_work(&ctl.fill_work);
+	flush_work(&cow_fills.work);
 
 	/*
 	 * Nothing can reach the volume's chunks any more (not findable, no
@@ -1709,7 +1455,7 @@ static void cow_status(struct dm_target *ti, status_type_t type,
 
 	switch (type) {
 	case STATUSTYPE_INFO:
-		attached = READ_ONCE(ctl.state) == CTL_ATTACHED;
+		attached = cow_daemon_attached();
 		spin_lock_irqsave(&vol->lock, flags);
 		s[0] = vol->filled_uncommitted;
 		s[1] = vol->faults_pending;
@@ -1825,366 +1571,26 @@ static void cow_expire_volume(struct cow_volume *vol, unsigned long detached_sin
 	cow_end_bios(&failed, BLK_STS_IOERR);
 }
 
-/* Every second while no daemon is attached: fail what waited too long. */
-static void cow_expire_work(struct work_struct *work)
-{
-	unsigned int timeout = READ_ONCE(detach_timeout);
-	unsigned long flags, detached_since, id;
-	struct cow_volume *vol;
-	bool attached;
-
-	spin_lock_irqsave(&ctl.lock, flags);
-	attached = ctl.state == CTL_ATTACHED;
-	detached_since = ctl.detached_since;
-	spin_unlock_irqrestore(&ctl.lock, flags);
-	if (attached)
-		return;
-	if (timeout) {
-		/* Each volume held by a reference, not by the volume mutex. */
-		rcu_read_lock();
-		xa_for_each(&cow_volume_ids, id, vol) {
-			if (!refcount_inc_not_zero(&vol->users))
-				continue;
-			rcu_read_unlock();
-			cow_expire_volume(vol, detached_since, (unsigned long)timeout * HZ);
-			cow_put_volume(vol);
-			rcu_read_lock();
-		}
-		rcu_read_unlock();
-	}
-	queue_delayed_work(cow_wq, &ctl.expire_work, HZ);
-}
-
-/* ---------------------------------------------------------------- control: read */
-
-static void cow_format(struct cow_out *o, struct dm_cow_msg *m)
+/* Fail what waited too long for a daemon, in every volume. */
+void cow_expire_volumes(unsigned long detached_since, unsigned long timeout)
 {
 	struct cow_volume *vol;
-	struct cow_chunk *c;
-	struct cow_gone *g;
+	unsigned long id;
 
-	memset(m, 0, sizeof(*m));
-	m->type = cpu_to_le32(o->type);
-	switch (o->type) {
-	case DM_COW_MSG_HELLO:
-		m->hello.version = cpu_to_le32(DM_COW_PROTOCOL_VERSION);
-		m->hello.msg_size = cpu_to_le32(DM_COW_MSG_SIZE);
-		m->hello.max_copies = cpu_to_le32(max(1U, READ_ONCE(max_copies)));
-		break;
-	case DM_COW_MSG_REPLAY_DONE:
-		break;
-	case DM_COW_MSG_VOLUME:
-		vol = container_of(o, struct cow_volume, out_volume);
-		m->volume = cpu_to_le32(vol->id);
-		m->vol.volume_sectors = cpu_to_le64(vol->volume_sectors);
-		m->vol.cow_sectors = cpu_to_le64(bdev_nr_sectors(vol->cow_bdev));
-		m->vol.chunk_sectors = cpu_to_le32(vol->chunk_sectors);
-		m->vol.base_dev = cpu_to_le32(huge_encode_dev(vol->base_dev));
-		m->vol.cow_dev = cpu_to_le32(huge_encode_dev(vol->cow_dev));
-		strscpy(m->vol.ident, vol->ident, sizeof(m->vol.ident));
-		break;
-	case DM_COW_MSG_VOLUME_GONE:
-		g = container_of(o, struct cow_gone, out);
-		m->volume = cpu_to_le32(g->id);
-		strscpy(m->vol.ident, g->ident, sizeof(m->vol.ident));
-		break;
-	case DM_COW_MSG_FLUSH:
-		vol = container_of(o, struct cow_volume, out_flush);
-		m->volume = cpu_to_le32(vol->id);
-		m->seq = cpu_to_le64(vol->flush_msg_seq);
-		break;
-	case DM_COW_MSG_FAULT:
-	case DM_COW_MSG_GRANTED:
-	case DM_COW_MSG_FILLED:
-		c = container_of(o, struct cow_chunk, out);
-		m->volume = cpu_to_le32(c->vol->id);
-		m->chunk.chunk = cpu_to_le64(c->nr);
-		if (o->type == DM_COW_MSG_FAULT) {
-			m->seq = cpu_to_le64(c->fault_seq);
-			m->chunk.flags = cpu_to_le32(READ_ONCE(c->full_write) ?
-						     DM_COW_FAULT_FULL_WRITE : 0);
-		} else {
-			m->seq = cpu_to_le64(o->type == DM_COW_MSG_FILLED ? c->fill_seq : 0);
-			m->chunk.cow_sector = cpu_to_le64(c->cow_sector);
-		}
-		break;
-	}
-}
-
-/* Is a message waiting for read()? Unlocked for wait conditions. */
-static bool cow_out_pending(void)
-{
-	return READ_ONCE(ctl.nr_pushback) || !list_empty(&ctl.out);
-}
-
-/* Pop up to @max messages into @msgs: the pushed-back ones first. */
-static size_t cow_pop_out(struct dm_cow_msg *msgs, size_t max)
-{
-	unsigned long flags;
-	size_t n;
-
-	spin_lock_irqsave(&ctl.lock, flags);
-	n = min_t(size_t, max, ctl.nr_pushback);
-	memcpy(msgs, ctl.pushback, n * sizeof(*msgs));
-	memmove(ctl.pushback, ctl.pushback + n, (ctl.nr_pushback - n) * sizeof(*msgs));
-	WRITE_ONCE(ctl.nr_pushback, ctl.nr_pushback - n);
-	while (n < max && !list_empty(&ctl.out)) {
-		struct cow_out *o = list_first_entry(&ctl.out, struct cow_out, node);
-
-		list_del_init(&o->node);
-		cow_format(o, &msgs[n++]);
-		if (o->type == DM_COW_MSG_VOLUME_GONE)
-			kfree(container_of(o, struct cow_gone, out));
-	}
-	spin_unlock_irqrestore(&ctl.lock, flags);
-	return n;
-}
-
-/*
- * Put back at the head the messages of a batch that did not reach the
- * reader. They are kept formatted: their subjects may change or go away
- * before the next read, and the daemon must still get what was popped, in
- * order. With one reader at a time they fit (see cow_ctl_read).
- */
-static void cow_push_back(const struct dm_cow_msg *msgs, size_t n)
-{
-	unsigned long flags;
-
-	spin_lock_irqsave(&ctl.lock, flags);
-	if (!WARN_ON_ONCE(ctl.nr_pushback + n > COW_READ_BATCH)) {
-		memmove(ctl.pushback + n, ctl.pushback, ctl.nr_pushback * sizeof(*msgs));
-		memcpy(ctl.pushback, msgs, n * sizeof(*msgs));
-		WRITE_ONCE(ctl.nr_pushback, ctl.nr_pushback + n);
-	}
-	spin_unlock_irqrestore(&ctl.lock, flags);
-}
-
-/*
- * The daemon may be all that stands between the kernel and free memory, so
- * its read path does not allocate: messages go out in small on-stack batches.
- * A batch that cannot be copied out whole is pushed back from its first
- * message not copied; the read returns the whole messages copied, or -EFAULT
- * if none. A batch popped always fits back: the pushed-back messages come
- * first in the next batch, and one read() runs at a time.
- */
-static ssize_t cow_ctl_read(struct file *file, char __user *buf, size_t count,
-			    loff_t *ppos)
-{
-	size_t max_msgs = min_t(size_t, count / DM_COW_MSG_SIZE, COW_MAX_READ_MSGS);
-	struct dm_cow_msg msgs[COW_READ_BATCH];
-	size_t done = 0, n, copied;
-	ssize_t r = 0;
-
-	if (!max_msgs)
-		return -EINVAL;
-	if (mutex_lock_interruptible(&ctl.read_lock))
-		return -ERESTARTSYS;
-	for (;;) {
-		n = cow_pop_out(msgs, min_t(size_t, ARRAY_SIZE(msgs), max_msgs - done));
-		if (n) {
-			copied = n * DM_COW_MSG_SIZE -
-				 copy_to_user(buf + done * DM_COW_MSG_SIZE, msgs,
-					      n * DM_COW_MSG_SIZE);
-			copied /= DM_COW_MSG_SIZE;
-			done += copied;
-			if (copied < n) {
-				cow_push_back(msgs + copied, n - copied);
-				r = -EFAULT;
-				break;
-			}
-			if (done == max_msgs)
-				break;
+	/* Each volume held by a reference, not by the volume mutex. */
+	rcu_read_lock();
+	xa_for_each(&cow_volume_ids, id, vol) {
+		if (!refcount_inc_not_zero(&vol->users))
 			continue;
-		}
-		if (done)
-			break;
-		if (file->f_flags & O_NONBLOCK) {
-			r = -EAGAIN;
-			goto out;
-		}
-		r = wait_event_interruptible(ctl.wait, cow_out_pending());
-		if (r)
-			goto out;
+		rcu_read_unlock();
+		cow_expire_volume(vol, detached_since, timeout);
+		cow_put_volume(vol);
+		rcu_read_lock();
 	}
-	r = done ? done * DM_COW_MSG_SIZE : r;
-out:
-	mutex_unlock(&ctl.read_lock);
-	return r;
+	rcu_read_unlock();
 }
 
-static __poll_t cow_ctl_poll(struct file *file, poll_table *wait)
-{
-	__poll_t mask = EPOLLOUT | EPOLLWRNORM;
-	unsigned long flags;
-
-	poll_wait(file, &ctl.wait, wait);
-	spin_lock_irqsave(&ctl.lock, flags);
-	if (cow_out_pending())
-		mask |= EPOLLIN | EPOLLRDNORM;
-	spin_unlock_irqrestore(&ctl.lock, flags);
-	return mask;
-}
-
-/* ---------------------------------------------------------------- control: write */
-
-static const char *cow_msg_name(u32 type)
-{
-	switch (type) {
-	case DM_COW_MSG_HELLO: return "HELLO";
-	case DM_COW_MSG_MAP: return "MAP";
-	case DM_COW_MSG_FAIL: return "FAIL";
-	case DM_COW_MSG_COMMITTED: return "COMMITTED";
-	case DM_COW_MSG_FORGET: return "FORGET";
-	default: return "message";
-	}
-}
-
-#define cow_reject(m, fmt, ...) ({					\
-	DMWARN_LIMIT("rejected %s (type %u) for volume %u: " fmt,	\
-		     cow_msg_name(le32_to_cpu((m)->type)),		\
-		     le32_to_cpu((m)->type), le32_to_cpu((m)->volume),	\
-		     ##__VA_ARGS__);					\
-	-EINVAL;							\
-})
-
-static bool cow_payload_zero_after(const struct dm_cow_msg *m, size_t used)
-{
-	return !memchr_inv(m->payload + used, 0, sizeof(m->payload) - used);
-}
-
-/*
- * The replay walks each volume's lists of chunks that get a message, never
- * the tree (committed remaps can be millions), one volume's lock at a time.
- */
-static void cow_replay_volume(struct cow_volume *vol)
-{
-	unsigned long flags;
-
-	spin_lock_irqsave(&vol->lock, flags);
-	vol->stage = STAGE_VOLUME;
-	cow_queue_out(&vol->out_volume, DM_COW_MSG_VOLUME);
-	spin_unlock_irqrestore(&vol->lock, flags);
-}
-
-static void cow_replay_remaps(struct cow_volume *vol)
-{
-	struct cow_chunk *c;
-	unsigned long flags;
-
-	spin_lock_irqsave(&vol->lock, flags);
-	vol->stage = STAGE_REMAPS;
-	list_for_each_entry(c, &vol->uncommitted, list)
-		cow_queue_out(&c->out, DM_COW_MSG_FILLED);
-	list_for_each_entry(c, &vol->granted, granted)
-		cow_queue_out(&c->out, DM_COW_MSG_GRANTED);
-	spin_unlock_irqrestore(&vol->lock, flags);
-}
-
-static void cow_replay_faults(struct cow_volume *vol)
-{
-	struct cow_chunk *c;
-	unsigned long flags;
-
-	spin_lock_irqsave(&vol->lock, flags);
-	vol->stage = STAGE_LIVE;
-	list_for_each_entry(c, &vol->faulted, list)
-		cow_queue_out(&c->out, DM_COW_MSG_FAULT);
-	spin_unlock_irqrestore(&vol->lock, flags);
-}
-
-/* Flushes that waited while detached still need their commits. */
-static void cow_replay_flushes(struct cow_volume *vol)
-{
-	unsigned long flags;
-
-	spin_lock_irqsave(&vol->lock, flags);
-	/* The last waiter needs the highest seq. */
-	if (!bio_list_empty(&vol->flush_waiters))
-		cow_send_flush(vol, cow_flush_seq_of(vol->flush_waiters.tail));
-	spin_unlock_irqrestore(&vol->lock, flags);
-}
-
-#define cow_for_each_volume(vol, step) do {			\
-	list_for_each_entry(vol, &cow_volumes, node) {		\
-		step(vol);					\
-		cond_resched();					\
-	}							\
-} while (0)
-
-/* Queue the replay for a daemon that just said HELLO. */
-static void cow_replay(void)
-{
-	struct cow_volume *vol;
-
-	lockdep_assert_held(&cow_volumes_lock);
-	cow_for_each_volume(vol, cow_replay_volume);
-	cow_for_each_volume(vol, cow_replay_remaps);
-	cow_for_each_volume(vol, cow_replay_faults);
-	cow_queue_out(&ctl.out_replay_done, DM_COW_MSG_REPLAY_DONE);
-	cow_for_each_volume(vol, cow_replay_flushes);
-}
-
-static void cow_unannounce(struct cow_volume *vol)
-{
-	unsigned long flags;
-
-	spin_lock_irqsave(&vol->lock, flags);
-	vol->stage = STAGE_NONE;
-	spin_unlock_irqrestore(&vol->lock, flags);
-}
-
-/* HELLO_WAIT -> ATTACHED; false if the daemon is not waiting for it. */
-static bool cow_attach_daemon(void)
-{
-	unsigned long flags;
-	bool ok;
-
-	spin_lock_irqsave(&ctl.lock, flags);
-	ok = ctl.state == CTL_HELLO_WAIT;
-	if (ok)
-		WRITE_ONCE(ctl.state, CTL_ATTACHED);
-	spin_unlock_irqrestore(&ctl.lock, flags);
-	return ok;
-}
-
-static int cow_handle_hello(const struct dm_cow_msg *m)
-{
-	u32 version = le32_to_cpu(m->hello.version);
-	struct cow_volume *vol;
-
-	if (le32_to_cpu(m->type) != DM_COW_MSG_HELLO) {
-		DMWARN_LIMIT("daemon sent type %u before HELLO; refusing",
-			     le32_to_cpu(m->type));
-		return -EPROTO;
-	}
-	if (version != DM_COW_PROTOCOL_VERSION) {
-		DMERR_LIMIT("daemon speaks protocol version %u, module speaks version %u; refusing",
-			    version, DM_COW_PROTOCOL_VERSION);
-		return -EPROTO;
-	}
-	if (m->volume || m->seq || le32_to_cpu(m->hello.msg_size) != DM_COW_MSG_SIZE ||
-	    m->hello.max_copies || m->hello.reserved ||
-	    !cow_payload_zero_after(m, sizeof(m->hello)))
-		return cow_reject(m, "bad HELLO fields (msg_size must be %u, the rest zero)",
-				  DM_COW_MSG_SIZE);
-
-	/* The mutex keeps the volume set still and HELLOs one at a time. */
-	mutex_lock(&cow_volumes_lock);
-	if (READ_ONCE(ctl.state) != CTL_HELLO_WAIT) {
-		mutex_unlock(&cow_volumes_lock);
-		return cow_reject(m, "HELLO after the handshake");
-	}
-	/* Nothing goes out live for a volume until the replay reached it. */
-	cow_for_each_volume(vol, cow_unannounce);
-	if (!cow_attach_daemon()) {
-		mutex_unlock(&cow_volumes_lock);
-		return cow_reject(m, "HELLO after the handshake");
-	}
-	cow_replay();
-	mutex_unlock(&cow_volumes_lock);
-	DMINFO("daemon attached (protocol version %u)", version);
-	return 0;
-}
+/* ---------------------------------------------------------------- step: answers */
 
 static int cow_handle_map(struct cow_volume *vol, const struct dm_cow_msg *m)
 {
@@ -2424,7 +1830,7 @@ out:
 	return r;
 }
 
-static int cow_dispatch_chunk_msg(struct cow_volume *vol, const struct dm_cow_msg *m)
+int cow_dispatch_chunk_msg(struct cow_volume *vol, const struct dm_cow_msg *m)
 {
 	if (le64_to_cpu(m->chunk.chunk) >= vol->nr_chunks)
 		return cow_reject(m, "chunk %llu beyond the volume's %llu chunks",
@@ -2441,123 +1847,6 @@ static int cow_dispatch_chunk_msg(struct cow_volume *vol, const struct dm_cow_ms
 	}
 }
 
-/* The daemon's answers take no lock shared by all volumes. */
-static int cow_handle_chunk_msg(const struct dm_cow_msg *m)
-{
-	u32 type = le32_to_cpu(m->type);
-	struct cow_volume *vol;
-	int r;
-
-	if (!cow_payload_zero_after(m, sizeof(m->chunk)) || m->chunk.reserved)
-		return cow_reject(m, "reserved bytes must be zero");
-	if ((type == DM_COW_MSG_COMMITTED || type == DM_COW_MSG_FORGET) &&
-	    (m->seq || m->chunk.cow_sector || m->chunk.fill || m->chunk.flags ||
-	     m->chunk.error))
-		return cow_reject(m, "only volume and chunk may be set");
-
-	vol = cow_get_volume(le32_to_cpu(m->volume));
-	if (!vol)
-		return cow_reject(m, "unknown volume");
-	r = cow_dispatch_chunk_msg(vol, m);
-	cow_put_volume(vol);
-	return r;
-}
-
-static int cow_handle_msg(const struct dm_cow_msg *m)
-{
-	if (READ_ONCE(ctl.state) != CTL_ATTACHED)
-		return cow_handle_hello(m);
-
-	switch (le32_to_cpu(m->type)) {
-	case DM_COW_MSG_MAP:
-	case DM_COW_MSG_FAIL:
-	case DM_COW_MSG_COMMITTED:
-	case DM_COW_MSG_FORGET:
-		return cow_handle_chunk_msg(m);
-	case DM_COW_MSG_HELLO:
-		return cow_reject(m, "HELLO after the handshake");
-	default:
-		return cow_reject(m, "unknown or kernel-only message type");
-	}
-}
-
-static ssize_t cow_ctl_write(struct file *file, const char __user *buf,
-			     size_t count, loff_t *ppos)
-{
-	struct dm_cow_msg m;
-	size_t done;
-	int r;
-
-	if (!count || count % DM_COW_MSG_SIZE ||
-	    count > COW_MAX_WRITE_MSGS * DM_COW_MSG_SIZE) {
-		DMWARN_LIMIT("rejected write of %zu bytes: must be 1 to %u whole %u-byte messages",
-			     count, COW_MAX_WRITE_MSGS, DM_COW_MSG_SIZE);
-		return -EINVAL;
-	}
-	for (done = 0; done < count; done += DM_COW_MSG_SIZE) {
-		if (copy_from_user(&m, buf + done, sizeof(m)))
-			return -EFAULT;
-		r = cow_handle_msg(&m);
-		if (r)
-			return r;
-	}
-	return count;
-}
-
-/* ---------------------------------------------------------------- control: open */
-
-static int cow_ctl_open(struct inode *inode, struct file *file)
-{
-	unsigned long flags;
-	int r = 0;
-
-	if (!capable(CAP_SYS_ADMIN))
-		return -EACCES;
-	spin_lock_irqsave(&ctl.lock, flags);
-	if (ctl.state != CTL_CLOSED) {
-		r = -EBUSY;
-	} else {
-		WRITE_ONCE(ctl.state, CTL_HELLO_WAIT);
-		cow_discard_out();
-		list_add_tail(&ctl.out_hello.node, &ctl.out);
-	}
-	spin_unlock_irqrestore(&ctl.lock, flags);
-	if (!r)
-		r = nonseekable_open(inode, file);
-	return r;
-}
-
-static int cow_ctl_release(struct inode *inode, struct file *file)
-{
-	unsigned long flags;
-
-	spin_lock_irqsave(&ctl.lock, flags);
-	if (ctl.state == CTL_ATTACHED)
-		ctl.detached_since = jiffies;
-	WRITE_ONCE(ctl.state, CTL_CLOSED);
-	cow_discard_out();
-	spin_unlock_irqrestore(&ctl.lock, flags);
-	DMINFO("daemon detached; queued writes wait up to %u s (0: forever)",
-	       READ_ONCE(detach_timeout));
-	mod_delayed_work(cow_wq, &ctl.expire_work, HZ);
-	return 0;
-}
-
-static const struct file_operations cow_ctl_fops = {
-	.owner = THIS_MODULE,
-	.open = cow_ctl_open,
-	.release = cow_ctl_release,
-	.read = cow_ctl_read,
-	.write = cow_ctl_write,
-	.poll = cow_ctl_poll,
-};
-
-static struct miscdevice cow_misc = {
-	.minor = MISC_DYNAMIC_MINOR,
-	.name = DM_COW_CONTROL_NAME,
-	.fops = &cow_ctl_fops,
-};
-
 /* ---------------------------------------------------------------- module */
 
 static int __init dm_cow_init(void)
@@ -2566,18 +1855,10 @@ static int __init dm_cow_init(void)
 
 	BUILD_BUG_ON(sizeof(struct dm_cow_msg) != DM_COW_MSG_SIZE);
 
-	spin_lock_init(&ctl.lock);
-	INIT_LIST_HEAD(&ctl.out);
-	spin_lock_init(&ctl.fill_lock);
-	INIT_LIST_HEAD(&ctl.fill_vols);
-	cow_out_init(&ctl.out_hello, DM_COW_MSG_HELLO);
-	cow_out_init(&ctl.out_replay_done, DM_COW_MSG_REPLAY_DONE);
-	init_waitqueue_head(&ctl.wait);
-	mutex_init(&ctl.read_lock);
-	INIT_DELAYED_WORK(&ctl.expire_work, cow_expire_work);
-	INIT_WORK(&ctl.fill_work, cow_fill_work);
-	ctl.state = CTL_CLOSED;
-	ctl.detached_since = jiffies;
+	cow_ctl_init();
+	spin_lock_init(&cow_fills.lock);
+	INIT_LIST_HEAD(&cow_fills.vols);
+	INIT_WORK(&cow_fills.work, cow_fill_work);
 
 	cow_chunk_cache = KMEM_CACHE(cow_chunk, 0);
 	if (!cow_chunk_cache)
@@ -2597,10 +1878,9 @@ static int __init dm_cow_init(void)
 	if (r)
 		goto bad_target;
 	/* The control device last: an open() pins the module from then on. */
-	r = misc_register(&cow_misc);
+	r = cow_ctl_register();
 	if (r)
 		goto bad_misc;
-	queue_delayed_work(cow_wq, &ctl.expire_work, HZ);
 	return 0;
 
 bad_misc:
@@ -2619,10 +1899,9 @@ bad_cache:
 
 static void __exit dm_cow_exit(void)
 {
-	misc_deregister(&cow_misc);
+	cow_ctl_unregister();
 	dm_unregister_target(&cow_target);
-	cancel_delayed_work_sync(&ctl.expire_work);
-	cancel_work_sync(&ctl.fill_work);
+	cancel_work_sync(&cow_fills.work);
 	dm_kcopyd_client_destroy(cow_kc);
 	destroy_workqueue(cow_wq);
 	mempool_destroy(cow_chunk_pool);
