@@ -13,7 +13,7 @@ import org.dmcow.protocol.MessageCodec;
 import org.dmcow.protocol.Protocol;
 import org.junit.jupiter.api.Test;
 
-/** The double takes writes as dm-cow.c's write() does: 1 to MAX_WRITE_MSGS whole messages, else none. */
+/** The double takes writes as dm-cow-ctl.c's write() does: 1 to MAX_WRITE_MSGS whole messages, else none. */
 class KernelDoubleTest {
     private static final int CHUNK_SECTORS = 8;
 

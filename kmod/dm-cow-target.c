@@ -10,10 +10,12 @@
  * All segments with one <ident> share one refcounted volume, which survives
  * table reloads. A bio's device sector is its volume sector.
  *
- * Per-chunk state machine (all transitions under cow_lock):
+ * Per-chunk state machine (all transitions under the volume's lock):
  *
  *   (no state) --write--> FAULTED      FAULT sent; writes queue on the chunk
- *   FAULTED --MAP copy/zero--> QUEUED  waits for a copy slot (max_copies)
+ *   FAULTED --MAP copy/zero--> QUEUED  waits on the volume's fill queue for a
+ *                                      copy slot (max_copies over all volumes,
+ *                                      given to the volumes in turn)
  *   QUEUED --slot--> FILLING           dm-kcopyd copies from base or zeroes
  *   FAULTED --MAP none--> FILLING      the full-chunk write is the fill
  *   FAULTED --FAIL or timeout--> (no state)   queued writes fail
@@ -23,13 +25,19 @@
  *   WRITING --last write done--> FILLED   fill seq assigned, FILLED sent,
  *                                      then the queued writes complete and
  *                                      the held writes go to the CoW device
- *   FILLED --COMMITTED--> FILLED+committed
- *   FILLED+committed --FORGET--> (no state)   only when no cow target covers it;
+ *   FILLED --COMMITTED--> committed remap   the chunk state is freed; the
+ *                                      volume's remap index (an xarray of
+ *                                      values, read without a lock) keeps only
+ *                                      where the chunk is on the CoW device.
+ *                                      If no index slot can be had, the chunk
+ *                                      stays FILLED+committed instead.
+ *   committed --FORGET--> (no state)   only when no cow target covers it;
  *                                      the chunk is marked forgotten, and no
  *                                      cow segment may cover it again (it
  *                                      would read as the base)
  *
- * Reads go to the base unless the chunk is FILLED, then to the CoW device.
+ * Reads go to the base unless the chunk is FILLED or committed, then to the
+ * CoW device.
  * Since a chunk is FILLED before any of its queued writes completes upwards,
  * a read issued after a write completed always sees the CoW device.
  *
@@ -39,11 +47,26 @@
  * to a chunk that is not committed does the same after the write, with F = its
  * chunk's fill seq.
  *
- * Control device (one opener): open -> HELLO_WAIT (kernel HELLO queued);
- * daemon HELLO -> ATTACHED (replay queued); close -> CLOSED. While not
- * ATTACHED, no messages are queued; writes wait, and a write on an unanswered
- * fault or a flush waiting for commits fails with EIO once it and the
- * daemon's absence have both lasted detach_timeout seconds.
+ * Control device (dm-cow-ctl.c; one opener): open -> HELLO_WAIT (kernel
+ * HELLO queued); daemon HELLO -> ATTACHED (replay queued); close -> CLOSED.
+ * While not ATTACHED, no messages are queued; writes wait, and a write on an
+ * unanswered fault or a flush waiting for commits fails with EIO once it and
+ * the daemon's absence have both lasted detach_timeout seconds.
+ *
+ * Locking: each volume's chunk state, lists and statistics are under its own
+ * spinlock (vol->lock, interrupts off); the control queue under ctl.lock
+ * (dm-cow-ctl.c) and the copy slots under cow_fills.lock, both only ever
+ * taken inside a volume's lock, never the other way round. The volume mutex
+ * (cow_volumes_lock) is for constructors, destructors and the replay: the
+ * daemon's answers find a volume by id in an xarray and hold a reference
+ * (vol->users), and FORGET checks the segments under the volume's own
+ * targets_lock.
+ *
+ * Replay: a new daemon's HELLO walks the volumes three times (VOLUME, then
+ * GRANTED/FILLED, then FAULT), one volume's lock at a time. vol->stage says
+ * how far that walk has come for the volume; a live message of a kind the
+ * walk has not yet sent for it is not queued (the walk will find its chunk),
+ * so each volume's messages keep the protocol's order.
  *
  * Volume removal: the dtr that drops the volume's last reference waits
  * (bounded the same way, killably) until the daemon has committed every
@@ -55,28 +78,17 @@
 
 #include <linux/module.h>
 #include <linux/init.h>
-#include <linux/blkdev.h>
-#include <linux/bio.h>
-#include <linux/device-mapper.h>
 #include <linux/dm-kcopyd.h>
-#include <linux/miscdevice.h>
-#include <linux/fs.h>
-#include <linux/poll.h>
 #include <linux/mempool.h>
-#include <linux/rbtree.h>
 #include <linux/slab.h>
-#include <linux/uaccess.h>
-#include <linux/workqueue.h>
 #include <linux/version.h>
 #include <linux/kdev_t.h>
 #include <linux/ctype.h>
-#include <linux/wait.h>
 
-#include "dm-cow.h"
+#include "dm-cow-core.h"
 
 #define DM_MSG_PREFIX "cow"
 
-#define COW_READ_BATCH		4	/* messages popped at once by read() */
 #define COW_MAX_CHUNK_SECTORS	(1U << 21)	/* 1 GiB */
 #define COW_MIN_POOL		64
 #define COW_FREE_BATCH		256	/* chunks freed per lock hold at removal */
@@ -87,208 +99,36 @@
 #define COW_MODE_READ FMODE_READ
 #endif
 
-static unsigned int max_copies = 16;
+unsigned int max_copies = 16;
 module_param(max_copies, uint, 0644);
 MODULE_PARM_DESC(max_copies, "Chunk fills (dm-kcopyd copies or zeroings) running at once");
 
-static unsigned int detach_timeout = 300;
+unsigned int detach_timeout = 300;
 module_param(detach_timeout, uint, 0644);
 MODULE_PARM_DESC(detach_timeout,
 		 "Seconds without an attached daemon before queued writes fail with EIO (0: wait forever)");
 
-/* An entry of the control device's output queue, embedded in its subject. */
-struct cow_out {
-	struct list_head node;
-	u32 type;			/* DM_COW_MSG_* */
-};
-
-enum cow_chunk_state {
-	CHUNK_FAULTED,
-	CHUNK_QUEUED,
-	CHUNK_FILLING,
-	CHUNK_WRITING,
-	CHUNK_FILLED,
-};
-
-struct cow_volume;
-
-struct cow_chunk {
-	struct rb_node node;
-	struct cow_volume *vol;
-	u64 nr;
-	u64 fault_seq;
-	u64 fill_seq;
-	sector_t cow_sector;
-	enum cow_chunk_state state;
-	u32 fill;			/* enum dm_cow_fill */
-	bool full_write;
-	bool committed;
-	blk_status_t fill_error;
-	unsigned int in_flight;		/* queued writes issued, not done */
-	struct bio_list queued;		/* writes waiting for the fill */
-	struct bio_list held;		/* writes that arrived while WRITING */
-	struct bio_list done;		/* finished writes, not yet completed */
-	struct cow_out out;		/* FAULT, GRANTED or FILLED */
-	struct list_head list;		/* faulted, fill queue, fill_done or uncommitted */
-	struct list_head granted;	/* on vol->granted from MAP until FILLED */
-	unsigned long since;		/* jiffies when the fault was raised */
-};
-
-/* A cow segment's range, registered in its volume for FORGET checks. */
-struct cow_target {
-	struct list_head node;
-	struct cow_volume *vol;
-	struct dm_dev *base;
-	struct dm_dev *cow;
-	sector_t begin;
-	sector_t len;
-};
-
-struct cow_volume {
-	/* under cow_volumes_lock */
-	struct list_head node;
-	unsigned int refs;		/* targets; 0: dying, findable until freed */
-	unsigned int closers;		/* dtrs waiting for commits at refs 0 */
-	struct list_head targets;
-	unsigned long *forgotten;	/* chunks freed by FORGET; NULL until the first */
-
-	/* constant */
-	u32 id;
-	char ident[DM_COW_IDENT_LEN];
-	dev_t base_dev;
-	dev_t cow_dev;
-	struct block_device *base_bdev;
-	struct block_device *cow_bdev;
-	sector_t volume_sectors;
-	u32 chunk_sectors;
-	unsigned int chunk_shift;
-	u64 nr_chunks;
-
-	/* under cow_lock */
-	struct rb_root chunks;
-	struct list_head faulted;	/* FAULTED chunks, oldest first */
-	u64 fault_seq;
-	u64 fill_seq;
-	struct list_head uncommitted;	/* FILLED, !committed, by fill seq */
-	struct list_head granted;	/* mapped, not FILLED yet: QUEUED..WRITING */
-	struct list_head fill_done;	/* fills finished, for the worker */
-	struct bio_list deferred;	/* writes for the worker to place */
-	struct bio_list flushes;	/* waiting for a CoW device flush */
-	struct bio_list flush_waiters;	/* waiting for COMMITTED */
-	u64 flush_msg_seq;
-	struct cow_out out_volume;
-	struct cow_out out_flush;
-	bool announced;			/* VOLUME queued to this daemon */
-
-	/* statistics, under cow_lock */
-	u64 faults_pending;
-	u64 filled_uncommitted;
-	u64 copies_in_flight;
-	u64 copies;
-	u64 nocopy_fills;
-	u64 zero_fills;
-	u64 errors;
-
-	struct work_struct work;
-	struct work_struct flush_work;
-	wait_queue_head_t commit_wait;	/* closers: COMMITTED arrived, or revived */
-};
-
-struct cow_gone {
-	struct cow_out out;
-	u32 id;
-	char ident[DM_COW_IDENT_LEN];
-};
-
-/* Per-bio data. */
-struct cow_bio {
-	struct cow_volume *vol;
-	struct cow_chunk *chunk;
-	bio_end_io_t *saved_end_io;
-	void *saved_private;
-	u64 flush_seq;
-	unsigned long since;		/* jiffies when it began to wait for commits */
-};
-
-enum cow_ctl_state {
-	CTL_CLOSED,
-	CTL_HELLO_WAIT,
-	CTL_ATTACHED,
-};
-
-static DEFINE_MUTEX(cow_volumes_lock);	/* volume list, refs, target ranges */
-static LIST_HEAD(cow_volumes);
+DEFINE_MUTEX(cow_volumes_lock);	/* volume list, refs, closers */
+LIST_HEAD(cow_volumes);
+static DEFINE_XARRAY_ALLOC1(cow_volume_ids);	/* id -> volume, for the daemon's answers */
 static u32 cow_next_volume_id = 1;
 
-static DEFINE_SPINLOCK(cow_lock);	/* all chunk state and the control queue */
-
+/* Fair fills: the copy slots, given to the volumes with QUEUED chunks in turn. */
 static struct {
-	enum cow_ctl_state state;
-	unsigned long detached_since;
-	struct list_head out;
-	struct cow_out out_hello;
-	struct cow_out out_replay_done;
-	wait_queue_head_t wait;
-	struct delayed_work expire_work;
-	struct list_head fill_queue;
-	unsigned int copies_running;
-	struct work_struct fill_work;
-	/* Popped messages a read() could not copy out: the next read's first. */
-	struct mutex read_lock;		/* one read() at a time, so they fit */
-	struct dm_cow_msg pushback[COW_READ_BATCH];
-	unsigned int nr_pushback;
-} ctl;
+	spinlock_t lock;		/* vols, running */
+	struct list_head vols;		/* volumes with QUEUED chunks, next in turn first */
+	unsigned int running;
+	struct work_struct work;
+} cow_fills;
 
-static struct workqueue_struct *cow_wq;
+struct workqueue_struct *cow_wq;
 static struct dm_kcopyd_client *cow_kc;
 static struct kmem_cache *cow_chunk_cache;
-static mempool_t *cow_chunk_pool;
-
-/* ---------------------------------------------------------------- queue */
-
-static void cow_out_init(struct cow_out *o, u32 type)
-{
-	INIT_LIST_HEAD(&o->node);
-	o->type = type;
-}
-
-/*
- * Queue a message for the daemon. A subject already queued is updated in
- * place, so GRANTED turns into FILLED at its replay position.
- */
-static void cow_queue_out(struct cow_out *o, u32 type)
-{
-	lockdep_assert_held(&cow_lock);
-	if (ctl.state != CTL_ATTACHED)
-		return;
-	o->type = type;
-	if (list_empty(&o->node))
-		list_add_tail(&o->node, &ctl.out);
-	wake_up_interruptible(&ctl.wait);
-}
-
-static void cow_unqueue_out(struct cow_out *o)
-{
-	list_del_init(&o->node);
-}
-
-/* Drop every queued message: a new daemon gets a fresh replay. */
-static void cow_discard_out(void)
-{
-	struct cow_out *o, *tmp;
-
-	lockdep_assert_held(&cow_lock);
-	ctl.nr_pushback = 0;
-	list_for_each_entry_safe(o, tmp, &ctl.out, node) {
-		list_del_init(&o->node);
-		if (o->type == DM_COW_MSG_VOLUME_GONE)
-			kfree(container_of(o, struct cow_gone, out));
-	}
-}
+mempool_t *cow_chunk_pool;
 
 /* ---------------------------------------------------------------- chunks */
 
-static struct cow_chunk *cow_lookup(struct cow_volume *vol, u64 nr)
+struct cow_chunk *cow_lookup(struct cow_volume *vol, u64 nr)
 {
 	struct rb_node *n = vol->chunks.rb_node;
 
@@ -319,12 +159,29 @@ static void cow_insert(struct cow_volume *vol, struct cow_chunk *c)
 	rb_insert_color(&c->node, &vol->chunks);
 }
 
+/*
+ * A committed remap's place on the CoW device. Without the volume's lock
+ * (RCU): an entry, once stored, stays until FORGET, which no cow segment
+ * covering the chunk allows. Under the lock, a miss here and in the chunk
+ * tree means the chunk is not mapped: COMMITTED stores the entry before it
+ * erases the chunk, in one hold of the lock.
+ */
+bool cow_committed_sector(struct cow_volume *vol, u64 nr, sector_t *cow_sector)
+{
+	void *e = xa_load(&vol->remaps, nr);
+
+	if (!xa_is_value(e))
+		return false;
+	*cow_sector = (sector_t)xa_to_value(e) << vol->chunk_shift;
+	return true;
+}
+
 /* Remove a chunk with no bios left; the caller frees it. */
-static void cow_erase(struct cow_chunk *c)
+void cow_erase(struct cow_chunk *c)
 {
 	struct cow_volume *vol = c->vol;
 
-	lockdep_assert_held(&cow_lock);
+	lockdep_assert_held(&vol->lock);
 	rb_erase(&c->node, &vol->chunks);
 	cow_unqueue_out(&c->out);
 	list_del_init(&c->list);
@@ -362,7 +219,7 @@ static bool cow_bio_covers_chunk(struct cow_volume *vol, struct bio *bio)
 	       bio_sectors(bio) >= cow_chunk_len(vol, nr);
 }
 
-static void cow_remap_to_cow(struct cow_volume *vol, struct bio *bio,
+void cow_remap_to_cow(struct cow_volume *vol, struct bio *bio,
 			     sector_t cow_sector)
 {
 	sector_t offset = bio->bi_iter.bi_sector & (vol->chunk_sectors - 1);
@@ -371,7 +228,7 @@ static void cow_remap_to_cow(struct cow_volume *vol, struct bio *bio,
 	bio->bi_iter.bi_sector = cow_sector + offset;
 }
 
-static void cow_hook_bio(struct bio *bio, bio_end_io_t *fn)
+void cow_hook_bio(struct bio *bio, bio_end_io_t *fn)
 {
 	struct cow_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
 
@@ -390,7 +247,7 @@ static struct cow_bio *cow_unhook_bio(struct bio *bio)
 	return pb;
 }
 
-static void cow_end_bios(struct bio_list *bios, blk_status_t status)
+void cow_end_bios(struct bio_list *bios, blk_status_t status)
 {
 	struct bio *bio;
 
@@ -406,7 +263,7 @@ static bool cow_uncommitted_upto(struct cow_volume *vol, u64 seq)
 {
 	struct cow_chunk *first;
 
-	lockdep_assert_held(&cow_lock);
+	lockdep_assert_held(&vol->lock);
 	first = list_first_entry_or_null(&vol->uncommitted, struct cow_chunk, list);
 	return first && first->fill_seq <= seq;
 }
@@ -423,8 +280,9 @@ static void cow_chunk_add_write(struct cow_chunk *c, struct bio *bio)
 		return;
 	}
 	bio_list_add(&c->queued, bio);
+	/* Read by cow_format under ctl.lock only. */
 	if (c->state == CHUNK_FAULTED && cow_bio_covers_chunk(c->vol, bio))
-		c->full_write = true;
+		WRITE_ONCE(c->full_write, true);
 }
 
 static void cow_new_fault(struct cow_volume *vol, struct cow_chunk *c, u64 nr)
@@ -443,7 +301,7 @@ static void cow_new_fault(struct cow_volume *vol, struct cow_chunk *c, u64 nr)
 	cow_out_init(&c->out, DM_COW_MSG_FAULT);
 	cow_insert(vol, c);
 	vol->faults_pending++;
-	cow_queue_out(&c->out, DM_COW_MSG_FAULT);
+	cow_queue_live(vol, &c->out, DM_COW_MSG_FAULT);
 }
 
 /* ---------------------------------------------------------------- step: flush */
@@ -452,36 +310,56 @@ static void cow_queue_flush(struct cow_volume *vol, struct bio *bio, u64 seq)
 {
 	struct cow_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
 
-	lockdep_assert_held(&cow_lock);
+	lockdep_assert_held(&vol->lock);
 	pb->flush_seq = seq;
 	bio_list_add(&vol->flushes, bio);
 	queue_work(cow_wq, &vol->flush_work);
 }
 
-static void cow_send_flush(struct cow_volume *vol, u64 seq)
+u64 cow_flush_seq_of(struct bio *bio)
 {
-	if (list_empty(&vol->out_flush.node) || seq > vol->flush_msg_seq)
-		vol->flush_msg_seq = seq;
-	cow_queue_out(&vol->out_flush, DM_COW_MSG_FLUSH);
+	struct cow_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
+
+	return pb->flush_seq;
 }
 
-/* Take the waiters whose commits are all in. */
-static void cow_release_flush_waiters(struct cow_volume *vol,
+/*
+ * Waiters stay in flush seq order, so COMMITTED releases them from the head
+ * and looks at no other. They nearly always come in order (an empty flush
+ * waits for the volume's latest fill seq); a FUA write to an older chunk is
+ * put in its place.
+ */
+static void cow_add_flush_waiter(struct cow_volume *vol, struct bio *bio)
+{
+	struct bio_list *w = &vol->flush_waiters;
+	u64 seq = cow_flush_seq_of(bio);
+	struct bio *prev;
+
+	lockdep_assert_held(&vol->lock);
+	if (bio_list_empty(w) || cow_flush_seq_of(w->tail) <= seq) {
+		bio_list_add(w, bio);
+		return;
+	}
+	if (seq < cow_flush_seq_of(w->head)) {
+		bio_list_add_head(w, bio);
+		return;
+	}
+	for (prev = w->head; cow_flush_seq_of(prev->bi_next) <= seq; prev = prev->bi_next)
+		;
+	bio->bi_next = prev->bi_next;
+	prev->bi_next = bio;
+}
+
+/* Take the waiters whose commits are all in: a prefix of the list. */
+void cow_release_flush_waiters(struct cow_volume *vol,
 				      struct bio_list *done)
 {
-	struct bio_list waiting = BIO_EMPTY_LIST;
 	struct bio *bio;
 
-	lockdep_assert_held(&cow_lock);
-	while ((bio = bio_list_pop(&vol->flush_waiters))) {
-		struct cow_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
-
-		if (cow_uncommitted_upto(vol, pb->flush_seq))
-			bio_list_add(&waiting, bio);
-		else
-			bio_list_add(done, bio);
-	}
-	bio_list_merge(&vol->flush_waiters, &waiting);
+	lockdep_assert_held(&vol->lock);
+	while ((bio = bio_list_peek(&vol->flush_waiters)) &&
+	       !cow_uncommitted_upto(vol, cow_flush_seq_of(bio)))
+		bio_list_add(done, bio_list_pop(&vol->flush_waiters));
 }
 
 static void cow_flush_work(struct work_struct *work)
@@ -493,16 +371,16 @@ static void cow_flush_work(struct work_struct *work)
 	u64 need = 0;
 	int r;
 
-	spin_lock_irqsave(&cow_lock, flags);
+	spin_lock_irqsave(&vol->lock, flags);
 	batch = vol->flushes;
 	bio_list_init(&vol->flushes);
-	spin_unlock_irqrestore(&cow_lock, flags);
+	spin_unlock_irqrestore(&vol->lock, flags);
 	if (bio_list_empty(&batch))
 		return;
 
 	r = blkdev_issue_flush(vol->cow_bdev);
 
-	spin_lock_irqsave(&cow_lock, flags);
+	spin_lock_irqsave(&vol->lock, flags);
 	while ((bio = bio_list_pop(&batch))) {
 		struct cow_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
 
@@ -512,13 +390,13 @@ static void cow_flush_work(struct work_struct *work)
 			bio_list_add(&done, bio);
 		} else {
 			pb->since = jiffies;
-			bio_list_add(&vol->flush_waiters, bio);
+			cow_add_flush_waiter(vol, bio);
 			need = max(need, pb->flush_seq);
 		}
 	}
 	if (need)
 		cow_send_flush(vol, need);
-	spin_unlock_irqrestore(&cow_lock, flags);
+	spin_unlock_irqrestore(&vol->lock, flags);
 
 	if (r && !bio_list_empty(&failed))
 		DMERR_LIMIT("volume %s: flushing the CoW device failed: %d",
@@ -537,13 +415,13 @@ static void cow_chunk_filled(struct cow_chunk *c, struct bio_list *done)
 {
 	struct cow_volume *vol = c->vol;
 
-	lockdep_assert_held(&cow_lock);
+	lockdep_assert_held(&vol->lock);
 	c->state = CHUNK_FILLED;
 	list_del_init(&c->granted);
 	c->fill_seq = ++vol->fill_seq;
 	list_add_tail(&c->list, &vol->uncommitted);
 	vol->filled_uncommitted++;
-	cow_queue_out(&c->out, DM_COW_MSG_FILLED);
+	cow_queue_live(vol, &c->out, DM_COW_MSG_FILLED);
 	bio_list_merge(done, &c->done);
 	bio_list_init(&c->done);
 	if (!bio_list_empty(&c->held)) {
@@ -568,10 +446,10 @@ static void cow_complete_filled(struct cow_volume *vol, u64 fill_seq,
 			bio_list_add(&ok, bio);
 	}
 	if (!bio_list_empty(&fua)) {
-		spin_lock_irqsave(&cow_lock, flags);
+		spin_lock_irqsave(&vol->lock, flags);
 		while ((bio = bio_list_pop(&fua)))
 			cow_queue_flush(vol, bio, fill_seq);
-		spin_unlock_irqrestore(&cow_lock, flags);
+		spin_unlock_irqrestore(&vol->lock, flags);
 	}
 	cow_end_bios(&ok, BLK_STS_OK);
 }
@@ -585,7 +463,7 @@ static void cow_queued_write_endio(struct bio *bio)
 	unsigned long flags;
 	u64 fill_seq = 0;
 
-	spin_lock_irqsave(&cow_lock, flags);
+	spin_lock_irqsave(&vol->lock, flags);
 	if (bio->bi_status)
 		vol->errors++;
 	bio_list_add(&c->done, bio);
@@ -593,7 +471,7 @@ static void cow_queued_write_endio(struct bio *bio)
 		cow_chunk_filled(c, &done);
 		fill_seq = c->fill_seq;
 	}
-	spin_unlock_irqrestore(&cow_lock, flags);
+	spin_unlock_irqrestore(&vol->lock, flags);
 
 	if (fill_seq)
 		cow_complete_filled(vol, fill_seq, &done);
@@ -607,13 +485,13 @@ static void cow_fua_write_endio(struct bio *bio)
 	unsigned long flags;
 
 	if (!bio->bi_status) {
-		spin_lock_irqsave(&cow_lock, flags);
+		spin_lock_irqsave(&vol->lock, flags);
 		if (cow_uncommitted_upto(vol, pb->flush_seq)) {
 			cow_queue_flush(vol, bio, pb->flush_seq);
-			spin_unlock_irqrestore(&cow_lock, flags);
+			spin_unlock_irqrestore(&vol->lock, flags);
 			return;
 		}
-		spin_unlock_irqrestore(&cow_lock, flags);
+		spin_unlock_irqrestore(&vol->lock, flags);
 	}
 	bio_endio(bio);
 }
@@ -624,7 +502,7 @@ static void cow_issue_to_filled(struct cow_chunk *c, struct bio *bio,
 {
 	struct cow_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
 
-	lockdep_assert_held(&cow_lock);
+	lockdep_assert_held(&c->vol->lock);
 	cow_remap_to_cow(c->vol, bio, c->cow_sector);
 	*hooked = false;
 	if (op_is_write(bio_op(bio)) && (bio->bi_opf & REQ_FUA) && !c->committed) {
@@ -646,7 +524,7 @@ static void cow_fill_finished(struct cow_chunk *c)
 	u64 fill_seq = 0;
 	struct bio *bio;
 
-	spin_lock_irqsave(&cow_lock, flags);
+	spin_lock_irqsave(&vol->lock, flags);
 	err = c->fill_error;
 	writes = c->queued;
 	bio_list_init(&c->queued);
@@ -654,7 +532,7 @@ static void cow_fill_finished(struct cow_chunk *c)
 		bio_list_merge(&done, &c->done);
 		vol->errors++;
 		cow_erase(c);
-		spin_unlock_irqrestore(&cow_lock, flags);
+		spin_unlock_irqrestore(&vol->lock, flags);
 		DMERR_LIMIT("volume %s: filling chunk %llu failed", vol->ident, c->nr);
 		mempool_free(c, cow_chunk_pool);
 		cow_end_bios(&writes, BLK_STS_IOERR);
@@ -671,7 +549,7 @@ static void cow_fill_finished(struct cow_chunk *c)
 		cow_remap_to_cow(vol, bio, c->cow_sector);
 		cow_hook_bio(bio, cow_queued_write_endio);
 	}
-	spin_unlock_irqrestore(&cow_lock, flags);
+	spin_unlock_irqrestore(&vol->lock, flags);
 
 	while ((bio = bio_list_pop(&writes)))
 		submit_bio_noacct(bio);
@@ -685,10 +563,77 @@ static void cow_fill_ended(struct cow_chunk *c, blk_status_t err)
 {
 	struct cow_volume *vol = c->vol;
 
-	lockdep_assert_held(&cow_lock);
+	lockdep_assert_held(&vol->lock);
 	c->fill_error = err;
 	list_add_tail(&c->list, &vol->fill_done);
 	queue_work(cow_wq, &vol->work);
+}
+
+/*
+ * Fair fills: the copy slots go to the volumes with queued chunks in turn,
+ * one chunk each, so one volume's burst of first writes does not hold back
+ * another's. The volume taken moves to the back of the line.
+ */
+static struct cow_volume *cow_get_copy_slot(void)
+{
+	struct cow_volume *vol = NULL;
+	unsigned long flags;
+
+	spin_lock_irqsave(&cow_fills.lock, flags);
+	if (cow_fills.running < max(1U, READ_ONCE(max_copies)) &&
+	    !list_empty(&cow_fills.vols)) {
+		vol = list_first_entry(&cow_fills.vols, struct cow_volume, fill_node);
+		list_move_tail(&vol->fill_node, &cow_fills.vols);
+		cow_fills.running++;
+	}
+	spin_unlock_irqrestore(&cow_fills.lock, flags);
+	return vol;
+}
+
+static void cow_put_copy_slot(void)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&cow_fills.lock, flags);
+	cow_fills.running--;
+	spin_unlock_irqrestore(&cow_fills.lock, flags);
+}
+
+/* The volume's oldest QUEUED chunk starts FILLING; it leaves the line when none is left. */
+static struct cow_chunk *cow_take_queued(struct cow_volume *vol)
+{
+	struct cow_chunk *c;
+	unsigned long flags;
+
+	spin_lock_irqsave(&vol->lock, flags);
+	c = list_first_entry_or_null(&vol->fill_queue, struct cow_chunk, list);
+	if (c) {
+		list_del_init(&c->list);
+		c->state = CHUNK_FILLING;
+		vol->copies_in_flight++;
+	}
+	if (list_empty(&vol->fill_queue)) {
+		spin_lock(&cow_fills.lock);
+		list_del_init(&vol->fill_node);
+		spin_unlock(&cow_fills.lock);
+	}
+	spin_unlock_irqrestore(&vol->lock, flags);
+	return c;
+}
+
+/* MAP with a copy or zero fill: the chunk waits in its volume's fill queue. */
+static void cow_queue_fill(struct cow_chunk *c)
+{
+	struct cow_volume *vol = c->vol;
+
+	lockdep_assert_held(&vol->lock);
+	c->state = CHUNK_QUEUED;
+	list_add_tail(&c->list, &vol->fill_queue);
+	spin_lock(&cow_fills.lock);
+	if (list_empty(&vol->fill_node))
+		list_add_tail(&vol->fill_node, &cow_fills.vols);
+	spin_unlock(&cow_fills.lock);
+	queue_work(cow_wq, &cow_fills.work);
 }
 
 static void cow_copy_done(int read_err, unsigned long write_err, void *context)
@@ -697,8 +642,7 @@ static void cow_copy_done(int read_err, unsigned long write_err, void *context)
 	struct cow_volume *vol = c->vol;
 	unsigned long flags;
 
-	spin_lock_irqsave(&cow_lock, flags);
-	ctl.copies_running--;
+	spin_lock_irqsave(&vol->lock, flags);
 	vol->copies_in_flight--;
 	if (!read_err && !write_err) {
 		if (c->fill == DM_COW_FILL_ZERO)
@@ -707,8 +651,9 @@ static void cow_copy_done(int read_err, unsigned long write_err, void *context)
 			vol->copies++;
 	}
 	cow_fill_ended(c, (read_err || write_err) ? BLK_STS_IOERR : BLK_STS_OK);
-	spin_unlock_irqrestore(&cow_lock, flags);
-	queue_work(cow_wq, &ctl.fill_work);
+	spin_unlock_irqrestore(&vol->lock, flags);
+	cow_put_copy_slot();
+	queue_work(cow_wq, &cow_fills.work);
 }
 
 static void cow_start_copy(struct cow_chunk *c)
@@ -733,22 +678,15 @@ static void cow_start_copy(struct cow_chunk *c)
 /* Start queued copies while there are free slots. */
 static void cow_fill_work(struct work_struct *work)
 {
-	unsigned long flags;
+	struct cow_volume *vol;
 	struct cow_chunk *c;
 
-	for (;;) {
-		spin_lock_irqsave(&cow_lock, flags);
-		c = list_first_entry_or_null(&ctl.fill_queue, struct cow_chunk, list);
-		if (!c || ctl.copies_running >= max(1U, READ_ONCE(max_copies))) {
-			spin_unlock_irqrestore(&cow_lock, flags);
-			return;
-		}
-		list_del_init(&c->list);
-		c->state = CHUNK_FILLING;
-		ctl.copies_running++;
-		c->vol->copies_in_flight++;
-		spin_unlock_irqrestore(&cow_lock, flags);
-		cow_start_copy(c);
+	while ((vol = cow_get_copy_slot())) {
+		c = cow_take_queued(vol);
+		if (c)
+			cow_start_copy(c);
+		else
+			cow_put_copy_slot();
 	}
 }
 
@@ -756,14 +694,15 @@ static void cow_full_write_endio(struct bio *bio)
 {
 	struct cow_bio *pb = cow_unhook_bio(bio);
 	struct cow_chunk *c = pb->chunk;
+	struct cow_volume *vol = c->vol;
 	unsigned long flags;
 
-	spin_lock_irqsave(&cow_lock, flags);
+	spin_lock_irqsave(&vol->lock, flags);
 	bio_list_add(&c->done, bio);
 	if (!bio->bi_status)
-		c->vol->nocopy_fills++;
+		vol->nocopy_fills++;
 	cow_fill_ended(c, bio->bi_status);
-	spin_unlock_irqrestore(&cow_lock, flags);
+	spin_unlock_irqrestore(&vol->lock, flags);
 }
 
 /* FILL_NONE: take the whole-chunk write out of the queue; it is the fill. */
@@ -790,14 +729,26 @@ static void cow_place_deferred(struct cow_volume *vol, struct bio *bio)
 	struct cow_chunk *c, *spare = NULL;
 	unsigned long flags;
 	bool submit = false, hooked = false;
+	sector_t cow_sector;
 
 	for (;;) {
-		spin_lock_irqsave(&cow_lock, flags);
+		spin_lock_irqsave(&vol->lock, flags);
 		c = cow_lookup(vol, nr);
 		if (c || spare)
 			break;
-		spin_unlock_irqrestore(&cow_lock, flags);
+		if (cow_committed_sector(vol, nr, &cow_sector))
+			break;
+		spin_unlock_irqrestore(&vol->lock, flags);
 		spare = mempool_alloc(cow_chunk_pool, GFP_NOIO);
+	}
+	if (!c && cow_committed_sector(vol, nr, &cow_sector)) {
+		/* Committed while the write waited to be placed. */
+		spin_unlock_irqrestore(&vol->lock, flags);
+		if (spare)
+			mempool_free(spare, cow_chunk_pool);
+		cow_remap_to_cow(vol, bio, cow_sector);
+		submit_bio_noacct(bio);
+		return;
 	}
 	if (!c) {
 		cow_new_fault(vol, spare, nr);
@@ -810,7 +761,7 @@ static void cow_place_deferred(struct cow_volume *vol, struct bio *bio)
 	} else {
 		cow_chunk_add_write(c, bio);
 	}
-	spin_unlock_irqrestore(&cow_lock, flags);
+	spin_unlock_irqrestore(&vol->lock, flags);
 
 	if (spare)
 		mempool_free(spare, cow_chunk_pool);
@@ -827,20 +778,20 @@ static void cow_volume_work(struct work_struct *work)
 	struct bio *bio;
 
 	for (;;) {
-		spin_lock_irqsave(&cow_lock, flags);
+		spin_lock_irqsave(&vol->lock, flags);
 		c = list_first_entry_or_null(&vol->fill_done, struct cow_chunk, list);
 		if (c)
 			list_del_init(&c->list);
-		spin_unlock_irqrestore(&cow_lock, flags);
+		spin_unlock_irqrestore(&vol->lock, flags);
 		if (!c)
 			break;
 		cow_fill_finished(c);
 	}
 
-	spin_lock_irqsave(&cow_lock, flags);
+	spin_lock_irqsave(&vol->lock, flags);
 	bios = vol->deferred;
 	bio_list_init(&vol->deferred);
-	spin_unlock_irqrestore(&cow_lock, flags);
+	spin_unlock_irqrestore(&vol->lock, flags);
 	while ((bio = bio_list_pop(&bios)))
 		cow_place_deferred(vol, bio);
 }
@@ -850,15 +801,26 @@ static void cow_volume_work(struct work_struct *work)
 static int cow_map_write(struct cow_volume *vol, struct bio *bio)
 {
 	u64 nr = cow_chunk_of(vol, bio->bi_iter.bi_sector);
+	sector_t cow_sector;
 	struct cow_chunk *c;
 	unsigned long flags;
 	bool hooked;
 
-	spin_lock_irqsave(&cow_lock, flags);
+	/* Committed: straight to the CoW device, no lock, no FUA wait. */
+	if (cow_committed_sector(vol, nr, &cow_sector)) {
+		cow_remap_to_cow(vol, bio, cow_sector);
+		return DM_MAPIO_REMAPPED;
+	}
+	spin_lock_irqsave(&vol->lock, flags);
 	c = cow_lookup(vol, nr);
+	if (!c && cow_committed_sector(vol, nr, &cow_sector)) {
+		spin_unlock_irqrestore(&vol->lock, flags);
+		cow_remap_to_cow(vol, bio, cow_sector);
+		return DM_MAPIO_REMAPPED;
+	}
 	if (c && c->state == CHUNK_FILLED) {
 		cow_issue_to_filled(c, bio, &hooked);
-		spin_unlock_irqrestore(&cow_lock, flags);
+		spin_unlock_irqrestore(&vol->lock, flags);
 		if (!hooked)
 			return DM_MAPIO_REMAPPED;
 		submit_bio_noacct(bio);
@@ -871,24 +833,32 @@ static int cow_map_write(struct cow_volume *vol, struct bio *bio)
 		bio_list_add(&vol->deferred, bio);
 		queue_work(cow_wq, &vol->work);
 	}
-	spin_unlock_irqrestore(&cow_lock, flags);
+	spin_unlock_irqrestore(&vol->lock, flags);
 	return DM_MAPIO_SUBMITTED;
 }
 
-/* Reads and discards: the CoW device for FILLED chunks, else base or nothing. */
+/*
+ * Reads and discards: the CoW device for FILLED and committed chunks, else
+ * base or nothing. Committed ones are found without the volume's lock.
+ */
 static bool cow_filled_sector(struct cow_volume *vol, struct bio *bio,
 			      sector_t *cow_sector)
 {
+	u64 nr = cow_chunk_of(vol, bio->bi_iter.bi_sector);
 	struct cow_chunk *c;
 	unsigned long flags;
 	bool filled;
 
-	spin_lock_irqsave(&cow_lock, flags);
-	c = cow_lookup(vol, cow_chunk_of(vol, bio->bi_iter.bi_sector));
+	if (cow_committed_sector(vol, nr, cow_sector))
+		return true;
+	spin_lock_irqsave(&vol->lock, flags);
+	c = cow_lookup(vol, nr);
 	filled = c && c->state == CHUNK_FILLED;
 	if (filled)
 		*cow_sector = c->cow_sector;
-	spin_unlock_irqrestore(&cow_lock, flags);
+	else if (!c)
+		filled = cow_committed_sector(vol, nr, cow_sector);
+	spin_unlock_irqrestore(&vol->lock, flags);
 	return filled;
 }
 
@@ -906,9 +876,9 @@ static int cow_map(struct dm_target *ti, struct bio *bio)
 	pb->flush_seq = 0;
 
 	if (bio->bi_opf & REQ_PREFLUSH) {
-		spin_lock_irqsave(&cow_lock, flags);
+		spin_lock_irqsave(&vol->lock, flags);
 		cow_queue_flush(vol, bio, vol->fill_seq);
-		spin_unlock_irqrestore(&cow_lock, flags);
+		spin_unlock_irqrestore(&vol->lock, flags);
 		return DM_MAPIO_SUBMITTED;
 	}
 
@@ -953,30 +923,37 @@ static struct cow_volume *cow_find_volume_by_ident(const char *ident)
 	return NULL;
 }
 
-static struct cow_volume *cow_find_volume_by_id(u32 id)
+/* A reference for a control message's handler; NULL if the id is not live. */
+struct cow_volume *cow_get_volume(u32 id)
 {
 	struct cow_volume *vol;
 
-	lockdep_assert_held(&cow_volumes_lock);
-	list_for_each_entry(vol, &cow_volumes, node)
-		if (vol->id == id)
-			return vol;
-	return NULL;
+	rcu_read_lock();
+	vol = xa_load(&cow_volume_ids, id);
+	if (vol && !refcount_inc_not_zero(&vol->users))
+		vol = NULL;
+	rcu_read_unlock();
+	return vol;
 }
 
-static struct cow_volume *cow_create_volume(const char *ident,
-					    struct dm_dev *base,
-					    struct dm_dev *cow, u32 chunk_sectors)
+void cow_put_volume(struct cow_volume *vol)
 {
-	struct cow_volume *vol;
-	unsigned long flags;
+	if (refcount_dec_and_test(&vol->users))
+		wake_up_var(&vol->users);
+}
 
-	lockdep_assert_held(&cow_volumes_lock);
-	vol = kzalloc(sizeof(*vol), GFP_KERNEL);
+/* Allocated before the volume mutex is taken: nothing allocates under it. */
+static struct cow_volume *cow_alloc_volume(const char *ident,
+					   struct dm_dev *base,
+					   struct dm_dev *cow, u32 chunk_sectors)
+{
+	struct cow_volume *vol = kzalloc(sizeof(*vol), GFP_KERNEL);
+
 	if (!vol)
 		return NULL;
-	INIT_LIST_HEAD(&vol->targets);
-	vol->id = cow_next_volume_id++;
+	refcount_set(&vol->users, 1);
+	mutex_init(&vol->targets_lock);
+	vol->targets = RB_ROOT_CACHED;
 	strscpy(vol->ident, ident, sizeof(vol->ident));
 	vol->base_dev = base->bdev->bd_dev;
 	vol->cow_dev = cow->bdev->bd_dev;
@@ -986,49 +963,76 @@ static struct cow_volume *cow_create_volume(const char *ident,
 	vol->chunk_sectors = chunk_sectors;
 	vol->chunk_shift = ilog2(chunk_sectors);
 	vol->nr_chunks = DIV_ROUND_UP_ULL(vol->volume_sectors, chunk_sectors);
+	xa_init(&vol->remaps);
+	spin_lock_init(&vol->lock);
 	vol->chunks = RB_ROOT;
 	INIT_LIST_HEAD(&vol->faulted);
 	INIT_LIST_HEAD(&vol->uncommitted);
 	INIT_LIST_HEAD(&vol->granted);
+	INIT_LIST_HEAD(&vol->fill_queue);
 	INIT_LIST_HEAD(&vol->fill_done);
 	bio_list_init(&vol->deferred);
 	bio_list_init(&vol->flushes);
 	bio_list_init(&vol->flush_waiters);
 	cow_out_init(&vol->out_volume, DM_COW_MSG_VOLUME);
 	cow_out_init(&vol->out_flush, DM_COW_MSG_FLUSH);
+	INIT_LIST_HEAD(&vol->fill_node);
 	INIT_WORK(&vol->work, cow_volume_work);
 	INIT_WORK(&vol->flush_work, cow_flush_work);
 	init_waitqueue_head(&vol->commit_wait);
-
-	spin_lock_irqsave(&cow_lock, flags);
-	list_add_tail(&vol->node, &cow_volumes);
-	vol->announced = ctl.state == CTL_ATTACHED;
-	cow_queue_out(&vol->out_volume, DM_COW_MSG_VOLUME);
-	spin_unlock_irqrestore(&cow_lock, flags);
 	return vol;
 }
 
-static void cow_destroy_volume(struct cow_volume *vol)
+/*
+ * Give the volume its id and announce it. The xarray may need a node: the
+ * allocation must not recurse into I/O while the volume mutex is held.
+ */
+static int cow_publish_volume(struct cow_volume *vol)
 {
-	struct cow_gone *gone = kzalloc(sizeof(*gone), GFP_KERNEL);
-	struct bio_list orphans = BIO_EMPTY_LIST;
-	struct cow_chunk *c;
-	struct rb_node *n;
+	unsigned int noio = memalloc_noio_save();
 	unsigned long flags;
-	unsigned int i;
+	int r;
 
 	lockdep_assert_held(&cow_volumes_lock);
-	cancel_work_sync(&vol->work);
-	cancel_work_sync(&vol->flush_work);
+	r = xa_alloc_cyclic(&cow_volume_ids, &vol->id, vol, xa_limit_32b,
+			    &cow_next_volume_id, GFP_KERNEL);
+	memalloc_noio_restore(noio);
+	if (r < 0)
+		return r;
+	list_add_tail(&vol->node, &cow_volumes);
+	spin_lock_irqsave(&vol->lock, flags);
+	/* No replay runs: HELLO holds the volume mutex through it. */
+	vol->stage = cow_daemon_attached() ? STAGE_LIVE : STAGE_NONE;
+	cow_queue_out(&vol->out_volume, DM_COW_MSG_VOLUME);
+	spin_unlock_irqrestore(&vol->lock, flags);
+	return 0;
+}
 
-	spin_lock_irqsave(&cow_lock, flags);
+/* No control message handler holds the volume once this returns. */
+static void cow_unpublish_volume(struct cow_volume *vol)
+{
+	lockdep_assert_held(&cow_volumes_lock);
 	list_del(&vol->node);
-	/*
-	 * Only chunks on these lists can have a message queued. Granted ones
-	 * also leave the global fill queue, so that no copy can start on them
-	 * while the chunks are freed below with the lock dropped (no bio is
-	 * left, so none should be queued for a fill anyway).
-	 */
+	xa_erase(&cow_volume_ids, vol->id);
+	cow_put_volume(vol);
+	wait_var_event(&vol->users, !refcount_read(&vol->users));
+}
+
+/*
+ * Unqueue the volume's messages and take it out of the fill line; a daemon
+ * that was told about the volume learns it is gone (@gone, if not NULL, is
+ * used for that and then owned by the queue). Returns the bios left, none
+ * expected: no table uses the volume.
+ */
+static bool cow_detach_volume(struct cow_volume *vol, struct cow_gone *gone,
+			      struct bio_list *orphans)
+{
+	struct cow_chunk *c;
+	unsigned long flags;
+	bool gone_used = false;
+
+	spin_lock_irqsave(&vol->lock, flags);
+	/* Only chunks on these lists can have a message queued. */
 	list_for_each_entry(c, &vol->faulted, list)
 		cow_unqueue_out(&c->out);
 	list_for_each_entry(c, &vol->uncommitted, list)
@@ -1038,29 +1042,43 @@ static void cow_destroy_volume(struct cow_volume *vol)
 		if (c->state == CHUNK_QUEUED)
 			list_del_init(&c->list);
 	}
-	/* A daemon that was told about the volume learns it is gone. */
-	if (gone && vol->announced && list_empty(&vol->out_volume.node) &&
-	    ctl.state == CTL_ATTACHED) {
-		cow_out_init(&gone->out, DM_COW_MSG_VOLUME_GONE);
-		gone->id = vol->id;
-		strscpy(gone->ident, vol->ident, sizeof(gone->ident));
-		cow_queue_out(&gone->out, DM_COW_MSG_VOLUME_GONE);
+	spin_lock(&cow_fills.lock);
+	list_del_init(&vol->fill_node);
+	spin_unlock(&cow_fills.lock);
+
+	gone_used = cow_queue_gone(vol, gone);
+
+	bio_list_merge(orphans, &vol->deferred);
+	bio_list_merge(orphans, &vol->flushes);
+	bio_list_merge(orphans, &vol->flush_waiters);
+	spin_unlock_irqrestore(&vol->lock, flags);
+	return gone_used;
+}
+
+static void cow_destroy_volume(struct cow_volume *vol, struct cow_gone *gone)
+{
+	struct bio_list orphans = BIO_EMPTY_LIST;
+	struct cow_chunk *c;
+	struct rb_node *n;
+	unsigned long flags;
+	unsigned int i;
+
+	lockdep_assert_held(&cow_volumes_lock);
+	cow_unpublish_volume(vol);
+	cancel_work_sync(&vol->work);
+	cancel_work_sync(&vol->flush_work);
+	if (cow_detach_volume(vol, gone, &orphans))
 		gone = NULL;
-	}
-	cow_unqueue_out(&vol->out_volume);
-	cow_unqueue_out(&vol->out_flush);
-	bio_list_merge(&orphans, &vol->deferred);
-	bio_list_merge(&orphans, &vol->flushes);
-	bio_list_merge(&orphans, &vol->flush_waiters);
-	spin_unlock_irqrestore(&cow_lock, flags);
+	/* The fill worker may still hold the volume it took from the line. */
+	flush_work(&cow_fills.work);
 
 	/*
-	 * Nothing can reach the volume's chunks any more (off the volume list,
-	 * no message queued, no table), so free them in batches, with
-	 * interrupts back on and a chance to reschedule in between.
+	 * Nothing can reach the volume's chunks any more (not findable, no
+	 * message queued, no table), so free them in batches, with interrupts
+	 * back on and a chance to reschedule in between.
 	 */
 	do {
-		spin_lock_irqsave(&cow_lock, flags);
+		spin_lock_irqsave(&vol->lock, flags);
 		for (i = 0; i < COW_FREE_BATCH && (n = rb_first(&vol->chunks)); i++) {
 			c = rb_entry(n, struct cow_chunk, node);
 			/* No table uses the volume, so no bio can be left; be safe. */
@@ -1070,14 +1088,17 @@ static void cow_destroy_volume(struct cow_volume *vol)
 			cow_erase(c);
 			mempool_free(c, cow_chunk_pool);
 		}
-		spin_unlock_irqrestore(&cow_lock, flags);
+		spin_unlock_irqrestore(&vol->lock, flags);
 		cond_resched();
 	} while (n);
 
 	kfree(gone);
 	cow_end_bios(&orphans, BLK_STS_IOERR);
+	xa_destroy(&vol->remaps);
 	kvfree(vol->forgotten);
-	kfree(vol);
+	mutex_destroy(&vol->targets_lock);
+	/* A lookup that raced the erase may still read vol->users. */
+	kfree_rcu(vol, rcu);
 }
 
 /* ---------------------------------------------------------------- target */
@@ -1175,56 +1196,88 @@ static int cow_check_geometry(struct dm_target *ti, struct cow_target *ct,
  */
 static bool cow_covers_forgotten(struct cow_volume *vol, struct cow_target *ct)
 {
-	u64 first = cow_chunk_of(vol, ct->begin);
-	u64 end = cow_chunk_of(vol, ct->begin + ct->len - 1) + 1;
+	lockdep_assert_held(&vol->targets_lock);
+	return vol->forgotten &&
+	       find_next_bit(vol->forgotten, ct->chunks.last + 1, ct->chunks.start) <=
+	       ct->chunks.last;
+}
 
-	lockdep_assert_held(&cow_volumes_lock);
-	return vol->forgotten && find_next_bit(vol->forgotten, end, first) < end;
+static int cow_check_same_volume(struct dm_target *ti, struct cow_volume *vol,
+				 struct cow_target *ct, u32 chunk_sectors)
+{
+	if (vol->base_dev != ct->base->bdev->bd_dev ||
+	    vol->cow_dev != ct->cow->bdev->bd_dev) {
+		ti->error = "ident already in use with other base or CoW device";
+		return -EINVAL;
+	}
+	if (vol->chunk_sectors != chunk_sectors) {
+		ti->error = "ident already in use with another chunk_sectors";
+		return -EINVAL;
+	}
+	if (vol->volume_sectors != bdev_nr_sectors(ct->base->bdev)) {
+		ti->error = "base_dev changed size since the volume was created";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Register the segment's range, unless it covers a forgotten chunk. */
+static int cow_add_target(struct dm_target *ti, struct cow_volume *vol,
+			  struct cow_target *ct)
+{
+	int r = 0;
+
+	mutex_lock(&vol->targets_lock);
+	if (cow_covers_forgotten(vol, ct)) {
+		ti->error = "segment covers chunks already moved to linear segments and forgotten: load the daemon's current table, not an older one";
+		r = -EINVAL;
+	} else {
+		interval_tree_insert(&ct->chunks, &vol->targets);
+	}
+	mutex_unlock(&vol->targets_lock);
+	return r;
 }
 
 static int cow_attach_volume(struct dm_target *ti, struct cow_target *ct,
 			     const char *ident, u32 chunk_sectors)
 {
-	struct cow_volume *vol;
-	int r = -EINVAL;
+	struct cow_volume *fresh, *vol;
+	int r;
 
+	fresh = cow_alloc_volume(ident, ct->base, ct->cow, chunk_sectors);
+	if (!fresh) {
+		ti->error = "Cannot allocate volume";
+		return -ENOMEM;
+	}
 	mutex_lock(&cow_volumes_lock);
 	vol = cow_find_volume_by_ident(ident);
 	if (vol) {
-		if (vol->base_dev != ct->base->bdev->bd_dev ||
-		    vol->cow_dev != ct->cow->bdev->bd_dev) {
-			ti->error = "ident already in use with other base or CoW device";
-			goto fail;
-		}
-		if (vol->chunk_sectors != chunk_sectors) {
-			ti->error = "ident already in use with another chunk_sectors";
-			goto fail;
-		}
-		if (vol->volume_sectors != bdev_nr_sectors(ct->base->bdev)) {
-			ti->error = "base_dev changed size since the volume was created";
-			goto fail;
-		}
-		if (cow_covers_forgotten(vol, ct)) {
-			ti->error = "segment covers chunks already moved to linear segments and forgotten: load the daemon's current table, not an older one";
-			goto fail;
-		}
+		r = cow_check_same_volume(ti, vol, ct, chunk_sectors);
+		if (!r)
+			r = cow_add_target(ti, vol, ct);
+		if (r)
+			goto out;
 	} else {
-		vol = cow_create_volume(ident, ct->base, ct->cow, chunk_sectors);
-		if (!vol) {
-			ti->error = "Cannot allocate volume";
-			r = -ENOMEM;
-			goto fail;
+		/* Not findable yet: its first target needs no lock. */
+		interval_tree_insert(&ct->chunks, &fresh->targets);
+		r = cow_publish_volume(fresh);
+		if (r) {
+			ti->error = "Cannot allocate volume id";
+			goto out;
 		}
+		vol = fresh;
+		fresh = NULL;
 	}
 	/* A dying volume is revived: its closers stop waiting, this target owns it. */
 	if (!vol->refs++)
 		wake_up_all(&vol->commit_wait);
 	ct->vol = vol;
-	list_add_tail(&ct->node, &vol->targets);
+out:
 	mutex_unlock(&cow_volumes_lock);
-	return 0;
-fail:
-	mutex_unlock(&cow_volumes_lock);
+	if (fresh) {
+		mutex_destroy(&fresh->targets_lock);
+		kfree(fresh);
+	}
 	return r;
 }
 
@@ -1256,8 +1309,8 @@ static int cow_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->error = "Cannot allocate cow target";
 		return -ENOMEM;
 	}
-	ct->begin = ti->begin;
-	ct->len = ti->len;
+	ct->chunks.start = ti->begin >> ilog2(chunk_sectors);
+	ct->chunks.last = (ti->begin + ti->len - 1) >> ilog2(chunk_sectors);
 
 	r = dm_get_device(ti, argv[1], COW_MODE_READ, &ct->base);
 	if (r) {
@@ -1319,10 +1372,10 @@ static void cow_commit_before_destroy(struct cow_volume *vol)
 		return;
 	}
 	for (;;) {
-		spin_lock_irqsave(&cow_lock, flags);
+		spin_lock_irqsave(&vol->lock, flags);
 		if (vol->filled_uncommitted)
 			cow_send_flush(vol, vol->fill_seq);
-		spin_unlock_irqrestore(&cow_lock, flags);
+		spin_unlock_irqrestore(&vol->lock, flags);
 
 		timeout = READ_ONCE(detach_timeout);
 		left = HZ;
@@ -1346,16 +1399,19 @@ static void cow_dtr(struct dm_target *ti)
 {
 	struct cow_target *ct = ti->private;
 	struct cow_volume *vol = ct->vol;
+	struct cow_gone *gone;
 	unsigned long flags;
 	u64 left;
 
+	mutex_lock(&vol->targets_lock);
+	interval_tree_remove(&ct->chunks, &vol->targets);
+	mutex_unlock(&vol->targets_lock);
 	/*
 	 * Drop the reference first: of two dtrs racing (an old table destroyed
 	 * after a resume, a remove of another table), exactly the one that
 	 * reaches zero waits for the commits.
 	 */
 	mutex_lock(&cow_volumes_lock);
-	list_del(&ct->node);
 	if (--vol->refs) {
 		mutex_unlock(&cow_volumes_lock);
 		goto out;
@@ -1363,20 +1419,24 @@ static void cow_dtr(struct dm_target *ti)
 	vol->closers++;
 	mutex_unlock(&cow_volumes_lock);
 
-	/* Without the mutex: the daemon's COMMITTED needs it. */
+	/* Without the mutex: a new target of the volume revives it meanwhile. */
 	cow_commit_before_destroy(vol);
 
+	/* Not allocated under the mutex; VOLUME_GONE needs it if this dtr frees. */
+	gone = kzalloc(sizeof(*gone), GFP_KERNEL);
 	mutex_lock(&cow_volumes_lock);
 	if (!--vol->closers && !vol->refs) {
-		spin_lock_irqsave(&cow_lock, flags);
+		spin_lock_irqsave(&vol->lock, flags);
 		left = vol->filled_uncommitted;
-		spin_unlock_irqrestore(&cow_lock, flags);
+		spin_unlock_irqrestore(&vol->lock, flags);
 		if (left)
 			DMERR("volume %s: removed with %llu filled chunks the daemon did not commit",
 			      vol->ident, left);
-		cow_destroy_volume(vol);
+		cow_destroy_volume(vol, gone);
+		gone = NULL;
 	}
 	mutex_unlock(&cow_volumes_lock);
+	kfree(gone);
 out:
 	dm_put_device(ti, ct->cow);
 	dm_put_device(ti, ct->base);
@@ -1395,8 +1455,8 @@ static void cow_status(struct dm_target *ti, status_type_t type,
 
 	switch (type) {
 	case STATUSTYPE_INFO:
-		spin_lock_irqsave(&cow_lock, flags);
-		attached = ctl.state == CTL_ATTACHED;
+		attached = cow_daemon_attached();
+		spin_lock_irqsave(&vol->lock, flags);
 		s[0] = vol->filled_uncommitted;
 		s[1] = vol->faults_pending;
 		s[2] = vol->copies_in_flight;
@@ -1404,7 +1464,7 @@ static void cow_status(struct dm_target *ti, status_type_t type,
 		s[4] = vol->nocopy_fills;
 		s[5] = vol->zero_fills;
 		s[6] = vol->errors;
-		spin_unlock_irqrestore(&cow_lock, flags);
+		spin_unlock_irqrestore(&vol->lock, flags);
 		DMEMIT("%s %s filled_uncommitted=%llu faults_pending=%llu copies_in_flight=%llu copies=%llu nocopy_fills=%llu zero_fills=%llu errors=%llu",
 		       vol->ident, attached ? "attached" : "detached",
 		       s[0], s[1], s[2], s[3], s[4], s[5], s[6]);
@@ -1465,14 +1525,16 @@ static struct target_type cow_target = {
 /* ---------------------------------------------------------------- detach */
 
 /* Has a waiter that began at @since waited @timeout jiffies with no daemon? */
-static bool cow_waited_out(unsigned long since, unsigned long timeout)
+static bool cow_waited_out(unsigned long since, unsigned long detached_since,
+			   unsigned long timeout)
 {
-	unsigned long from = time_after(since, ctl.detached_since) ? since : ctl.detached_since;
+	unsigned long from = time_after(since, detached_since) ? since : detached_since;
 
 	return time_after_eq(jiffies, from + timeout);
 }
 
-static void cow_expire_volume(struct cow_volume *vol, unsigned long timeout)
+static void cow_expire_volume(struct cow_volume *vol, unsigned long detached_since,
+			      unsigned long timeout)
 {
 	struct bio_list failed = BIO_EMPTY_LIST, keep = BIO_EMPTY_LIST;
 	unsigned int writes = 0, nflushes = 0;
@@ -1480,9 +1542,9 @@ static void cow_expire_volume(struct cow_volume *vol, unsigned long timeout)
 	unsigned long flags;
 	struct bio *bio;
 
-	spin_lock_irqsave(&cow_lock, flags);
+	spin_lock_irqsave(&vol->lock, flags);
 	list_for_each_entry_safe(c, tmp, &vol->faulted, list) {
-		if (!cow_waited_out(c->since, timeout))
+		if (!cow_waited_out(c->since, detached_since, timeout))
 			break;
 		writes += bio_list_size(&c->queued);
 		bio_list_merge(&failed, &c->queued);
@@ -1492,7 +1554,7 @@ static void cow_expire_volume(struct cow_volume *vol, unsigned long timeout)
 	while ((bio = bio_list_pop(&vol->flush_waiters))) {
 		struct cow_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
 
-		if (cow_waited_out(pb->since, timeout)) {
+		if (cow_waited_out(pb->since, detached_since, timeout)) {
 			bio_list_add(&failed, bio);
 			nflushes++;
 		} else {
@@ -1501,7 +1563,7 @@ static void cow_expire_volume(struct cow_volume *vol, unsigned long timeout)
 	}
 	vol->flush_waiters = keep;
 	vol->errors += writes + nflushes;
-	spin_unlock_irqrestore(&cow_lock, flags);
+	spin_unlock_irqrestore(&vol->lock, flags);
 
 	if (writes || nflushes)
 		DMERR("volume %s: no daemon attached for %u s: failing %u queued writes and %u flushes with EIO",
@@ -1509,299 +1571,26 @@ static void cow_expire_volume(struct cow_volume *vol, unsigned long timeout)
 	cow_end_bios(&failed, BLK_STS_IOERR);
 }
 
-/* Every second while no daemon is attached: fail what waited too long. */
-static void cow_expire_work(struct work_struct *work)
-{
-	unsigned int timeout = READ_ONCE(detach_timeout);
-	struct cow_volume *vol;
-	unsigned long flags;
-	bool attached;
-
-	mutex_lock(&cow_volumes_lock);
-	spin_lock_irqsave(&cow_lock, flags);
-	attached = ctl.state == CTL_ATTACHED;
-	spin_unlock_irqrestore(&cow_lock, flags);
-	if (!attached) {
-		if (timeout)
-			list_for_each_entry(vol, &cow_volumes, node)
-				cow_expire_volume(vol, (unsigned long)timeout * HZ);
-		queue_delayed_work(cow_wq, &ctl.expire_work, HZ);
-	}
-	mutex_unlock(&cow_volumes_lock);
-}
-
-/* ---------------------------------------------------------------- control: read */
-
-static void cow_format(struct cow_out *o, struct dm_cow_msg *m)
+/* Fail what waited too long for a daemon, in every volume. */
+void cow_expire_volumes(unsigned long detached_since, unsigned long timeout)
 {
 	struct cow_volume *vol;
-	struct cow_chunk *c;
-	struct cow_gone *g;
+	unsigned long id;
 
-	memset(m, 0, sizeof(*m));
-	m->type = cpu_to_le32(o->type);
-	switch (o->type) {
-	case DM_COW_MSG_HELLO:
-		m->hello.version = cpu_to_le32(DM_COW_PROTOCOL_VERSION);
-		m->hello.msg_size = cpu_to_le32(DM_COW_MSG_SIZE);
-		m->hello.max_copies = cpu_to_le32(max(1U, READ_ONCE(max_copies)));
-		break;
-	case DM_COW_MSG_REPLAY_DONE:
-		break;
-	case DM_COW_MSG_VOLUME:
-		vol = container_of(o, struct cow_volume, out_volume);
-		m->volume = cpu_to_le32(vol->id);
-		m->vol.volume_sectors = cpu_to_le64(vol->volume_sectors);
-		m->vol.cow_sectors = cpu_to_le64(bdev_nr_sectors(vol->cow_bdev));
-		m->vol.chunk_sectors = cpu_to_le32(vol->chunk_sectors);
-		m->vol.base_dev = cpu_to_le32(huge_encode_dev(vol->base_dev));
-		m->vol.cow_dev = cpu_to_le32(huge_encode_dev(vol->cow_dev));
-		strscpy(m->vol.ident, vol->ident, sizeof(m->vol.ident));
-		break;
-	case DM_COW_MSG_VOLUME_GONE:
-		g = container_of(o, struct cow_gone, out);
-		m->volume = cpu_to_le32(g->id);
-		strscpy(m->vol.ident, g->ident, sizeof(m->vol.ident));
-		break;
-	case DM_COW_MSG_FLUSH:
-		vol = container_of(o, struct cow_volume, out_flush);
-		m->volume = cpu_to_le32(vol->id);
-		m->seq = cpu_to_le64(vol->flush_msg_seq);
-		break;
-	case DM_COW_MSG_FAULT:
-	case DM_COW_MSG_GRANTED:
-	case DM_COW_MSG_FILLED:
-		c = container_of(o, struct cow_chunk, out);
-		m->volume = cpu_to_le32(c->vol->id);
-		m->chunk.chunk = cpu_to_le64(c->nr);
-		if (o->type == DM_COW_MSG_FAULT) {
-			m->seq = cpu_to_le64(c->fault_seq);
-			m->chunk.flags = cpu_to_le32(c->full_write ? DM_COW_FAULT_FULL_WRITE : 0);
-		} else {
-			m->seq = cpu_to_le64(o->type == DM_COW_MSG_FILLED ? c->fill_seq : 0);
-			m->chunk.cow_sector = cpu_to_le64(c->cow_sector);
-		}
-		break;
-	}
-}
-
-/* Is a message waiting for read()? Unlocked for wait conditions. */
-static bool cow_out_pending(void)
-{
-	return READ_ONCE(ctl.nr_pushback) || !list_empty(&ctl.out);
-}
-
-/* Pop up to @max messages into @msgs: the pushed-back ones first. */
-static size_t cow_pop_out(struct dm_cow_msg *msgs, size_t max)
-{
-	unsigned long flags;
-	size_t n;
-
-	spin_lock_irqsave(&cow_lock, flags);
-	n = min_t(size_t, max, ctl.nr_pushback);
-	memcpy(msgs, ctl.pushback, n * sizeof(*msgs));
-	memmove(ctl.pushback, ctl.pushback + n, (ctl.nr_pushback - n) * sizeof(*msgs));
-	WRITE_ONCE(ctl.nr_pushback, ctl.nr_pushback - n);
-	while (n < max && !list_empty(&ctl.out)) {
-		struct cow_out *o = list_first_entry(&ctl.out, struct cow_out, node);
-
-		list_del_init(&o->node);
-		cow_format(o, &msgs[n++]);
-		if (o->type == DM_COW_MSG_VOLUME_GONE)
-			kfree(container_of(o, struct cow_gone, out));
-	}
-	spin_unlock_irqrestore(&cow_lock, flags);
-	return n;
-}
-
-/*
- * Put back at the head the messages of a batch that did not reach the
- * reader. They are kept formatted: their subjects may change or go away
- * before the next read, and the daemon must still get what was popped, in
- * order. With one reader at a time they fit (see cow_ctl_read).
- */
-static void cow_push_back(const struct dm_cow_msg *msgs, size_t n)
-{
-	unsigned long flags;
-
-	spin_lock_irqsave(&cow_lock, flags);
-	if (!WARN_ON_ONCE(ctl.nr_pushback + n > COW_READ_BATCH)) {
-		memmove(ctl.pushback + n, ctl.pushback, ctl.nr_pushback * sizeof(*msgs));
-		memcpy(ctl.pushback, msgs, n * sizeof(*msgs));
-		WRITE_ONCE(ctl.nr_pushback, ctl.nr_pushback + n);
-	}
-	spin_unlock_irqrestore(&cow_lock, flags);
-}
-
-/*
- * The daemon may be all that stands between the kernel and free memory, so
- * its read path does not allocate: messages go out in small on-stack batches.
- * A batch that cannot be copied out whole is pushed back from its first
- * message not copied; the read returns the whole messages copied, or -EFAULT
- * if none. A batch popped always fits back: the pushed-back messages come
- * first in the next batch, and one read() runs at a time.
- */
-static ssize_t cow_ctl_read(struct file *file, char __user *buf, size_t count,
-			    loff_t *ppos)
-{
-	size_t max_msgs = min_t(size_t, count / DM_COW_MSG_SIZE, DM_COW_MAX_READ_MSGS);
-	struct dm_cow_msg msgs[COW_READ_BATCH];
-	size_t done = 0, n, copied;
-	ssize_t r = 0;
-
-	if (!max_msgs)
-		return -EINVAL;
-	if (mutex_lock_interruptible(&ctl.read_lock))
-		return -ERESTARTSYS;
-	for (;;) {
-		n = cow_pop_out(msgs, min_t(size_t, ARRAY_SIZE(msgs), max_msgs - done));
-		if (n) {
-			copied = n * DM_COW_MSG_SIZE -
-				 copy_to_user(buf + done * DM_COW_MSG_SIZE, msgs,
-					      n * DM_COW_MSG_SIZE);
-			copied /= DM_COW_MSG_SIZE;
-			done += copied;
-			if (copied < n) {
-				cow_push_back(msgs + copied, n - copied);
-				r = -EFAULT;
-				break;
-			}
-			if (done == max_msgs)
-				break;
+	/* Each volume held by a reference, not by the volume mutex. */
+	rcu_read_lock();
+	xa_for_each(&cow_volume_ids, id, vol) {
+		if (!refcount_inc_not_zero(&vol->users))
 			continue;
-		}
-		if (done)
-			break;
-		if (file->f_flags & O_NONBLOCK) {
-			r = -EAGAIN;
-			goto out;
-		}
-		r = wait_event_interruptible(ctl.wait, cow_out_pending());
-		if (r)
-			goto out;
+		rcu_read_unlock();
+		cow_expire_volume(vol, detached_since, timeout);
+		cow_put_volume(vol);
+		rcu_read_lock();
 	}
-	r = done ? done * DM_COW_MSG_SIZE : r;
-out:
-	mutex_unlock(&ctl.read_lock);
-	return r;
+	rcu_read_unlock();
 }
 
-static __poll_t cow_ctl_poll(struct file *file, poll_table *wait)
-{
-	__poll_t mask = EPOLLOUT | EPOLLWRNORM;
-	unsigned long flags;
-
-	poll_wait(file, &ctl.wait, wait);
-	spin_lock_irqsave(&cow_lock, flags);
-	if (cow_out_pending())
-		mask |= EPOLLIN | EPOLLRDNORM;
-	spin_unlock_irqrestore(&cow_lock, flags);
-	return mask;
-}
-
-/* ---------------------------------------------------------------- control: write */
-
-static const char *cow_msg_name(u32 type)
-{
-	switch (type) {
-	case DM_COW_MSG_HELLO: return "HELLO";
-	case DM_COW_MSG_MAP: return "MAP";
-	case DM_COW_MSG_FAIL: return "FAIL";
-	case DM_COW_MSG_COMMITTED: return "COMMITTED";
-	case DM_COW_MSG_FORGET: return "FORGET";
-	default: return "message";
-	}
-}
-
-#define cow_reject(m, fmt, ...) ({					\
-	DMWARN_LIMIT("rejected %s (type %u) for volume %u: " fmt,	\
-		     cow_msg_name(le32_to_cpu((m)->type)),		\
-		     le32_to_cpu((m)->type), le32_to_cpu((m)->volume),	\
-		     ##__VA_ARGS__);					\
-	-EINVAL;							\
-})
-
-static bool cow_payload_zero_after(const struct dm_cow_msg *m, size_t used)
-{
-	return !memchr_inv(m->payload + used, 0, sizeof(m->payload) - used);
-}
-
-/* Queue the replay for a daemon that just said HELLO. */
-static void cow_replay(void)
-{
-	struct cow_volume *vol;
-	struct cow_chunk *c;
-
-	/*
-	 * Interrupts are off: walk only the lists of chunks that get a message,
-	 * never the whole tree (committed remaps can be millions).
-	 */
-	lockdep_assert_held(&cow_volumes_lock);
-	lockdep_assert_held(&cow_lock);
-	list_for_each_entry(vol, &cow_volumes, node) {
-		vol->announced = true;
-		cow_queue_out(&vol->out_volume, DM_COW_MSG_VOLUME);
-	}
-	list_for_each_entry(vol, &cow_volumes, node) {
-		list_for_each_entry(c, &vol->uncommitted, list)
-			cow_queue_out(&c->out, DM_COW_MSG_FILLED);
-		list_for_each_entry(c, &vol->granted, granted)
-			cow_queue_out(&c->out, DM_COW_MSG_GRANTED);
-	}
-	list_for_each_entry(vol, &cow_volumes, node)
-		list_for_each_entry(c, &vol->faulted, list)
-			cow_queue_out(&c->out, DM_COW_MSG_FAULT);
-	cow_queue_out(&ctl.out_replay_done, DM_COW_MSG_REPLAY_DONE);
-	/* Flushes that waited while detached still need their commits. */
-	list_for_each_entry(vol, &cow_volumes, node) {
-		struct bio *bio;
-		u64 need = 0;
-
-		bio_list_for_each(bio, &vol->flush_waiters) {
-			struct cow_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
-
-			need = max(need, pb->flush_seq);
-		}
-		if (need)
-			cow_send_flush(vol, need);
-	}
-}
-
-static int cow_handle_hello(const struct dm_cow_msg *m)
-{
-	u32 version = le32_to_cpu(m->hello.version);
-	unsigned long flags;
-
-	if (le32_to_cpu(m->type) != DM_COW_MSG_HELLO) {
-		DMWARN_LIMIT("daemon sent type %u before HELLO; refusing",
-			     le32_to_cpu(m->type));
-		return -EPROTO;
-	}
-	if (version != DM_COW_PROTOCOL_VERSION) {
-		DMERR_LIMIT("daemon speaks protocol version %u, module speaks version %u; refusing",
-			    version, DM_COW_PROTOCOL_VERSION);
-		return -EPROTO;
-	}
-	if (m->volume || m->seq || le32_to_cpu(m->hello.msg_size) != DM_COW_MSG_SIZE ||
-	    m->hello.max_copies || m->hello.reserved ||
-	    !cow_payload_zero_after(m, sizeof(m->hello)))
-		return cow_reject(m, "bad HELLO fields (msg_size must be %u, the rest zero)",
-				  DM_COW_MSG_SIZE);
-
-	mutex_lock(&cow_volumes_lock);
-	spin_lock_irqsave(&cow_lock, flags);
-	if (ctl.state != CTL_HELLO_WAIT) {
-		spin_unlock_irqrestore(&cow_lock, flags);
-		mutex_unlock(&cow_volumes_lock);
-		return cow_reject(m, "HELLO after the handshake");
-	}
-	ctl.state = CTL_ATTACHED;
-	cow_replay();
-	spin_unlock_irqrestore(&cow_lock, flags);
-	mutex_unlock(&cow_volumes_lock);
-	DMINFO("daemon attached (protocol version %u)", version);
-	return 0;
-}
+/* ---------------------------------------------------------------- step: answers */
 
 static int cow_handle_map(struct cow_volume *vol, const struct dm_cow_msg *m)
 {
@@ -1825,20 +1614,20 @@ static int cow_handle_map(struct cow_volume *vol, const struct dm_cow_msg *m)
 		return cow_reject(m, "cow_sector %llu + %u beyond the CoW device's %llu sectors",
 				  cow_sector, vol->chunk_sectors, (u64)cow_size);
 
-	spin_lock_irqsave(&cow_lock, flags);
+	spin_lock_irqsave(&vol->lock, flags);
 	c = cow_lookup(vol, nr);
 	if (!c || c->state != CHUNK_FAULTED || c->fault_seq != seq) {
-		spin_unlock_irqrestore(&cow_lock, flags);
+		spin_unlock_irqrestore(&vol->lock, flags);
 		return cow_reject(m, "no unanswered fault seq %llu for chunk %llu", seq, nr);
 	}
 	if (fill == DM_COW_FILL_NONE && !c->full_write) {
-		spin_unlock_irqrestore(&cow_lock, flags);
+		spin_unlock_irqrestore(&vol->lock, flags);
 		return cow_reject(m, "FILL_NONE for chunk %llu without a full-chunk write", nr);
 	}
 	if (fill == DM_COW_FILL_NONE) {
 		full = cow_take_full_write(c);
 		if (!full) {
-			spin_unlock_irqrestore(&cow_lock, flags);
+			spin_unlock_irqrestore(&vol->lock, flags);
 			return cow_reject(m, "no full-chunk write queued on chunk %llu", nr);
 		}
 	}
@@ -1853,11 +1642,9 @@ static int cow_handle_map(struct cow_volume *vol, const struct dm_cow_msg *m)
 		cow_remap_to_cow(vol, full, cow_sector);
 		cow_hook_bio(full, cow_full_write_endio);
 	} else {
-		c->state = CHUNK_QUEUED;
-		list_add_tail(&c->list, &ctl.fill_queue);
-		queue_work(cow_wq, &ctl.fill_work);
+		cow_queue_fill(c);
 	}
-	spin_unlock_irqrestore(&cow_lock, flags);
+	spin_unlock_irqrestore(&vol->lock, flags);
 
 	if (full)
 		submit_bio_noacct(full);
@@ -1878,16 +1665,16 @@ static int cow_handle_fail(struct cow_volume *vol, const struct dm_cow_msg *m)
 	if (!error || error > 133)
 		return cow_reject(m, "error %u is not an errno", error);
 
-	spin_lock_irqsave(&cow_lock, flags);
+	spin_lock_irqsave(&vol->lock, flags);
 	c = cow_lookup(vol, nr);
 	if (!c || c->state != CHUNK_FAULTED || c->fault_seq != seq) {
-		spin_unlock_irqrestore(&cow_lock, flags);
+		spin_unlock_irqrestore(&vol->lock, flags);
 		return cow_reject(m, "no unanswered fault seq %llu for chunk %llu", seq, nr);
 	}
 	bios = c->queued;
 	vol->errors += bio_list_size(&bios);
 	cow_erase(c);
-	spin_unlock_irqrestore(&cow_lock, flags);
+	spin_unlock_irqrestore(&vol->lock, flags);
 
 	mempool_free(c, cow_chunk_pool);
 	/* Only EIO or ENOSPC reach the upper layer: never a dm-internal status. */
@@ -1895,18 +1682,43 @@ static int cow_handle_fail(struct cow_volume *vol, const struct dm_cow_msg *m)
 	return 0;
 }
 
+/*
+ * The committed chunk moves from the chunk tree to the remap index, into the
+ * slot reserved for it; false (it stays in the tree) without a slot.
+ */
+static bool cow_compact_remap(struct cow_chunk *c, bool reserved)
+{
+	struct cow_volume *vol = c->vol;
+
+	lockdep_assert_held(&vol->lock);
+	if (!reserved ||
+	    xa_is_err(xa_store(&vol->remaps, c->nr,
+			       xa_mk_value(c->cow_sector >> vol->chunk_shift), GFP_NOWAIT)))
+		return false;
+	cow_erase(c);
+	return true;
+}
+
 static int cow_handle_committed(struct cow_volume *vol, const struct dm_cow_msg *m)
 {
 	u64 nr = le64_to_cpu(m->chunk.chunk);
 	struct bio_list done = BIO_EMPTY_LIST;
-	struct cow_chunk *c;
+	struct cow_chunk *c, *freed = NULL;
 	unsigned long flags;
+	sector_t cow_sector;
+	bool reserved;
+	int r = 0;
 
-	spin_lock_irqsave(&cow_lock, flags);
+	/* The index slot is allocated here, not under the lock (nor into I/O). */
+	reserved = !xa_reserve(&vol->remaps, nr, GFP_NOIO);
+
+	spin_lock_irqsave(&vol->lock, flags);
 	c = cow_lookup(vol, nr);
+	if (!c && cow_committed_sector(vol, nr, &cow_sector))
+		goto unlock;	/* committed again: nothing to do */
 	if (!c || c->state != CHUNK_FILLED) {
-		spin_unlock_irqrestore(&cow_lock, flags);
-		return cow_reject(m, "chunk %llu is not filled", nr);
+		r = -EINVAL;
+		goto unlock;
 	}
 	if (!c->committed) {
 		c->committed = true;
@@ -1916,198 +1728,124 @@ static int cow_handle_committed(struct cow_volume *vol, const struct dm_cow_msg 
 		cow_release_flush_waiters(vol, &done);
 		if (!vol->filled_uncommitted)
 			wake_up_all(&vol->commit_wait);
+		if (cow_compact_remap(c, reserved))
+			freed = c;
 	}
-	spin_unlock_irqrestore(&cow_lock, flags);
+unlock:
+	spin_unlock_irqrestore(&vol->lock, flags);
 
+	/* A slot not used (the entry stored, or none) is given back. */
+	xa_release(&vol->remaps, nr);
+	if (freed)
+		mempool_free(freed, cow_chunk_pool);
 	cow_end_bios(&done, BLK_STS_OK);
-	return 0;
+	return r ? cow_reject(m, "chunk %llu is not filled", nr) : 0;
 }
 
 static bool cow_chunk_in_cow_segment(struct cow_volume *vol, u64 nr)
 {
-	sector_t start = cow_chunk_start(vol, nr);
-	sector_t end = start + vol->chunk_sectors;
-	struct cow_target *ct;
+	lockdep_assert_held(&vol->targets_lock);
+	return interval_tree_iter_first(&vol->targets, nr, nr);
+}
 
-	lockdep_assert_held(&cow_volumes_lock);
-	list_for_each_entry(ct, &vol->targets, node)
-		if (ct->begin < end && start < ct->begin + ct->len)
-			return true;
-	return false;
+/*
+ * The bitmap of forgotten chunks, allocated at the first FORGET, outside
+ * every lock and without recursing into I/O (dmcowd sits in the guests'
+ * I/O path).
+ */
+static int cow_alloc_forgotten(struct cow_volume *vol)
+{
+	unsigned long *map;
+	unsigned int noio;
+
+	if (READ_ONCE(vol->forgotten))
+		return 0;
+	noio = memalloc_noio_save();
+	map = kvcalloc(BITS_TO_LONGS(vol->nr_chunks), sizeof(unsigned long), GFP_KERNEL);
+	memalloc_noio_restore(noio);
+	if (!map)
+		return -ENOMEM;
+	mutex_lock(&vol->targets_lock);
+	if (!vol->forgotten) {
+		WRITE_ONCE(vol->forgotten, map);
+		map = NULL;
+	}
+	mutex_unlock(&vol->targets_lock);
+	kvfree(map);
+	return 0;
+}
+
+/*
+ * Erase a committed remap: from the index, or (stored there without a slot)
+ * the chunk state, returned in @freed. False if the chunk is not one.
+ */
+static bool cow_forget_chunk(struct cow_volume *vol, u64 nr, struct cow_chunk **freed)
+{
+	struct cow_chunk *c;
+	unsigned long flags;
+	bool ok;
+
+	*freed = NULL;
+	spin_lock_irqsave(&vol->lock, flags);
+	c = cow_lookup(vol, nr);
+	if (!c) {
+		ok = xa_is_value(xa_erase(&vol->remaps, nr));
+	} else {
+		ok = c->state == CHUNK_FILLED && c->committed;
+		if (ok) {
+			cow_erase(c);
+			*freed = c;
+		}
+	}
+	spin_unlock_irqrestore(&vol->lock, flags);
+	return ok;
 }
 
 static int cow_handle_forget(struct cow_volume *vol, const struct dm_cow_msg *m)
 {
 	u64 nr = le64_to_cpu(m->chunk.chunk);
 	struct cow_chunk *c;
-	unsigned long flags;
-
-	if (cow_chunk_in_cow_segment(vol, nr))
-		return cow_reject(m, "chunk %llu is still covered by a cow segment", nr);
-	if (!vol->forgotten) {
-		vol->forgotten = kvcalloc(BITS_TO_LONGS(vol->nr_chunks),
-					  sizeof(unsigned long), GFP_KERNEL);
-		if (!vol->forgotten) {
-			DMERR_LIMIT("FORGET for volume %u: no memory to mark chunk %llu forgotten; the remap stays",
-				    vol->id, nr);
-			return -ENOMEM;
-		}
-	}
-
-	spin_lock_irqsave(&cow_lock, flags);
-	c = cow_lookup(vol, nr);
-	if (!c || c->state != CHUNK_FILLED || !c->committed) {
-		spin_unlock_irqrestore(&cow_lock, flags);
-		return cow_reject(m, "chunk %llu is not a committed remap", nr);
-	}
-	cow_erase(c);
-	spin_unlock_irqrestore(&cow_lock, flags);
-	__set_bit(nr, vol->forgotten);
-
-	mempool_free(c, cow_chunk_pool);
-	return 0;
-}
-
-static int cow_handle_chunk_msg(const struct dm_cow_msg *m)
-{
-	u32 type = le32_to_cpu(m->type);
-	struct cow_volume *vol;
-	int r;
-
-	if (!cow_payload_zero_after(m, sizeof(m->chunk)) || m->chunk.reserved)
-		return cow_reject(m, "reserved bytes must be zero");
-	if ((type == DM_COW_MSG_COMMITTED || type == DM_COW_MSG_FORGET) &&
-	    (m->seq || m->chunk.cow_sector || m->chunk.fill || m->chunk.flags ||
-	     m->chunk.error))
-		return cow_reject(m, "only volume and chunk may be set");
-
-	mutex_lock(&cow_volumes_lock);
-	vol = cow_find_volume_by_id(le32_to_cpu(m->volume));
-	if (!vol) {
-		r = cow_reject(m, "unknown volume");
-	} else if (le64_to_cpu(m->chunk.chunk) >= vol->nr_chunks) {
-		r = cow_reject(m, "chunk %llu beyond the volume's %llu chunks",
-			       le64_to_cpu(m->chunk.chunk), vol->nr_chunks);
-	} else {
-		switch (type) {
-		case DM_COW_MSG_MAP:
-			r = cow_handle_map(vol, m);
-			break;
-		case DM_COW_MSG_FAIL:
-			r = cow_handle_fail(vol, m);
-			break;
-		case DM_COW_MSG_COMMITTED:
-			r = cow_handle_committed(vol, m);
-			break;
-		default:
-			r = cow_handle_forget(vol, m);
-			break;
-		}
-	}
-	mutex_unlock(&cow_volumes_lock);
-	return r;
-}
-
-static int cow_handle_msg(const struct dm_cow_msg *m)
-{
-	enum cow_ctl_state state;
-	unsigned long flags;
-
-	spin_lock_irqsave(&cow_lock, flags);
-	state = ctl.state;
-	spin_unlock_irqrestore(&cow_lock, flags);
-	if (state != CTL_ATTACHED)
-		return cow_handle_hello(m);
-
-	switch (le32_to_cpu(m->type)) {
-	case DM_COW_MSG_MAP:
-	case DM_COW_MSG_FAIL:
-	case DM_COW_MSG_COMMITTED:
-	case DM_COW_MSG_FORGET:
-		return cow_handle_chunk_msg(m);
-	case DM_COW_MSG_HELLO:
-		return cow_reject(m, "HELLO after the handshake");
-	default:
-		return cow_reject(m, "unknown or kernel-only message type");
-	}
-}
-
-static ssize_t cow_ctl_write(struct file *file, const char __user *buf,
-			     size_t count, loff_t *ppos)
-{
-	struct dm_cow_msg m;
-	size_t done;
-	int r;
-
-	if (!count || count % DM_COW_MSG_SIZE ||
-	    count > DM_COW_MAX_WRITE_MSGS * DM_COW_MSG_SIZE) {
-		DMWARN_LIMIT("rejected write of %zu bytes: must be 1 to %u whole %u-byte messages",
-			     count, DM_COW_MAX_WRITE_MSGS, DM_COW_MSG_SIZE);
-		return -EINVAL;
-	}
-	for (done = 0; done < count; done += DM_COW_MSG_SIZE) {
-		if (copy_from_user(&m, buf + done, sizeof(m)))
-			return -EFAULT;
-		r = cow_handle_msg(&m);
-		if (r)
-			return r;
-	}
-	return count;
-}
-
-/* ---------------------------------------------------------------- control: open */
-
-static int cow_ctl_open(struct inode *inode, struct file *file)
-{
-	unsigned long flags;
 	int r = 0;
 
-	if (!capable(CAP_SYS_ADMIN))
-		return -EACCES;
-	spin_lock_irqsave(&cow_lock, flags);
-	if (ctl.state != CTL_CLOSED) {
-		r = -EBUSY;
-	} else {
-		ctl.state = CTL_HELLO_WAIT;
-		cow_discard_out();
-		list_add_tail(&ctl.out_hello.node, &ctl.out);
+	if (cow_alloc_forgotten(vol)) {
+		DMERR_LIMIT("FORGET for volume %u: no memory to mark chunk %llu forgotten; the remap stays",
+			    vol->id, nr);
+		return -ENOMEM;
 	}
-	spin_unlock_irqrestore(&cow_lock, flags);
-	if (!r)
-		r = nonseekable_open(inode, file);
+	/* No segment may come to cover the chunk between the check and the mark. */
+	mutex_lock(&vol->targets_lock);
+	if (cow_chunk_in_cow_segment(vol, nr)) {
+		r = cow_reject(m, "chunk %llu is still covered by a cow segment", nr);
+		goto out;
+	}
+	if (!cow_forget_chunk(vol, nr, &c)) {
+		r = cow_reject(m, "chunk %llu is not a committed remap", nr);
+		goto out;
+	}
+	__set_bit(nr, vol->forgotten);
+	if (c)
+		mempool_free(c, cow_chunk_pool);
+out:
+	mutex_unlock(&vol->targets_lock);
 	return r;
 }
 
-static int cow_ctl_release(struct inode *inode, struct file *file)
+int cow_dispatch_chunk_msg(struct cow_volume *vol, const struct dm_cow_msg *m)
 {
-	unsigned long flags;
-
-	spin_lock_irqsave(&cow_lock, flags);
-	if (ctl.state == CTL_ATTACHED)
-		ctl.detached_since = jiffies;
-	ctl.state = CTL_CLOSED;
-	cow_discard_out();
-	spin_unlock_irqrestore(&cow_lock, flags);
-	DMINFO("daemon detached; queued writes wait up to %u s (0: forever)",
-	       READ_ONCE(detach_timeout));
-	mod_delayed_work(cow_wq, &ctl.expire_work, HZ);
-	return 0;
+	if (le64_to_cpu(m->chunk.chunk) >= vol->nr_chunks)
+		return cow_reject(m, "chunk %llu beyond the volume's %llu chunks",
+				  le64_to_cpu(m->chunk.chunk), vol->nr_chunks);
+	switch (le32_to_cpu(m->type)) {
+	case DM_COW_MSG_MAP:
+		return cow_handle_map(vol, m);
+	case DM_COW_MSG_FAIL:
+		return cow_handle_fail(vol, m);
+	case DM_COW_MSG_COMMITTED:
+		return cow_handle_committed(vol, m);
+	default:
+		return cow_handle_forget(vol, m);
+	}
 }
-
-static const struct file_operations cow_ctl_fops = {
-	.owner = THIS_MODULE,
-	.open = cow_ctl_open,
-	.release = cow_ctl_release,
-	.read = cow_ctl_read,
-	.write = cow_ctl_write,
-	.poll = cow_ctl_poll,
-};
-
-static struct miscdevice cow_misc = {
-	.minor = MISC_DYNAMIC_MINOR,
-	.name = DM_COW_CONTROL_NAME,
-	.fops = &cow_ctl_fops,
-};
 
 /* ---------------------------------------------------------------- module */
 
@@ -2117,16 +1855,10 @@ static int __init dm_cow_init(void)
 
 	BUILD_BUG_ON(sizeof(struct dm_cow_msg) != DM_COW_MSG_SIZE);
 
-	INIT_LIST_HEAD(&ctl.out);
-	INIT_LIST_HEAD(&ctl.fill_queue);
-	cow_out_init(&ctl.out_hello, DM_COW_MSG_HELLO);
-	cow_out_init(&ctl.out_replay_done, DM_COW_MSG_REPLAY_DONE);
-	init_waitqueue_head(&ctl.wait);
-	mutex_init(&ctl.read_lock);
-	INIT_DELAYED_WORK(&ctl.expire_work, cow_expire_work);
-	INIT_WORK(&ctl.fill_work, cow_fill_work);
-	ctl.state = CTL_CLOSED;
-	ctl.detached_since = jiffies;
+	cow_ctl_init();
+	spin_lock_init(&cow_fills.lock);
+	INIT_LIST_HEAD(&cow_fills.vols);
+	INIT_WORK(&cow_fills.work, cow_fill_work);
 
 	cow_chunk_cache = KMEM_CACHE(cow_chunk, 0);
 	if (!cow_chunk_cache)
@@ -2146,10 +1878,9 @@ static int __init dm_cow_init(void)
 	if (r)
 		goto bad_target;
 	/* The control device last: an open() pins the module from then on. */
-	r = misc_register(&cow_misc);
+	r = cow_ctl_register();
 	if (r)
 		goto bad_misc;
-	queue_delayed_work(cow_wq, &ctl.expire_work, HZ);
 	return 0;
 
 bad_misc:
@@ -2168,10 +1899,9 @@ bad_cache:
 
 static void __exit dm_cow_exit(void)
 {
-	misc_deregister(&cow_misc);
+	cow_ctl_unregister();
 	dm_unregister_target(&cow_target);
-	cancel_delayed_work_sync(&ctl.expire_work);
-	cancel_work_sync(&ctl.fill_work);
+	cancel_work_sync(&cow_fills.work);
 	dm_kcopyd_client_destroy(cow_kc);
 	destroy_workqueue(cow_wq);
 	mempool_destroy(cow_chunk_pool);

@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * dm-cow's private declarations, shared by the target (dm-cow-target.c) and
+ * the control device (dm-cow-ctl.c). The protocol is dm-cow.h.
+ */
+#ifndef DM_COW_CORE_H
+#define DM_COW_CORE_H
+
+#include <linux/blkdev.h>
+#include <linux/bio.h>
+#include <linux/device-mapper.h>
+#include <linux/interval_tree.h>
+#include <linux/list.h>
+#include <linux/mempool.h>
+#include <linux/mutex.h>
+#include <linux/rbtree.h>
+#include <linux/refcount.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <linux/xarray.h>
+
+#include "dm-cow.h"
+
+/* An entry of the control device's output queue, embedded in its subject. */
+struct cow_out {
+	struct list_head node;
+	u32 type;			/* DM_COW_MSG_* */
+};
+
+enum cow_chunk_state {
+	CHUNK_FAULTED,
+	CHUNK_QUEUED,
+	CHUNK_FILLING,
+	CHUNK_WRITING,
+	CHUNK_FILLED,
+};
+
+struct cow_volume;
+
+struct cow_chunk {
+	struct rb_node node;
+	struct cow_volume *vol;
+	u64 nr;
+	u64 fault_seq;
+	u64 fill_seq;
+	sector_t cow_sector;
+	enum cow_chunk_state state;
+	u32 fill;			/* enum dm_cow_fill */
+	bool full_write;
+	bool committed;
+	blk_status_t fill_error;
+	unsigned int in_flight;		/* queued writes issued, not done */
+	struct bio_list queued;		/* writes waiting for the fill */
+	struct bio_list held;		/* writes that arrived while WRITING */
+	struct bio_list done;		/* finished writes, not yet completed */
+	struct cow_out out;		/* FAULT, GRANTED or FILLED */
+	struct list_head list;		/* faulted, fill queue, fill_done or uncommitted */
+	struct list_head granted;	/* on vol->granted from MAP until FILLED */
+	unsigned long since;		/* jiffies when the fault was raised */
+};
+
+/* A cow segment, its chunks registered in its volume for FORGET checks. */
+struct cow_target {
+	struct interval_tree_node chunks;	/* first and last chunk it covers */
+	struct cow_volume *vol;
+	struct dm_dev *base;
+	struct dm_dev *cow;
+};
+
+/* How far the replay to the attached daemon has come for a volume. */
+enum cow_replay_stage {
+	STAGE_NONE,		/* nothing sent to this daemon yet */
+	STAGE_VOLUME,		/* VOLUME queued */
+	STAGE_REMAPS,		/* GRANTED and FILLED queued: live FILLED follow */
+	STAGE_LIVE,		/* FAULTs queued: every message goes out live */
+};
+
+struct cow_volume {
+	/* under cow_volumes_lock */
+	struct list_head node;
+	unsigned int refs;		/* targets; 0: dying, findable until freed */
+	unsigned int closers;		/* dtrs waiting for commits at refs 0 */
+
+	/* lookups by id: one for the xarray, one per control message handled */
+	refcount_t users;
+	struct rcu_head rcu;
+
+	/* FORGET against the segments: under targets_lock */
+	struct mutex targets_lock;
+	struct rb_root_cached targets;	/* interval tree of the segments' chunks */
+	unsigned long *forgotten;	/* chunks freed by FORGET; NULL until the first */
+
+	/* constant */
+	u32 id;
+	char ident[DM_COW_IDENT_LEN];
+	dev_t base_dev;
+	dev_t cow_dev;
+	struct block_device *base_bdev;
+	struct block_device *cow_bdev;
+	sector_t volume_sectors;
+	u32 chunk_sectors;
+	unsigned int chunk_shift;
+	u64 nr_chunks;
+
+	/* committed remaps: chunk -> CoW chunk (xa_mk_value), looked up under RCU */
+	struct xarray remaps;
+
+	spinlock_t lock;		/* everything below, but fill_node */
+	struct rb_root chunks;		/* chunks in flight, FILLED, uncommitted */
+	struct list_head faulted;	/* FAULTED chunks, oldest first */
+	u64 fault_seq;
+	u64 fill_seq;
+	struct list_head uncommitted;	/* FILLED, !committed, by fill seq */
+	struct list_head granted;	/* mapped, not FILLED yet: QUEUED..WRITING */
+	struct list_head fill_queue;	/* QUEUED chunks, oldest first */
+	struct list_head fill_done;	/* fills finished, for the worker */
+	struct bio_list deferred;	/* writes for the worker to place */
+	struct bio_list flushes;	/* waiting for a CoW device flush */
+	struct bio_list flush_waiters;	/* waiting for COMMITTED, by flush seq */
+	u64 flush_msg_seq;
+	struct cow_out out_volume;
+	struct cow_out out_flush;
+	enum cow_replay_stage stage;
+
+	/* statistics */
+	u64 faults_pending;
+	u64 filled_uncommitted;
+	u64 copies_in_flight;
+	u64 copies;
+	u64 nocopy_fills;
+	u64 zero_fills;
+	u64 errors;
+
+	struct list_head fill_node;	/* on ctl.fill_vols while fill_queue is not empty */
+
+	struct work_struct work;
+	struct work_struct flush_work;
+	wait_queue_head_t commit_wait;	/* closers: COMMITTED arrived, or revived */
+};
+
+struct cow_gone {
+	struct cow_out out;
+	u32 id;
+	char ident[DM_COW_IDENT_LEN];
+};
+
+/* Per-bio data. */
+struct cow_bio {
+	struct cow_volume *vol;
+	struct cow_chunk *chunk;
+	bio_end_io_t *saved_end_io;
+	void *saved_private;
+	u64 flush_seq;
+	unsigned long since;		/* jiffies when it began to wait for commits */
+};
+
+static inline void cow_out_init(struct cow_out *o, u32 type)
+{
+	INIT_LIST_HEAD(&o->node);
+	o->type = type;
+}
+
+#define cow_reject(m, fmt, ...) ({					\
+	DMWARN_LIMIT("rejected %s (type %u) for volume %u: " fmt,	\
+		     cow_msg_name(le32_to_cpu((m)->type)),		\
+		     le32_to_cpu((m)->type), le32_to_cpu((m)->volume),	\
+		     ##__VA_ARGS__);					\
+	-EINVAL;							\
+})
+
+/* dm-cow-target.c */
+extern unsigned int max_copies;
+extern unsigned int detach_timeout;
+extern struct mutex cow_volumes_lock;
+extern struct list_head cow_volumes;
+extern struct workqueue_struct *cow_wq;
+extern mempool_t *cow_chunk_pool;
+
+struct cow_chunk *cow_lookup(struct cow_volume *vol, u64 nr);
+bool cow_committed_sector(struct cow_volume *vol, u64 nr, sector_t *cow_sector);
+void cow_erase(struct cow_chunk *c);
+void cow_remap_to_cow(struct cow_volume *vol, struct bio *bio, sector_t cow_sector);
+void cow_hook_bio(struct bio *bio, bio_end_io_t *fn);
+void cow_end_bios(struct bio_list *bios, blk_status_t status);
+u64 cow_flush_seq_of(struct bio *bio);
+void cow_release_flush_waiters(struct cow_volume *vol, struct bio_list *done);
+struct cow_volume *cow_get_volume(u32 id);
+void cow_put_volume(struct cow_volume *vol);
+int cow_dispatch_chunk_msg(struct cow_volume *vol, const struct dm_cow_msg *m);
+void cow_expire_volumes(unsigned long detached_since, unsigned long timeout);
+
+/* dm-cow-ctl.c */
+void cow_queue_out(struct cow_out *o, u32 type);
+void cow_queue_live(struct cow_volume *vol, struct cow_out *o, u32 type);
+void cow_unqueue_out(struct cow_out *o);
+void cow_send_flush(struct cow_volume *vol, u64 seq);
+bool cow_queue_gone(struct cow_volume *vol, struct cow_gone *gone);
+bool cow_daemon_attached(void);
+const char *cow_msg_name(u32 type);
+void cow_ctl_init(void);
+int cow_ctl_register(void);
+void cow_ctl_unregister(void);
+
+#endif /* DM_COW_CORE_H */
