@@ -20,6 +20,11 @@ public final class AdminClient {
         return ask(socket, AdminServer.STATUS_JSON);
     }
 
+    /** Asks the daemon to grow volume {@code name}'s CoW space; {@link GrowResult#json} is the answer. */
+    public static String grow(Path socket, String name, long size, long by) throws IOException {
+        return ask(socket, AdminServer.GROW + " " + name + " " + size + " " + by);
+    }
+
     /** Sends {@code request} to the daemon at {@code path} and returns its answer. */
     static String ask(Path path, String request) throws IOException {
         try (SocketChannel c = SocketChannel.open(UnixDomainSocketAddress.of(path))) {

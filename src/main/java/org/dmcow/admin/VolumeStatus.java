@@ -7,7 +7,8 @@ import java.nio.file.Path;
 import java.time.Instant;
 
 /**
- * One volume as {@code dmcowctl status} shows it; {@code reason} is set when degraded. Chunk
+ * One volume as {@code dmcowctl status} shows it; {@code reason} says why it is degraded or full,
+ * or that its CoW space is past a warning level of use. Chunk
  * counts are in chunks of the volume's chunk size. {@code base}, {@code cow} and {@code format}
  * are null for a volume whose config was refused.
  */
@@ -23,6 +24,8 @@ public record VolumeStatus(String name, State state, String reason, long chunksM
         SERVING,
         /** New chunks wait; the reason says why. */
         DEGRADED,
+        /** The CoW space has no place for a new chunk: new chunks wait, or fail (no-space policy). */
+        FULL,
         /** Committing for a shutdown or a removal. */
         STOPPING;
 

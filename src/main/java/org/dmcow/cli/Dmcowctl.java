@@ -30,7 +30,7 @@ import picocli.CommandLine;
 @Command(name = "dmcowctl", mixinStandardHelpOptions = true, versionProvider = Dmcowctl.VersionProvider.class,
         description = "Formats, checks and describes dm-cow CoW spaces offline; shows a running dmcowd's volumes.",
         synopsisSubcommandLabel = "COMMAND",
-        subcommands = {FormatCommand.class, CheckCommand.class, InfoCommand.class, StatusCommand.class,
+        subcommands = {FormatCommand.class, CheckCommand.class, InfoCommand.class, StatusCommand.class, GrowCommand.class,
             VersionCommand.class},
         footerHeading = "%nWith --json, every command prints one JSON document with \"schema\": " + Json.SCHEMA
                 + " on stdout, an error as {\"schema\":" + Json.SCHEMA + ",\"error\":{\"message\":...,\"path\":...}}.%n",

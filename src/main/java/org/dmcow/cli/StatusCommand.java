@@ -10,11 +10,9 @@ import com.typesafe.config.ConfigParseOptions;
 import com.typesafe.config.ConfigSyntax;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
 import org.dmcow.admin.AdminClient;
-import org.dmcow.config.DaemonConfig;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -28,7 +26,7 @@ import picocli.CommandLine.Spec;
         exitCodeListHeading = "%nExit status:%n",
         exitCodeList = {"0:every volume serving (or none configured)",
             "1:dmcowd cannot be reached or did not answer: the message names the socket and the reason",
-            "2:bad command line", "3:a volume is not serving (starting, waiting, degraded or stopping)"})
+            "2:bad command line", "3:a volume is not serving (starting, waiting, degraded, full or stopping)"})
 final class StatusCommand implements Callable<Integer>, Dmcowctl.NamesFiles {
     static final int NOT_SERVING = 3;
 
@@ -36,28 +34,19 @@ final class StatusCommand implements Callable<Integer>, Dmcowctl.NamesFiles {
     private CommandSpec spec;
 
     @ArgGroup(exclusive = true)
-    private Where where;
+    private DaemonSocket where;
 
     @Option(names = "--json", description = "the daemon's answer as one JSON document")
     private boolean json;
 
-    /** Where the daemon listens: the socket itself, or the config that names it. */
-    static final class Where {
-        @Option(names = "--socket", paramLabel = "PATH", description = "the admin socket (default: dmcow.admin-socket's built-in default)")
-        private Path socket;
-
-        @Option(names = "--config", paramLabel = "FILE", description = "dmcowd's config file, for its admin-socket")
-        private Path config;
-    }
-
     @Override
     public List<Path> files() {
-        return where == null ? List.of() : Arrays.asList(where.socket, where.config);
+        return DaemonSocket.files(where);
     }
 
     @Override
     public Integer call() throws Exception {
-        Path socket = socket();
+        Path socket = DaemonSocket.path(where);
         String answer;
         try {
             answer = AdminClient.statusJson(socket);
@@ -73,16 +62,5 @@ final class StatusCommand implements Callable<Integer>, Dmcowctl.NamesFiles {
         }
         spec.commandLine().getOut().print(json ? answer : StatusTable.render(volumes));
         return volumes.stream().allMatch(v -> v.getString("state").equals("serving")) ? Dmcowctl.OK : NOT_SERVING;
-    }
-
-    private Path socket() throws Failure, org.dmcow.config.ConfigException, org.dmcow.format.FormatException {
-        if (where == null) {
-            return DaemonConfig.defaults().adminSocket();
-        }
-        if (where.socket != null) {
-            return where.socket;
-        }
-        SpaceFiles.requireReadable(where.config);
-        return DaemonConfig.load(where.config).adminSocket();
     }
 }

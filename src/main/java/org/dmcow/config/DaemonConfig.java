@@ -13,6 +13,7 @@ import com.typesafe.config.ConfigValueType;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -30,7 +31,8 @@ public record DaemonConfig(Path controlDevice, Duration commitInterval, Path adm
 
     /** Device-mapper names: what /dev/mapper accepts and what fits in the protocol's ident. */
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_.+-]{1,63}");
-    private static final List<String> VOLUME_KEYS = List.of("base", "cow", "format", "chunk-size");
+    private static final List<String> VOLUME_KEYS = List.of("base", "cow", "format", "chunk-size", "no-space",
+            "no-space-timeout");
 
     /** Reads {@code file} over the defaults in reference.conf. */
     public static DaemonConfig load(Path file) throws ConfigException {
@@ -63,12 +65,13 @@ public record DaemonConfig(Path controlDevice, Duration commitInterval, Path adm
             int maxMappings = atLeastOne(origin, "dmcow.reload.max-mappings", d.getInt("reload.max-mappings"));
             int maxInFlight = atLeastOne(origin, "dmcow.max-in-flight", d.getInt("max-in-flight"));
             int streamInFlight = atLeastOne(origin, "dmcow.stream-in-flight", d.getInt("stream-in-flight"));
+            SpacePolicy space = spacePolicy(origin + ": ", d, "dmcow.", warnings(origin, d));
             Map<String, VolumeConfig> volumes = new TreeMap<>();
             Map<String, String> errors = new TreeMap<>();
             Config vols = d.getConfig("volumes");
             for (String name : vols.root().keySet()) {
                 try {
-                    volumes.put(name, volume(origin, name, vols));
+                    volumes.put(name, volume(origin, name, vols, space));
                 } catch (ConfigException e) {
                     errors.put(name, e.getMessage());
                 }
@@ -83,7 +86,8 @@ public record DaemonConfig(Path controlDevice, Duration commitInterval, Path adm
         }
     }
 
-    private static VolumeConfig volume(String origin, String name, Config vols) throws ConfigException {
+    private static VolumeConfig volume(String origin, String name, Config vols, SpacePolicy daemonWide)
+            throws ConfigException {
         String where = origin + ": volume " + name + ": ";
         if (!NAME.matcher(name).matches() || name.equals(".") || name.equals("..")) {
             throw new ConfigException(where + "the name must be 1 to 63 of A-Z a-z 0-9 _ . + - (it becomes "
@@ -118,7 +122,48 @@ public record DaemonConfig(Path controlDevice, Duration commitInterval, Path adm
             throw new ConfigException(where + "chunk-size " + chunkText
                     + " must be a power of two from 4k to 1G");
         }
-        return new VolumeConfig(name, base, cow, format, chunkSize);
+        return new VolumeConfig(name, base, cow, format, chunkSize,
+                spacePolicy(where, v.withFallback(spaceKeys(daemonWide)), "", daemonWide.warnings()));
+    }
+
+    /** The daemon-wide no-space settings as keys, under a volume's own. */
+    private static Config spaceKeys(SpacePolicy p) {
+        return ConfigFactory.parseMap(Map.of("no-space", p.noSpace().word(), "no-space-timeout",
+                p.noSpaceTimeout().toMillis() + "ms"));
+    }
+
+    /** {@code no-space} and {@code no-space-timeout} of {@code c}; {@code prefix} spells the keys in messages. */
+    private static SpacePolicy spacePolicy(String where, Config c, String prefix, List<Integer> warnings)
+            throws ConfigException {
+        String policy = string(where, c, "no-space");
+        SpacePolicy.NoSpace noSpace;
+        try {
+            noSpace = SpacePolicy.NoSpace.valueOf(policy.toUpperCase(java.util.Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(where + prefix + "no-space must be queue or error, not " + policy);
+        }
+        Duration timeout;
+        try {
+            timeout = c.getDuration("no-space-timeout");
+        } catch (com.typesafe.config.ConfigException e) {
+            throw new ConfigException(where + prefix + "no-space-timeout: " + e.getMessage());
+        }
+        if (timeout.isNegative()) {
+            throw new ConfigException(where + prefix + "no-space-timeout must not be negative, not " + timeout);
+        }
+        return new SpacePolicy(noSpace, timeout, warnings);
+    }
+
+    /** {@code dmcow.space-warnings}: percentages of use, each from 1 to 99. */
+    private static List<Integer> warnings(String origin, Config d) throws ConfigException {
+        List<Integer> out = new ArrayList<>();
+        for (int w : d.getIntList("space-warnings")) {
+            if (w < 1 || w > 99) {
+                throw new ConfigException(origin + ": dmcow.space-warnings: " + w + " is not a percentage from 1 to 99");
+            }
+            out.add(w);
+        }
+        return List.copyOf(out);
     }
 
     /**

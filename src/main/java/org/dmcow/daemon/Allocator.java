@@ -21,6 +21,7 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.dmcow.config.VolumeConfig;
 import org.dmcow.format.CowSpace;
+import org.dmcow.format.CowStore;
 import org.dmcow.format.FormatException;
 import org.dmcow.format.Runs;
 import org.dmcow.format.SpaceFullException;
@@ -58,6 +59,14 @@ public final class Allocator extends AbstractBehavior<Allocator.Command> {
         INSTANCE
     }
 
+    /**
+     * Take in the room the store gained (grown by other means), after growing a file to
+     * {@code size} bytes or by {@code by} bytes (both 0: as it is); answered with {@link Grown} or
+     * {@link GrowFailed}.
+     */
+    public record Grow(long size, long by) implements Command {
+    }
+
     /** Reply with the committed mappings as runs, for a table reload. */
     public enum TableRuns implements Command {
         INSTANCE
@@ -69,7 +78,7 @@ public final class Allocator extends AbstractBehavior<Allocator.Command> {
     }
 
     /** The space is open (again, after a crash): adopt what the kernel holds, then AdoptionDone. */
-    public record Ready(long epoch, CowSpace.SpaceUsage usage) implements Reply {
+    public record Ready(long epoch, CowSpace.SpaceUsage usage, boolean growsItself) implements Reply {
     }
 
     /** The space could not be opened; the allocator does nothing more. */
@@ -107,6 +116,13 @@ public final class Allocator extends AbstractBehavior<Allocator.Command> {
     public record RunsReady(long epoch, List<Runs.Run> runs) implements Reply {
     }
 
+    /** The store is {@code bytes} long now and the space uses all of it. */
+    public record Grown(long epoch, long bytesBefore, long bytes, CowSpace.SpaceUsage usage) implements Reply {
+    }
+
+    public record GrowFailed(long epoch, String reason) implements Reply {
+    }
+
     public static final String DISPATCHER = "dmcow-allocator-dispatcher";
 
     private final long epoch;
@@ -126,7 +142,7 @@ public final class Allocator extends AbstractBehavior<Allocator.Command> {
                 owner.tell(new OpenFailed(epoch, e.getMessage()));
                 return Behaviors.ignore();
             }
-            owner.tell(new Ready(epoch, opened.space().usage()));
+            owner.tell(new Ready(epoch, opened.space().usage(), opened.space().growsItself()));
             Allocator allocator = new Allocator(ctx, epoch, owner, opened);
             return Behaviors.<Command>withStash(Tuning.ALLOCATOR_STASH, stash -> Behaviors.receive(Command.class)
                     .onMessage(Adopt.class, allocator::onAdopt)
@@ -170,6 +186,7 @@ public final class Allocator extends AbstractBehavior<Allocator.Command> {
                     return this;
                 })
                 .onMessage(Commit.class, this::onCommit)
+                .onMessage(Grow.class, this::onGrow)
                 .onMessage(TableRuns.class, m -> {
                     owner.tell(new RunsReady(epoch, runs(space)));
                     return this;
@@ -206,7 +223,37 @@ public final class Allocator extends AbstractBehavior<Allocator.Command> {
         return this;
     }
 
-    /** The chunk's place, or null when the owner was told why there is none. */
+    private Behavior<Command> onGrow(Grow m) {
+        CowStore store = opened.store();
+        try {
+            long before = store.size();
+            long size = m.size() > 0 ? m.size() : before + m.by();
+            if (size < before) {
+                owner.tell(new GrowFailed(epoch, store.path() + " has " + before + " bytes: a CoW space cannot "
+                        + "shrink to " + size));
+                return this;
+            }
+            store.grow(size);
+            space.grow();
+            owner.tell(new Grown(epoch, before, store.size(), space.usage()));
+        } catch (IOException | FormatException e) {
+            owner.tell(new GrowFailed(epoch, e.getMessage()));
+        }
+        return this;
+    }
+
+    /**
+     * A sparse file's filesystem must hold every reserved chunk's first write and this one's, or
+     * its fill fails with EIO: no room there is a full space, which the no-space policy handles.
+     */
+    private String noRoomOnHost() throws IOException {
+        long room = opened.store().room();
+        long needed = (reserved.size() + 1) * space.chunkSize();
+        return room >= needed ? null : "the filesystem holding " + opened.store().path() + " has " + room
+                + " bytes free, the chunks placed and waiting for their first write need " + needed;
+    }
+
+        /** The chunk's place, or null when the owner was told why there is none. */
     private CowSpace.Placement place(long chunk) {
         CowSpace.Placement p = reserved.get(chunk);
         if (p != null) {
@@ -219,6 +266,10 @@ public final class Allocator extends AbstractBehavior<Allocator.Command> {
             return null;
         }
         try {
+            String noRoom = noRoomOnHost();
+            if (noRoom != null) {
+                throw new SpaceFullException(noRoom);
+            }
             p = space.place(chunk);
         } catch (SpaceFullException e) {
             owner.tell(new PlaceFailed(epoch, chunk, PlaceFailure.SPACE_FULL, "CoW space full: " + e.getMessage()));

@@ -52,7 +52,6 @@ final class CommitGroups {
 
     void committed(Allocator.Committed m) {
         ledger.committing = false;
-        ledger.usage = m.usage();
         ledger.lastCommit = Instant.now();
         for (CowSpace.Mapping x : m.mappings()) {
             Chunk c = chunks.get(x.volumeChunk());

@@ -16,8 +16,6 @@ enum Degraded {
     ADOPTION,
     /** Placement failed reading or writing the space. */
     PLACEMENT,
-    /** No room for a new chunk; every commit tick tries again, the space may have grown. */
-    SPACE_FULL,
     /** A metadata commit failed; ends with the next commit that succeeds. */
     METADATA,
     /** The dm device could not be created or adopted. */

@@ -10,6 +10,7 @@ import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.pekko.Done;
@@ -19,6 +20,7 @@ import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.dmcow.admin.AdminServer;
+import org.dmcow.admin.GrowResult;
 import org.dmcow.admin.VolumeStatus;
 import org.dmcow.config.ConfigException;
 import org.dmcow.config.DaemonConfig;
@@ -71,7 +73,8 @@ public final class Dmcowd {
         this.system = ActorSystem.create(Behaviors.empty(), "dmcowd", actorSystemConfig(config));
         this.replies = channel.startReplies(system, Tuning.REPLY_QUEUE, Protocol.MAX_WRITE_MSGS);
         LoopIoctl loops = new LoopIoctl();
-        Volume.Environment env = new Volume.Environment(replies, new DmIoctl(), loops, new FormatSpaceOpener(loops));
+        Volume.Environment env = new Volume.Environment(replies, new DmIoctl(), loops, new FormatSpaceOpener(loops),
+                new FullSpacesStatus());
         this.volumes = system.systemActorOf(VolumeSet.create(config, env), "volumes", Props.empty());
         system.systemActorOf(Watchdog.create(volumes, () -> {
             if (!stopping.get()) {
@@ -93,8 +96,18 @@ public final class Dmcowd {
                 exit.complete(1);
             }
         });
-        this.admin = AdminServer.start(config.adminSocket(), () -> AskPattern.ask(volumes,
-                VolumeSet.GetStatus::new, Tuning.STATUS_ASK, system.scheduler()));
+        this.admin = AdminServer.start(config.adminSocket(), new AdminServer.Requests() {
+            @Override
+            public CompletionStage<List<VolumeStatus>> status() {
+                return AskPattern.ask(volumes, VolumeSet.GetStatus::new, Tuning.STATUS_ASK, system.scheduler());
+            }
+
+            @Override
+            public CompletionStage<GrowResult> grow(String name, long size, long by) {
+                return AskPattern.ask(volumes, r -> new VolumeSet.Grow(name, size, by, r), Tuning.GROW_ASK,
+                        system.scheduler());
+            }
+        });
     }
 
     /**

@@ -120,8 +120,8 @@ final class FaultPath {
         if (ledger.heldAcks.isEmpty()) {
             return;
         }
-        // A degraded volume parks its faults but never stops the stream: the others must go on.
-        if (ledger.degraded == null && chunks.ownWork() >= maxInFlight) {
+        // A degraded or full volume parks its faults but never stops the stream: the others must go on.
+        if (ledger.degraded == null && !ledger.full && chunks.ownWork() >= maxInFlight) {
             return;
         }
         while (!ledger.heldAcks.isEmpty()) {
@@ -160,7 +160,8 @@ final class FaultPath {
         c.faultSeq = f.seq();
         c.fullWrite = f.fullWrite();
         chunks.add(c);
-        if (ledger.degraded == null && ledger.spaceOpen()) {
+        // a full space parks new chunks (SpaceWatch tries one a tick), unless they fail at once
+        if (ledger.degraded == null && ledger.spaceOpen() && (!ledger.full || ledger.failingNewChunks)) {
             requestPlace(c);
         }
     }
@@ -235,6 +236,29 @@ final class FaultPath {
         }
     }
 
+    /** The first waiting chunk tries for a place: whether a full space has room again. */
+    void placeOneWaiting() {
+        if (!ledger.spaceOpen() || faultsLeftToKernel || ledger.degraded != null) {
+            return;
+        }
+        for (Chunk c : chunks.values()) {
+            if (c.state == State.WAITING) {
+                requestPlace(c);
+                return;
+            }
+        }
+    }
+
+    /** Every waiting chunk's writes fail with {@code errno}; returns how many chunks. */
+    int failWaiting(int errno) {
+        List<Chunk> waiting = chunks.values().stream().filter(c -> c.state == State.WAITING).toList();
+        for (Chunk c : waiting) {
+            replies.send(new ControlMessage.Fail(ledger.kernelVolume, c.faultSeq, c.chunk, errno));
+            chunks.remove(c.chunk);
+        }
+        return waiting.size();
+    }
+
     /**
      * A new allocator is ready: it adopts every place the kernel holds before placing anything
      * new, and what the old one was asked and did not answer is asked again.
@@ -287,7 +311,8 @@ final class FaultPath {
 
     /**
      * The chunk waits for placement again, unless the space has it committed already: then its
-     * fault is refused rather than the data overwritten. True when the volume is to degrade.
+     * fault is refused rather than the data overwritten. True when the volume is to degrade or,
+     * for SPACE_FULL, to count as full.
      */
     boolean placeFailed(Allocator.PlaceFailed m) {
         Chunk c = chunks.get(m.chunk());

@@ -51,6 +51,10 @@ public final class FormatSpaceOpener implements SpaceOpener {
             baseLock = lock(volume, volume.base(), ImageLock.Use.READ);
             store = FileCowStore.open(volume.cow(), false,
                     cowLoop == null ? null : size -> loops.refreshCapacity(cowLoop));
+            if (cowLoop != null) {
+                // the file may have grown while no daemon served it: the kernel checks MAPs against this
+                loops.refreshCapacity(cowLoop);
+            }
             base = FileBaseImage.open(volume.base());
             space = format.open(store, base);
             if (space.chunkSize() != volume.chunkSize()) {

@@ -5,6 +5,7 @@ package org.dmcow.daemon;
 
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.dmcow.admin.GrowResult;
 import org.dmcow.admin.VolumeStatus;
 
 /**
@@ -26,6 +27,10 @@ final class RefusedVolume {
                     .onMessage(Volume.GetStatus.class, m -> {
                         m.replyTo().tell(new VolumeStatus(name, VolumeStatus.State.DEGRADED, reason, 0, 0, 0, 0, 0,
                                 null, 0, 0, 0, null, null, null));
+                        return Behaviors.same();
+                    })
+                    .onMessage(Volume.Grow.class, m -> {
+                        m.replyTo().tell(GrowResult.refused(name, "the volume is not started: " + reason));
                         return Behaviors.same();
                     })
                     .onMessage(Volume.Shutdown.class, m -> {

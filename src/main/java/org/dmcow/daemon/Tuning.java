@@ -10,6 +10,9 @@ import java.time.Duration;
  * ({@code DaemonConfig}); the kernel protocol's own limits are in {@code Protocol}.
  */
 final class Tuning {
+    /** A grow writes two superblocks and may extend a file: well within this. */
+    static final Duration GROW_ASK = Duration.ofSeconds(30);
+
     private Tuning() {
     }
 

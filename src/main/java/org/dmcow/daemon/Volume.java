@@ -4,6 +4,7 @@
 package org.dmcow.daemon;
 
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -13,6 +14,7 @@ import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.BehaviorBuilder;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.dmcow.admin.GrowResult;
 import org.dmcow.admin.VolumeStatus;
 import org.dmcow.config.VolumeConfig;
 import org.dmcow.dm.DeviceMapper;
@@ -65,6 +67,13 @@ public final class Volume {
         INSTANCE
     }
 
+    /**
+     * Take in the room the CoW space's file or device gained, after growing a file to
+     * {@code size} bytes or by {@code by} (both 0: as it is); waiting writes to new chunks go on.
+     */
+    public record Grow(long size, long by, ActorRef<GrowResult> replyTo) implements Command {
+    }
+
     /** Stop taking faults, commit everything, reload once more; {@code remove}: then remove the device. */
     public record Shutdown(boolean remove, ActorRef<ShutdownResult> replyTo) implements Command {
     }
@@ -88,7 +97,8 @@ public final class Volume {
     }
 
     /** The outside world of a volume: where its replies go and how its devices and space are reached. */
-    public record Environment(KernelReplies replies, DeviceMapper dm, LoopDevices loops, SpaceOpener opener) {
+    public record Environment(KernelReplies replies, DeviceMapper dm, LoopDevices loops, SpaceOpener opener,
+            SpaceWatch.Listener spaceListener) {
     }
 
     private final ActorContext<Command> ctx;
@@ -101,6 +111,9 @@ public final class Volume {
     private final VolumeShutdown shutdowns;
     private final ActorRef<TableReloader.Command> reloader;
     private final VolumeSetUp setUp;
+    private final SpaceWatch space;
+    /** Who asked for a Grow the allocator has not answered yet. */
+    private final List<ActorRef<GrowResult>> growing = new ArrayList<>();
 
     /**
      * A volume. {@code ledger} outlives restarts of this actor (the parent keeps it), so a crash
@@ -128,6 +141,7 @@ public final class Volume {
                 ctx.getLog());
         this.tables = new TableReloads<>(config.name(), settings.reloadMaxMappings(), settings.reloadMaxDelay(), ledger,
                 commits, requests, reloader, timers, ReloadDue.INSTANCE, ctx.getLog());
+        this.space = new SpaceWatch(config, ledger, faults, env.spaceListener(), ctx.getLog());
         this.shutdowns = new VolumeShutdown(config.name(), ctx.getLog(), ledger, faults, commits, tables, reloader);
         this.setUp = new VolumeSetUp(ctx, config, env.opener(), ledger, faults, commits, tables, reloader,
                 ctx.messageAdapter(Allocator.Reply.class, FromAllocator::new));
@@ -170,6 +184,11 @@ public final class Volume {
                 .onMessage(FromReloader.class, m -> onReloaderRunning(m.reply()))
                 .onMessage(Retry.class, m -> {
                     setUp.retry();
+                    grow(new Allocator.Grow(0, 0), null); // the file or device may have been grown
+                    return Behaviors.same();
+                })
+                .onMessage(Grow.class, m -> {
+                    grow(new Allocator.Grow(m.size(), m.by()), m.replyTo());
                     return Behaviors.same();
                 })
                 .onMessage(GetStatus.class, m -> onStatus(m, false))
@@ -187,6 +206,10 @@ public final class Volume {
                         m -> onAllocator(m.reply()) ? maybeFinishShutdown(shutdown) : Behaviors.same())
                 .onMessage(FromReloader.class, m -> onReloaderStopping(m.reply(), shutdown))
                 .onMessage(Retry.class, m -> Behaviors.same())
+                .onMessage(Grow.class, m -> {
+                    m.replyTo().tell(GrowResult.refused(config.name(), "the volume is stopping"));
+                    return Behaviors.same();
+                })
                 .onMessage(GetStatus.class, m -> onStatus(m, true))
                 .onMessage(Shutdown.class, this::onShutdown)
                 .build();
@@ -214,21 +237,28 @@ public final class Volume {
             }
             return false;
         }
+        if (reply instanceof Allocator.Ready m) {
+            space.opened(m.usage(), m.growsItself());
+        }
         if (setUp.onAllocator(reply)) {
             return false;
         } else if (reply instanceof Allocator.Placed m) {
             faults.placed(m);
+            space.room("a new chunk was placed");
         } else if (reply instanceof Allocator.PlaceFailed m) {
             if (faults.placeFailed(m)) {
-                Degraded cause = m.failure() == Allocator.PlaceFailure.SPACE_FULL ? Degraded.SPACE_FULL
-                        : Degraded.PLACEMENT;
-                setUp.degrade(cause, m.reason());
+                if (m.failure() == Allocator.PlaceFailure.SPACE_FULL) {
+                    space.full(m.reason());
+                } else {
+                    setUp.degrade(Degraded.PLACEMENT, m.reason());
+                }
             }
         } else if (reply instanceof Allocator.AdoptFailed m) {
             setUp.degrade(Degraded.ADOPTION, "the kernel holds chunk " + m.chunk() + " where the CoW space cannot: "
                     + m.reason());
         } else if (reply instanceof Allocator.Committed m) {
             commits.committed(m);
+            space.usage(m.usage());
             setUp.recover(Degraded.METADATA);
             tables.schedule();
             commits.commitNow();
@@ -238,14 +268,49 @@ public final class Volume {
             // retried on the next tick
             setUp.degrade(Degraded.METADATA, "metadata commit failed: " + m.reason());
             return true;
+        } else if (reply instanceof Allocator.Grown m) {
+            grown(m);
+        } else if (reply instanceof Allocator.GrowFailed m) {
+            ctx.getLog().error("volume {}: growing the CoW space failed: {}", config.name(), m.reason());
+            growing.forEach(r -> r.tell(GrowResult.refused(config.name(), m.reason())));
+            growing.clear();
         } else {
             tables.runsReady((Allocator.RunsReady) reply);
         }
         return false;
     }
 
+    /** Asks the allocator to grow; {@code replyTo} null: a SIGHUP's look, answered to no one. */
+    private void grow(Allocator.Grow grow, ActorRef<GrowResult> replyTo) {
+        if (!ledger.spaceOpen()) {
+            if (replyTo != null) {
+                replyTo.tell(GrowResult.refused(config.name(), "its CoW space is not open yet ("
+                        + ledger.status(config, false).state().word() + ")"));
+            }
+            return;
+        }
+        if (replyTo != null) {
+            growing.add(replyTo);
+        }
+        requests.add(grow);
+    }
+
+    private void grown(Allocator.Grown m) {
+        space.usage(m.usage());
+        if (m.bytes() > m.bytesBefore() || !growing.isEmpty()) {
+            ctx.getLog().info("volume {}: CoW space {}: {} bytes (was {}), {} chunks free", config.name(), config.cow(),
+                    m.bytes(), m.bytesBefore(), m.usage().freeChunks());
+        }
+        if (m.usage().freeChunks() > 0) {
+            space.room("grown to " + m.bytes() + " bytes");
+        }
+        growing.forEach(r -> r.tell(new GrowResult(config.name(), null, m.bytesBefore(), m.bytes(),
+                m.usage().freeChunks())));
+        growing.clear();
+    }
+
     private Behavior<Command> onTick() {
-        setUp.recover(Degraded.SPACE_FULL); // the space may have grown; placement says again if not
+        space.tick();
         commits.commitNow();
         return Behaviors.same();
     }

@@ -50,7 +50,16 @@ final class VolumeLedger {
     /** Why new chunks wait, or null; {@link #degradedReason} is the text for people. Both set together. */
     Degraded degraded;
     String degradedReason;
-    /** Counters for status. */
+    /** The space had no place for a new chunk ({@link SpaceWatch}): since (System.nanoTime) and why. */
+    boolean full;
+    long fullSince;
+    String fullReason;
+    /** Full past no-space-timeout with no-space = error: new chunks fail with ENOSPC at once. */
+    boolean failingNewChunks;
+    /** The highest space-warnings level the use has reached (0: none), and the use in percent. */
+    int warnedLevel;
+    int usedPercent;
+        /** Counters for status. */
     long mapped;
     long committed;
     long reloads;
@@ -78,10 +87,12 @@ final class VolumeLedger {
 
     VolumeStatus status(VolumeConfig config, boolean stopping) {
         VolumeStatus.State state = degraded != null ? VolumeStatus.State.DEGRADED
+                : full ? VolumeStatus.State.FULL
                 : stopping ? VolumeStatus.State.STOPPING
                 : phase != Phase.SERVING ? VolumeStatus.State.STARTING
                 : kernelVolume == 0 ? VolumeStatus.State.WAITING : VolumeStatus.State.SERVING;
-        return new VolumeStatus(config.name(), state, degradedReason, mapped, usage.mappings(), chunks.unmapped(),
+        String reason = degraded != null ? degradedReason : SpaceWatch.statusText(config, this);
+        return new VolumeStatus(config.name(), state, reason, mapped, usage.mappings(), chunks.unmapped(),
                 usage.usedChunks(), usage.freeChunks(), lastCommit, reloads, segments, config.chunkSize(), config.base(),
                 config.cow(), config.format());
     }

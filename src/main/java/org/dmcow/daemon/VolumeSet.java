@@ -17,6 +17,7 @@ import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.dmcow.admin.GrowResult;
 import org.dmcow.admin.VolumeStatus;
 import org.dmcow.config.DaemonConfig;
 import org.dmcow.config.Sizes;
@@ -45,6 +46,10 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
     }
 
     public record GetStatus(ActorRef<List<VolumeStatus>> replyTo) implements Command {
+    }
+
+    /** {@link Volume.Grow} for the volume called {@code name}. */
+    public record Grow(String name, long size, long by, ActorRef<GrowResult> replyTo) implements Command {
     }
 
     private record Stopped(ShutdownResult result) implements Command {
@@ -85,6 +90,7 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
                 .onMessage(Shutdown.class, this::onShutdown)
                 .onMessage(Stopped.class, this::onStopped)
                 .onMessage(GetStatus.class, this::onStatus)
+                .onMessage(Grow.class, this::onGrow)
                 .onSignal(Terminated.class, t -> this)
                 .build();
     }
@@ -155,7 +161,7 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
         }
         getContext().getLog().info("volume {}: chunk size {} from the CoW space {}, not chunk-size = {} of the config",
                 v.name(), Sizes.format(size), v.cow(), Sizes.format(v.chunkSize()));
-        return new VolumeConfig(v.name(), v.base(), v.cow(), v.format(), size);
+        return v.withChunkSize(size);
     }
 
     /** A refused volume's actor only answers status: replaced when the config changes. */
@@ -255,6 +261,16 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
         if (shutdownReply != null && volumes.isEmpty()) {
             getContext().getLog().info("every volume is committed");
             shutdownReply.tell(Done.getInstance());
+        }
+        return this;
+    }
+
+    private Behavior<Command> onGrow(Grow m) {
+        ActorRef<Volume.Command> volume = volumes.get(m.name());
+        if (volume == null || removing.containsKey(m.name())) {
+            m.replyTo().tell(GrowResult.refused(m.name(), "no volume " + m.name() + " is served"));
+        } else {
+            volume.tell(new Volume.Grow(m.size(), m.by(), m.replyTo()));
         }
         return this;
     }

@@ -93,7 +93,6 @@ final class VolumeSetUp {
     /** The current allocator opened the space: activating the dm device, or serving if it is active. */
     private void ready(Allocator.Ready m) {
         ledger.phase = ledger.activated ? Phase.SERVING : Phase.ACTIVATING;
-        ledger.usage = m.usage();
         faults.spaceOpened();
         if (!ledger.activated) {
             tables.activate();

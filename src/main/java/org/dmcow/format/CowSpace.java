@@ -64,6 +64,18 @@ public interface CowSpace extends Closeable {
      */
     void commit(List<Mapping> mappings) throws IOException, FormatException;
 
+    /**
+     * Takes in the room its store gained (the file or device grew). Formats that grow their store
+     * themselves, as they place, keep this default.
+     */
+    default void grow() throws IOException, FormatException {
+    }
+
+    /** The format grows its store as it places (qcow2): its free chunks are no measure of its room. */
+    default boolean growsItself() {
+        return false;
+    }
+
     /** Space accounting, exact. */
     SpaceUsage usage();
 

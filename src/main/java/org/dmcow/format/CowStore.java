@@ -28,8 +28,17 @@ public interface CowStore extends Closeable {
     void flush() throws IOException;
 
     /**
-     * Grows the store to at least {@code newSize} bytes and makes the new size visible to the
-     * kernel (a loop device is told its new capacity). Block devices cannot grow: IOException.
+     * Grows the store to at least {@code newSize} bytes and makes its size visible to the kernel
+     * (a loop device is told its capacity), also when it had that size already: grown by other
+     * means. A block device cannot grow beyond its size: IOException.
      */
     void grow(long newSize) throws IOException;
+
+    /**
+     * Bytes the store can still take for chunks written the first time: a sparse file's room on
+     * its filesystem. This default: no limit (preallocated, or a device).
+     */
+    default long room() throws IOException {
+        return Long.MAX_VALUE;
+    }
 }

@@ -10,13 +10,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import org.dmcow.host.BlockDevices;
+import org.dmcow.host.LibC;
 
 /**
  * A CoW store on a regular file or a block device. Reads and writes use separate descriptors:
  * positional reads and writes on one {@link FileChannel} serialise on its position lock.
  */
 public final class FileCowStore implements CowStore {
-    /** Told the new size after the file grew, e.g. to refresh a loop device's capacity. */
+    /** Told the file's size after {@link #grow}, e.g. to refresh a loop device's capacity. */
     @FunctionalInterface
     public interface GrowthListener {
         void grown(long newSize) throws IOException;
@@ -124,19 +125,33 @@ public final class FileCowStore implements CowStore {
     @Override
     public void grow(long newSize) throws IOException {
         if (blockDevice) {
-            throw new IOException(path + ": a block device cannot grow (needed " + newSize + " bytes, have "
-                    + size() + ")");
+            if (newSize > size()) {
+                throw new IOException(path + ": a block device cannot grow (needed " + newSize + " bytes, have "
+                        + size() + ")");
+            }
+            return; // the kernel sees a device's size itself
         }
         if (writer == null) {
             throw new IOException(path + ": opened read-only");
         }
-        if (newSize <= writer.size()) {
-            return;
+        if (newSize > writer.size()) {
+            writer.write(ByteBuffer.allocate(1), newSize - 1);
         }
-        writer.write(ByteBuffer.allocate(1), newSize - 1);
         if (growthListener != null) {
-            growthListener.grown(newSize);
+            growthListener.grown(writer.size());
         }
+    }
+
+    /**
+     * A sparse file takes blocks of its filesystem as chunks are first written: the filesystem's
+     * usable space. A fully allocated file (preallocated) and a device take nothing more.
+     */
+    @Override
+    public long room() throws IOException {
+        if (blockDevice || LibC.posix().stat(path.toString()).blocks() * 512 >= writer.size()) {
+            return Long.MAX_VALUE;
+        }
+        return Files.getFileStore(path).getUsableSpace();
     }
 
     @Override

@@ -10,7 +10,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -27,7 +26,7 @@ class AdminServerTest {
     @Test
     void statusOverTheSocket(@TempDir Path dir) throws Exception {
         Path sock = dir.resolve("run/dmcowd.sock");
-        try (AdminServer s = AdminServer.start(sock, () -> CompletableFuture.completedFuture(VOLUMES))) {
+        try (AdminServer s = AdminServer.start(sock, FixedRequests.status(VOLUMES))) {
             assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(
                     Files.getPosixFilePermissions(sock)));
             String json = AdminClient.statusJson(sock);

@@ -12,8 +12,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import org.dmcow.admin.AdminServer;
+import org.dmcow.admin.FixedRequests;
 import org.dmcow.admin.VolumeStatus;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -34,7 +34,7 @@ class StatusCommandTest {
 
     private Ctl status(List<VolumeStatus> volumes, String... args) throws Exception {
         Path sock = dir.resolve("run/dmcowd.sock");
-        try (AdminServer s = AdminServer.start(sock, () -> CompletableFuture.completedFuture(volumes))) {
+        try (AdminServer s = AdminServer.start(sock, FixedRequests.status(volumes))) {
             String[] all = new String[args.length + 3];
             all[0] = "status";
             all[1] = "--socket";
@@ -123,7 +123,7 @@ class StatusCommandTest {
     void theConfigNamesTheSocket() throws Exception {
         Path sock = dir.resolve("run/dmcowd.sock");
         Path conf = Files.writeString(dir.resolve("d.conf"), "dmcow.admin-socket = \"" + sock + "\"");
-        try (AdminServer s = AdminServer.start(sock, () -> CompletableFuture.completedFuture(
+        try (AdminServer s = AdminServer.start(sock, FixedRequests.status(
                 List.of(serving("vm1", 1, 1))))) {
             Ctl r = Ctl.run("status", "--config", conf.toString());
             assertEquals(0, r.status(), r.toString());

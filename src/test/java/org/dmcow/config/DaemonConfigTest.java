@@ -11,6 +11,7 @@ import com.typesafe.config.ConfigFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -40,8 +41,28 @@ class DaemonConfigTest {
     void aVolumeWithDefaults() throws Exception {
         VolumeConfig v = parse("dmcow.volumes.vm1 { base = /srv/base.img, cow = /srv/vm1.cow, chunk-size = 128k }")
                 .volumes().get("vm1");
-        assertEquals(new VolumeConfig("vm1", Path.of("/srv/base.img"), Path.of("/srv/vm1.cow"), "native", 131072), v);
+        assertEquals(new VolumeConfig("vm1", Path.of("/srv/base.img"), Path.of("/srv/vm1.cow"), "native", 131072,
+                SpacePolicy.DEFAULTS), v);
         assertEquals(256, v.chunkSectors());
+    }
+
+    @Test
+    void theNoSpacePolicyIsDaemonWideAndAVolumeMaySetItsOwn() throws Exception {
+        DaemonConfig c = parse("dmcow.no-space = queue\ndmcow.space-warnings = [70]\n"
+                + "dmcow.volumes.a { base = /a, cow = /ca }\n"
+                + "dmcow.volumes.b { base = /b, cow = /cb, no-space = error, no-space-timeout = 10s }");
+        assertEquals(new SpacePolicy(SpacePolicy.NoSpace.QUEUE, Duration.ofSeconds(60), List.of(70)),
+                c.volumes().get("a").space());
+        assertEquals(new SpacePolicy(SpacePolicy.NoSpace.ERROR, Duration.ofSeconds(10), List.of(70)),
+                c.volumes().get("b").space());
+        assertTrue(volumeError("{ base = /b, cow = /c, no-space = wait }").endsWith(
+                "volume bad: no-space must be queue or error, not wait"));
+        assertTrue(volumeError("{ base = /b, cow = /c, no-space-timeout = -1s }").endsWith(
+                "volume bad: no-space-timeout must not be negative, not PT-1S"));
+        assertTrue(assertThrows(ConfigException.class, () -> parse("dmcow.no-space = never")).getMessage()
+                .endsWith("test.conf: dmcow.no-space must be queue or error, not never"));
+        assertTrue(assertThrows(ConfigException.class, () -> parse("dmcow.space-warnings = [80, 100]")).getMessage()
+                .endsWith("dmcow.space-warnings: 100 is not a percentage from 1 to 99"));
     }
 
     @Test
@@ -61,7 +82,7 @@ class DaemonConfigTest {
         assertTrue(volumeError("{ base = /b2, cow = /c2, chunk-sise = 64k }").endsWith(
                 "volume bad: chunk-sise: unknown key; did you mean chunk-size?"));
         assertTrue(volumeError("{ base = /b2, cow = /c2, colour = red }").endsWith(
-                "colour: unknown key; the known ones are base, cow, format, chunk-size"));
+                "colour: unknown key; the known ones are base, cow, format, chunk-size, no-space, no-space-timeout"));
         assertTrue(volumeError("= 5").contains("must be an object"));
         DaemonConfig c = parse("dmcow.volumes { \"a/b\" { base = /b, cow = /c } }");
         assertTrue(c.volumeErrors().get("a/b").contains("the name must be"));

@@ -15,6 +15,7 @@ import java.util.Map;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
+import org.dmcow.config.SpacePolicy;
 import org.dmcow.config.VolumeConfig;
 import org.dmcow.format.CowSpace;
 import org.dmcow.format.Runs;
@@ -26,7 +27,7 @@ class AllocatorTest {
     private static final ActorTestKit KIT = ActorTestKit.create();
     private static final long CHUNK = 64 << 10;
     private static final VolumeConfig CONFIG = new VolumeConfig("vm1", Path.of("/base"), Path.of("/cow"), "native",
-            CHUNK);
+            CHUNK, SpacePolicy.DEFAULTS);
     private static final long EPOCH = 7;
 
     @AfterAll

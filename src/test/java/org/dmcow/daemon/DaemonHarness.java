@@ -35,6 +35,8 @@ final class DaemonHarness {
     final KernelDouble kernel;
     final FakeDevices devices = new FakeDevices();
     final Map<String, MemoryCowSpace.Durable> spaces = new ConcurrentHashMap<>();
+    /** What the volumes told their space listener, in order: "NAME full", "NAME has room". */
+    final List<String> fullEvents = new java.util.concurrent.CopyOnWriteArrayList<>();
     final Path dir;
     /** The base's size, and each memory space's (twice as many chunks). */
     final long baseSize;
@@ -119,7 +121,8 @@ final class DaemonHarness {
             }
         };
         Volume.Environment env = new Volume.Environment(wrapReplies.apply(replies), devices, devices,
-                realSpaces != null ? realSpaces : opener);
+                realSpaces != null ? realSpaces : opener, (volume, full) -> fullEvents.add(volume + (full ? " full"
+                        : " has room")));
         volumeSet = kit.spawn(VolumeSet.create(config, env));
         stream = channel.run(kit.system(), volumeSet, config.streamInFlight());
         return this;

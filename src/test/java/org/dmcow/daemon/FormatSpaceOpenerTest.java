@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
+import org.dmcow.config.SpacePolicy;
 import org.dmcow.config.VolumeConfig;
 import org.dmcow.dm.LoopDevices;
 import org.dmcow.format.CowSpace;
@@ -38,9 +39,10 @@ class FormatSpaceOpenerTest {
     private byte[] expected;
     private final RecordingLoops loops = new RecordingLoops();
 
-    /** Records which loop devices were told their file grew. */
-    private static final class RecordingLoops implements LoopDevices {
+    /** Records which loop devices were told their file's size, and the overlay's size then. */
+    private final class RecordingLoops implements LoopDevices {
         final List<Path> refreshed = new ArrayList<>();
+        final List<Long> sizes = new ArrayList<>();
 
         @Override
         public Loop attach(Path file, boolean readOnly) {
@@ -50,6 +52,11 @@ class FormatSpaceOpenerTest {
         @Override
         public void refreshCapacity(Path loop) {
             refreshed.add(loop);
+            try {
+                sizes.add(Files.size(overlay));
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
         }
 
         @Override
@@ -77,7 +84,8 @@ class FormatSpaceOpenerTest {
     }
 
     private SpaceOpener.OpenedSpace open(long chunkSize) throws Exception {
-        return new FormatSpaceOpener(loops).open(new VolumeConfig("vm", basePath, overlay, "qcow2", chunkSize),
+        return new FormatSpaceOpener(loops).open(new VolumeConfig("vm", basePath, overlay, "qcow2", chunkSize,
+                SpacePolicy.DEFAULTS),
                 COW_LOOP);
     }
 
@@ -103,7 +111,10 @@ class FormatSpaceOpenerTest {
             // served as linear segments from the start: the kernel never reads these from the base
             assertEquals(List.of(1L, 4L, 5L, 16L), mapped);
             assertEquals(4, space.usage().mappings());
-            assertTrue(loops.refreshed.contains(COW_LOOP), "the loop device was not told the file grew");
+            assertTrue(loops.refreshed.contains(COW_LOOP));
+            assertEquals(Files.size(overlay), loops.sizes.get(loops.sizes.size() - 1),
+                    "the loop device was not told the file's last size");
+            assertTrue(loops.sizes.get(0) < Files.size(overlay), "the file did not grow: nothing was shown");
         }
         Qemu.Result check = Qemu.run("qemu-img", "check", overlay.toString());
         assertEquals(0, check.exit(), check.out() + check.err());
@@ -127,7 +138,8 @@ class FormatSpaceOpenerTest {
         assertTrue(e.getMessage().contains(overlay.toString()) && e.getMessage().contains("chunk size 65536")
                 && e.getMessage().contains("chunk-size = 4096"), e.getMessage());
         assertArrayEquals(before, Files.readAllBytes(overlay));
-        assertEquals(List.of(), loops.refreshed);
+        // opening tells the loop device the file's size first (it may have grown while unserved)
+        assertEquals(List.of(COW_LOOP), loops.refreshed);
     }
 
     @Test

@@ -29,7 +29,10 @@ final class MemoryCowSpace implements CowSpace {
     static final class Durable {
         final long chunkSize;
         final long volumeSize;
-        final long capacityChunks;
+        /** Grows with the store ({@link Store#grow}), as a native space takes in a grown file. */
+        volatile long capacityChunks;
+        /** The store's {@link CowStore#room}: a sparse file's filesystem. */
+        volatile long room = Long.MAX_VALUE;
         final TreeMap<Long, Long> committed = new TreeMap<>();
         final List<String> events = Collections.synchronizedList(new ArrayList<>());
         final AtomicInteger opens = new AtomicInteger();
@@ -218,8 +221,13 @@ final class MemoryCowSpace implements CowSpace {
         }
 
         @Override
-        public void grow(long newSize) throws IOException {
-            throw new IOException("memory store cannot grow");
+        public void grow(long newSize) {
+            d.capacityChunks = Math.max(d.capacityChunks, newSize / d.chunkSize);
+        }
+
+        @Override
+        public long room() {
+            return d.room;
         }
 
         @Override

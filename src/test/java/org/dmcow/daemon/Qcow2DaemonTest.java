@@ -17,6 +17,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.dmcow.config.SpacePolicy;
 import org.dmcow.config.VolumeConfig;
 import org.dmcow.format.qcow2.Qemu;
 import org.junit.jupiter.api.AfterAll;
@@ -95,7 +96,8 @@ class Qcow2DaemonTest {
         // filled and fill running. The next daemon must adopt them, not hand them out again.
         long p40;
         long p41;
-        VolumeConfig volume = new VolumeConfig("vm1", dir.resolve("base.img"), cow, "qcow2", 65536);
+        VolumeConfig volume = new VolumeConfig("vm1", dir.resolve("base.img"), cow, "qcow2", 65536,
+                SpacePolicy.DEFAULTS);
         try (SpaceOpener.OpenedSpace crashed = new FormatSpaceOpener(new FakeDevices()).open(volume, null)) {
             p40 = crashed.space().place(40).place() / 512;
             p41 = crashed.space().place(41).place() / 512;

@@ -16,6 +16,7 @@ import java.util.List;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
+import org.dmcow.config.SpacePolicy;
 import org.dmcow.config.VolumeConfig;
 import org.dmcow.format.Runs;
 import org.junit.jupiter.api.AfterAll;
@@ -44,7 +45,8 @@ class TableReloaderTest {
                 r.setLength(BASE_SECTORS * 512);
             }
         }
-        return new VolumeConfig("vm1", dir.resolve("base.img"), dir.resolve("vm1.cow"), "native", CHUNK);
+        return new VolumeConfig("vm1", dir.resolve("base.img"), dir.resolve("vm1.cow"), "native", CHUNK,
+                SpacePolicy.DEFAULTS);
     }
 
     private ActorRef<TableReloader.Command> reloader(VolumeConfig config) {
@@ -73,7 +75,8 @@ class TableReloaderTest {
     @Test
     void aMissingBaseFailsTheAttachNamingTheFile() throws IOException {
         VolumeConfig c = config();
-        VolumeConfig missing = new VolumeConfig(c.name(), dir.resolve("gone.img"), c.cow(), c.format(), CHUNK);
+        VolumeConfig missing = new VolumeConfig(c.name(), dir.resolve("gone.img"), c.cow(), c.format(), CHUNK,
+                SpacePolicy.DEFAULTS);
         reloader(missing).tell(TableReloader.Attach.INSTANCE);
         String reason = owner.expectMessageClass(TableReloader.DevicesFailed.class).reason();
         assertTrue(reason.contains(dir.resolve("gone.img") + ": no such file"), reason);

@@ -132,19 +132,9 @@ public final class NativeFormat implements CowFormat {
     @Override
     public CowSpace open(CowStore store, BaseImage base) throws IOException, FormatException {
         SpaceState state = new SpaceReader(store, Findings.refuse(store.path())).read(Optional.of(base));
-        Superblock sb = state.superblock;
-        long fits = Math.min(Superblock.MAX_DATA_CHUNKS, (store.size() - sb.dataOffset()) / sb.chunkSize());
-        if (fits > sb.dataChunks()) {
-            // The file or device grew: record the larger data area (both copies, one at a time).
-            Superblock grown = sb.withDataChunks(fits);
-            store.write(grown.encode(), 0);
-            store.flush();
-            store.write(grown.encode(), Superblock.SLOT_SIZE);
-            store.flush();
-            state.superblock = grown;
-            state.free.grow(fits);
-        }
-        return new NativeSpace(store, state);
+        NativeSpace space = new NativeSpace(store, state);
+        space.grow(); // the file or device may have grown while no daemon served it
+        return space;
     }
 
     @Override

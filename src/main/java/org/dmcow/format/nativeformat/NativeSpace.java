@@ -78,7 +78,7 @@ final class NativeSpace implements CowSpace {
         long d = placer.choose(volumeChunk);
         if (d < 0) {
             throw new SpaceFullException(store.path() + ": CoW space full (" + free.chunks()
-                    + " data chunks, all in use); grow the file or device and restart");
+                    + " data chunks, all in use)");
         }
         free.use(d);
         reserved.put(volumeChunk, d);
@@ -204,6 +204,23 @@ final class NativeSpace implements CowSpace {
         state.nextCheckpointSeq = seq + 1;
         state.lastCommit = lastCommit;
         state.journalUsed = 0;
+    }
+
+    /** Records a larger data area when the store grew (both superblock copies, one at a time). */
+    @Override
+    public void grow() throws IOException {
+        Superblock current = state.superblock;
+        long fits = Math.min(Superblock.MAX_DATA_CHUNKS, (store.size() - sb.dataOffset()) / sb.chunkSize());
+        if (fits <= current.dataChunks()) {
+            return;
+        }
+        Superblock grown = current.withDataChunks(fits);
+        store.write(grown.encode(), 0);
+        store.flush();
+        store.write(grown.encode(), Superblock.SLOT_SIZE);
+        store.flush();
+        state.superblock = grown;
+        free.grow(fits);
     }
 
     @Override

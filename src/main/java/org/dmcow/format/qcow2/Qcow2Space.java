@@ -302,6 +302,11 @@ final class Qcow2Space implements CowSpace {
     }
 
     @Override
+    public boolean growsItself() {
+        return true;
+    }
+
+    @Override
     public SpaceUsage usage() {
         return new SpaceUsage(usedClusters - released.size(), released.size(), mappings);
     }

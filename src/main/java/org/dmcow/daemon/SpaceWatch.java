@@ -1,0 +1,135 @@
+/*
+ * Licensed under the Apache License, Version 2.0. See LICENSE.
+ */
+package org.dmcow.daemon;
+
+import org.dmcow.config.SpacePolicy;
+import org.dmcow.config.VolumeConfig;
+import org.dmcow.format.CowSpace;
+import org.slf4j.Logger;
+
+/**
+ * A volume's CoW space as it fills, on the volume actor's thread: the warnings as use passes the
+ * levels of {@code space-warnings}, and a full space under its no-space policy. While full, new
+ * chunks wait and one of them tries for a place each tick (the space may have room again: grown,
+ * or room on the host filesystem); with {@code no-space = error}, once the space has been full
+ * for {@code no-space-timeout}, waiting writes and new ones fail with ENOSPC until it has room,
+ * as dm-thin does. Writes to written chunks and reads never wait for this.
+ */
+final class SpaceWatch {
+    static final int ENOSPC = 28;
+
+    /** Who else is told when a volume fills or has room again (systemd's status line). */
+    @FunctionalInterface
+    interface Listener {
+        void full(String volume, boolean full);
+    }
+
+    private final VolumeConfig config;
+    private final VolumeLedger ledger;
+    private final FaultPath faults;
+    private final Listener listener;
+    private final Logger log;
+    /** qcow2 grows its file as it places: its use has no fixed room to warn about. */
+    private boolean bounded = true;
+
+    SpaceWatch(VolumeConfig config, VolumeLedger ledger, FaultPath faults, Listener listener, Logger log) {
+        this.config = config;
+        this.ledger = ledger;
+        this.faults = faults;
+        this.listener = listener;
+        this.log = log;
+    }
+
+    /** A placement found no room: new chunks wait, or fail (policy). */
+    void full(String reason) {
+        if (!ledger.full) {
+            ledger.full = true;
+            ledger.fullSince = System.nanoTime();
+            log.error("volume {}: {}; writes to new chunks {}", config.name(), reason, policyText());
+            listener.full(config.name(), true);
+        }
+        ledger.fullReason = reason;
+        failIfTimedOut();
+    }
+
+    /** A chunk got a place, or the space grew: waiting chunks are placed again. */
+    void room(String why) {
+        if (!ledger.full) {
+            return;
+        }
+        log.info("volume {}: the CoW space has room again ({}); writes to new chunks go on", config.name(), why);
+        ledger.full = false;
+        ledger.failingNewChunks = false;
+        ledger.fullReason = null;
+        listener.full(config.name(), false);
+        faults.placeWaiting();
+    }
+
+    /** Every tick while full: the timeout, then one waiting chunk tries for a place. */
+    void tick() {
+        if (ledger.full) {
+            failIfTimedOut();
+            faults.placeOneWaiting();
+        }
+    }
+
+    /** A new allocator opened the space. */
+    void opened(CowSpace.SpaceUsage usage, boolean growsItself) {
+        bounded = !growsItself;
+        usage(usage);
+    }
+
+    /** The space's use changed (a commit, the space opened or grew): warn as it passes a level. */
+    void usage(CowSpace.SpaceUsage usage) {
+        ledger.usage = usage;
+        long room = usage.usedChunks() + usage.freeChunks();
+        int percent = !bounded || room == 0 ? 0 : (int) (usage.usedChunks() * 100 / room);
+        int level = config.space().warningReached(percent);
+        if (level > ledger.warnedLevel) {
+            log.warn("volume {}: CoW space {}% used ({} of {} chunks), past the warning level of {}%", config.name(),
+                    percent, usage.usedChunks(), room, level);
+        }
+        ledger.warnedLevel = level;
+        ledger.usedPercent = percent;
+    }
+
+    private void failIfTimedOut() {
+        SpacePolicy p = config.space();
+        if (p.noSpace() != SpacePolicy.NoSpace.ERROR
+                || System.nanoTime() - ledger.fullSince < p.noSpaceTimeout().toNanos()) {
+            return;
+        }
+        if (!ledger.failingNewChunks) {
+            ledger.failingNewChunks = true;
+            log.error("volume {}: the CoW space has been full for {}: writes to new chunks fail with ENOSPC until "
+                    + "it has room (no-space = error)", config.name(), words(p.noSpaceTimeout()));
+        }
+        int failed = faults.failWaiting(ENOSPC);
+        if (failed > 0) {
+            log.info("volume {}: writes to {} new chunks failed with ENOSPC", config.name(), failed);
+        }
+    }
+
+    private String policyText() {
+        SpacePolicy p = config.space();
+        return p.noSpace() == SpacePolicy.NoSpace.QUEUE ? "wait until it has room (no-space = queue)"
+                : "wait, and fail with ENOSPC once it has been full for " + words(p.noSpaceTimeout())
+                        + " (no-space = error)";
+    }
+
+    private static String words(java.time.Duration d) {
+        return d.toMillis() % 1000 == 0 ? d.toSeconds() + " s" : d.toMillis() + " ms";
+    }
+
+    /** The words status shows for a full space, or for use past a warning level; null for neither. */
+    static String statusText(VolumeConfig config, VolumeLedger ledger) {
+        if (ledger.full) {
+            return ledger.fullReason + (ledger.failingNewChunks ? "; writes to new chunks fail with ENOSPC"
+                    : config.space().noSpace() == SpacePolicy.NoSpace.QUEUE ? "; writes to new chunks wait"
+                    : "; writes to new chunks wait, then fail with ENOSPC");
+        }
+        return ledger.warnedLevel == 0 ? null : "CoW space " + ledger.usedPercent + "% used, past the warning level of "
+                + ledger.warnedLevel + "%";
+    }
+}
