@@ -65,8 +65,13 @@ final class VolumeShutdown {
             return false;
         }
         if (ledger.chunks.count(State.COMMITTED) > 0 && ledger.phase == Phase.SERVING) {
-            tables.start();
-            return false;
+            if (!tables.suspendWouldWait()) {
+                tables.start();
+                return false;
+            }
+            log.warn("volume {}: stopping without the last table reload: writes wait for room in the full CoW "
+                    + "space, and its suspend would wait for them; the next dmcowd folds the {} committed chunks",
+                    volume, ledger.chunks.count(State.COMMITTED));
         }
         if (remove) {
             reloader.tell(TableReloader.Remove.INSTANCE);

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -30,13 +31,30 @@ class FileCowStoreTest {
     }
 
     @Test
-    void growExtendsTheFileAndTellsTheListenerOnce() throws IOException {
+    void growExtendsTheFileAndTellsTheListenerItsSizeEachTime() throws IOException {
         List<Long> told = new ArrayList<>();
-        try (FileCowStore s = FileCowStore.open(dir.resolve("cow"), true, told::add)) {
+        Path p = dir.resolve("cow");
+        try (FileCowStore s = FileCowStore.open(p, true, told::add)) {
             s.grow(1 << 20);
-            s.grow(4096); // smaller: nothing to do
+            s.grow(4096); // smaller: the file stays, the listener hears its size again
             assertEquals(1 << 20, s.size());
-            assertEquals(List.of(1L << 20), told);
+            try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(p.toFile(), "rw")) {
+                f.setLength(2 << 20); // grown by other means
+            }
+            s.grow(0);
+            assertEquals(List.of(1L << 20, 1L << 20, 2L << 20), told);
+        }
+    }
+
+    @Test
+    void aSparseFilesRoomIsItsFilesystemsAndAPreallocatedOneNeedsNone() throws IOException {
+        Path p = dir.resolve("cow");
+        try (FileCowStore s = FileCowStore.open(p, true, null)) {
+            s.grow(64 << 20);
+            assertEquals(Files.getFileStore(p).getUsableSpace(), s.room(), 64 << 20); // others write there too
+            s.write(ByteBuffer.allocate(64 << 20), 0); // every block written
+            s.flush();
+            assertEquals(Long.MAX_VALUE, s.room());
         }
     }
 

@@ -1,0 +1,118 @@
+# Full CoW spaces, with the real daemon and module: a native space under no-space = error fails a write to a new chunk with ENOSPC after its 10 s timeout (and the next one at once), while written chunks, unwritten reads and the other volumes keep working, until dmcowctl grow gives it room online; one under no-space = queue holds such a write, SIGTERM still exits cleanly with it waiting, and a file grown while no daemon ran is used by the next one (its loop device told the new size), which finishes the write; a qcow2 space on a filesystem with no room is full instead of failing fills with EIO, and goes on once room is freed.
+. "$DMCOW_ROOT/ops/vm/lib.sh"
+. "$DMCOW_ROOT/ops/vm/suites/e2e-lib.sh"
+load_dmcow
+
+BASE=/tmp/base.img
+head -c 16777216 /dev/urandom >"$BASE"
+base_sum=$(sum "$BASE")
+# The qcow2 space lives on a small filesystem of its own, which the scenario fills.
+truncate -s 48M /tmp/small.img
+mkfs.ext4 -q -m 0 -F /tmp/small.img
+mkdir -p /tmp/small
+mount -o loop /tmp/small.img /tmp/small || fail "mount the small filesystem"
+format_spaces e:native:2M q:native:2M
+COWDIR=/tmp/small format_spaces z:qcow2
+free_chunks() { dmcowctl info --json "/tmp/$1.cow" | sed 's/.*"free_chunks":\([0-9]*\).*/\1/'; }
+DATA=$(free_chunks e)
+[ "$DATA" -ge 4 ] && [ "$DATA" -le 24 ] || fail "a 2M native space has $DATA data chunks; the scenario wants a few"
+step "native spaces e and q hold $DATA chunks of 64 KiB each"
+write_conf e:native q:native
+echo "dmcow.volumes.z { base = \"$BASE\", cow = \"/tmp/small/z.cow\", format = qcow2 }" >>"$DCONF"
+cat >>"$DCONF" <<EOF
+dmcow.volumes.e { no-space = error, no-space-timeout = 10s }
+dmcow.volumes.q { no-space = queue }
+dmcow.volumes.z { no-space = queue }
+EOF
+start_daemon e q z
+
+# put VOLUME CHUNK TAG: a direct 64 KiB write of a pattern named TAG at CHUNK; chunk VOLUME CHUNK
+# prints the chunk's sha256.
+put() { yes "$3" | head -c 65536 | dd of="/dev/mapper/$1" bs=65536 seek="$2" oflag=direct status=none 2>"/tmp/put-$1-$2.err"; }
+chunk() { dd if="/dev/mapper/$1" bs=65536 skip="$2" count=1 iflag=direct status=none | sha256sum | cut -d' ' -f1; }
+want() { yes "$1" | head -c 65536 | sha256sum | cut -d' ' -f1; }
+state() { dmcowctl status --json | tr '{' '\n' | grep "\"name\":\"$1\"" | sed 's/.*"state":"\([a-z]*\)".*/\1/'; }
+
+step "fill e and q: every data chunk written"
+for v in e q; do
+	c=0
+	while [ $c -lt "$DATA" ]; do
+		put $v $c "$v$c" || fail "write $c of $DATA to $v: $(cat /tmp/put-$v-$c.err)"
+		c=$((c + 1))
+	done
+done
+wait_for "[ \"\$(state e)\" = serving ] && [ \"\$(state q)\" = serving ]" 30 1
+
+step "e (no-space = error, 10 s): a write to a new chunk fails with ENOSPC after the timeout"
+t0=$(date +%s)
+rc=0
+put e 100 new || rc=$?
+waited=$(($(date +%s) - t0))
+[ $rc != 0 ] || fail "a write to a new chunk of the full space e succeeded"
+grep -q "No space left on device" /tmp/put-e-100.err || fail "the write failed, but not with ENOSPC: $(cat /tmp/put-e-100.err)"
+[ $waited -ge 9 ] || fail "the write failed after $waited s, before the 10 s timeout"
+[ $waited -le 40 ] || fail "the write failed only after $waited s"
+[ "$(state e)" = full ] || fail "e's state is $(state e), not full"
+t0=$(date +%s)
+rc=0
+put e 101 new || rc=$?
+[ $rc != 0 ] && grep -q "No space left on device" /tmp/put-e-101.err || fail "the next new chunk of e: $(cat /tmp/put-e-101.err)"
+[ $(($(date +%s) - t0)) -le 5 ] || fail "past the timeout, a new chunk still waited $(($(date +%s) - t0)) s"
+step "ENOSPC after $waited s, and at once past the timeout"
+
+step "written chunks, unwritten reads and other volumes go on while e is full"
+put e 1 again || fail "rewrite of a written chunk of e: $(cat /tmp/put-e-1.err)"
+[ "$(chunk e 1)" = "$(want again)" ] || fail "e's rewritten chunk 1 reads back wrong"
+[ "$(chunk e 2)" = "$(want e2)" ] || fail "e's chunk 2 changed"
+[ "$(chunk e 100)" = "$(dd if="$BASE" bs=65536 skip=100 count=1 status=none | sha256sum | cut -d' ' -f1)" ] ||
+	fail "e's unwritten chunk 100 does not read as the base"
+put z 0 z0 || fail "write to z while e is full: $(cat /tmp/put-z-0.err)"
+
+step "dmcowctl grow e --by 1M: new chunks of e are written again, without a restart"
+dmcowctl grow e --by 1M >/tmp/grow.out 2>&1 || fail "dmcowctl grow e: $(cat /tmp/grow.out)"
+cat /tmp/grow.out
+put e 100 grown || fail "a new chunk of e after the grow: $(cat /tmp/put-e-100.err)"
+[ "$(chunk e 100)" = "$(want grown)" ] || fail "e's chunk 100 reads back wrong after the grow"
+wait_for "[ \"\$(state e)\" = serving ]" 30 1
+
+step "q (no-space = queue): a write to a new chunk waits"
+put q 200 queued &
+QPUT=$!
+sleep 15
+kill -0 $QPUT 2>/dev/null || fail "the write to a new chunk of the full space q ended: $(cat /tmp/put-q-200.err)"
+[ "$(state q)" = full ] || fail "q's state is $(state q), not full"
+[ "$(grep -c 'volume q: CoW space full' "$DLOG.run")" = 1 ] || fail "q's full state flapped: $(grep 'volume q:' "$DLOG.run" | tail)"
+put q 3 again || fail "rewrite of a written chunk of q while a write waits"
+
+step "SIGTERM with the write waiting: a clean exit; the file grows while no daemon runs"
+stop_daemon
+truncate -s +1M /tmp/q.cow
+start_daemon e q z
+rc=0
+wait $QPUT || rc=$?
+[ $rc = 0 ] || fail "the write that waited for room in q failed: $(cat /tmp/put-q-200.err)"
+[ "$(chunk q 200)" = "$(want queued)" ] || fail "q's chunk 200 reads back wrong"
+[ "$(chunk q 3)" = "$(want again)" ] || fail "q's chunk 3 changed"
+
+step "z (qcow2): its filesystem full, new chunks wait instead of failing with EIO"
+avail=$(df -B1 --output=avail /tmp/small | tail -1)
+fallocate -l $((avail - 131072)) /tmp/small/filler || fail "fill the small filesystem"
+dd if=/dev/urandom of=/tmp/zdata bs=1M count=4 status=none
+dd if=/tmp/zdata of=/dev/mapper/z bs=1M seek=4 oflag=direct status=none 2>/tmp/z.err &
+ZPUT=$!
+wait_for "[ \"\$(state z)\" = full ]" 60 1
+dmcowctl status | grep -A1 '^z ' | grep -q 'filesystem holding' || fail "z's status does not say its filesystem is full: $(dmcowctl status)"
+kill -0 $ZPUT 2>/dev/null || fail "the write to z ended while its filesystem is full: $(cat /tmp/z.err)"
+rm /tmp/small/filler
+rc=0
+wait $ZPUT || rc=$?
+[ $rc = 0 ] || fail "the write to z failed: $(cat /tmp/z.err)"
+[ "$(dd if=/dev/mapper/z bs=1M skip=4 count=4 iflag=direct status=none | sha256sum)" = "$(sha256sum </tmp/zdata)" ] ||
+	fail "z's 4 MiB read back wrong"
+wait_for "[ \"\$(state z)\" = serving ]" 30 1
+! dmesg | grep -qi "I/O error" || fail "an I/O error in the kernel log: $(dmesg | grep -i 'I/O error' | head)"
+
+stop_daemon
+[ "$(sum "$BASE")" = "$base_sum" ] || fail "the base changed"
+qemu-img check /tmp/small/z.cow >/tmp/zcheck.log 2>&1 || fail "qemu-img check z: $(cat /tmp/zcheck.log)"
+step "done: the base unchanged, z passes qemu-img check"
