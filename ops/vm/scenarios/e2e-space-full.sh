@@ -2,6 +2,9 @@
 . "$DMCOW_ROOT/ops/vm/lib.sh"
 . "$DMCOW_ROOT/ops/vm/suites/e2e-lib.sh"
 load_dmcow
+# no-space = queue holds a write across a daemon restart on purpose: more than the 60 s after which
+# the kernel reports a task blocked that long (a hang longer than this is still reported)
+echo 240 >/proc/sys/kernel/hung_task_timeout_secs
 
 BASE=/tmp/base.img
 head -c 16777216 /dev/urandom >"$BASE"
@@ -11,11 +14,12 @@ truncate -s 48M /tmp/small.img
 mkfs.ext4 -q -m 0 -F /tmp/small.img
 mkdir -p /tmp/small
 mount -o loop /tmp/small.img /tmp/small || fail "mount the small filesystem"
-format_spaces e:native:2M q:native:2M
+# 8 data chunks after the metadata (8,454,144 bytes for this base)
+format_spaces e:native:8978432 q:native:8978432
 COWDIR=/tmp/small format_spaces z:qcow2
 free_chunks() { dmcowctl info --json "/tmp/$1.cow" | sed 's/.*"free_chunks":\([0-9]*\).*/\1/'; }
 DATA=$(free_chunks e)
-[ "$DATA" -ge 4 ] && [ "$DATA" -le 24 ] || fail "a 2M native space has $DATA data chunks; the scenario wants a few"
+[ "$DATA" -ge 4 ] && [ "$DATA" -le 24 ] || fail "the small native spaces have $DATA data chunks; the scenario wants a few"
 step "native spaces e and q hold $DATA chunks of 64 KiB each"
 write_conf e:native q:native
 echo "dmcow.volumes.z { base = \"$BASE\", cow = \"/tmp/small/z.cow\", format = qcow2 }" >>"$DCONF"
@@ -31,6 +35,15 @@ start_daemon e q z
 put() { yes "$3" | head -c 65536 | dd of="/dev/mapper/$1" bs=65536 seek="$2" oflag=direct status=none 2>"/tmp/put-$1-$2.err"; }
 chunk() { dd if="/dev/mapper/$1" bs=65536 skip="$2" count=1 iflag=direct status=none | sha256sum | cut -d' ' -f1; }
 want() { yes "$1" | head -c 65536 | sha256sum | cut -d' ' -f1; }
+# ended_within SECONDS PID: PID ended within SECONDS
+ended_within() {
+	n=0
+	while kill -0 "$2" 2>/dev/null; do
+		[ $n -lt "$1" ] || return 1
+		sleep 1
+		n=$((n + 1))
+	done
+}
 state() { dmcowctl status --json | tr '{' '\n' | grep "\"name\":\"$1\"" | sed 's/.*"state":"\([a-z]*\)".*/\1/'; }
 
 step "fill e and q: every data chunk written"
@@ -78,11 +91,16 @@ wait_for "[ \"\$(state e)\" = serving ]" 30 1
 step "q (no-space = queue): a write to a new chunk waits"
 put q 200 queued &
 QPUT=$!
-sleep 15
+sleep 5
 kill -0 $QPUT 2>/dev/null || fail "the write to a new chunk of the full space q ended: $(cat /tmp/put-q-200.err)"
 [ "$(state q)" = full ] || fail "q's state is $(state q), not full"
 [ "$(grep -c 'volume q: CoW space full' "$DLOG.run")" = 1 ] || fail "q's full state flapped: $(grep 'volume q:' "$DLOG.run" | tail)"
-put q 3 again || fail "rewrite of a written chunk of q while a write waits"
+# show_q WHY: fail with what the kernel and the daemon say of q
+show_q() { fail "$1: $(dmsetup info q; dmsetup status q; dmsetup table q; grep 'volume q' "$DLOG.run" | tail -8)"; }
+put q 3 again &
+REWRITE=$!
+ended_within 60 $REWRITE || show_q "a rewrite of a written chunk of q waits"
+wait $REWRITE || show_q "a rewrite of a written chunk of q failed: $(cat /tmp/put-q-3.err)"
 
 step "SIGTERM with the write waiting: a clean exit; the file grows while no daemon runs"
 stop_daemon
@@ -100,7 +118,12 @@ fallocate -l $((avail - 131072)) /tmp/small/filler || fail "fill the small files
 dd if=/dev/urandom of=/tmp/zdata bs=1M count=4 status=none
 dd if=/tmp/zdata of=/dev/mapper/z bs=1M seek=4 oflag=direct status=none 2>/tmp/z.err &
 ZPUT=$!
-wait_for "[ \"\$(state z)\" = full ]" 60 1
+deadline=$(($(date +%s) + 120))
+until [ "$(state z)" = full ]; do
+	kill -0 $ZPUT 2>/dev/null || fail "the write to z ended before z was full: $(cat /tmp/z.err); $(df /tmp/small; grep 'volume z' "$DLOG.run" | tail -5)"
+	[ "$(date +%s)" -lt $deadline ] || fail "z is not full: $(df /tmp/small; dmsetup status z; grep 'volume z' "$DLOG.run" | tail -5)"
+	sleep 1
+done
 dmcowctl status | grep -A1 '^z ' | grep -q 'filesystem holding' || fail "z's status does not say its filesystem is full: $(dmcowctl status)"
 kill -0 $ZPUT 2>/dev/null || fail "the write to z ended while its filesystem is full: $(cat /tmp/z.err)"
 rm /tmp/small/filler

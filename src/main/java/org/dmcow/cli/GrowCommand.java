@@ -77,13 +77,12 @@ final class GrowCommand implements Callable<Integer>, Dmcowctl.NamesFiles {
         } catch (ConfigException e) {
             throw new Failure(socket, "dmcowd answered \"" + answer.strip() + "\"");
         }
-        if (json) {
-            spec.commandLine().getOut().print(answer);
-        }
         if (result.hasPath("error")) {
             throw new Failure("volume " + name + ": not grown: " + result.getString("error"));
         }
-        if (!json) {
+        if (json) {
+            spec.commandLine().getOut().print(answer);
+        } else {
             spec.commandLine().getOut().printf("%s: CoW space %s, was %s; %d chunks free%n", name,
                     HumanSize.of(result.getLong("bytes")), HumanSize.of(result.getLong("bytes_before")),
                     result.getLong("free_chunks"));

@@ -243,14 +243,19 @@ public final class Allocator extends AbstractBehavior<Allocator.Command> {
     }
 
     /**
-     * A sparse file's filesystem must hold every reserved chunk's first write and this one's, or
-     * its fill fails with EIO: no room there is a full space, which the no-space policy handles.
+     * A sparse or growing file's filesystem must hold every reserved chunk's first write and this
+     * one's, and room for the metadata, or a fill fails with EIO: no room there is a full space,
+     * which the no-space policy handles.
      */
     private String noRoomOnHost() throws IOException {
-        long room = opened.store().room();
-        long needed = (reserved.size() + 1) * space.chunkSize();
-        return room >= needed ? null : "the filesystem holding " + opened.store().path() + " has " + room
-                + " bytes free, the chunks placed and waiting for their first write need " + needed;
+        CowStore store = opened.store();
+        if (!space.growsItself() && store.preallocated()) {
+            return null;
+        }
+        long room = store.room();
+        long needed = (reserved.size() + 1 + Tuning.METADATA_HEADROOM_CHUNKS) * space.chunkSize();
+        return room >= needed ? null : "the filesystem holding " + store.path() + " has " + room
+                + " bytes free; the chunks placed and not yet written, and the metadata, need " + needed;
     }
 
         /** The chunk's place, or null when the owner was told why there is none. */

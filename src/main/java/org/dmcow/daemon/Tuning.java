@@ -12,6 +12,8 @@ import java.time.Duration;
 final class Tuning {
     /** A grow writes two superblocks and may extend a file: well within this. */
     static final Duration GROW_ASK = Duration.ofSeconds(30);
+    /** Chunks of a file's filesystem kept for the metadata a commit writes (qcow2: L2 tables, refcount blocks). */
+    static final int METADATA_HEADROOM_CHUNKS = 4;
 
     private Tuning() {
     }

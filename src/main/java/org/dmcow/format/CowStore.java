@@ -35,10 +35,15 @@ public interface CowStore extends Closeable {
     void grow(long newSize) throws IOException;
 
     /**
-     * Bytes the store can still take for chunks written the first time: a sparse file's room on
-     * its filesystem. This default: no limit (preallocated, or a device).
+     * Bytes the store can still take in new blocks, beyond its size or in its holes: a file's
+     * filesystem's free space. This default: no limit.
      */
     default long room() throws IOException {
         return Long.MAX_VALUE;
+    }
+
+    /** Every block within its size is allocated (a device, a preallocated file): chunks there need no room. */
+    default boolean preallocated() throws IOException {
+        return false;
     }
 }

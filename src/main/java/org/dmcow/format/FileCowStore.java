@@ -142,16 +142,15 @@ public final class FileCowStore implements CowStore {
         }
     }
 
-    /**
-     * A sparse file takes blocks of its filesystem as chunks are first written: the filesystem's
-     * usable space. A fully allocated file (preallocated) and a device take nothing more.
-     */
+    /** A file's filesystem's usable space; a device's: nothing beyond its size. */
     @Override
     public long room() throws IOException {
-        if (blockDevice || LibC.posix().stat(path.toString()).blocks() * 512 >= writer.size()) {
-            return Long.MAX_VALUE;
-        }
-        return Files.getFileStore(path).getUsableSpace();
+        return blockDevice ? Long.MAX_VALUE : Files.getFileStore(path).getUsableSpace();
+    }
+
+    @Override
+    public boolean preallocated() throws IOException {
+        return blockDevice || LibC.posix().stat(path.toString()).blocks() * 512 >= writer.size();
     }
 
     @Override

@@ -2,6 +2,8 @@ package org.dmcow.format;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.io.IOException;
@@ -47,14 +49,15 @@ class FileCowStoreTest {
     }
 
     @Test
-    void aSparseFilesRoomIsItsFilesystemsAndAPreallocatedOneNeedsNone() throws IOException {
+    void aFilesRoomIsItsFilesystemsAndItKnowsWhenEveryBlockIsAllocated() throws IOException {
         Path p = dir.resolve("cow");
         try (FileCowStore s = FileCowStore.open(p, true, null)) {
             s.grow(64 << 20);
             assertEquals(Files.getFileStore(p).getUsableSpace(), s.room(), 64 << 20); // others write there too
+            assertFalse(s.preallocated());
             s.write(ByteBuffer.allocate(64 << 20), 0); // every block written
             s.flush();
-            assertEquals(Long.MAX_VALUE, s.room());
+            assertTrue(s.preallocated());
         }
     }
 
