@@ -32,7 +32,7 @@ public record DaemonConfig(Path controlDevice, Duration commitInterval, Path adm
     /** Device-mapper names: what /dev/mapper accepts and what fits in the protocol's ident. */
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_.+-]{1,63}");
     private static final List<String> VOLUME_KEYS = List.of("base", "cow", "format", "chunk-size", "no-space",
-            "no-space-timeout");
+            "no-space-timeout", "autoextend");
 
     /** Reads {@code file} over the defaults in reference.conf. */
     public static DaemonConfig load(Path file) throws ConfigException {
@@ -126,10 +126,11 @@ public record DaemonConfig(Path controlDevice, Duration commitInterval, Path adm
                 spacePolicy(where, v.withFallback(spaceKeys(daemonWide)), "", daemonWide.warnings()));
     }
 
-    /** The daemon-wide no-space settings as keys, under a volume's own. */
+    /** The daemon-wide no-space and autoextend settings as keys, under a volume's own. */
     private static Config spaceKeys(SpacePolicy p) {
         return ConfigFactory.parseMap(Map.of("no-space", p.noSpace().word(), "no-space-timeout",
-                p.noSpaceTimeout().toMillis() + "ms"));
+                p.noSpaceTimeout().toMillis() + "ms", "autoextend.threshold", p.autoextend().threshold(),
+                "autoextend.percent", p.autoextend().percent(), "autoextend.max", Long.toString(p.autoextend().max())));
     }
 
     /** {@code no-space} and {@code no-space-timeout} of {@code c}; {@code prefix} spells the keys in messages. */
@@ -151,7 +152,25 @@ public record DaemonConfig(Path controlDevice, Duration commitInterval, Path adm
         if (timeout.isNegative()) {
             throw new ConfigException(where + prefix + "no-space-timeout must not be negative, not " + timeout);
         }
-        return new SpacePolicy(noSpace, timeout, warnings);
+        return new SpacePolicy(noSpace, timeout, warnings, autoextend(where, c, prefix));
+    }
+
+    private static SpacePolicy.Autoextend autoextend(String where, Config c, String prefix) throws ConfigException {
+        String key = prefix + "autoextend.";
+        int threshold = c.getInt("autoextend.threshold");
+        int percent = c.getInt("autoextend.percent");
+        if (threshold < 1 || threshold > 100) {
+            throw new ConfigException(where + key + "threshold must be a percentage from 1 to 100 (100: off), not "
+                    + threshold);
+        }
+        if (percent < 1 || percent > 1000) {
+            throw new ConfigException(where + key + "percent must be from 1 to 1000, not " + percent);
+        }
+        try {
+            return new SpacePolicy.Autoextend(threshold, percent, Sizes.parse(c.getString("autoextend.max")));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(where + key + "max: " + e.getMessage());
+        }
     }
 
     /** {@code dmcow.space-warnings}: percentages of use, each from 1 to 99. */

@@ -61,10 +61,13 @@ public final class Allocator extends AbstractBehavior<Allocator.Command> {
 
     /**
      * Take in the room the store gained (grown by other means), after growing a file to
-     * {@code size} bytes or by {@code by} bytes (both 0: as it is); answered with {@link Grown} or
-     * {@link GrowFailed}.
+     * {@code size} bytes or by {@code by} bytes (both 0: as it is), to at most {@code limit} bytes
+     * ({@link #WHOLE_VOLUME}: the size that holds every chunk of the volume); answered with
+     * {@link Grown} or {@link GrowFailed}.
      */
-    public record Grow(long size, long by) implements Command {
+    public record Grow(long size, long by, long limit) implements Command {
+        public static final long WHOLE_VOLUME = 0;
+        public static final long NO_LIMIT = Long.MAX_VALUE;
     }
 
     /** Reply with the committed mappings as runs, for a table reload. */
@@ -227,19 +230,26 @@ public final class Allocator extends AbstractBehavior<Allocator.Command> {
         CowStore store = opened.store();
         try {
             long before = store.size();
-            long size = m.size() > 0 ? m.size() : before + m.by();
-            if (size < before) {
+            long limit = m.limit() == Grow.WHOLE_VOLUME ? wholeVolumeSize(before) : m.limit();
+            long size = Math.min(limit, m.size() > 0 ? m.size() : before + m.by());
+            if (size < before && m.limit() == Grow.NO_LIMIT) {
                 owner.tell(new GrowFailed(epoch, store.path() + " has " + before + " bytes: a CoW space cannot "
                         + "shrink to " + size));
                 return this;
             }
-            store.grow(size);
+            store.grow(Math.max(before, size));
             space.grow();
             owner.tell(new Grown(epoch, before, store.size(), space.usage()));
         } catch (IOException | FormatException e) {
             owner.tell(new GrowFailed(epoch, e.getMessage()));
         }
         return this;
+    }
+
+    /** The store's size with room for every chunk of the volume, beside what it holds besides chunks. */
+    private long wholeVolumeSize(long storeSize) {
+        CowSpace.SpaceUsage u = space.usage();
+        return storeSize - (u.usedChunks() + u.freeChunks()) * space.chunkSize() + space.volumeChunks() * space.chunkSize();
     }
 
     /**

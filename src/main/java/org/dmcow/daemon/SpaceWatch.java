@@ -28,15 +28,22 @@ final class SpaceWatch {
     private final VolumeConfig config;
     private final VolumeLedger ledger;
     private final FaultPath faults;
+    private final AllocatorRequests requests;
     private final Listener listener;
     private final Logger log;
-    /** qcow2 grows its file as it places: its use has no fixed room to warn about. */
+    /** qcow2 grows its file as it places: its use has no fixed room to warn about or extend. */
     private boolean bounded = true;
+    /** An autoextend's grow is asked and not answered. */
+    private boolean extending;
+    /** Autoextend reached its maximum or failed (a block device): not tried again. */
+    private boolean extendStopped;
 
-    SpaceWatch(VolumeConfig config, VolumeLedger ledger, FaultPath faults, Listener listener, Logger log) {
+    SpaceWatch(VolumeConfig config, VolumeLedger ledger, FaultPath faults, AllocatorRequests requests,
+            Listener listener, Logger log) {
         this.config = config;
         this.ledger = ledger;
         this.faults = faults;
+        this.requests = requests;
         this.listener = listener;
         this.log = log;
     }
@@ -92,6 +99,39 @@ final class SpaceWatch {
         }
         ledger.warnedLevel = level;
         ledger.usedPercent = percent;
+        autoextend(usage, percent);
+    }
+
+    /** Past autoextend's threshold: the allocator grows the file by its percentage, within its maximum. */
+    private void autoextend(CowSpace.SpaceUsage usage, int percent) {
+        SpacePolicy.Autoextend a = config.space().autoextend();
+        if (!a.enabled() || !bounded || extending || extendStopped || percent < a.threshold()) {
+            return;
+        }
+        long data = (usage.usedChunks() + usage.freeChunks()) * config.chunkSize();
+        long chunk = config.chunkSize();
+        long by = Math.max(1, (data * a.percent() / 100 + chunk - 1) / chunk) * chunk; // whole chunks
+        log.info("volume {}: CoW space {}% used, autoextend threshold {}%: growing it by {} bytes", config.name(),
+                percent, a.threshold(), by);
+        extending = true;
+        requests.add(new Allocator.Grow(0, by, a.max() == 0 ? Allocator.Grow.WHOLE_VOLUME : a.max()));
+    }
+
+    /** A grow ended; {@code larger}: the store grew (else an autoextend is at its maximum). */
+    void grown(boolean larger) {
+        if (extending && !larger) {
+            log.warn("volume {}: autoextend is at its maximum; the CoW space grows no more by itself", config.name());
+            extendStopped = true;
+        }
+        extending = false;
+    }
+
+    /** A grow failed (logged): an autoextend is not tried again. */
+    void growFailed() {
+        if (extending) {
+            extendStopped = true;
+        }
+        extending = false;
     }
 
     private void failIfTimedOut() {

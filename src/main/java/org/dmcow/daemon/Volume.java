@@ -141,7 +141,7 @@ public final class Volume {
                 ctx.getLog());
         this.tables = new TableReloads<>(config.name(), settings.reloadMaxMappings(), settings.reloadMaxDelay(), ledger,
                 commits, requests, reloader, timers, ReloadDue.INSTANCE, ctx.getLog());
-        this.space = new SpaceWatch(config, ledger, faults, env.spaceListener(), ctx.getLog());
+        this.space = new SpaceWatch(config, ledger, faults, requests, env.spaceListener(), ctx.getLog());
         this.shutdowns = new VolumeShutdown(config.name(), ctx.getLog(), ledger, faults, commits, tables, reloader);
         this.setUp = new VolumeSetUp(ctx, config, env.opener(), ledger, faults, commits, tables, reloader,
                 ctx.messageAdapter(Allocator.Reply.class, FromAllocator::new));
@@ -184,11 +184,11 @@ public final class Volume {
                 .onMessage(FromReloader.class, m -> onReloaderRunning(m.reply()))
                 .onMessage(Retry.class, m -> {
                     setUp.retry();
-                    grow(new Allocator.Grow(0, 0), null); // the file or device may have been grown
+                    grow(new Allocator.Grow(0, 0, Allocator.Grow.NO_LIMIT), null); // the file or device may have grown
                     return Behaviors.same();
                 })
                 .onMessage(Grow.class, m -> {
-                    grow(new Allocator.Grow(m.size(), m.by()), m.replyTo());
+                    grow(new Allocator.Grow(m.size(), m.by(), Allocator.Grow.NO_LIMIT), m.replyTo());
                     return Behaviors.same();
                 })
                 .onMessage(GetStatus.class, m -> onStatus(m, false))
@@ -272,6 +272,7 @@ public final class Volume {
             grown(m);
         } else if (reply instanceof Allocator.GrowFailed m) {
             ctx.getLog().error("volume {}: growing the CoW space failed: {}", config.name(), m.reason());
+            space.growFailed();
             growing.forEach(r -> r.tell(GrowResult.refused(config.name(), m.reason())));
             growing.clear();
         } else {
@@ -296,6 +297,7 @@ public final class Volume {
     }
 
     private void grown(Allocator.Grown m) {
+        space.grown(m.bytes() > m.bytesBefore());
         space.usage(m.usage());
         if (m.bytes() > m.bytesBefore() || !growing.isEmpty()) {
             ctx.getLog().info("volume {}: CoW space {}: {} bytes (was {}), {} chunks free", config.name(), config.cow(),

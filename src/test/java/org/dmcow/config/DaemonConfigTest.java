@@ -49,12 +49,21 @@ class DaemonConfigTest {
     @Test
     void theNoSpacePolicyIsDaemonWideAndAVolumeMaySetItsOwn() throws Exception {
         DaemonConfig c = parse("dmcow.no-space = queue\ndmcow.space-warnings = [70]\n"
+                + "dmcow.autoextend { threshold = 80, max = 20G }\n"
                 + "dmcow.volumes.a { base = /a, cow = /ca }\n"
-                + "dmcow.volumes.b { base = /b, cow = /cb, no-space = error, no-space-timeout = 10s }");
-        assertEquals(new SpacePolicy(SpacePolicy.NoSpace.QUEUE, Duration.ofSeconds(60), List.of(70)),
+                + "dmcow.volumes.b { base = /b, cow = /cb, no-space = error, no-space-timeout = 10s, "
+                + "autoextend { percent = 50 } }");
+        SpacePolicy.Autoextend daemonWide = new SpacePolicy.Autoextend(80, 20, 20L << 30);
+        assertEquals(new SpacePolicy(SpacePolicy.NoSpace.QUEUE, Duration.ofSeconds(60), List.of(70), daemonWide),
                 c.volumes().get("a").space());
-        assertEquals(new SpacePolicy(SpacePolicy.NoSpace.ERROR, Duration.ofSeconds(10), List.of(70)),
-                c.volumes().get("b").space());
+        assertEquals(new SpacePolicy(SpacePolicy.NoSpace.ERROR, Duration.ofSeconds(10), List.of(70),
+                new SpacePolicy.Autoextend(80, 50, 20L << 30)), c.volumes().get("b").space());
+        assertTrue(volumeError("{ base = /b, cow = /c, autoextend { threshold = 0 } }").endsWith(
+                "volume bad: autoextend.threshold must be a percentage from 1 to 100 (100: off), not 0"));
+        assertTrue(volumeError("{ base = /b, cow = /c, autoextend { max = lots } }").contains(
+                "volume bad: autoextend.max: not a size"));
+        assertTrue(assertThrows(ConfigException.class, () -> parse("dmcow.autoextend.percent = 0")).getMessage()
+                .endsWith("dmcow.autoextend.percent must be from 1 to 1000, not 0"));
         assertTrue(volumeError("{ base = /b, cow = /c, no-space = wait }").endsWith(
                 "volume bad: no-space must be queue or error, not wait"));
         assertTrue(volumeError("{ base = /b, cow = /c, no-space-timeout = -1s }").endsWith(
@@ -82,7 +91,8 @@ class DaemonConfigTest {
         assertTrue(volumeError("{ base = /b2, cow = /c2, chunk-sise = 64k }").endsWith(
                 "volume bad: chunk-sise: unknown key; did you mean chunk-size?"));
         assertTrue(volumeError("{ base = /b2, cow = /c2, colour = red }").endsWith(
-                "colour: unknown key; the known ones are base, cow, format, chunk-size, no-space, no-space-timeout"));
+                "colour: unknown key; the known ones are base, cow, format, chunk-size, no-space, no-space-timeout, "
+                + "autoextend"));
         assertTrue(volumeError("= 5").contains("must be an object"));
         DaemonConfig c = parse("dmcow.volumes { \"a/b\" { base = /b, cow = /c } }");
         assertTrue(c.volumeErrors().get("a/b").contains("the name must be"));

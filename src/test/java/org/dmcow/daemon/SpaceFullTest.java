@@ -166,6 +166,26 @@ class SpaceFullTest {
     }
 
     @Test
+    void autoextendGrowsTheSpaceAsItFillsUpToTheWholeVolume() throws Exception {
+        DaemonHarness h = daemon(4, "dmcow.no-space = queue\ndmcow.autoextend { threshold = 50, percent = 100 }", "vm1");
+        MemoryCowSpace.Durable d = h.spaces.get("vm1");
+        int vol = h.addVolume("vm1");
+        List<CompletableFuture<Void>> writes = new ArrayList<>();
+        for (long c = 0; c < 40; c++) {
+            writes.add(h.kernel.write(vol, c, false));
+        }
+        await(CompletableFuture.allOf(writes.toArray(new CompletableFuture[0])));
+        assertTrue(d.capacityChunks >= 40, "capacity " + d.capacityChunks);
+        // past the whole volume (256 chunks) it grows no more
+        for (long c = 40; c < DaemonHarness.CHUNKS; c++) {
+            writes.add(h.kernel.write(vol, c, false));
+        }
+        await(CompletableFuture.allOf(writes.toArray(new CompletableFuture[0])));
+        assertEquals(DaemonHarness.CHUNKS, d.capacityChunks);
+        h.shutdown();
+    }
+
+    @Test
     void growIsRefusedForAnUnknownVolumeAndToShrink() throws Exception {
         DaemonHarness h = daemon(4, "", "vm1");
         h.addVolume("vm1");
