@@ -15,24 +15,26 @@ mkfs.ext4 -q -m 0 -F /tmp/small.img
 mkdir -p /tmp/small
 mount -o loop /tmp/small.img /tmp/small || fail "mount the small filesystem"
 # 8 data chunks after the metadata (8,454,144 bytes for this base)
-format_spaces e:native:8978432 q:native:8978432
+format_spaces e:native:8978432 q:native:8978432 a:native:8978432
 COWDIR=/tmp/small format_spaces z:qcow2
 free_chunks() { dmcowctl info --json "/tmp/$1.cow" | sed 's/.*"free_chunks":\([0-9]*\).*/\1/'; }
 DATA=$(free_chunks e)
 [ "$DATA" -ge 4 ] && [ "$DATA" -le 24 ] || fail "the small native spaces have $DATA data chunks; the scenario wants a few"
 step "native spaces e and q hold $DATA chunks of 64 KiB each"
-write_conf e:native q:native
+write_conf e:native q:native a:native
 echo "dmcow.volumes.z { base = \"$BASE\", cow = \"/tmp/small/z.cow\", format = qcow2 }" >>"$DCONF"
 cat >>"$DCONF" <<EOF
 dmcow.volumes.e { no-space = error, no-space-timeout = 10s }
 dmcow.volumes.q { no-space = queue }
 dmcow.volumes.z { no-space = queue }
+dmcow.volumes.a { autoextend { threshold = 50, percent = 100 } }
 EOF
-start_daemon e q z
+start_daemon e q z a
 
-# put VOLUME CHUNK TAG: a direct 64 KiB write of a pattern named TAG at CHUNK; chunk VOLUME CHUNK
+# put VOLUME CHUNK TAG: a direct 64 KiB write of a pattern named TAG at CHUNK (fullblock: a short
+# read from the pipe would make dd write that part through the page cache); chunk VOLUME CHUNK
 # prints the chunk's sha256.
-put() { yes "$3" | head -c 65536 | dd of="/dev/mapper/$1" bs=65536 seek="$2" oflag=direct status=none 2>"/tmp/put-$1-$2.err"; }
+put() { yes "$3" | head -c 65536 | dd of="/dev/mapper/$1" bs=65536 seek="$2" iflag=fullblock oflag=direct status=none 2>"/tmp/put-$1-$2.err"; }
 chunk() { dd if="/dev/mapper/$1" bs=65536 skip="$2" count=1 iflag=direct status=none | sha256sum | cut -d' ' -f1; }
 want() { yes "$1" | head -c 65536 | sha256sum | cut -d' ' -f1; }
 # ended_within SECONDS PID: PID ended within SECONDS
@@ -105,7 +107,7 @@ wait $REWRITE || show_q "a rewrite of a written chunk of q failed: $(cat /tmp/pu
 step "SIGTERM with the write waiting: a clean exit; the file grows while no daemon runs"
 stop_daemon
 truncate -s +1M /tmp/q.cow
-start_daemon e q z
+start_daemon e q z a
 rc=0
 wait $QPUT || rc=$?
 [ $rc = 0 ] || fail "the write that waited for room in q failed: $(cat /tmp/put-q-200.err)"
@@ -134,6 +136,15 @@ wait $ZPUT || rc=$?
 	fail "z's 4 MiB read back wrong"
 wait_for "[ \"\$(state z)\" = serving ]" 30 1
 ! dmesg | grep -qi "I/O error" || fail "an I/O error in the kernel log: $(dmesg | grep -i 'I/O error' | head)"
+
+step "a (autoextend at 50%, by 100%): fio writes 4 MiB of new chunks into its 8, with no I/O error"
+size0=$(stat -c %s /tmp/a.cow)
+fio --name=a --filename=/dev/mapper/a --rw=randwrite --bs=64k --size=4M --direct=1 --ioengine=psync \
+	--verify=crc32c --do_verify=1 --output=/tmp/fio-a.log >/dev/null 2>&1 || fail "fio on a: $(tail -20 /tmp/fio-a.log)"
+size1=$(stat -c %s /tmp/a.cow)
+[ "$size1" -gt $((size0 + 4194304)) ] || fail "a.cow grew from $size0 to $size1 bytes only"
+grep -q "volume a: CoW space .* autoextend threshold 50%" "$DLOG.run" || fail "no autoextend in the log"
+step "a.cow grew from $size0 to $size1 bytes as fio wrote"
 
 stop_daemon
 [ "$(sum "$BASE")" = "$base_sum" ] || fail "the base changed"
