@@ -3,13 +3,17 @@
 #    sequential 1 MiB first writes, in one boot (the ratio is the figure; absolute numbers under
 #    emulation are noise). Every fill is a copy (responder --fill copy), so fills share the
 #    module's max_copies slots. Prints "ISOLATION key value" lines.
-# 2. Remap memory: kernel memory per committed, not forgotten chunk, from /proc/slabinfo before
+# 2. Flush cost against table size: a guest fsync on a volume whose table is one cow segment, and
+#    on one whose table is 1,000 cow segments of the same volume (dm sends an empty flush to every
+#    segment), each after a 4 KiB first write. Prints "FSYNC key value" lines.
+# 3. Remap memory: kernel memory per committed, not forgotten chunk, from /proc/slabinfo before
 #    and after N chunks were written and committed. Prints "REMAPS key value" lines.
 . "$DMCOW_ROOT/ops/vm/lib.sh"
 . "$DMCOW_ROOT/kmod/tests/vm-lib.sh"
 runtime=$1
 copies=$2
 remaps=$3
+fsyncs=$4
 gib=$((1024 * 1024 * 1024))
 load_dmcow max_copies="$copies"
 start_responder resp --fill copy --commit flush
@@ -67,6 +71,49 @@ stop_responder
 for d in a2 b2; do dmsetup remove $d; done
 losetup -D
 rm -f /tmp/a2-*.img /tmp/b2-*.img
+
+# fsync_volume NAME SEGMENTS: a fresh volume of 1,000 x 64 KiB with 4 KiB chunks (its own ident,
+# sparse base and CoW files), its table SEGMENTS cow segments of equal length.
+fsync_volume() {
+	base=$(make_loop "$1-base.img" $((1000 * 65536)) zero)
+	cow=$(make_loop "$1-cow.img" $((1000 * 65536)) zero)
+	awk -v n="$2" -v len=$((1000 * 128 / $2)) -v id="$1" -v b="$base" -v c="$cow" \
+		'BEGIN { for (i = 0; i < n; i++) printf "%d %d cow %s %s %s 8\n", i * len, len, id, b, c }' |
+		dmsetup create "$1" || fail "creating $1 with $2 segment(s)"
+	[ "$(dmsetup table "$1" | grep -c ' cow ')" = "$2" ] || fail "$1 has not $2 cow segments: $(dmsetup table "$1" | head -3)"
+	mapper_nodes
+}
+
+# fsync_us NAME: $fsyncs x (4 KiB first write + fsync) on volume NAME, each write a whole chunk
+# not written before, so each fsync has one uncommitted chunk (FLUSH, then the responder's commit);
+# prints the mean fsync time in microseconds and the number of fsyncs (fio makes none after the
+# last write).
+fsync_us() {
+	fio --name=f --filename=/dev/mapper/$1 --direct=1 --ioengine=psync --rw=write --bs=4k \
+		--size=$((fsyncs * 4096)) --fsync=1 --output-format=json >/tmp/$1.fio 2>&1 ||
+		fail "fio on $1: $(cat /tmp/$1.fio)"
+	python3 -c 'import json, sys; s = json.load(open(sys.argv[1]))["jobs"][0]["sync"]; print("%.0f %d" % (s["lat_ns"]["mean"] / 1000, s["total_ios"]))' /tmp/$1.fio
+}
+
+step "fsync: $fsyncs x (4 KiB first write + fsync), a table of 1 cow segment, then of 1,000"
+start_responder resp3 --commit flush
+fsync_volume f1 1
+fsync_volume f1000 1000
+flushes() { grep -c '^FLUSH' /tmp/resp3.log || true; }
+n0=$(flushes)
+one=$(fsync_us f1)
+n1=$(flushes)
+many=$(fsync_us f1000)
+n2=$(flushes)
+echo "FSYNC segments_1_us ${one% *} (fsyncs: ${one#* }, FLUSH messages: $((n1 - n0)))"
+echo "FSYNC segments_1000_us ${many% *} (fsyncs: ${many#* }, FLUSH messages: $((n2 - n1)))"
+echo "FSYNC ratio $(awk -v m="${many% *}" -v o="${one% *}" 'BEGIN { printf "%.2f", o ? m / o : 0 }')"
+# the last write's chunk committed before the responder goes (fio's last write has no fsync)
+sync /dev/mapper/f1 /dev/mapper/f1000
+stop_responder
+for d in f1 f1000; do dmsetup remove $d; done
+losetup -D
+rm -f /tmp/f1-*.img /tmp/f1000-*.img
 
 # slab_bytes CACHE: bytes held by a slab cache's active objects. The remap index is an xarray
 # (radix_tree_node objects, a cache never merged with others); before, each remap was a 192-byte
