@@ -5,7 +5,8 @@
 #    module's max_copies slots. Prints "ISOLATION key value" lines.
 # 2. Flush cost against table size: a guest fsync on a volume whose table is one cow segment, and
 #    on one whose table is 1,000 cow segments of the same volume (dm sends an empty flush to every
-#    segment), each after a 4 KiB first write. Prints "FSYNC key value" lines.
+#    segment), each after a 4 KiB first write; and the same two table sizes with dm-linear, for
+#    what dm's own flush to every segment costs. Prints "FSYNC key value" lines.
 # 3. Remap memory: kernel memory per committed, not forgotten chunk, from /proc/slabinfo before
 #    and after N chunks were written and committed. Prints "REMAPS key value" lines.
 . "$DMCOW_ROOT/ops/vm/lib.sh"
@@ -84,10 +85,10 @@ fsync_volume() {
 	mapper_nodes
 }
 
-# fsync_us NAME: $fsyncs x (4 KiB first write + fsync) on volume NAME, each write a whole chunk
-# not written before, so each fsync has one uncommitted chunk (FLUSH, then the responder's commit);
-# prints the mean fsync time in microseconds and the number of fsyncs (fio makes none after the
-# last write).
+# fsync_us NAME: $fsyncs x (4 KiB write + fsync) on device NAME from its start (on a fresh cow
+# volume each write is a whole chunk not written before, so each fsync has one uncommitted chunk:
+# FLUSH, then the responder's commit); prints the mean fsync time in microseconds and the number
+# of fsyncs (fio makes none after the last write).
 fsync_us() {
 	fio --name=f --filename=/dev/mapper/$1 --direct=1 --ioengine=psync --rw=write --bs=4k \
 		--size=$((fsyncs * 4096)) --fsync=1 --output-format=json >/tmp/$1.fio 2>&1 ||
@@ -114,6 +115,25 @@ stop_responder
 for d in f1 f1000; do dmsetup remove $d; done
 losetup -D
 rm -f /tmp/f1-*.img /tmp/f1000-*.img
+
+# dm itself sends an empty flush to every segment of a table: the same on dm-linear tables over one
+# loop device, for what 1,000 segments cost without dm-cow.
+step "fsync: $fsyncs x (4 KiB write + fsync), a dm-linear table of 1 segment, then of 1,000"
+lbase=$(make_loop l-base.img $((1000 * 65536)) zero)
+for n in 1 1000; do
+	awk -v n="$n" -v len=$((1000 * 128 / n)) -v d="$lbase" \
+		'BEGIN { for (i = 0; i < n; i++) printf "%d %d linear %s %d\n", i * len, len, d, i * len }' |
+		dmsetup create "l$n" || fail "creating l$n with $n linear segment(s)"
+done
+mapper_nodes
+lone=$(fsync_us l1)
+lmany=$(fsync_us l1000)
+echo "FSYNC linear_1_us ${lone% *} (fsyncs: ${lone#* })"
+echo "FSYNC linear_1000_us ${lmany% *} (fsyncs: ${lmany#* })"
+echo "FSYNC linear_ratio $(awk -v m="${lmany% *}" -v o="${lone% *}" 'BEGIN { printf "%.2f", o ? m / o : 0 }')"
+for d in l1 l1000; do dmsetup remove $d; done
+losetup -D
+rm -f /tmp/l-base.img
 
 # slab_bytes CACHE: bytes held by a slab cache's active objects. The remap index is an xarray
 # (radix_tree_node objects, a cache never merged with others); before, each remap was a 192-byte
