@@ -85,30 +85,48 @@ fsync_volume() {
 	mapper_nodes
 }
 
-# fsync_us NAME: $fsyncs x (4 KiB write + fsync) on device NAME from its start (on a fresh cow
-# volume each write is a whole chunk not written before, so each fsync has one uncommitted chunk:
-# FLUSH, then the responder's commit); prints the mean fsync time in microseconds and the number
-# of fsyncs (fio makes none after the last write).
+# fsync_us NAME ROUND: $fsyncs x (4 KiB write + fsync) on device NAME, on its ROUND-th (from 0)
+# stretch of $fsyncs blocks (on a fresh cow volume each write is then a whole chunk not written
+# before, so each fsync has one uncommitted chunk: FLUSH, then the responder's commit); prints the
+# median and the mean fsync time in microseconds and the number of fsyncs (fio makes none after
+# the last write).
 fsync_us() {
 	fio --name=f --filename=/dev/mapper/$1 --direct=1 --ioengine=psync --rw=write --bs=4k \
-		--size=$((fsyncs * 4096)) --fsync=1 --output-format=json >/tmp/$1.fio 2>&1 ||
-		fail "fio on $1: $(cat /tmp/$1.fio)"
-	python3 -c 'import json, sys; s = json.load(open(sys.argv[1]))["jobs"][0]["sync"]; print("%.0f %d" % (s["lat_ns"]["mean"] / 1000, s["total_ios"]))' /tmp/$1.fio
+		--offset=$(($2 * fsyncs * 4096)) --size=$((fsyncs * 4096)) --fsync=1 --output-format=json \
+		>/tmp/$1.fio 2>&1 || fail "fio on $1: $(cat /tmp/$1.fio)"
+	python3 -c 'import json, sys
+s = json.load(open(sys.argv[1]))["jobs"][0]["sync"]
+print("%.0f %.0f %d" % (s["lat_ns"]["percentile"]["50.000000"] / 1000, s["lat_ns"]["mean"] / 1000, s["total_ios"]))' /tmp/$1.fio
 }
 
-step "fsync: $fsyncs x (4 KiB first write + fsync), a table of 1 cow segment, then of 1,000"
+# flushes: FLUSH messages the fsync responder has read so far
+flushes() { grep -c '^FLUSH' /tmp/resp3.log || true; }
+
+# fsync_rounds KIND ONE MANY: three rounds of fsync_us on device ONE (1 segment), then on MANY
+# (1,000), alternating so that the host's changing load falls on both alike; a line per round and
+# the median of the rounds' ratios of medians. KIND cow also counts the FLUSH messages.
+fsync_rounds() {
+	for r in 0 1 2; do
+		n0=$(flushes)
+		one=$(fsync_us "$2" $r)
+		n1=$(flushes)
+		many=$(fsync_us "$3" $r)
+		n2=$(flushes)
+		set -- "$1" "$2" "$3" $one $many
+		ratio=$(awk -v m="$7" -v o="$4" 'BEGIN { printf "%.2f", o ? m / o : 0 }')
+		ratios="${ratios:-} $ratio"
+		echo "FSYNC $1 round $((r + 1)): 1 segment p50 $4 us (mean $5, $6 fsyncs$([ "$1" != cow ] || echo ", $((n1 - n0)) FLUSH")), 1000 segments p50 $7 us (mean $8, $9 fsyncs$([ "$1" != cow ] || echo ", $((n2 - n1)) FLUSH")), ratio $ratio"
+		set -- "$1" "$2" "$3"
+	done
+	echo "FSYNC ${1}_ratio $(echo $ratios | tr ' ' '\n' | sort -n | sed -n 2p) (median of the rounds' p50 ratios)"
+	ratios=
+}
+
+step "fsync: 3 x 2 x $fsyncs x (4 KiB first write + fsync), a table of 1 cow segment and one of 1,000"
 start_responder resp3 --commit flush
 fsync_volume f1 1
 fsync_volume f1000 1000
-flushes() { grep -c '^FLUSH' /tmp/resp3.log || true; }
-n0=$(flushes)
-one=$(fsync_us f1)
-n1=$(flushes)
-many=$(fsync_us f1000)
-n2=$(flushes)
-echo "FSYNC segments_1_us ${one% *} (fsyncs: ${one#* }, FLUSH messages: $((n1 - n0)))"
-echo "FSYNC segments_1000_us ${many% *} (fsyncs: ${many#* }, FLUSH messages: $((n2 - n1)))"
-echo "FSYNC ratio $(awk -v m="${many% *}" -v o="${one% *}" 'BEGIN { printf "%.2f", o ? m / o : 0 }')"
+fsync_rounds cow f1 f1000
 # the last write's chunk committed before the responder goes (fio's last write has no fsync)
 sync /dev/mapper/f1 /dev/mapper/f1000
 stop_responder
@@ -118,7 +136,7 @@ rm -f /tmp/f1-*.img /tmp/f1000-*.img
 
 # dm itself sends an empty flush to every segment of a table: the same on dm-linear tables over one
 # loop device, for what 1,000 segments cost without dm-cow.
-step "fsync: $fsyncs x (4 KiB write + fsync), a dm-linear table of 1 segment, then of 1,000"
+step "fsync: 3 x 2 x $fsyncs x (4 KiB write + fsync), a dm-linear table of 1 segment and one of 1,000"
 lbase=$(make_loop l-base.img $((1000 * 65536)) zero)
 for n in 1 1000; do
 	awk -v n="$n" -v len=$((1000 * 128 / n)) -v d="$lbase" \
@@ -126,11 +144,7 @@ for n in 1 1000; do
 		dmsetup create "l$n" || fail "creating l$n with $n linear segment(s)"
 done
 mapper_nodes
-lone=$(fsync_us l1)
-lmany=$(fsync_us l1000)
-echo "FSYNC linear_1_us ${lone% *} (fsyncs: ${lone#* })"
-echo "FSYNC linear_1000_us ${lmany% *} (fsyncs: ${lmany#* })"
-echo "FSYNC linear_ratio $(awk -v m="${lmany% *}" -v o="${lone% *}" 'BEGIN { printf "%.2f", o ? m / o : 0 }')"
+fsync_rounds linear l1 l1000
 for d in l1 l1000; do dmsetup remove $d; done
 losetup -D
 rm -f /tmp/l-base.img
