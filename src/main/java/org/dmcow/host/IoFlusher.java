@@ -34,10 +34,7 @@ public final class IoFlusher {
     private IoFlusher() {
     }
 
-    /**
-     * Marks the calling thread; empty when done, else why not (the system's reason and what it
-     * means for dmcowd).
-     */
+    /** Marks the calling thread; empty when done, else why not, with the system's reason. */
     public static Optional<String> markThisThread() {
         return markThisThread(() -> prctl().prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) == 0 ? 0 : LibC.errno());
     }
