@@ -26,6 +26,7 @@ import org.dmcow.config.ConfigException;
 import org.dmcow.config.DaemonConfig;
 import org.dmcow.dm.DmIoctl;
 import org.dmcow.dm.LoopIoctl;
+import org.dmcow.host.IoFlusher;
 import org.dmcow.host.LibC;
 import org.dmcow.protocol.Protocol;
 import org.dmcow.util.Version;
@@ -158,6 +159,10 @@ public final class Dmcowd {
     }
 
     static int run(Path configFile) {
+        // first, on the main thread: every thread started from here on (the actors' and the
+        // blocking dispatchers') inherits the flag
+        IoFlusher.markThisThread().ifPresent(reason -> LOG.warn("{}; going on without it: memory reclaim in dmcowd "
+                + "may wait on writes to the dm-cow volumes that wait on dmcowd", reason));
         DaemonConfig config;
         try {
             config = DaemonConfig.load(configFile);
@@ -187,12 +192,22 @@ public final class Dmcowd {
         }
         LOG.info("dmcowd {} running: {} volume(s), admin socket {}", Version.get(),
                 config.volumes().size() + config.volumeErrors().size(), config.adminSocket());
-        Signal.handle(new Signal("HUP"), s -> d.reload());
-        Signal.handle(new Signal("TERM"), s -> d.shutdown());
-        Signal.handle(new Signal("INT"), s -> d.shutdown());
+        Signal.handle(new Signal("HUP"), s -> asIoFlusher(d::reload));
+        Signal.handle(new Signal("TERM"), s -> asIoFlusher(d::shutdown));
+        Signal.handle(new Signal("INT"), s -> asIoFlusher(d::shutdown));
         d.notifyWhenStarted();
         // System.exit follows: a read blocked in the kernel cannot be woken, and need not be
         return d.exit.join();
+    }
+
+    /**
+     * A signal handler runs on a thread the JVM starts, which does not inherit the main thread's
+     * PR_SET_IO_FLUSHER; a dispatcher thread it starts would not either. A refusal was logged at
+     * the start.
+     */
+    private static void asIoFlusher(Runnable handler) {
+        IoFlusher.markThisThread();
+        handler.run();
     }
 
     /**
