@@ -5,8 +5,6 @@ package org.dmcow.host;
 
 import java.util.Optional;
 import java.util.function.IntSupplier;
-import jnr.ffi.LibraryLoader;
-import jnr.ffi.annotations.SaveError;
 
 /**
  * prctl(PR_SET_IO_FLUSHER) (Linux 5.6): marks the calling thread as one that block I/O waits on,
@@ -21,22 +19,12 @@ public final class IoFlusher {
     static final int PR_GET_IO_FLUSHER = 58;
     private static final int EPERM = 1;
 
-    /** prctl(2) with its five arguments; errno is saved. Public for jnr-ffi's generated class. */
-    public interface Prctl {
-        @SaveError
-        int prctl(int option, long arg2, long arg3, long arg4, long arg5);
-    }
-
-    private static final class Holder {
-        static final Prctl PRCTL = LibraryLoader.create(Prctl.class).load("c");
-    }
-
     private IoFlusher() {
     }
 
     /** Marks the calling thread; empty when done, else why not, with the system's reason. */
     public static Optional<String> markThisThread() {
-        return markThisThread(() -> prctl().prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) == 0 ? 0 : LibC.errno());
+        return markThisThread(() -> LibC.ffi().prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) == 0 ? 0 : LibC.errno());
     }
 
     /** {@code setFlag}: sets the flag on the calling thread, returns 0 or the errno it failed with. */
@@ -53,9 +41,5 @@ public final class IoFlusher {
             return Optional.of(reason + ": the kernel is older than 5.6, which has no PR_SET_IO_FLUSHER");
         }
         return Optional.of(reason);
-    }
-
-    static Prctl prctl() {
-        return Holder.PRCTL;
     }
 }

@@ -20,7 +20,7 @@ import jnr.posix.POSIXFactory;
 public final class LibC {
     /**
      * What jnr-posix lacks: ioctl with a struct buffer, fcntl with a {@code struct flock} (its
-     * {@code Flock} has no Linux layout), mlockall, mknod, and socket/sendto for an AF_UNIX datagram.
+     * {@code Flock} has no Linux layout), mlockall, mknod, socket/sendto for an AF_UNIX datagram, and prctl.
      * errno is saved after every call.
      */
     public interface Native {
@@ -46,6 +46,9 @@ public final class LibC {
         @SaveError
         @ssize_t
         long sendto(int fd, @In byte[] buf, @size_t long len, int flags, @In byte[] addr, int addrlen);
+
+        @SaveError
+        int prctl(int option, long arg2, long arg3, long arg4, long arg5);
     }
 
     public static final int O_RDONLY = 0;

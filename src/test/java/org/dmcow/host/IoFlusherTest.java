@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Test;
 class IoFlusherTest {
     /** PR_GET_IO_FLUSHER on the calling thread: 1, 0, or -1 where the kernel refuses to tell. */
     private static int flagOfThisThread() {
-        return IoFlusher.prctl().prctl(IoFlusher.PR_GET_IO_FLUSHER, 0, 0, 0, 0);
+        return LibC.ffi().prctl(IoFlusher.PR_GET_IO_FLUSHER, 0, 0, 0, 0);
     }
 
     /** Runs {@code body} on a thread of its own and returns its result. */
