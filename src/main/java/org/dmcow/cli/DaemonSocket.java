@@ -3,6 +3,11 @@
  */
 package org.dmcow.cli;
 
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigParseOptions;
+import com.typesafe.config.ConfigSyntax;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
@@ -24,8 +29,39 @@ final class DaemonSocket {
         return where == null ? List.of() : Arrays.asList(where.socket, where.config);
     }
 
+    /** A request sent to the admin socket. */
+    @FunctionalInterface
+    interface Request {
+        String send(Path socket) throws IOException;
+    }
+
+    /** The daemon's answer, as it came and parsed; {@code socket} names where it came from. */
+    record Answer(Path socket, String text, Config json) {
+    }
+
+    /**
+     * Sends {@code request} to the daemon {@code where} names and parses its JSON answer;
+     * {@code expected} is a key the answer must have, else the failure shows what it said.
+     */
+    static Answer ask(DaemonSocket where, Request request, String expected) throws Exception {
+        Path socket = path(where);
+        String text;
+        try {
+            text = request.send(socket);
+        } catch (IOException e) {
+            throw new Failure(socket, "cannot reach dmcowd: " + Failure.reason(e) + " (is it running?)");
+        }
+        try {
+            Config json = ConfigFactory.parseString(text, ConfigParseOptions.defaults().setSyntax(ConfigSyntax.JSON));
+            json.getValue(expected);
+            return new Answer(socket, text, json);
+        } catch (com.typesafe.config.ConfigException e) {
+            throw new Failure(socket, "dmcowd answered \"" + text.strip() + "\"");
+        }
+    }
+
     /** The admin socket {@code where} names; null: the built-in default. */
-    static Path path(DaemonSocket where) throws Failure, ConfigException, FormatException {
+    private static Path path(DaemonSocket where) throws Failure, ConfigException, FormatException {
         if (where == null) {
             return DaemonConfig.defaults().adminSocket();
         }

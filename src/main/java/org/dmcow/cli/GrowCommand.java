@@ -4,11 +4,6 @@
 package org.dmcow.cli;
 
 import com.typesafe.config.Config;
-import com.typesafe.config.ConfigException;
-import com.typesafe.config.ConfigFactory;
-import com.typesafe.config.ConfigParseOptions;
-import com.typesafe.config.ConfigSyntax;
-import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -62,26 +57,15 @@ final class GrowCommand implements Callable<Integer>, Dmcowctl.NamesFiles {
 
     @Override
     public Integer call() throws Exception {
-        Path socket = DaemonSocket.path(where);
-        String answer;
-        try {
-            answer = AdminClient.grow(socket, name, newSize == null ? 0 : newSize.size,
-                    newSize == null ? 0 : newSize.by);
-        } catch (IOException e) {
-            throw new Failure(socket, "cannot reach dmcowd: " + Failure.reason(e) + " (is it running?)");
-        }
-        Config result;
-        try {
-            result = ConfigFactory.parseString(answer, ConfigParseOptions.defaults().setSyntax(ConfigSyntax.JSON));
-            result.getLong("bytes");
-        } catch (ConfigException e) {
-            throw new Failure(socket, "dmcowd answered \"" + answer.strip() + "\"");
-        }
+        long size = newSize == null ? 0 : newSize.size;
+        long by = newSize == null ? 0 : newSize.by;
+        DaemonSocket.Answer a = DaemonSocket.ask(where, socket -> AdminClient.grow(socket, name, size, by), "bytes");
+        Config result = a.json();
         if (result.hasPath("error")) {
             throw new Failure("volume " + name + ": not grown: " + result.getString("error"));
         }
         if (json) {
-            spec.commandLine().getOut().print(answer);
+            spec.commandLine().getOut().print(a.text());
         } else {
             spec.commandLine().getOut().printf("%s: CoW space %s, was %s; %d chunks free%n", name,
                     HumanSize.of(result.getLong("bytes")), HumanSize.of(result.getLong("bytes_before")),

@@ -4,11 +4,6 @@
 package org.dmcow.cli;
 
 import com.typesafe.config.Config;
-import com.typesafe.config.ConfigException;
-import com.typesafe.config.ConfigFactory;
-import com.typesafe.config.ConfigParseOptions;
-import com.typesafe.config.ConfigSyntax;
-import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -46,21 +41,9 @@ final class StatusCommand implements Callable<Integer>, Dmcowctl.NamesFiles {
 
     @Override
     public Integer call() throws Exception {
-        Path socket = DaemonSocket.path(where);
-        String answer;
-        try {
-            answer = AdminClient.statusJson(socket);
-        } catch (IOException e) {
-            throw new Failure(socket, "cannot reach dmcowd: " + Failure.reason(e) + " (is it running?)");
-        }
-        List<? extends Config> volumes;
-        try {
-            volumes = ConfigFactory.parseString(answer, ConfigParseOptions.defaults().setSyntax(ConfigSyntax.JSON))
-                    .getConfigList("volumes");
-        } catch (ConfigException e) {
-            throw new Failure(socket, "dmcowd answered \"" + answer.strip() + "\"");
-        }
-        spec.commandLine().getOut().print(json ? answer : StatusTable.render(volumes));
+        DaemonSocket.Answer a = DaemonSocket.ask(where, AdminClient::statusJson, "volumes");
+        List<? extends Config> volumes = a.json().getConfigList("volumes");
+        spec.commandLine().getOut().print(json ? a.text() : StatusTable.render(volumes));
         return volumes.stream().allMatch(v -> v.getString("state").equals("serving")) ? Dmcowctl.OK : NOT_SERVING;
     }
 }

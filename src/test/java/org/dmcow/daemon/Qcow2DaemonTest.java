@@ -3,6 +3,7 @@
  */
 package org.dmcow.daemon;
 
+import static org.dmcow.daemon.Waits.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -15,7 +16,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.dmcow.config.SpacePolicy;
 import org.dmcow.config.VolumeConfig;
@@ -50,10 +50,6 @@ class Qcow2DaemonTest {
         DaemonHarness h = new DaemonHarness(KIT, k, dir);
         h.realSpaces = new FormatSpaceOpener(h.devices);
         return h;
-    }
-
-    private static void await(CompletableFuture<Void> f) throws Exception {
-        f.get(20, TimeUnit.SECONDS);
     }
 
     /** Runs qemu-img check: exit 0 (no leaks, no corruption) and {@code clusters} allocated data clusters. */

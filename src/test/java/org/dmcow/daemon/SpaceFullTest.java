@@ -3,6 +3,8 @@
  */
 package org.dmcow.daemon;
 
+import static org.dmcow.daemon.Waits.await;
+import static org.dmcow.daemon.Waits.eventually;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -15,7 +17,6 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.dmcow.admin.GrowResult;
@@ -52,20 +53,6 @@ class SpaceFullTest {
         DaemonHarness h = new DaemonHarness(KIT, k, dir);
         h.spaces.put("vm1", new MemoryCowSpace.Durable(CHUNK, DaemonHarness.BASE_SIZE, chunks));
         return h.start(h.volumes("dmcow.commit-interval = 50ms\n" + settings, names));
-    }
-
-    private static void eventually(String what, BooleanSupplier condition) throws InterruptedException {
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > end) {
-                throw new AssertionError("not reached: " + what);
-            }
-            Thread.sleep(10);
-        }
-    }
-
-    private static void await(CompletableFuture<?> f) throws Exception {
-        f.get(20, TimeUnit.SECONDS);
     }
 
     private static GrowResult grow(DaemonHarness h, String name, long size, long by) {

@@ -3,6 +3,7 @@
  */
 package org.dmcow.daemon;
 
+import static org.dmcow.daemon.Waits.eventually;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -15,7 +16,6 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.BooleanSupplier;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.dmcow.admin.VolumeStatus;
 import org.dmcow.config.DaemonConfig;
@@ -48,16 +48,6 @@ class VolumeSetTest {
         KernelDouble k = new KernelDouble();
         kernels.add(k);
         return k;
-    }
-
-    private static void eventually(String what, BooleanSupplier condition) throws InterruptedException {
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > end) {
-                throw new AssertionError("not reached: " + what);
-            }
-            Thread.sleep(10);
-        }
     }
 
     private static void reconfigure(DaemonHarness h, String hocon) throws Exception {

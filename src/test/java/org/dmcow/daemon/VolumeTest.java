@@ -3,6 +3,9 @@
  */
 package org.dmcow.daemon;
 
+import static org.dmcow.daemon.Waits.await;
+import static org.dmcow.daemon.Waits.awaitAll;
+import static org.dmcow.daemon.Waits.eventually;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -15,7 +18,6 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.BooleanSupplier;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.dmcow.admin.VolumeStatus;
 import org.dmcow.protocol.ControlMessage;
@@ -49,24 +51,6 @@ class VolumeTest {
     @AfterEach
     void closeKernels() {
         kernels.forEach(KernelDouble::close);
-    }
-
-    private static void await(CompletableFuture<?> f) throws Exception {
-        f.get(20, TimeUnit.SECONDS);
-    }
-
-    private static void awaitAll(List<CompletableFuture<Void>> fs) throws Exception {
-        await(CompletableFuture.allOf(fs.toArray(new CompletableFuture[0])));
-    }
-
-    private static void eventually(String what, BooleanSupplier condition) throws InterruptedException {
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > end) {
-                throw new AssertionError("not reached: " + what);
-            }
-            Thread.sleep(10);
-        }
     }
 
     private static List<CompletableFuture<Void>> writes(KernelDouble k, int vol, long from, long to) {
