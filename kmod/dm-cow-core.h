@@ -68,11 +68,16 @@ struct cow_target {
 	struct dm_dev *cow;
 };
 
-/* How far the replay to the attached daemon has come for a volume. */
+/*
+ * How far the replay to the attached daemon has come for a volume. Each walk
+ * of a list ends, in the same hold of the volume's lock as its last batch, by
+ * moving to the next stage.
+ */
 enum cow_replay_stage {
 	STAGE_NONE,		/* nothing sent to this daemon yet */
-	STAGE_VOLUME,		/* VOLUME queued */
-	STAGE_REMAPS,		/* GRANTED and FILLED queued: live FILLED follow */
+	STAGE_VOLUME,		/* VOLUME queued; the FILLED walk runs */
+	STAGE_REMAPS,		/* FILLED queued: live FILLED follow; the GRANTED, then
+				 * the FAULT walk runs */
 	STAGE_LIVE,		/* FAULTs queued: every message goes out live */
 };
 
@@ -122,6 +127,12 @@ struct cow_volume {
 	struct cow_out out_volume;
 	struct cow_out out_flush;
 	enum cow_replay_stage stage;
+	/*
+	 * The replay's cursor: the last node of the list being walked whose
+	 * message is queued (the list's head before the first). A chunk leaving
+	 * that list moves it back to the node before (cow_chunk_unlist).
+	 */
+	struct list_head *replay_last;
 
 	/* statistics */
 	u64 faults_pending;
@@ -159,6 +170,15 @@ static inline void cow_out_init(struct cow_out *o, u32 type)
 {
 	INIT_LIST_HEAD(&o->node);
 	o->type = type;
+}
+
+/* Take a chunk's @node (c->list or c->granted) off its list; the replay keeps its place. */
+static inline void cow_chunk_unlist(struct cow_volume *vol, struct list_head *node)
+{
+	lockdep_assert_held(&vol->lock);
+	if (vol->replay_last == node)
+		vol->replay_last = node->prev;
+	list_del_init(node);
 }
 
 #define cow_reject(m, fmt, ...) ({					\

@@ -22,6 +22,7 @@
 #define DM_MSG_PREFIX "cow"
 
 #define COW_READ_BATCH		4	/* messages popped at once by read() */
+#define COW_REPLAY_BATCH	256	/* chunks queued per hold of a volume's lock */
 
 enum cow_ctl_state {
 	CTL_CLOSED,
@@ -364,7 +365,8 @@ static bool cow_payload_zero_after(const struct dm_cow_msg *m, size_t used)
 
 /*
  * The replay walks each volume's lists of chunks that get a message, never
- * the tree (committed remaps can be millions), one volume's lock at a time.
+ * the tree (committed remaps can be millions), one volume's lock at a time
+ * and at most COW_REPLAY_BATCH chunks per hold of it.
  */
 static void cow_replay_volume(struct cow_volume *vol)
 {
@@ -376,30 +378,74 @@ static void cow_replay_volume(struct cow_volume *vol)
 	spin_unlock_irqrestore(&vol->lock, flags);
 }
 
-static void cow_replay_remaps(struct cow_volume *vol)
+/*
+ * Queue @type for the next batch of chunks on @head (their @offset node) after
+ * the cursor. True when the list is done: then, in this same hold, the
+ * volume moves to stage @done, so that no chunk added to the list later is
+ * missed (it goes out live) or sent twice (the walk would find it too).
+ */
+static bool cow_replay_batch(struct cow_volume *vol, struct list_head *head,
+			     size_t offset, u32 type, enum cow_replay_stage done)
 {
-	struct cow_chunk *c;
+	struct list_head *pos;
+	unsigned int n;
+
+	lockdep_assert_held(&vol->lock);
+	for (n = 0; n < COW_REPLAY_BATCH; n++) {
+		pos = vol->replay_last->next;
+		if (pos == head)
+			break;
+		cow_queue_out(&((struct cow_chunk *)((char *)pos - offset))->out, type);
+		vol->replay_last = pos;
+	}
+	if (vol->replay_last->next != head)
+		return false;
+	vol->replay_last = NULL;
+	vol->stage = done;
+	return true;
+}
+
+/*
+ * Walk one of the volume's chunk lists in batches, the lock dropped in
+ * between. Chunks are added at the tail only, so the cursor's successors are
+ * exactly the chunks not yet sent; a chunk leaving the list moves the cursor
+ * back (cow_chunk_unlist).
+ */
+static void cow_replay_list(struct cow_volume *vol, struct list_head *head,
+			    size_t offset, u32 type, enum cow_replay_stage done)
+{
 	unsigned long flags;
+	bool last;
 
 	spin_lock_irqsave(&vol->lock, flags);
-	vol->stage = STAGE_REMAPS;
-	list_for_each_entry(c, &vol->uncommitted, list)
-		cow_queue_out(&c->out, DM_COW_MSG_FILLED);
-	list_for_each_entry(c, &vol->granted, granted)
-		cow_queue_out(&c->out, DM_COW_MSG_GRANTED);
-	spin_unlock_irqrestore(&vol->lock, flags);
+	vol->replay_last = head;
+	for (;;) {
+		last = cow_replay_batch(vol, head, offset, type, done);
+		spin_unlock_irqrestore(&vol->lock, flags);
+		if (last)
+			return;
+		cond_resched();
+		spin_lock_irqsave(&vol->lock, flags);
+	}
+}
+
+/*
+ * FILLED for the uncommitted chunks while live FILLED wait (STAGE_VOLUME),
+ * then GRANTED for the mapped ones still filling: one that fills meanwhile
+ * goes out as a live FILLED instead.
+ */
+static void cow_replay_remaps(struct cow_volume *vol)
+{
+	cow_replay_list(vol, &vol->uncommitted, offsetof(struct cow_chunk, list),
+			DM_COW_MSG_FILLED, STAGE_REMAPS);
+	cow_replay_list(vol, &vol->granted, offsetof(struct cow_chunk, granted),
+			DM_COW_MSG_GRANTED, STAGE_REMAPS);
 }
 
 static void cow_replay_faults(struct cow_volume *vol)
 {
-	struct cow_chunk *c;
-	unsigned long flags;
-
-	spin_lock_irqsave(&vol->lock, flags);
-	vol->stage = STAGE_LIVE;
-	list_for_each_entry(c, &vol->faulted, list)
-		cow_queue_out(&c->out, DM_COW_MSG_FAULT);
-	spin_unlock_irqrestore(&vol->lock, flags);
+	cow_replay_list(vol, &vol->faulted, offsetof(struct cow_chunk, list),
+			DM_COW_MSG_FAULT, STAGE_LIVE);
 }
 
 /* Flushes that waited while detached still need their commits. */

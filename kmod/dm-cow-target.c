@@ -63,10 +63,13 @@
  * targets_lock.
  *
  * Replay: a new daemon's HELLO walks the volumes three times (VOLUME, then
- * GRANTED/FILLED, then FAULT), one volume's lock at a time. vol->stage says
- * how far that walk has come for the volume; a live message of a kind the
- * walk has not yet sent for it is not queued (the walk will find its chunk),
- * so each volume's messages keep the protocol's order.
+ * FILLED and GRANTED, then FAULT), one volume's lock at a time, and each of a
+ * volume's lists in batches of 256 chunks with the lock dropped in between
+ * (a cursor, vol->replay_last, keeps the place; chunks join a list only at
+ * its tail). vol->stage says how far the walk has come for the volume; a live
+ * message of a kind the walk has not yet sent for it is not queued (the walk
+ * will find its chunk), and the stage moves on in the hold that sends a
+ * list's last batch, so each volume's messages keep the protocol's order.
  *
  * Volume removal: the dtr that drops the volume's last reference waits
  * (bounded the same way, killably) until the daemon has committed every
@@ -184,8 +187,8 @@ void cow_erase(struct cow_chunk *c)
 	lockdep_assert_held(&vol->lock);
 	rb_erase(&c->node, &vol->chunks);
 	cow_unqueue_out(&c->out);
-	list_del_init(&c->list);
-	list_del_init(&c->granted);
+	cow_chunk_unlist(vol, &c->list);
+	cow_chunk_unlist(vol, &c->granted);
 	if (c->state == CHUNK_FAULTED)
 		vol->faults_pending--;
 	if (c->state == CHUNK_FILLED && !c->committed)
@@ -417,7 +420,7 @@ static void cow_chunk_filled(struct cow_chunk *c, struct bio_list *done)
 
 	lockdep_assert_held(&vol->lock);
 	c->state = CHUNK_FILLED;
-	list_del_init(&c->granted);
+	cow_chunk_unlist(vol, &c->granted);
 	c->fill_seq = ++vol->fill_seq;
 	list_add_tail(&c->list, &vol->uncommitted);
 	vol->filled_uncommitted++;
@@ -1632,7 +1635,7 @@ static int cow_handle_map(struct cow_volume *vol, const struct dm_cow_msg *m)
 		}
 	}
 	cow_unqueue_out(&c->out);
-	list_del_init(&c->list);
+	cow_chunk_unlist(vol, &c->list);
 	vol->faults_pending--;
 	c->cow_sector = cow_sector;
 	c->fill = fill;
@@ -1722,7 +1725,7 @@ static int cow_handle_committed(struct cow_volume *vol, const struct dm_cow_msg 
 	}
 	if (!c->committed) {
 		c->committed = true;
-		list_del_init(&c->list);
+		cow_chunk_unlist(vol, &c->list);
 		vol->filled_uncommitted--;
 		cow_unqueue_out(&c->out);
 		cow_release_flush_waiters(vol, &done);
