@@ -101,8 +101,11 @@ struct cow_volume {
 	char ident[DM_COW_IDENT_LEN];
 	dev_t base_dev;
 	dev_t cow_dev;
+	/* the volume's own references: it outlives the table that made it */
 	struct block_device *base_bdev;
 	struct block_device *cow_bdev;
+	struct file *base_file;		/* kernels that open a bdev as a file */
+	struct file *cow_file;
 	sector_t volume_sectors;
 	u32 chunk_sectors;
 	unsigned int chunk_shift;

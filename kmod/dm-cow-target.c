@@ -37,7 +37,9 @@
  *                                      would read as the base)
  *
  * Reads go to the base unless the chunk is FILLED or committed, then to the
- * CoW device.
+ * CoW device. Every bio is cut at chunk boundaries. WRITE_ZEROES is a write
+ * (a whole chunk of it needs no fill); a discard goes to the CoW device for a
+ * FILLED or committed chunk and is dropped for others (they read as the base).
  * Since a chunk is FILLED before any of its queued writes completes upwards,
  * a read issued after a write completed always sees the CoW device.
  *
@@ -885,31 +887,40 @@ static int cow_map(struct dm_target *ti, struct bio *bio)
 		return DM_MAPIO_SUBMITTED;
 	}
 
-	left = vol->chunk_sectors - (sector & (vol->chunk_sectors - 1));
-
 	switch (bio_op(bio)) {
 	case REQ_OP_READ:
 	case REQ_OP_WRITE:
-		if (bio_sectors(bio) > left)
-			dm_accept_partial_bio(bio, left);
-		if (bio_op(bio) == REQ_OP_WRITE)
-			return cow_map_write(vol, bio);
-		if (cow_filled_sector(vol, bio, &cow_sector))
-			cow_remap_to_cow(vol, bio, cow_sector);
-		else
-			bio_set_dev(bio, vol->base_bdev);
-		return DM_MAPIO_REMAPPED;
+	case REQ_OP_WRITE_ZEROES:
+	case REQ_OP_DISCARD:
+		break;
+	default:
+		return DM_MAPIO_KILL;
+	}
+
+	/* One chunk at a time; dm sends the rest as another bio. */
+	left = vol->chunk_sectors - (sector & (vol->chunk_sectors - 1));
+	if (bio_sectors(bio) > left)
+		dm_accept_partial_bio(bio, left);
+
+	switch (bio_op(bio)) {
+	case REQ_OP_WRITE:
+	case REQ_OP_WRITE_ZEROES:
+		/* Zeroes are written like data: a whole chunk of them needs no fill. */
+		return cow_map_write(vol, bio);
 	case REQ_OP_DISCARD:
 		/* Unmapped chunks keep reading as the base: nothing to do. */
-		if (bio_sectors(bio) <= left &&
-		    cow_filled_sector(vol, bio, &cow_sector)) {
+		if (cow_filled_sector(vol, bio, &cow_sector)) {
 			cow_remap_to_cow(vol, bio, cow_sector);
 			return DM_MAPIO_REMAPPED;
 		}
 		bio_endio(bio);
 		return DM_MAPIO_SUBMITTED;
 	default:
-		return DM_MAPIO_KILL;
+		if (cow_filled_sector(vol, bio, &cow_sector))
+			cow_remap_to_cow(vol, bio, cow_sector);
+		else
+			bio_set_dev(bio, vol->base_bdev);
+		return DM_MAPIO_REMAPPED;
 	}
 }
 
@@ -945,23 +956,85 @@ void cow_put_volume(struct cow_volume *vol)
 		wake_up_var(&vol->users);
 }
 
+/*
+ * A reference of the volume's own to one of its devices, opened shared (no
+ * holder) for reading: the volume's bios go out whatever the open mode, and
+ * each table holds the devices with its own mode.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
+static struct block_device *cow_hold_bdev(dev_t dev, struct file **file)
+{
+	struct file *f = bdev_file_open_by_dev(dev, BLK_OPEN_READ, NULL, NULL);
+
+	if (IS_ERR(f))
+		return ERR_CAST(f);
+	*file = f;
+	return file_bdev(f);
+}
+
+static void cow_release_bdev(struct block_device *bdev, struct file *file)
+{
+	fput(file);
+}
+#elif LINUX_VERSION_CODE < KERNEL_VERSION(6, 5, 0)
+static struct block_device *cow_hold_bdev(dev_t dev, struct file **file)
+{
+	*file = NULL;
+	return blkdev_get_by_dev(dev, FMODE_READ, NULL);
+}
+
+static void cow_release_bdev(struct block_device *bdev, struct file *file)
+{
+	blkdev_put(bdev, FMODE_READ);
+}
+#else
+#error "dm-cow: no way to hold a block device written for kernels 6.5 to 6.8"
+#endif
+
+static int cow_hold_bdevs(struct cow_volume *vol)
+{
+	vol->base_bdev = cow_hold_bdev(vol->base_dev, &vol->base_file);
+	if (IS_ERR(vol->base_bdev))
+		return PTR_ERR(vol->base_bdev);
+	vol->cow_bdev = cow_hold_bdev(vol->cow_dev, &vol->cow_file);
+	if (IS_ERR(vol->cow_bdev)) {
+		cow_release_bdev(vol->base_bdev, vol->base_file);
+		return PTR_ERR(vol->cow_bdev);
+	}
+	return 0;
+}
+
+/* A volume no lookup can reach any more, or never published. */
+static void cow_free_volume(struct cow_volume *vol)
+{
+	cow_release_bdev(vol->cow_bdev, vol->cow_file);
+	cow_release_bdev(vol->base_bdev, vol->base_file);
+	mutex_destroy(&vol->targets_lock);
+	/* A lookup that raced the erase may still read vol->users. */
+	kfree_rcu(vol, rcu);
+}
+
 /* Allocated before the volume mutex is taken: nothing allocates under it. */
 static struct cow_volume *cow_alloc_volume(const char *ident,
 					   struct dm_dev *base,
 					   struct dm_dev *cow, u32 chunk_sectors)
 {
 	struct cow_volume *vol = kzalloc(sizeof(*vol), GFP_KERNEL);
+	int r;
 
 	if (!vol)
-		return NULL;
+		return ERR_PTR(-ENOMEM);
+	vol->base_dev = base->bdev->bd_dev;
+	vol->cow_dev = cow->bdev->bd_dev;
+	r = cow_hold_bdevs(vol);
+	if (r) {
+		kfree(vol);
+		return ERR_PTR(r);
+	}
 	refcount_set(&vol->users, 1);
 	mutex_init(&vol->targets_lock);
 	vol->targets = RB_ROOT_CACHED;
 	strscpy(vol->ident, ident, sizeof(vol->ident));
-	vol->base_dev = base->bdev->bd_dev;
-	vol->cow_dev = cow->bdev->bd_dev;
-	vol->base_bdev = base->bdev;
-	vol->cow_bdev = cow->bdev;
 	vol->volume_sectors = bdev_nr_sectors(base->bdev);
 	vol->chunk_sectors = chunk_sectors;
 	vol->chunk_shift = ilog2(chunk_sectors);
@@ -1099,9 +1172,7 @@ static void cow_destroy_volume(struct cow_volume *vol, struct cow_gone *gone)
 	cow_end_bios(&orphans, BLK_STS_IOERR);
 	xa_destroy(&vol->remaps);
 	kvfree(vol->forgotten);
-	mutex_destroy(&vol->targets_lock);
-	/* A lookup that raced the erase may still read vol->users. */
-	kfree_rcu(vol, rcu);
+	cow_free_volume(vol);
 }
 
 /* ---------------------------------------------------------------- target */
@@ -1248,9 +1319,10 @@ static int cow_attach_volume(struct dm_target *ti, struct cow_target *ct,
 	int r;
 
 	fresh = cow_alloc_volume(ident, ct->base, ct->cow, chunk_sectors);
-	if (!fresh) {
-		ti->error = "Cannot allocate volume";
-		return -ENOMEM;
+	if (IS_ERR(fresh)) {
+		ti->error = PTR_ERR(fresh) == -ENOMEM ? "Cannot allocate volume" :
+			    "Cannot hold the base and CoW devices for the volume";
+		return PTR_ERR(fresh);
 	}
 	mutex_lock(&cow_volumes_lock);
 	vol = cow_find_volume_by_ident(ident);
@@ -1277,11 +1349,25 @@ static int cow_attach_volume(struct dm_target *ti, struct cow_target *ct,
 	ct->vol = vol;
 out:
 	mutex_unlock(&cow_volumes_lock);
-	if (fresh) {
-		mutex_destroy(&fresh->targets_lock);
-		kfree(fresh);
-	}
+	if (fresh)
+		cow_free_volume(fresh);
 	return r;
+}
+
+/*
+ * Discards only ever go to the CoW device (the base is read-only), so they
+ * are offered when it takes them, whatever the base does. dm splits them at
+ * chunk boundaries where it can (max_discard_granularity), cow_map where not.
+ */
+static void cow_offer_discards(struct dm_target *ti, struct cow_target *ct)
+{
+	if (!bdev_max_discard_sectors(ct->cow->bdev))
+		return;
+	ti->num_discard_bios = 1;
+	ti->discards_supported = true;
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+	ti->max_discard_granularity = true;
+#endif
 }
 
 /*
@@ -1337,7 +1423,8 @@ static int cow_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 
 	ti->num_flush_bios = 1;
 	ti->flush_supported = true;
-	ti->num_discard_bios = 1;
+	cow_offer_discards(ti, ct);
+	ti->num_write_zeroes_bios = 1;
 	ti->per_io_data_size = sizeof(struct cow_bio);
 	ti->private = ct;
 	return 0;
@@ -1476,8 +1563,9 @@ static void cow_status(struct dm_target *ti, status_type_t type,
 		DMEMIT("%s %s %s %u", vol->ident, ct->base->name, ct->cow->name,
 		       vol->chunk_sectors);
 		break;
-	default:
-		DMEMIT("ident=%s,base=%s,cow=%s,chunk_sectors=%u", vol->ident,
+	case STATUSTYPE_IMA:
+		DMEMIT_TARGET_NAME_VERSION(ti->type);
+		DMEMIT(",ident=%s,base=%s,cow=%s,chunk_sectors=%u;", vol->ident,
 		       ct->base->name, ct->cow->name, vol->chunk_sectors);
 		break;
 	}
@@ -1500,12 +1588,13 @@ static void cow_io_hints(struct dm_target *ti, struct queue_limits *limits)
 	struct cow_target *ct = ti->private;
 	u32 chunk_sectors = ct->vol->chunk_sectors;
 
-	/* Discards never cross a chunk, so each is passed down or dropped whole. */
-	if (limits->max_discard_sectors) {
+	/* A chunk is the unit of placement: whole ones are written without a fill. */
+	limits->io_opt = chunk_sectors << SECTOR_SHIFT;
+	/* A discard is passed down or dropped a chunk at a time. */
+	if (ti->num_discard_bios) {
 		limits->discard_granularity = chunk_sectors << SECTOR_SHIFT;
-		limits->max_discard_sectors = min(limits->max_discard_sectors, chunk_sectors);
-		limits->max_hw_discard_sectors = min(limits->max_hw_discard_sectors,
-						     chunk_sectors);
+		limits->max_discard_sectors = chunk_sectors;
+		limits->max_hw_discard_sectors = chunk_sectors;
 	}
 #ifdef BLK_FEAT_FUA
 	/* Flush and FUA carry the commit contract even on a cacheless device. */

@@ -42,3 +42,16 @@ refused "0 $SIZE cow vol1 $BASE $COW 128" "ident already in use with another chu
 dmsetup create other --table "0 $SIZE cow vol2 $BASE $COW2 64" || fail "a second ident on the same base was refused"
 dmsetup remove other
 dmsetup remove good
+
+# dm_discard_bytes DM_NAME: the device's discard_max_bytes.
+dm_discard_bytes() { cat "/sys/block/dm-$(dmsetup info -c --noheadings -o minor "$1" | tr -d ' ')/queue/discard_max_bytes"; }
+step "discards are offered when the CoW device takes them, whatever the (read-only) base does"
+echo 0 >"/sys/block/$(basename "$BASE")/queue/discard_max_bytes"
+[ "$(cat "/sys/block/$(basename "$BASE")/queue/discard_max_bytes")" = 0 ] || fail "cannot turn off the base's discards"
+dmsetup create d1 --table "0 $SIZE cow vol3 $BASE $COW 64" || fail "table refused"
+[ "$(dm_discard_bytes d1)" -gt 0 ] || fail "no discards offered over a CoW device that takes them"
+dmsetup remove d1
+echo 0 >"/sys/block/$(basename "$COW2")/queue/discard_max_bytes"
+dmsetup create d2 --table "0 $SIZE cow vol4 $BASE $COW2 64" || fail "table refused"
+[ "$(dm_discard_bytes d2)" = 0 ] || fail "discards offered over a CoW device that does not take them"
+dmsetup remove d2
