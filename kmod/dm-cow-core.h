@@ -130,6 +130,7 @@ struct cow_volume {
 	struct cow_out out_volume;
 	struct cow_out out_flush;
 	enum cow_replay_stage stage;
+	u64 late_fault_seq;		/* the last fault named as unanswered */
 	/*
 	 * The replay's cursor: the last node of the list being walked whose
 	 * message is queued (the list's head before the first). A chunk leaving
@@ -195,6 +196,7 @@ static inline void cow_chunk_unlist(struct cow_volume *vol, struct list_head *no
 /* dm-cow-target.c */
 extern unsigned int max_copies;
 extern unsigned int detach_timeout;
+extern unsigned int answer_timeout;
 extern struct mutex cow_volumes_lock;
 extern struct list_head cow_volumes;
 extern struct workqueue_struct *cow_wq;
@@ -212,6 +214,7 @@ struct cow_volume *cow_get_volume(u32 id);
 void cow_put_volume(struct cow_volume *vol);
 int cow_dispatch_chunk_msg(struct cow_volume *vol, const struct dm_cow_msg *m);
 void cow_expire_volumes(unsigned long detached_since, unsigned long timeout);
+void cow_check_volumes_answered(unsigned long attached_since, unsigned long timeout);
 
 /* dm-cow-ctl.c */
 void cow_queue_out(struct cow_out *o, u32 type);

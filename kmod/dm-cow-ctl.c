@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * dm-cow control device /dev/dm-cow: the queue of messages to the daemon,
- * read/write/poll, the HELLO handshake and replay, and the detach expiry.
+ * read/write/poll, the HELLO handshake and replay, the detach expiry and the
+ * unanswered-fault warning.
  * The daemon's answers are checked here and applied to the chunk state by
  * dm-cow-target.c (cow_dispatch_chunk_msg); the protocol is dm-cow.h.
  *
@@ -31,14 +32,15 @@ enum cow_ctl_state {
 };
 
 static struct {
-	spinlock_t lock;		/* state, detached_since, out, pushback */
+	spinlock_t lock;		/* state, *_since, out, pushback */
 	enum cow_ctl_state state;
 	unsigned long detached_since;
+	unsigned long attached_since;
 	struct list_head out;
 	struct cow_out out_hello;
 	struct cow_out out_replay_done;
 	wait_queue_head_t wait;
-	struct delayed_work expire_work;
+	struct delayed_work watch_work;
 	/* Popped messages a read() could not copy out: the next read's first. */
 	struct mutex read_lock;		/* one read() at a time, so they fit */
 	struct dm_cow_msg pushback[COW_READ_BATCH];
@@ -154,24 +156,27 @@ bool cow_queue_gone(struct cow_volume *vol, struct cow_gone *gone)
 	return queued;
 }
 
-/* ---------------------------------------------------------------- detach */
+/* ---------------------------------------------------------------- watch */
 
-/* Every second while no daemon is attached: fail what waited too long. */
-static void cow_expire_work(struct work_struct *work)
+/*
+ * Every second: with no daemon attached, fail what waited detach_timeout for
+ * one; with one, name the faults it left unanswered for answer_timeout.
+ */
+static void cow_watch_work(struct work_struct *work)
 {
-	unsigned int timeout = READ_ONCE(detach_timeout);
-	unsigned long flags, detached_since;
+	unsigned int detach = READ_ONCE(detach_timeout), answer = READ_ONCE(answer_timeout);
+	unsigned long flags, since;
 	bool attached;
 
 	spin_lock_irqsave(&ctl.lock, flags);
 	attached = ctl.state == CTL_ATTACHED;
-	detached_since = ctl.detached_since;
+	since = attached ? ctl.attached_since : ctl.detached_since;
 	spin_unlock_irqrestore(&ctl.lock, flags);
-	if (attached)
-		return;
-	if (timeout)
-		cow_expire_volumes(detached_since, (unsigned long)timeout * HZ);
-	queue_delayed_work(cow_wq, &ctl.expire_work, HZ);
+	if (attached && answer)
+		cow_check_volumes_answered(since, (unsigned long)answer * HZ);
+	else if (!attached && detach)
+		cow_expire_volumes(since, (unsigned long)detach * HZ);
+	queue_delayed_work(cow_wq, &ctl.watch_work, HZ);
 }
 
 /* ---------------------------------------------------------------- read */
@@ -486,6 +491,7 @@ static void cow_unannounce(struct cow_volume *vol)
 
 	spin_lock_irqsave(&vol->lock, flags);
 	vol->stage = STAGE_NONE;
+	vol->late_fault_seq = 0;	/* a new daemon is told again */
 	spin_unlock_irqrestore(&vol->lock, flags);
 }
 
@@ -497,8 +503,10 @@ static bool cow_attach_daemon(void)
 
 	spin_lock_irqsave(&ctl.lock, flags);
 	ok = ctl.state == CTL_HELLO_WAIT;
-	if (ok)
+	if (ok) {
 		WRITE_ONCE(ctl.state, CTL_ATTACHED);
+		ctl.attached_since = jiffies;
+	}
 	spin_unlock_irqrestore(&ctl.lock, flags);
 	return ok;
 }
@@ -640,7 +648,7 @@ static int cow_ctl_release(struct inode *inode, struct file *file)
 	spin_unlock_irqrestore(&ctl.lock, flags);
 	DMINFO("daemon detached; queued writes wait up to %u s (0: forever)",
 	       READ_ONCE(detach_timeout));
-	mod_delayed_work(cow_wq, &ctl.expire_work, HZ);
+	mod_delayed_work(cow_wq, &ctl.watch_work, HZ);
 	return 0;
 }
 
@@ -670,7 +678,7 @@ void cow_ctl_init(void)
 	cow_out_init(&ctl.out_replay_done, DM_COW_MSG_REPLAY_DONE);
 	init_waitqueue_head(&ctl.wait);
 	mutex_init(&ctl.read_lock);
-	INIT_DELAYED_WORK(&ctl.expire_work, cow_expire_work);
+	INIT_DELAYED_WORK(&ctl.watch_work, cow_watch_work);
 	ctl.state = CTL_CLOSED;
 	ctl.detached_since = jiffies;
 }
@@ -681,12 +689,12 @@ int cow_ctl_register(void)
 	int r = misc_register(&cow_misc);
 
 	if (!r)
-		queue_delayed_work(cow_wq, &ctl.expire_work, HZ);
+		queue_delayed_work(cow_wq, &ctl.watch_work, HZ);
 	return r;
 }
 
 void cow_ctl_unregister(void)
 {
 	misc_deregister(&cow_misc);
-	cancel_delayed_work_sync(&ctl.expire_work);
+	cancel_delayed_work_sync(&ctl.watch_work);
 }

@@ -113,6 +113,11 @@ module_param(detach_timeout, uint, 0644);
 MODULE_PARM_DESC(detach_timeout,
 		 "Seconds without an attached daemon before queued writes fail with EIO (0: wait forever)");
 
+unsigned int answer_timeout = 30;
+module_param(answer_timeout, uint, 0644);
+MODULE_PARM_DESC(answer_timeout,
+		 "Seconds an attached daemon may leave a fault unanswered before the kernel log names it (0: never)");
+
 DEFINE_MUTEX(cow_volumes_lock);	/* volume list, refs, closers */
 LIST_HEAD(cow_volumes);
 static DEFINE_XARRAY_ALLOC1(cow_volume_ids);	/* id -> volume, for the daemon's answers */
@@ -1663,23 +1668,65 @@ static void cow_expire_volume(struct cow_volume *vol, unsigned long detached_sin
 	cow_end_bios(&failed, BLK_STS_IOERR);
 }
 
-/* Fail what waited too long for a daemon, in every volume. */
-void cow_expire_volumes(unsigned long detached_since, unsigned long timeout)
+/*
+ * The attached daemon has left the volume's oldest fault unanswered for
+ * @timeout: say so once for that fault (an unanswered fault holds the guest's
+ * writes; a daemon that stopped answering is otherwise invisible).
+ */
+static void cow_check_answers(struct cow_volume *vol, unsigned long attached_since,
+			      unsigned long timeout)
+{
+	struct cow_chunk *c;
+	unsigned long flags;
+	u64 nr = 0, pending = 0;
+	bool late = false;
+
+	spin_lock_irqsave(&vol->lock, flags);
+	c = list_first_entry_or_null(&vol->faulted, struct cow_chunk, list);
+	if (c && c->fault_seq > vol->late_fault_seq &&
+	    cow_waited_out(c->since, attached_since, timeout)) {
+		vol->late_fault_seq = c->fault_seq;
+		nr = c->nr;
+		pending = vol->faults_pending;
+		late = true;
+	}
+	spin_unlock_irqrestore(&vol->lock, flags);
+
+	if (late)
+		DMWARN("volume %s: the daemon has left the fault on chunk %llu unanswered for %lu s (%llu faults pending)",
+		       vol->ident, nr, timeout / HZ, pending);
+}
+
+/* Each volume held by a reference, not by the volume mutex. */
+static void cow_for_each_volume_since(void (*fn)(struct cow_volume *vol, unsigned long since,
+						 unsigned long timeout),
+				      unsigned long since, unsigned long timeout)
 {
 	struct cow_volume *vol;
 	unsigned long id;
 
-	/* Each volume held by a reference, not by the volume mutex. */
 	rcu_read_lock();
 	xa_for_each(&cow_volume_ids, id, vol) {
 		if (!refcount_inc_not_zero(&vol->users))
 			continue;
 		rcu_read_unlock();
-		cow_expire_volume(vol, detached_since, timeout);
+		fn(vol, since, timeout);
 		cow_put_volume(vol);
 		rcu_read_lock();
 	}
 	rcu_read_unlock();
+}
+
+/* Fail what waited too long for a daemon, in every volume. */
+void cow_expire_volumes(unsigned long detached_since, unsigned long timeout)
+{
+	cow_for_each_volume_since(cow_expire_volume, detached_since, timeout);
+}
+
+/* Name the faults the attached daemon has left unanswered too long. */
+void cow_check_volumes_answered(unsigned long attached_since, unsigned long timeout)
+{
+	cow_for_each_volume_since(cow_check_answers, attached_since, timeout);
 }
 
 /* ---------------------------------------------------------------- step: answers */
