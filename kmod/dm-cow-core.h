@@ -81,6 +81,14 @@ enum cow_replay_stage {
 	STAGE_LIVE,		/* FAULTs queued: every message goes out live */
 };
 
+/* Counters the I/O path only adds to: per CPU, summed for the status line. */
+struct cow_stats {
+	u64 copies;
+	u64 nocopy_fills;
+	u64 zero_fills;
+	u64 errors;
+};
+
 struct cow_volume {
 	/* under cow_volumes_lock */
 	struct list_head node;
@@ -138,16 +146,14 @@ struct cow_volume {
 	 */
 	struct list_head *replay_last;
 
-	/* statistics */
+	/* gauges of the chunk state */
 	u64 faults_pending;
 	u64 filled_uncommitted;
 	u64 copies_in_flight;
-	u64 copies;
-	u64 nocopy_fills;
-	u64 zero_fills;
-	u64 errors;
 
 	struct list_head fill_node;	/* on ctl.fill_vols while fill_queue is not empty */
+
+	struct cow_stats __percpu *stats;	/* no lock */
 
 	struct work_struct work;
 	struct work_struct flush_work;

@@ -55,8 +55,9 @@
  * unanswered fault or a flush waiting for commits fails with EIO once it and
  * the daemon's absence have both lasted detach_timeout seconds.
  *
- * Locking: each volume's chunk state, lists and statistics are under its own
- * spinlock (vol->lock, interrupts off); the control queue under ctl.lock
+ * Locking: each volume's chunk state, lists and gauges are under its own
+ * spinlock (vol->lock, interrupts off); the counters the I/O path only adds
+ * to are per CPU (vol->stats, no lock). The control queue is under ctl.lock
  * (dm-cow-ctl.c) and the copy slots under cow_fills.lock, both only ever
  * taken inside a volume's lock, never the other way round. The volume mutex
  * (cow_volumes_lock) is for constructors, destructors and the replay: the
@@ -473,9 +474,9 @@ static void cow_queued_write_endio(struct bio *bio)
 	unsigned long flags;
 	u64 fill_seq = 0;
 
-	spin_lock_irqsave(&vol->lock, flags);
 	if (bio->bi_status)
-		vol->errors++;
+		this_cpu_inc(vol->stats->errors);
+	spin_lock_irqsave(&vol->lock, flags);
 	bio_list_add(&c->done, bio);
 	if (--c->in_flight == 0) {
 		cow_chunk_filled(c, &done);
@@ -540,7 +541,7 @@ static void cow_fill_finished(struct cow_chunk *c)
 	bio_list_init(&c->queued);
 	if (err) {
 		bio_list_merge(&done, &c->done);
-		vol->errors++;
+		this_cpu_inc(vol->stats->errors);
 		cow_erase(c);
 		spin_unlock_irqrestore(&vol->lock, flags);
 		DMERR_LIMIT("volume %s: filling chunk %llu failed", vol->ident, c->nr);
@@ -652,14 +653,14 @@ static void cow_copy_done(int read_err, unsigned long write_err, void *context)
 	struct cow_volume *vol = c->vol;
 	unsigned long flags;
 
-	spin_lock_irqsave(&vol->lock, flags);
-	vol->copies_in_flight--;
 	if (!read_err && !write_err) {
 		if (c->fill == DM_COW_FILL_ZERO)
-			vol->zero_fills++;
+			this_cpu_inc(vol->stats->zero_fills);
 		else
-			vol->copies++;
+			this_cpu_inc(vol->stats->copies);
 	}
+	spin_lock_irqsave(&vol->lock, flags);
+	vol->copies_in_flight--;
 	cow_fill_ended(c, (read_err || write_err) ? BLK_STS_IOERR : BLK_STS_OK);
 	spin_unlock_irqrestore(&vol->lock, flags);
 	cow_put_copy_slot();
@@ -707,10 +708,10 @@ static void cow_full_write_endio(struct bio *bio)
 	struct cow_volume *vol = c->vol;
 	unsigned long flags;
 
+	if (!bio->bi_status)
+		this_cpu_inc(vol->stats->nocopy_fills);
 	spin_lock_irqsave(&vol->lock, flags);
 	bio_list_add(&c->done, bio);
-	if (!bio->bi_status)
-		vol->nocopy_fills++;
 	cow_fill_ended(c, bio->bi_status);
 	spin_unlock_irqrestore(&vol->lock, flags);
 }
@@ -1012,6 +1013,7 @@ static int cow_hold_bdevs(struct cow_volume *vol)
 /* A volume no lookup can reach any more, or never published. */
 static void cow_free_volume(struct cow_volume *vol)
 {
+	free_percpu(vol->stats);
 	cow_release_bdev(vol->cow_bdev, vol->cow_file);
 	cow_release_bdev(vol->base_bdev, vol->base_file);
 	mutex_destroy(&vol->targets_lock);
@@ -1029,10 +1031,16 @@ static struct cow_volume *cow_alloc_volume(const char *ident,
 
 	if (!vol)
 		return ERR_PTR(-ENOMEM);
+	vol->stats = alloc_percpu(struct cow_stats);
+	if (!vol->stats) {
+		kfree(vol);
+		return ERR_PTR(-ENOMEM);
+	}
 	vol->base_dev = base->bdev->bd_dev;
 	vol->cow_dev = cow->bdev->bd_dev;
 	r = cow_hold_bdevs(vol);
 	if (r) {
+		free_percpu(vol->stats);
 		kfree(vol);
 		return ERR_PTR(r);
 	}
@@ -1538,6 +1546,21 @@ out:
 	kfree(ct);
 }
 
+static void cow_sum_stats(struct cow_volume *vol, struct cow_stats *sum)
+{
+	int cpu;
+
+	memset(sum, 0, sizeof(*sum));
+	for_each_possible_cpu(cpu) {
+		struct cow_stats *s = per_cpu_ptr(vol->stats, cpu);
+
+		sum->copies += READ_ONCE(s->copies);
+		sum->nocopy_fills += READ_ONCE(s->nocopy_fills);
+		sum->zero_fills += READ_ONCE(s->zero_fills);
+		sum->errors += READ_ONCE(s->errors);
+	}
+}
+
 static void cow_status(struct dm_target *ti, status_type_t type,
 		       unsigned int status_flags, char *result, unsigned int maxlen)
 {
@@ -1545,24 +1568,22 @@ static void cow_status(struct dm_target *ti, status_type_t type,
 	struct cow_volume *vol = ct->vol;
 	unsigned int sz = 0;
 	unsigned long flags;
+	struct cow_stats st;
 	bool attached;
-	u64 s[7];
+	u64 g[3];
 
 	switch (type) {
 	case STATUSTYPE_INFO:
 		attached = cow_daemon_attached();
 		spin_lock_irqsave(&vol->lock, flags);
-		s[0] = vol->filled_uncommitted;
-		s[1] = vol->faults_pending;
-		s[2] = vol->copies_in_flight;
-		s[3] = vol->copies;
-		s[4] = vol->nocopy_fills;
-		s[5] = vol->zero_fills;
-		s[6] = vol->errors;
+		g[0] = vol->filled_uncommitted;
+		g[1] = vol->faults_pending;
+		g[2] = vol->copies_in_flight;
 		spin_unlock_irqrestore(&vol->lock, flags);
+		cow_sum_stats(vol, &st);
 		DMEMIT("%s %s filled_uncommitted=%llu faults_pending=%llu copies_in_flight=%llu copies=%llu nocopy_fills=%llu zero_fills=%llu errors=%llu",
 		       vol->ident, attached ? "attached" : "detached",
-		       s[0], s[1], s[2], s[3], s[4], s[5], s[6]);
+		       g[0], g[1], g[2], st.copies, st.nocopy_fills, st.zero_fills, st.errors);
 		break;
 	case STATUSTYPE_TABLE:
 		DMEMIT("%s %s %s %u", vol->ident, ct->base->name, ct->cow->name,
@@ -1659,8 +1680,8 @@ static void cow_expire_volume(struct cow_volume *vol, unsigned long detached_sin
 		}
 	}
 	vol->flush_waiters = keep;
-	vol->errors += writes + nflushes;
 	spin_unlock_irqrestore(&vol->lock, flags);
+	this_cpu_add(vol->stats->errors, writes + nflushes);
 
 	if (writes || nflushes)
 		DMERR("volume %s: no daemon attached for %u s: failing %u queued writes and %u flushes with EIO",
@@ -1811,9 +1832,9 @@ static int cow_handle_fail(struct cow_volume *vol, const struct dm_cow_msg *m)
 		return cow_reject(m, "no unanswered fault seq %llu for chunk %llu", seq, nr);
 	}
 	bios = c->queued;
-	vol->errors += bio_list_size(&bios);
 	cow_erase(c);
 	spin_unlock_irqrestore(&vol->lock, flags);
+	this_cpu_add(vol->stats->errors, bio_list_size(&bios));
 
 	mempool_free(c, cow_chunk_pool);
 	/* Only EIO or ENOSPC reach the upper layer: never a dm-internal status. */
