@@ -75,9 +75,9 @@ struct cow_target {
  */
 enum cow_replay_stage {
 	STAGE_NONE,		/* nothing sent to this daemon yet */
-	STAGE_VOLUME,		/* VOLUME queued; the FILLED walk runs */
-	STAGE_REMAPS,		/* FILLED queued: live FILLED follow; the GRANTED, then
-				 * the FAULT walk runs */
+	STAGE_VOLUME,		/* VOLUME queued; the GRANTED, then the FILLED walk runs */
+	STAGE_REMAPS,		/* GRANTED and FILLED queued: live FILLED follow; the
+				 * FAULT walk runs */
 	STAGE_LIVE,		/* FAULTs queued: every message goes out live */
 };
 

@@ -435,16 +435,17 @@ static void cow_replay_list(struct cow_volume *vol, struct list_head *head,
 }
 
 /*
- * FILLED for the uncommitted chunks while live FILLED wait (STAGE_VOLUME),
- * then GRANTED for the mapped ones still filling: one that fills meanwhile
- * goes out as a live FILLED instead.
+ * GRANTED for the mapped chunks still filling, then FILLED for the
+ * uncommitted ones, live FILLED held back all along (STAGE_VOLUME): a granted
+ * chunk that fills meanwhile joins the uncommitted list's tail, so the second
+ * walk sends its FILLED (in place of its GRANTED if that is not read yet).
  */
 static void cow_replay_remaps(struct cow_volume *vol)
 {
+	cow_replay_list(vol, &vol->granted, offsetof(struct cow_chunk, granted),
+			DM_COW_MSG_GRANTED, STAGE_VOLUME);
 	cow_replay_list(vol, &vol->uncommitted, offsetof(struct cow_chunk, list),
 			DM_COW_MSG_FILLED, STAGE_REMAPS);
-	cow_replay_list(vol, &vol->granted, offsetof(struct cow_chunk, granted),
-			DM_COW_MSG_GRANTED, STAGE_REMAPS);
 }
 
 static void cow_replay_faults(struct cow_volume *vol)

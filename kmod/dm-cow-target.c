@@ -66,7 +66,7 @@
  * targets_lock.
  *
  * Replay: a new daemon's HELLO walks the volumes three times (VOLUME, then
- * FILLED and GRANTED, then FAULT), one volume's lock at a time, and each of a
+ * GRANTED and FILLED, then FAULT), one volume's lock at a time, and each of a
  * volume's lists in batches of 256 chunks with the lock dropped in between
  * (a cursor, vol->replay_last, keeps the place; chunks join a list only at
  * its tail). vol->stage says how far the walk has come for the volume; a live

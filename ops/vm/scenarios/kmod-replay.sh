@@ -1,4 +1,4 @@
-# The replay after HELLO walks a volume's lists in batches of 256 chunks with the lock dropped in between: with 512 chunks of each kind (filled but not committed, granted with their fills held, faulted with no daemon) the new daemon gets VOLUME, 512 FILLED, 512 GRANTED, 512 FAULT and REPLAY_DONE, each chunk once and in that order, and every write completes with its data.
+# The replay after HELLO walks a volume's lists in batches of 256 chunks with the lock dropped in between: with 512 chunks of each kind (filled but not committed, granted with their fills held, faulted with no daemon) the new daemon gets VOLUME, 512 GRANTED, 512 FILLED, 512 FAULT and REPLAY_DONE, each chunk once and in that order, and every write completes with its data.
 . "$DMCOW_ROOT/ops/vm/lib.sh"
 . "$DMCOW_ROOT/kmod/tests/vm-lib.sh"
 load_dmcow max_copies=1
@@ -47,31 +47,31 @@ kill -0 $w1 2>/dev/null && kill -0 $w2 2>/dev/null || fail "a write ended before
 
 step "a new responder gets every chunk once, in the protocol's order"
 start_responder resp2 --fill copy --commit flush
-# One pass over the log up to REPLAY_DONE: the kinds never go back (VOLUME, FILLED, GRANTED,
+# One pass over the log up to REPLAY_DONE: the kinds never go back (VOLUME, GRANTED, FILLED,
 # FAULT), each kind names its 512 chunks once each, FILLED's seqs are 1 to 512 once each.
 awk '
 	/^REPLAY_DONE/ { done = 1; exit }
 	$2 != "vol=1" { next }
-	/^VOLUME / { k = 1 } /^FILLED / { k = 2 } /^GRANTED / { k = 3 } /^FAULT / { k = 4 }
+	/^VOLUME / { k = 1 } /^GRANTED / { k = 2 } /^FILLED / { k = 3 } /^FAULT / { k = 4 }
 	!k { next }
 	{
 		if (k < last) { print "out of order: " $0; bad = 1 }
 		last = k
 		split($3, c, "=")
-		if (k == 2) { split($4, s, "="); if (s[2] < 1 || s[2] > 512 || seq[s[2]]++) { print "seq: " $0; bad = 1 } }
-		lo = k == 2 ? 0 : k == 3 ? 512 : 1024
+		if (k == 3) { split($4, s, "="); if (s[2] < 1 || s[2] > 512 || seq[s[2]]++) { print "seq: " $0; bad = 1 } }
+		lo = k == 3 ? 0 : k == 2 ? 512 : 1024
 		if (k > 1 && (c[2] < lo || c[2] >= lo + 512 || seen[k, c[2]]++)) { print "chunk: " $0; bad = 1 }
 		n[k]++
 		k = 0
 	}
 	END {
 		if (!done || n[1] != 1 || n[2] != 512 || n[3] != 512 || n[4] != 512) {
-			printf "counts: VOLUME %d FILLED %d GRANTED %d FAULT %d, REPLAY_DONE %s\n", n[1], n[2], n[3], n[4], done ? "seen" : "missing"
+			printf "counts: VOLUME %d GRANTED %d FILLED %d FAULT %d, REPLAY_DONE %s\n", n[1], n[2], n[3], n[4], done ? "seen" : "missing"
 			bad = 1
 		}
 		exit bad
 	}' /tmp/resp2.log >/tmp/replay-check || fail "replay: $(head -5 /tmp/replay-check)"
-step "replay: 1 VOLUME, 512 FILLED, 512 GRANTED, 512 FAULT, in order"
+step "replay: 1 VOLUME, 512 GRANTED, 512 FILLED, 512 FAULT, in order"
 
 step "resuming the base lets the fills finish; every write reads back"
 dmsetup resume bl
