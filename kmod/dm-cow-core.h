@@ -122,7 +122,7 @@ struct cow_volume {
 	/* committed remaps: chunk -> CoW chunk (xa_mk_value), looked up under RCU */
 	struct xarray remaps;
 
-	spinlock_t lock;		/* everything below, but fill_node */
+	spinlock_t lock;		/* everything below, but fill_* and stats */
 	struct rb_root chunks;		/* chunks in flight, FILLED, uncommitted */
 	struct list_head faulted;	/* FAULTED chunks, oldest first */
 	u64 fault_seq;
@@ -151,7 +151,10 @@ struct cow_volume {
 	u64 filled_uncommitted;
 	u64 copies_in_flight;
 
-	struct list_head fill_node;	/* on ctl.fill_vols while fill_queue is not empty */
+	/* under cow_fills.lock */
+	struct list_head fill_node;	/* in the fill line while fill_queue is not empty */
+	u32 fill_credit;		/* sectors it may still fill this turn */
+	bool fill_turn;			/* its turn has begun (credit given) */
 
 	struct cow_stats __percpu *stats;	/* no lock */
 

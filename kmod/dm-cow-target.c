@@ -15,7 +15,8 @@
  *   (no state) --write--> FAULTED      FAULT sent; writes queue on the chunk
  *   FAULTED --MAP copy/zero--> QUEUED  waits on the volume's fill queue for a
  *                                      copy slot (max_copies over all volumes,
- *                                      given to the volumes in turn)
+ *                                      given to the volumes by deficit round
+ *                                      robin over the sectors filled)
  *   QUEUED --slot--> FILLING           dm-kcopyd copies from base or zeroes
  *   FAULTED --MAP none--> FILLING      the full-chunk write is the fill
  *   FAULTED --FAIL or timeout--> (no state)   queued writes fail
@@ -124,11 +125,16 @@ LIST_HEAD(cow_volumes);
 static DEFINE_XARRAY_ALLOC1(cow_volume_ids);	/* id -> volume, for the daemon's answers */
 static u32 cow_next_volume_id = 1;
 
-/* Fair fills: the copy slots, given to the volumes with QUEUED chunks in turn. */
+/*
+ * Fair fills: the copy slots go to the volumes with QUEUED chunks by deficit
+ * round robin over the sectors filled, so a volume of small chunks gets as
+ * many bytes filled as one of large chunks, not as many fills.
+ */
 static struct {
-	spinlock_t lock;		/* vols, running */
+	spinlock_t lock;		/* everything here, and each volume's fill_* */
 	struct list_head vols;		/* volumes with QUEUED chunks, next in turn first */
 	unsigned int running;
+	u32 quantum;			/* sectors per turn: the largest chunk queued yet */
 	struct work_struct work;
 } cow_fills;
 
@@ -581,24 +587,46 @@ static void cow_fill_ended(struct cow_chunk *c, blk_status_t err)
 }
 
 /*
- * Fair fills: the copy slots go to the volumes with queued chunks in turn,
- * one chunk each, so one volume's burst of first writes does not hold back
- * another's. The volume taken moves to the back of the line.
+ * A free copy slot and the volume whose chunk takes it. The volume at the
+ * head of the line gets a quantum of sectors at the start of its turn and
+ * spends a chunk's worth per fill; once what is left buys no chunk, the turn
+ * passes on. The quantum buys at least one chunk of any volume, so every turn
+ * starts a fill, and one volume's burst of first writes does not hold back
+ * another's, neither by count nor by size.
  */
 static struct cow_volume *cow_get_copy_slot(void)
 {
-	struct cow_volume *vol = NULL;
+	struct cow_volume *vol = NULL, *v;
 	unsigned long flags;
 
 	spin_lock_irqsave(&cow_fills.lock, flags);
-	if (cow_fills.running < max(1U, READ_ONCE(max_copies)) &&
-	    !list_empty(&cow_fills.vols)) {
-		vol = list_first_entry(&cow_fills.vols, struct cow_volume, fill_node);
-		list_move_tail(&vol->fill_node, &cow_fills.vols);
-		cow_fills.running++;
+	while (cow_fills.running < max(1U, READ_ONCE(max_copies)) &&
+	       !list_empty(&cow_fills.vols)) {
+		v = list_first_entry(&cow_fills.vols, struct cow_volume, fill_node);
+		if (!v->fill_turn) {
+			v->fill_turn = true;
+			v->fill_credit += cow_fills.quantum;
+		}
+		if (v->fill_credit >= v->chunk_sectors) {
+			v->fill_credit -= v->chunk_sectors;
+			cow_fills.running++;
+			vol = v;
+			break;
+		}
+		v->fill_turn = false;
+		list_move_tail(&v->fill_node, &cow_fills.vols);
 	}
 	spin_unlock_irqrestore(&cow_fills.lock, flags);
 	return vol;
+}
+
+/* The volume has no QUEUED chunk left: out of the line, its credit with it. */
+static void cow_leave_fill_line(struct cow_volume *vol)
+{
+	lockdep_assert_held(&cow_fills.lock);
+	list_del_init(&vol->fill_node);
+	vol->fill_credit = 0;
+	vol->fill_turn = false;
 }
 
 static void cow_put_copy_slot(void)
@@ -625,7 +653,7 @@ static struct cow_chunk *cow_take_queued(struct cow_volume *vol)
 	}
 	if (list_empty(&vol->fill_queue)) {
 		spin_lock(&cow_fills.lock);
-		list_del_init(&vol->fill_node);
+		cow_leave_fill_line(vol);
 		spin_unlock(&cow_fills.lock);
 	}
 	spin_unlock_irqrestore(&vol->lock, flags);
@@ -641,6 +669,7 @@ static void cow_queue_fill(struct cow_chunk *c)
 	c->state = CHUNK_QUEUED;
 	list_add_tail(&c->list, &vol->fill_queue);
 	spin_lock(&cow_fills.lock);
+	cow_fills.quantum = max(cow_fills.quantum, vol->chunk_sectors);
 	if (list_empty(&vol->fill_node))
 		list_add_tail(&vol->fill_node, &cow_fills.vols);
 	spin_unlock(&cow_fills.lock);
@@ -1132,7 +1161,7 @@ static bool cow_detach_volume(struct cow_volume *vol, struct cow_gone *gone,
 			list_del_init(&c->list);
 	}
 	spin_lock(&cow_fills.lock);
-	list_del_init(&vol->fill_node);
+	cow_leave_fill_line(vol);
 	spin_unlock(&cow_fills.lock);
 
 	gone_used = cow_queue_gone(vol, gone);
