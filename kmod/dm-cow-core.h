@@ -25,8 +25,10 @@
 /* An entry of the control device's output queue, embedded in its subject. */
 struct cow_out {
 	struct list_head node;
-	u32 type;			/* DM_COW_MSG_* */
+	u32 type;			/* DM_COW_MSG_*, or COW_OUT_TURN */
 };
+
+#define COW_OUT_TURN	0	/* a volume's turn in the control queue, not a message */
 
 enum cow_chunk_state {
 	CHUNK_FAULTED,
@@ -137,6 +139,8 @@ struct cow_volume {
 	u64 flush_msg_seq;
 	struct cow_out out_volume;
 	struct cow_out out_flush;
+	struct list_head out;		/* its live messages, under ctl.lock */
+	struct cow_out out_turn;	/* its turn in the control queue, under ctl.lock */
 	enum cow_replay_stage stage;
 	u64 late_fault_seq;		/* the last fault named as unanswered */
 	/*

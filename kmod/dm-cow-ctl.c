@@ -8,7 +8,8 @@
  *
  * States (one opener): open -> HELLO_WAIT (kernel HELLO queued); daemon
  * HELLO -> ATTACHED (replay queued); close -> CLOSED. ctl.lock guards the
- * state and the queue; it is taken inside a volume's lock, never around one.
+ * state and the queues (the control queue and each volume's own); it is
+ * taken inside a volume's lock, never around one.
  */
 
 #include <linux/module.h>
@@ -49,6 +50,15 @@ static struct {
 
 /* ---------------------------------------------------------------- queue */
 
+/*
+ * The control queue (ctl.out) holds HELLO, the replay, REPLAY_DONE and
+ * VOLUME_GONE in order, and a turn (vol->out_turn) for each volume with live
+ * messages waiting in its own queue (vol->out). read() takes one message per
+ * turn and sends the turn to the back, so one volume's burst of faults does
+ * not hold back another's. A volume's live messages go to its own queue only
+ * once the replay has queued all of its (STAGE_LIVE), so its turn is behind
+ * them and its messages keep their order.
+ */
 static void __cow_queue_out(struct cow_out *o, u32 type)
 {
 	lockdep_assert_held(&ctl.lock);
@@ -57,6 +67,21 @@ static void __cow_queue_out(struct cow_out *o, u32 type)
 	o->type = type;
 	if (list_empty(&o->node))
 		list_add_tail(&o->node, &ctl.out);
+	wake_up_interruptible(&ctl.wait);
+}
+
+/* A live message in @vol's own queue; a subject already queued is updated in place. */
+static void __cow_queue_vol_out(struct cow_volume *vol, struct cow_out *o, u32 type)
+{
+	lockdep_assert_held(&ctl.lock);
+	if (ctl.state != CTL_ATTACHED)
+		return;
+	o->type = type;
+	if (list_empty(&o->node)) {
+		list_add_tail(&o->node, &vol->out);
+		if (list_empty(&vol->out_turn.node))
+			list_add_tail(&vol->out_turn.node, &ctl.out);
+	}
 	wake_up_interruptible(&ctl.wait);
 }
 
@@ -73,14 +98,24 @@ void cow_queue_out(struct cow_out *o, u32 type)
 	spin_unlock_irqrestore(&ctl.lock, flags);
 }
 
-/* A live message about @vol: held back until the replay has sent its kind. */
+/*
+ * A live message about @vol: held back until the replay has sent its kind,
+ * behind the replay until it has sent all of the volume's.
+ */
 void cow_queue_live(struct cow_volume *vol, struct cow_out *o, u32 type)
 {
 	enum cow_replay_stage need = type == DM_COW_MSG_FILLED ? STAGE_REMAPS : STAGE_LIVE;
+	unsigned long flags;
 
 	lockdep_assert_held(&vol->lock);
-	if (vol->stage >= need)
-		cow_queue_out(o, type);
+	if (vol->stage < need)
+		return;
+	spin_lock_irqsave(&ctl.lock, flags);
+	if (vol->stage == STAGE_LIVE)
+		__cow_queue_vol_out(vol, o, type);
+	else
+		__cow_queue_out(o, type);
+	spin_unlock_irqrestore(&ctl.lock, flags);
 }
 
 void cow_unqueue_out(struct cow_out *o)
@@ -92,6 +127,17 @@ void cow_unqueue_out(struct cow_out *o)
 	spin_unlock_irqrestore(&ctl.lock, flags);
 }
 
+/* Empty a volume's own queue and take its turn out of the control queue. */
+static void cow_discard_vol_out(struct cow_volume *vol)
+{
+	struct cow_out *o, *tmp;
+
+	lockdep_assert_held(&ctl.lock);
+	list_for_each_entry_safe(o, tmp, &vol->out, node)
+		list_del_init(&o->node);
+	list_del_init(&vol->out_turn.node);
+}
+
 /* Drop every queued message: a new daemon gets a fresh replay. */
 static void cow_discard_out(void)
 {
@@ -100,6 +146,10 @@ static void cow_discard_out(void)
 	lockdep_assert_held(&ctl.lock);
 	ctl.nr_pushback = 0;
 	list_for_each_entry_safe(o, tmp, &ctl.out, node) {
+		if (o->type == COW_OUT_TURN) {
+			cow_discard_vol_out(container_of(o, struct cow_volume, out_turn));
+			continue;
+		}
 		list_del_init(&o->node);
 		if (o->type == DM_COW_MSG_VOLUME_GONE)
 			kfree(container_of(o, struct cow_gone, out));
@@ -117,7 +167,7 @@ void cow_send_flush(struct cow_volume *vol, u64 seq)
 	spin_lock_irqsave(&ctl.lock, flags);
 	if (list_empty(&vol->out_flush.node) || seq > vol->flush_msg_seq)
 		vol->flush_msg_seq = seq;
-	__cow_queue_out(&vol->out_flush, DM_COW_MSG_FLUSH);
+	__cow_queue_vol_out(vol, &vol->out_flush, DM_COW_MSG_FLUSH);
 	spin_unlock_irqrestore(&ctl.lock, flags);
 }
 
@@ -151,7 +201,7 @@ bool cow_queue_gone(struct cow_volume *vol, struct cow_gone *gone)
 		queued = true;
 	}
 	list_del_init(&vol->out_volume.node);
-	list_del_init(&vol->out_flush.node);
+	cow_discard_vol_out(vol);
 	spin_unlock_irqrestore(&ctl.lock, flags);
 	return queued;
 }
@@ -235,10 +285,57 @@ static void cow_format(struct cow_out *o, struct dm_cow_msg *m)
 	}
 }
 
-/* Is a message waiting for read()? Unlocked for wait conditions. */
+/*
+ * Is a message waiting for read()? Unlocked for wait conditions, where a
+ * turn whose volume's messages were all unqueued meanwhile only costs a look.
+ */
 static bool cow_out_pending(void)
 {
 	return READ_ONCE(ctl.nr_pushback) || !list_empty(&ctl.out);
+}
+
+/*
+ * The next message: the control queue's first, or, for a volume's turn, the
+ * first of that volume's queue, the turn going to the back while the volume
+ * has more. Turns left with no message are dropped on the way.
+ */
+static struct cow_out *cow_next_out(void)
+{
+	struct cow_volume *vol;
+	struct cow_out *o, *m;
+
+	lockdep_assert_held(&ctl.lock);
+	while ((o = list_first_entry_or_null(&ctl.out, struct cow_out, node))) {
+		if (o->type != COW_OUT_TURN) {
+			list_del_init(&o->node);
+			return o;
+		}
+		vol = container_of(o, struct cow_volume, out_turn);
+		m = list_first_entry_or_null(&vol->out, struct cow_out, node);
+		if (!m) {
+			list_del_init(&o->node);
+			continue;
+		}
+		list_del_init(&m->node);
+		if (list_empty(&vol->out))
+			list_del_init(&o->node);
+		else
+			list_move_tail(&o->node, &ctl.out);
+		return m;
+	}
+	return NULL;
+}
+
+/* Drop the turns at the head with no message left: then ctl.out is empty only if nothing waits. */
+static void cow_drop_idle_turns(void)
+{
+	struct cow_out *o;
+
+	lockdep_assert_held(&ctl.lock);
+	while ((o = list_first_entry_or_null(&ctl.out, struct cow_out, node)) &&
+	       o->type == COW_OUT_TURN &&
+	       list_empty(&container_of(o, struct cow_volume, out_turn)->out))
+		list_del_init(&o->node);
 }
 
 /* Pop up to @max messages into @msgs: the pushed-back ones first. */
@@ -252,10 +349,11 @@ static size_t cow_pop_out(struct dm_cow_msg *msgs, size_t max)
 	memcpy(msgs, ctl.pushback, n * sizeof(*msgs));
 	memmove(ctl.pushback, ctl.pushback + n, (ctl.nr_pushback - n) * sizeof(*msgs));
 	WRITE_ONCE(ctl.nr_pushback, ctl.nr_pushback - n);
-	while (n < max && !list_empty(&ctl.out)) {
-		struct cow_out *o = list_first_entry(&ctl.out, struct cow_out, node);
+	while (n < max) {
+		struct cow_out *o = cow_next_out();
 
-		list_del_init(&o->node);
+		if (!o)
+			break;
 		cow_format(o, &msgs[n++]);
 		if (o->type == DM_COW_MSG_VOLUME_GONE)
 			kfree(container_of(o, struct cow_gone, out));
@@ -343,6 +441,7 @@ static __poll_t cow_ctl_poll(struct file *file, poll_table *wait)
 
 	poll_wait(file, &ctl.wait, wait);
 	spin_lock_irqsave(&ctl.lock, flags);
+	cow_drop_idle_turns();
 	if (cow_out_pending())
 		mask |= EPOLLIN | EPOLLRDNORM;
 	spin_unlock_irqrestore(&ctl.lock, flags);

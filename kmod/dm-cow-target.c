@@ -1094,6 +1094,8 @@ static struct cow_volume *cow_alloc_volume(const char *ident,
 	bio_list_init(&vol->flush_waiters);
 	cow_out_init(&vol->out_volume, DM_COW_MSG_VOLUME);
 	cow_out_init(&vol->out_flush, DM_COW_MSG_FLUSH);
+	INIT_LIST_HEAD(&vol->out);
+	cow_out_init(&vol->out_turn, COW_OUT_TURN);
 	INIT_LIST_HEAD(&vol->fill_node);
 	INIT_WORK(&vol->work, cow_volume_work);
 	INIT_WORK(&vol->flush_work, cow_flush_work);
