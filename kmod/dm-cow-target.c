@@ -302,7 +302,13 @@ static void cow_chunk_add_write(struct cow_chunk *c, struct bio *bio)
 		WRITE_ONCE(c->full_write, true);
 }
 
-static void cow_new_fault(struct cow_volume *vol, struct cow_chunk *c, u64 nr)
+/*
+ * A new FAULTED chunk with its first write. The FAULT is queued only once
+ * the write is on the chunk: read() formats it under ctl.lock alone, without
+ * the volume's lock, and must see the write's FULL_WRITE.
+ */
+static void cow_new_fault(struct cow_volume *vol, struct cow_chunk *c, u64 nr,
+			  struct bio *bio)
 {
 	memset(c, 0, sizeof(*c));
 	c->vol = vol;
@@ -318,6 +324,7 @@ static void cow_new_fault(struct cow_volume *vol, struct cow_chunk *c, u64 nr)
 	cow_out_init(&c->out, DM_COW_MSG_FAULT);
 	cow_insert(vol, c);
 	vol->faults_pending++;
+	cow_chunk_add_write(c, bio);
 	cow_queue_live(vol, &c->out, DM_COW_MSG_FAULT);
 }
 
@@ -791,11 +798,9 @@ static void cow_place_deferred(struct cow_volume *vol, struct bio *bio)
 		return;
 	}
 	if (!c) {
-		cow_new_fault(vol, spare, nr);
-		c = spare;
+		cow_new_fault(vol, spare, nr, bio);
 		spare = NULL;
-	}
-	if (c->state == CHUNK_FILLED) {
+	} else if (c->state == CHUNK_FILLED) {
 		cow_issue_to_filled(c, bio, &hooked);
 		submit = true;
 	} else {
