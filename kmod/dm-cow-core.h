@@ -25,8 +25,10 @@
 /* An entry of the control device's output queue, embedded in its subject. */
 struct cow_out {
 	struct list_head node;
-	u32 type;			/* DM_COW_MSG_* */
+	u32 type;			/* DM_COW_MSG_*, or COW_OUT_TURN */
 };
+
+#define COW_OUT_TURN	0	/* a volume's turn in the control queue, not a message */
 
 enum cow_chunk_state {
 	CHUNK_FAULTED,
@@ -68,12 +70,25 @@ struct cow_target {
 	struct dm_dev *cow;
 };
 
-/* How far the replay to the attached daemon has come for a volume. */
+/*
+ * How far the replay to the attached daemon has come for a volume. Each walk
+ * of a list ends, in the same hold of the volume's lock as its last batch, by
+ * moving to the next stage.
+ */
 enum cow_replay_stage {
 	STAGE_NONE,		/* nothing sent to this daemon yet */
-	STAGE_VOLUME,		/* VOLUME queued */
-	STAGE_REMAPS,		/* GRANTED and FILLED queued: live FILLED follow */
+	STAGE_VOLUME,		/* VOLUME queued; the GRANTED, then the FILLED walk runs */
+	STAGE_REMAPS,		/* GRANTED and FILLED queued: live FILLED follow; the
+				 * FAULT walk runs */
 	STAGE_LIVE,		/* FAULTs queued: every message goes out live */
+};
+
+/* Counters the I/O path only adds to: per CPU, summed for the status line. */
+struct cow_stats {
+	u64 copies;
+	u64 nocopy_fills;
+	u64 zero_fills;
+	u64 errors;
 };
 
 struct cow_volume {
@@ -96,8 +111,11 @@ struct cow_volume {
 	char ident[DM_COW_IDENT_LEN];
 	dev_t base_dev;
 	dev_t cow_dev;
+	/* the volume's own references: it outlives the table that made it */
 	struct block_device *base_bdev;
 	struct block_device *cow_bdev;
+	struct file *base_file;		/* kernels that open a bdev as a file */
+	struct file *cow_file;
 	sector_t volume_sectors;
 	u32 chunk_sectors;
 	unsigned int chunk_shift;
@@ -106,7 +124,7 @@ struct cow_volume {
 	/* committed remaps: chunk -> CoW chunk (xa_mk_value), looked up under RCU */
 	struct xarray remaps;
 
-	spinlock_t lock;		/* everything below, but fill_node */
+	spinlock_t lock;		/* everything below, but fill_* and stats */
 	struct rb_root chunks;		/* chunks in flight, FILLED, uncommitted */
 	struct list_head faulted;	/* FAULTED chunks, oldest first */
 	u64 fault_seq;
@@ -121,18 +139,28 @@ struct cow_volume {
 	u64 flush_msg_seq;
 	struct cow_out out_volume;
 	struct cow_out out_flush;
+	struct list_head out;		/* its live messages, under ctl.lock */
+	struct cow_out out_turn;	/* its turn in the control queue, under ctl.lock */
 	enum cow_replay_stage stage;
+	u64 late_fault_seq;		/* the last fault named as unanswered */
+	/*
+	 * The replay's cursor: the last node of the list being walked whose
+	 * message is queued (the list's head before the first). A chunk leaving
+	 * that list moves it back to the node before (cow_chunk_unlist).
+	 */
+	struct list_head *replay_last;
 
-	/* statistics */
+	/* gauges of the chunk state */
 	u64 faults_pending;
 	u64 filled_uncommitted;
 	u64 copies_in_flight;
-	u64 copies;
-	u64 nocopy_fills;
-	u64 zero_fills;
-	u64 errors;
 
-	struct list_head fill_node;	/* on ctl.fill_vols while fill_queue is not empty */
+	/* under cow_fills.lock */
+	struct list_head fill_node;	/* in the fill line while fill_queue is not empty */
+	u32 fill_credit;		/* sectors it may still fill this turn */
+	bool fill_turn;			/* its turn has begun (credit given) */
+
+	struct cow_stats __percpu *stats;	/* no lock */
 
 	struct work_struct work;
 	struct work_struct flush_work;
@@ -161,6 +189,15 @@ static inline void cow_out_init(struct cow_out *o, u32 type)
 	o->type = type;
 }
 
+/* Take a chunk's @node (c->list or c->granted) off its list; the replay keeps its place. */
+static inline void cow_chunk_unlist(struct cow_volume *vol, struct list_head *node)
+{
+	lockdep_assert_held(&vol->lock);
+	if (vol->replay_last == node)
+		vol->replay_last = node->prev;
+	list_del_init(node);
+}
+
 #define cow_reject(m, fmt, ...) ({					\
 	DMWARN_LIMIT("rejected %s (type %u) for volume %u: " fmt,	\
 		     cow_msg_name(le32_to_cpu((m)->type)),		\
@@ -172,6 +209,7 @@ static inline void cow_out_init(struct cow_out *o, u32 type)
 /* dm-cow-target.c */
 extern unsigned int max_copies;
 extern unsigned int detach_timeout;
+extern unsigned int answer_timeout;
 extern struct mutex cow_volumes_lock;
 extern struct list_head cow_volumes;
 extern struct workqueue_struct *cow_wq;
@@ -189,6 +227,7 @@ struct cow_volume *cow_get_volume(u32 id);
 void cow_put_volume(struct cow_volume *vol);
 int cow_dispatch_chunk_msg(struct cow_volume *vol, const struct dm_cow_msg *m);
 void cow_expire_volumes(unsigned long detached_since, unsigned long timeout);
+void cow_check_volumes_answered(unsigned long attached_since, unsigned long timeout);
 
 /* dm-cow-ctl.c */
 void cow_queue_out(struct cow_out *o, u32 type);

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * dm-cow control device /dev/dm-cow: the queue of messages to the daemon,
- * read/write/poll, the HELLO handshake and replay, and the detach expiry.
+ * read/write/poll, the HELLO handshake and replay, the detach expiry and the
+ * unanswered-fault warning.
  * The daemon's answers are checked here and applied to the chunk state by
  * dm-cow-target.c (cow_dispatch_chunk_msg); the protocol is dm-cow.h.
  *
  * States (one opener): open -> HELLO_WAIT (kernel HELLO queued); daemon
  * HELLO -> ATTACHED (replay queued); close -> CLOSED. ctl.lock guards the
- * state and the queue; it is taken inside a volume's lock, never around one.
+ * state and the queues (the control queue and each volume's own); it is
+ * taken inside a volume's lock, never around one.
  */
 
 #include <linux/module.h>
@@ -22,6 +24,7 @@
 #define DM_MSG_PREFIX "cow"
 
 #define COW_READ_BATCH		4	/* messages popped at once by read() */
+#define COW_REPLAY_BATCH	256	/* chunks queued per hold of a volume's lock */
 
 enum cow_ctl_state {
 	CTL_CLOSED,
@@ -30,14 +33,15 @@ enum cow_ctl_state {
 };
 
 static struct {
-	spinlock_t lock;		/* state, detached_since, out, pushback */
+	spinlock_t lock;		/* state, *_since, out, pushback */
 	enum cow_ctl_state state;
 	unsigned long detached_since;
+	unsigned long attached_since;
 	struct list_head out;
 	struct cow_out out_hello;
 	struct cow_out out_replay_done;
 	wait_queue_head_t wait;
-	struct delayed_work expire_work;
+	struct delayed_work watch_work;
 	/* Popped messages a read() could not copy out: the next read's first. */
 	struct mutex read_lock;		/* one read() at a time, so they fit */
 	struct dm_cow_msg pushback[COW_READ_BATCH];
@@ -46,6 +50,15 @@ static struct {
 
 /* ---------------------------------------------------------------- queue */
 
+/*
+ * The control queue (ctl.out) holds HELLO, the replay, REPLAY_DONE and
+ * VOLUME_GONE in order, and a turn (vol->out_turn) for each volume with live
+ * messages waiting in its own queue (vol->out). read() takes one message per
+ * turn and sends the turn to the back, so one volume's burst of faults does
+ * not hold back another's. A volume's live messages go to its own queue only
+ * once the replay has queued all of its (STAGE_LIVE), so its turn is behind
+ * them and its messages keep their order.
+ */
 static void __cow_queue_out(struct cow_out *o, u32 type)
 {
 	lockdep_assert_held(&ctl.lock);
@@ -54,6 +67,21 @@ static void __cow_queue_out(struct cow_out *o, u32 type)
 	o->type = type;
 	if (list_empty(&o->node))
 		list_add_tail(&o->node, &ctl.out);
+	wake_up_interruptible(&ctl.wait);
+}
+
+/* A live message in @vol's own queue; a subject already queued is updated in place. */
+static void __cow_queue_vol_out(struct cow_volume *vol, struct cow_out *o, u32 type)
+{
+	lockdep_assert_held(&ctl.lock);
+	if (ctl.state != CTL_ATTACHED)
+		return;
+	o->type = type;
+	if (list_empty(&o->node)) {
+		list_add_tail(&o->node, &vol->out);
+		if (list_empty(&vol->out_turn.node))
+			list_add_tail(&vol->out_turn.node, &ctl.out);
+	}
 	wake_up_interruptible(&ctl.wait);
 }
 
@@ -70,14 +98,24 @@ void cow_queue_out(struct cow_out *o, u32 type)
 	spin_unlock_irqrestore(&ctl.lock, flags);
 }
 
-/* A live message about @vol: held back until the replay has sent its kind. */
+/*
+ * A live message about @vol: held back until the replay has sent its kind,
+ * behind the replay until it has sent all of the volume's.
+ */
 void cow_queue_live(struct cow_volume *vol, struct cow_out *o, u32 type)
 {
 	enum cow_replay_stage need = type == DM_COW_MSG_FILLED ? STAGE_REMAPS : STAGE_LIVE;
+	unsigned long flags;
 
 	lockdep_assert_held(&vol->lock);
-	if (vol->stage >= need)
-		cow_queue_out(o, type);
+	if (vol->stage < need)
+		return;
+	spin_lock_irqsave(&ctl.lock, flags);
+	if (vol->stage == STAGE_LIVE)
+		__cow_queue_vol_out(vol, o, type);
+	else
+		__cow_queue_out(o, type);
+	spin_unlock_irqrestore(&ctl.lock, flags);
 }
 
 void cow_unqueue_out(struct cow_out *o)
@@ -89,6 +127,17 @@ void cow_unqueue_out(struct cow_out *o)
 	spin_unlock_irqrestore(&ctl.lock, flags);
 }
 
+/* Empty a volume's own queue and take its turn out of the control queue. */
+static void cow_discard_vol_out(struct cow_volume *vol)
+{
+	struct cow_out *o, *tmp;
+
+	lockdep_assert_held(&ctl.lock);
+	list_for_each_entry_safe(o, tmp, &vol->out, node)
+		list_del_init(&o->node);
+	list_del_init(&vol->out_turn.node);
+}
+
 /* Drop every queued message: a new daemon gets a fresh replay. */
 static void cow_discard_out(void)
 {
@@ -97,6 +146,10 @@ static void cow_discard_out(void)
 	lockdep_assert_held(&ctl.lock);
 	ctl.nr_pushback = 0;
 	list_for_each_entry_safe(o, tmp, &ctl.out, node) {
+		if (o->type == COW_OUT_TURN) {
+			cow_discard_vol_out(container_of(o, struct cow_volume, out_turn));
+			continue;
+		}
 		list_del_init(&o->node);
 		if (o->type == DM_COW_MSG_VOLUME_GONE)
 			kfree(container_of(o, struct cow_gone, out));
@@ -114,7 +167,7 @@ void cow_send_flush(struct cow_volume *vol, u64 seq)
 	spin_lock_irqsave(&ctl.lock, flags);
 	if (list_empty(&vol->out_flush.node) || seq > vol->flush_msg_seq)
 		vol->flush_msg_seq = seq;
-	__cow_queue_out(&vol->out_flush, DM_COW_MSG_FLUSH);
+	__cow_queue_vol_out(vol, &vol->out_flush, DM_COW_MSG_FLUSH);
 	spin_unlock_irqrestore(&ctl.lock, flags);
 }
 
@@ -148,29 +201,32 @@ bool cow_queue_gone(struct cow_volume *vol, struct cow_gone *gone)
 		queued = true;
 	}
 	list_del_init(&vol->out_volume.node);
-	list_del_init(&vol->out_flush.node);
+	cow_discard_vol_out(vol);
 	spin_unlock_irqrestore(&ctl.lock, flags);
 	return queued;
 }
 
-/* ---------------------------------------------------------------- detach */
+/* ---------------------------------------------------------------- watch */
 
-/* Every second while no daemon is attached: fail what waited too long. */
-static void cow_expire_work(struct work_struct *work)
+/*
+ * Every second: with no daemon attached, fail what waited detach_timeout for
+ * one; with one, name the faults it left unanswered for answer_timeout.
+ */
+static void cow_watch_work(struct work_struct *work)
 {
-	unsigned int timeout = READ_ONCE(detach_timeout);
-	unsigned long flags, detached_since;
+	unsigned int detach = READ_ONCE(detach_timeout), answer = READ_ONCE(answer_timeout);
+	unsigned long flags, since;
 	bool attached;
 
 	spin_lock_irqsave(&ctl.lock, flags);
 	attached = ctl.state == CTL_ATTACHED;
-	detached_since = ctl.detached_since;
+	since = attached ? ctl.attached_since : ctl.detached_since;
 	spin_unlock_irqrestore(&ctl.lock, flags);
-	if (attached)
-		return;
-	if (timeout)
-		cow_expire_volumes(detached_since, (unsigned long)timeout * HZ);
-	queue_delayed_work(cow_wq, &ctl.expire_work, HZ);
+	if (attached && answer)
+		cow_check_volumes_answered(since, (unsigned long)answer * HZ);
+	else if (!attached && detach)
+		cow_expire_volumes(since, (unsigned long)detach * HZ);
+	queue_delayed_work(cow_wq, &ctl.watch_work, HZ);
 }
 
 /* ---------------------------------------------------------------- read */
@@ -229,10 +285,57 @@ static void cow_format(struct cow_out *o, struct dm_cow_msg *m)
 	}
 }
 
-/* Is a message waiting for read()? Unlocked for wait conditions. */
+/*
+ * Is a message waiting for read()? Unlocked for wait conditions, where a
+ * turn whose volume's messages were all unqueued meanwhile only costs a look.
+ */
 static bool cow_out_pending(void)
 {
 	return READ_ONCE(ctl.nr_pushback) || !list_empty(&ctl.out);
+}
+
+/*
+ * The next message: the control queue's first, or, for a volume's turn, the
+ * first of that volume's queue, the turn going to the back while the volume
+ * has more. Turns left with no message are dropped on the way.
+ */
+static struct cow_out *cow_next_out(void)
+{
+	struct cow_volume *vol;
+	struct cow_out *o, *m;
+
+	lockdep_assert_held(&ctl.lock);
+	while ((o = list_first_entry_or_null(&ctl.out, struct cow_out, node))) {
+		if (o->type != COW_OUT_TURN) {
+			list_del_init(&o->node);
+			return o;
+		}
+		vol = container_of(o, struct cow_volume, out_turn);
+		m = list_first_entry_or_null(&vol->out, struct cow_out, node);
+		if (!m) {
+			list_del_init(&o->node);
+			continue;
+		}
+		list_del_init(&m->node);
+		if (list_empty(&vol->out))
+			list_del_init(&o->node);
+		else
+			list_move_tail(&o->node, &ctl.out);
+		return m;
+	}
+	return NULL;
+}
+
+/* Drop the turns at the head with no message left: then ctl.out is empty only if nothing waits. */
+static void cow_drop_idle_turns(void)
+{
+	struct cow_out *o;
+
+	lockdep_assert_held(&ctl.lock);
+	while ((o = list_first_entry_or_null(&ctl.out, struct cow_out, node)) &&
+	       o->type == COW_OUT_TURN &&
+	       list_empty(&container_of(o, struct cow_volume, out_turn)->out))
+		list_del_init(&o->node);
 }
 
 /* Pop up to @max messages into @msgs: the pushed-back ones first. */
@@ -246,10 +349,11 @@ static size_t cow_pop_out(struct dm_cow_msg *msgs, size_t max)
 	memcpy(msgs, ctl.pushback, n * sizeof(*msgs));
 	memmove(ctl.pushback, ctl.pushback + n, (ctl.nr_pushback - n) * sizeof(*msgs));
 	WRITE_ONCE(ctl.nr_pushback, ctl.nr_pushback - n);
-	while (n < max && !list_empty(&ctl.out)) {
-		struct cow_out *o = list_first_entry(&ctl.out, struct cow_out, node);
+	while (n < max) {
+		struct cow_out *o = cow_next_out();
 
-		list_del_init(&o->node);
+		if (!o)
+			break;
 		cow_format(o, &msgs[n++]);
 		if (o->type == DM_COW_MSG_VOLUME_GONE)
 			kfree(container_of(o, struct cow_gone, out));
@@ -337,6 +441,7 @@ static __poll_t cow_ctl_poll(struct file *file, poll_table *wait)
 
 	poll_wait(file, &ctl.wait, wait);
 	spin_lock_irqsave(&ctl.lock, flags);
+	cow_drop_idle_turns();
 	if (cow_out_pending())
 		mask |= EPOLLIN | EPOLLRDNORM;
 	spin_unlock_irqrestore(&ctl.lock, flags);
@@ -364,7 +469,8 @@ static bool cow_payload_zero_after(const struct dm_cow_msg *m, size_t used)
 
 /*
  * The replay walks each volume's lists of chunks that get a message, never
- * the tree (committed remaps can be millions), one volume's lock at a time.
+ * the tree (committed remaps can be millions), one volume's lock at a time
+ * and at most COW_REPLAY_BATCH chunks per hold of it.
  */
 static void cow_replay_volume(struct cow_volume *vol)
 {
@@ -376,30 +482,75 @@ static void cow_replay_volume(struct cow_volume *vol)
 	spin_unlock_irqrestore(&vol->lock, flags);
 }
 
-static void cow_replay_remaps(struct cow_volume *vol)
+/*
+ * Queue @type for the next batch of chunks on @head (their @offset node) after
+ * the cursor. True when the list is done: then, in this same hold, the
+ * volume moves to stage @done, so that no chunk added to the list later is
+ * missed (it goes out live) or sent twice (the walk would find it too).
+ */
+static bool cow_replay_batch(struct cow_volume *vol, struct list_head *head,
+			     size_t offset, u32 type, enum cow_replay_stage done)
 {
-	struct cow_chunk *c;
+	struct list_head *pos;
+	unsigned int n;
+
+	lockdep_assert_held(&vol->lock);
+	for (n = 0; n < COW_REPLAY_BATCH; n++) {
+		pos = vol->replay_last->next;
+		if (pos == head)
+			break;
+		cow_queue_out(&((struct cow_chunk *)((char *)pos - offset))->out, type);
+		vol->replay_last = pos;
+	}
+	if (vol->replay_last->next != head)
+		return false;
+	vol->replay_last = NULL;
+	vol->stage = done;
+	return true;
+}
+
+/*
+ * Walk one of the volume's chunk lists in batches, the lock dropped in
+ * between. Chunks are added at the tail only, so the cursor's successors are
+ * exactly the chunks not yet sent; a chunk leaving the list moves the cursor
+ * back (cow_chunk_unlist).
+ */
+static void cow_replay_list(struct cow_volume *vol, struct list_head *head,
+			    size_t offset, u32 type, enum cow_replay_stage done)
+{
 	unsigned long flags;
+	bool last;
 
 	spin_lock_irqsave(&vol->lock, flags);
-	vol->stage = STAGE_REMAPS;
-	list_for_each_entry(c, &vol->uncommitted, list)
-		cow_queue_out(&c->out, DM_COW_MSG_FILLED);
-	list_for_each_entry(c, &vol->granted, granted)
-		cow_queue_out(&c->out, DM_COW_MSG_GRANTED);
-	spin_unlock_irqrestore(&vol->lock, flags);
+	vol->replay_last = head;
+	for (;;) {
+		last = cow_replay_batch(vol, head, offset, type, done);
+		spin_unlock_irqrestore(&vol->lock, flags);
+		if (last)
+			return;
+		cond_resched();
+		spin_lock_irqsave(&vol->lock, flags);
+	}
+}
+
+/*
+ * GRANTED for the mapped chunks still filling, then FILLED for the
+ * uncommitted ones, live FILLED held back all along (STAGE_VOLUME): a granted
+ * chunk that fills meanwhile joins the uncommitted list's tail, so the second
+ * walk sends its FILLED (in place of its GRANTED if that is not read yet).
+ */
+static void cow_replay_remaps(struct cow_volume *vol)
+{
+	cow_replay_list(vol, &vol->granted, offsetof(struct cow_chunk, granted),
+			DM_COW_MSG_GRANTED, STAGE_VOLUME);
+	cow_replay_list(vol, &vol->uncommitted, offsetof(struct cow_chunk, list),
+			DM_COW_MSG_FILLED, STAGE_REMAPS);
 }
 
 static void cow_replay_faults(struct cow_volume *vol)
 {
-	struct cow_chunk *c;
-	unsigned long flags;
-
-	spin_lock_irqsave(&vol->lock, flags);
-	vol->stage = STAGE_LIVE;
-	list_for_each_entry(c, &vol->faulted, list)
-		cow_queue_out(&c->out, DM_COW_MSG_FAULT);
-	spin_unlock_irqrestore(&vol->lock, flags);
+	cow_replay_list(vol, &vol->faulted, offsetof(struct cow_chunk, list),
+			DM_COW_MSG_FAULT, STAGE_LIVE);
 }
 
 /* Flushes that waited while detached still need their commits. */
@@ -440,6 +591,7 @@ static void cow_unannounce(struct cow_volume *vol)
 
 	spin_lock_irqsave(&vol->lock, flags);
 	vol->stage = STAGE_NONE;
+	vol->late_fault_seq = 0;	/* a new daemon is told again */
 	spin_unlock_irqrestore(&vol->lock, flags);
 }
 
@@ -451,8 +603,10 @@ static bool cow_attach_daemon(void)
 
 	spin_lock_irqsave(&ctl.lock, flags);
 	ok = ctl.state == CTL_HELLO_WAIT;
-	if (ok)
+	if (ok) {
 		WRITE_ONCE(ctl.state, CTL_ATTACHED);
+		ctl.attached_since = jiffies;
+	}
 	spin_unlock_irqrestore(&ctl.lock, flags);
 	return ok;
 }
@@ -594,7 +748,7 @@ static int cow_ctl_release(struct inode *inode, struct file *file)
 	spin_unlock_irqrestore(&ctl.lock, flags);
 	DMINFO("daemon detached; queued writes wait up to %u s (0: forever)",
 	       READ_ONCE(detach_timeout));
-	mod_delayed_work(cow_wq, &ctl.expire_work, HZ);
+	mod_delayed_work(cow_wq, &ctl.watch_work, HZ);
 	return 0;
 }
 
@@ -624,7 +778,7 @@ void cow_ctl_init(void)
 	cow_out_init(&ctl.out_replay_done, DM_COW_MSG_REPLAY_DONE);
 	init_waitqueue_head(&ctl.wait);
 	mutex_init(&ctl.read_lock);
-	INIT_DELAYED_WORK(&ctl.expire_work, cow_expire_work);
+	INIT_DELAYED_WORK(&ctl.watch_work, cow_watch_work);
 	ctl.state = CTL_CLOSED;
 	ctl.detached_since = jiffies;
 }
@@ -635,12 +789,12 @@ int cow_ctl_register(void)
 	int r = misc_register(&cow_misc);
 
 	if (!r)
-		queue_delayed_work(cow_wq, &ctl.expire_work, HZ);
+		queue_delayed_work(cow_wq, &ctl.watch_work, HZ);
 	return r;
 }
 
 void cow_ctl_unregister(void)
 {
 	misc_deregister(&cow_misc);
-	cancel_delayed_work_sync(&ctl.expire_work);
+	cancel_delayed_work_sync(&ctl.watch_work);
 }

@@ -15,7 +15,8 @@
  *   (no state) --write--> FAULTED      FAULT sent; writes queue on the chunk
  *   FAULTED --MAP copy/zero--> QUEUED  waits on the volume's fill queue for a
  *                                      copy slot (max_copies over all volumes,
- *                                      given to the volumes in turn)
+ *                                      given to the volumes by deficit round
+ *                                      robin over the sectors filled)
  *   QUEUED --slot--> FILLING           dm-kcopyd copies from base or zeroes
  *   FAULTED --MAP none--> FILLING      the full-chunk write is the fill
  *   FAULTED --FAIL or timeout--> (no state)   queued writes fail
@@ -37,7 +38,9 @@
  *                                      would read as the base)
  *
  * Reads go to the base unless the chunk is FILLED or committed, then to the
- * CoW device.
+ * CoW device. Every bio is cut at chunk boundaries. WRITE_ZEROES is a write
+ * (a whole chunk of it needs no fill); a discard goes to the CoW device for a
+ * FILLED or committed chunk and is dropped for others (they read as the base).
  * Since a chunk is FILLED before any of its queued writes completes upwards,
  * a read issued after a write completed always sees the CoW device.
  *
@@ -53,8 +56,9 @@
  * unanswered fault or a flush waiting for commits fails with EIO once it and
  * the daemon's absence have both lasted detach_timeout seconds.
  *
- * Locking: each volume's chunk state, lists and statistics are under its own
- * spinlock (vol->lock, interrupts off); the control queue under ctl.lock
+ * Locking: each volume's chunk state, lists and gauges are under its own
+ * spinlock (vol->lock, interrupts off); the counters the I/O path only adds
+ * to are per CPU (vol->stats, no lock). The control queue is under ctl.lock
  * (dm-cow-ctl.c) and the copy slots under cow_fills.lock, both only ever
  * taken inside a volume's lock, never the other way round. The volume mutex
  * (cow_volumes_lock) is for constructors, destructors and the replay: the
@@ -63,10 +67,13 @@
  * targets_lock.
  *
  * Replay: a new daemon's HELLO walks the volumes three times (VOLUME, then
- * GRANTED/FILLED, then FAULT), one volume's lock at a time. vol->stage says
- * how far that walk has come for the volume; a live message of a kind the
- * walk has not yet sent for it is not queued (the walk will find its chunk),
- * so each volume's messages keep the protocol's order.
+ * GRANTED and FILLED, then FAULT), one volume's lock at a time, and each of a
+ * volume's lists in batches of 256 chunks with the lock dropped in between
+ * (a cursor, vol->replay_last, keeps the place; chunks join a list only at
+ * its tail). vol->stage says how far the walk has come for the volume; a live
+ * message of a kind the walk has not yet sent for it is not queued (the walk
+ * will find its chunk), and the stage moves on in the hold that sends a
+ * list's last batch, so each volume's messages keep the protocol's order.
  *
  * Volume removal: the dtr that drops the volume's last reference waits
  * (bounded the same way, killably) until the daemon has committed every
@@ -108,16 +115,26 @@ module_param(detach_timeout, uint, 0644);
 MODULE_PARM_DESC(detach_timeout,
 		 "Seconds without an attached daemon before queued writes fail with EIO (0: wait forever)");
 
+unsigned int answer_timeout = 30;
+module_param(answer_timeout, uint, 0644);
+MODULE_PARM_DESC(answer_timeout,
+		 "Seconds an attached daemon may leave a fault unanswered before the kernel log names it (0: never)");
+
 DEFINE_MUTEX(cow_volumes_lock);	/* volume list, refs, closers */
 LIST_HEAD(cow_volumes);
 static DEFINE_XARRAY_ALLOC1(cow_volume_ids);	/* id -> volume, for the daemon's answers */
 static u32 cow_next_volume_id = 1;
 
-/* Fair fills: the copy slots, given to the volumes with QUEUED chunks in turn. */
+/*
+ * Fair fills: the copy slots go to the volumes with QUEUED chunks by deficit
+ * round robin over the sectors filled, so a volume of small chunks gets as
+ * many bytes filled as one of large chunks, not as many fills.
+ */
 static struct {
-	spinlock_t lock;		/* vols, running */
+	spinlock_t lock;		/* everything here, and each volume's fill_* */
 	struct list_head vols;		/* volumes with QUEUED chunks, next in turn first */
 	unsigned int running;
+	u32 quantum;			/* sectors per turn: the largest chunk queued yet */
 	struct work_struct work;
 } cow_fills;
 
@@ -184,8 +201,8 @@ void cow_erase(struct cow_chunk *c)
 	lockdep_assert_held(&vol->lock);
 	rb_erase(&c->node, &vol->chunks);
 	cow_unqueue_out(&c->out);
-	list_del_init(&c->list);
-	list_del_init(&c->granted);
+	cow_chunk_unlist(vol, &c->list);
+	cow_chunk_unlist(vol, &c->granted);
 	if (c->state == CHUNK_FAULTED)
 		vol->faults_pending--;
 	if (c->state == CHUNK_FILLED && !c->committed)
@@ -285,7 +302,13 @@ static void cow_chunk_add_write(struct cow_chunk *c, struct bio *bio)
 		WRITE_ONCE(c->full_write, true);
 }
 
-static void cow_new_fault(struct cow_volume *vol, struct cow_chunk *c, u64 nr)
+/*
+ * A new FAULTED chunk with its first write. The FAULT is queued only once
+ * the write is on the chunk: read() formats it under ctl.lock alone, without
+ * the volume's lock, and must see the write's FULL_WRITE.
+ */
+static void cow_new_fault(struct cow_volume *vol, struct cow_chunk *c, u64 nr,
+			  struct bio *bio)
 {
 	memset(c, 0, sizeof(*c));
 	c->vol = vol;
@@ -301,6 +324,7 @@ static void cow_new_fault(struct cow_volume *vol, struct cow_chunk *c, u64 nr)
 	cow_out_init(&c->out, DM_COW_MSG_FAULT);
 	cow_insert(vol, c);
 	vol->faults_pending++;
+	cow_chunk_add_write(c, bio);
 	cow_queue_live(vol, &c->out, DM_COW_MSG_FAULT);
 }
 
@@ -417,7 +441,7 @@ static void cow_chunk_filled(struct cow_chunk *c, struct bio_list *done)
 
 	lockdep_assert_held(&vol->lock);
 	c->state = CHUNK_FILLED;
-	list_del_init(&c->granted);
+	cow_chunk_unlist(vol, &c->granted);
 	c->fill_seq = ++vol->fill_seq;
 	list_add_tail(&c->list, &vol->uncommitted);
 	vol->filled_uncommitted++;
@@ -463,9 +487,9 @@ static void cow_queued_write_endio(struct bio *bio)
 	unsigned long flags;
 	u64 fill_seq = 0;
 
-	spin_lock_irqsave(&vol->lock, flags);
 	if (bio->bi_status)
-		vol->errors++;
+		this_cpu_inc(vol->stats->errors);
+	spin_lock_irqsave(&vol->lock, flags);
 	bio_list_add(&c->done, bio);
 	if (--c->in_flight == 0) {
 		cow_chunk_filled(c, &done);
@@ -530,7 +554,7 @@ static void cow_fill_finished(struct cow_chunk *c)
 	bio_list_init(&c->queued);
 	if (err) {
 		bio_list_merge(&done, &c->done);
-		vol->errors++;
+		this_cpu_inc(vol->stats->errors);
 		cow_erase(c);
 		spin_unlock_irqrestore(&vol->lock, flags);
 		DMERR_LIMIT("volume %s: filling chunk %llu failed", vol->ident, c->nr);
@@ -570,24 +594,46 @@ static void cow_fill_ended(struct cow_chunk *c, blk_status_t err)
 }
 
 /*
- * Fair fills: the copy slots go to the volumes with queued chunks in turn,
- * one chunk each, so one volume's burst of first writes does not hold back
- * another's. The volume taken moves to the back of the line.
+ * A free copy slot and the volume whose chunk takes it. The volume at the
+ * head of the line gets a quantum of sectors at the start of its turn and
+ * spends a chunk's worth per fill; once what is left buys no chunk, the turn
+ * passes on. The quantum buys at least one chunk of any volume, so every turn
+ * starts a fill, and one volume's burst of first writes does not hold back
+ * another's, neither by count nor by size.
  */
 static struct cow_volume *cow_get_copy_slot(void)
 {
-	struct cow_volume *vol = NULL;
+	struct cow_volume *vol = NULL, *v;
 	unsigned long flags;
 
 	spin_lock_irqsave(&cow_fills.lock, flags);
-	if (cow_fills.running < max(1U, READ_ONCE(max_copies)) &&
-	    !list_empty(&cow_fills.vols)) {
-		vol = list_first_entry(&cow_fills.vols, struct cow_volume, fill_node);
-		list_move_tail(&vol->fill_node, &cow_fills.vols);
-		cow_fills.running++;
+	while (cow_fills.running < max(1U, READ_ONCE(max_copies)) &&
+	       !list_empty(&cow_fills.vols)) {
+		v = list_first_entry(&cow_fills.vols, struct cow_volume, fill_node);
+		if (!v->fill_turn) {
+			v->fill_turn = true;
+			v->fill_credit += cow_fills.quantum;
+		}
+		if (v->fill_credit >= v->chunk_sectors) {
+			v->fill_credit -= v->chunk_sectors;
+			cow_fills.running++;
+			vol = v;
+			break;
+		}
+		v->fill_turn = false;
+		list_move_tail(&v->fill_node, &cow_fills.vols);
 	}
 	spin_unlock_irqrestore(&cow_fills.lock, flags);
 	return vol;
+}
+
+/* The volume has no QUEUED chunk left: out of the line, its credit with it. */
+static void cow_leave_fill_line(struct cow_volume *vol)
+{
+	lockdep_assert_held(&cow_fills.lock);
+	list_del_init(&vol->fill_node);
+	vol->fill_credit = 0;
+	vol->fill_turn = false;
 }
 
 static void cow_put_copy_slot(void)
@@ -614,7 +660,7 @@ static struct cow_chunk *cow_take_queued(struct cow_volume *vol)
 	}
 	if (list_empty(&vol->fill_queue)) {
 		spin_lock(&cow_fills.lock);
-		list_del_init(&vol->fill_node);
+		cow_leave_fill_line(vol);
 		spin_unlock(&cow_fills.lock);
 	}
 	spin_unlock_irqrestore(&vol->lock, flags);
@@ -630,6 +676,7 @@ static void cow_queue_fill(struct cow_chunk *c)
 	c->state = CHUNK_QUEUED;
 	list_add_tail(&c->list, &vol->fill_queue);
 	spin_lock(&cow_fills.lock);
+	cow_fills.quantum = max(cow_fills.quantum, vol->chunk_sectors);
 	if (list_empty(&vol->fill_node))
 		list_add_tail(&vol->fill_node, &cow_fills.vols);
 	spin_unlock(&cow_fills.lock);
@@ -642,14 +689,14 @@ static void cow_copy_done(int read_err, unsigned long write_err, void *context)
 	struct cow_volume *vol = c->vol;
 	unsigned long flags;
 
-	spin_lock_irqsave(&vol->lock, flags);
-	vol->copies_in_flight--;
 	if (!read_err && !write_err) {
 		if (c->fill == DM_COW_FILL_ZERO)
-			vol->zero_fills++;
+			this_cpu_inc(vol->stats->zero_fills);
 		else
-			vol->copies++;
+			this_cpu_inc(vol->stats->copies);
 	}
+	spin_lock_irqsave(&vol->lock, flags);
+	vol->copies_in_flight--;
 	cow_fill_ended(c, (read_err || write_err) ? BLK_STS_IOERR : BLK_STS_OK);
 	spin_unlock_irqrestore(&vol->lock, flags);
 	cow_put_copy_slot();
@@ -697,10 +744,10 @@ static void cow_full_write_endio(struct bio *bio)
 	struct cow_volume *vol = c->vol;
 	unsigned long flags;
 
+	if (!bio->bi_status)
+		this_cpu_inc(vol->stats->nocopy_fills);
 	spin_lock_irqsave(&vol->lock, flags);
 	bio_list_add(&c->done, bio);
-	if (!bio->bi_status)
-		vol->nocopy_fills++;
 	cow_fill_ended(c, bio->bi_status);
 	spin_unlock_irqrestore(&vol->lock, flags);
 }
@@ -751,11 +798,9 @@ static void cow_place_deferred(struct cow_volume *vol, struct bio *bio)
 		return;
 	}
 	if (!c) {
-		cow_new_fault(vol, spare, nr);
-		c = spare;
+		cow_new_fault(vol, spare, nr, bio);
 		spare = NULL;
-	}
-	if (c->state == CHUNK_FILLED) {
+	} else if (c->state == CHUNK_FILLED) {
 		cow_issue_to_filled(c, bio, &hooked);
 		submit = true;
 	} else {
@@ -882,31 +927,40 @@ static int cow_map(struct dm_target *ti, struct bio *bio)
 		return DM_MAPIO_SUBMITTED;
 	}
 
-	left = vol->chunk_sectors - (sector & (vol->chunk_sectors - 1));
-
 	switch (bio_op(bio)) {
 	case REQ_OP_READ:
 	case REQ_OP_WRITE:
-		if (bio_sectors(bio) > left)
-			dm_accept_partial_bio(bio, left);
-		if (bio_op(bio) == REQ_OP_WRITE)
-			return cow_map_write(vol, bio);
-		if (cow_filled_sector(vol, bio, &cow_sector))
-			cow_remap_to_cow(vol, bio, cow_sector);
-		else
-			bio_set_dev(bio, vol->base_bdev);
-		return DM_MAPIO_REMAPPED;
+	case REQ_OP_WRITE_ZEROES:
+	case REQ_OP_DISCARD:
+		break;
+	default:
+		return DM_MAPIO_KILL;
+	}
+
+	/* One chunk at a time; dm sends the rest as another bio. */
+	left = vol->chunk_sectors - (sector & (vol->chunk_sectors - 1));
+	if (bio_sectors(bio) > left)
+		dm_accept_partial_bio(bio, left);
+
+	switch (bio_op(bio)) {
+	case REQ_OP_WRITE:
+	case REQ_OP_WRITE_ZEROES:
+		/* Zeroes are written like data: a whole chunk of them needs no fill. */
+		return cow_map_write(vol, bio);
 	case REQ_OP_DISCARD:
 		/* Unmapped chunks keep reading as the base: nothing to do. */
-		if (bio_sectors(bio) <= left &&
-		    cow_filled_sector(vol, bio, &cow_sector)) {
+		if (cow_filled_sector(vol, bio, &cow_sector)) {
 			cow_remap_to_cow(vol, bio, cow_sector);
 			return DM_MAPIO_REMAPPED;
 		}
 		bio_endio(bio);
 		return DM_MAPIO_SUBMITTED;
 	default:
-		return DM_MAPIO_KILL;
+		if (cow_filled_sector(vol, bio, &cow_sector))
+			cow_remap_to_cow(vol, bio, cow_sector);
+		else
+			bio_set_dev(bio, vol->base_bdev);
+		return DM_MAPIO_REMAPPED;
 	}
 }
 
@@ -942,23 +996,92 @@ void cow_put_volume(struct cow_volume *vol)
 		wake_up_var(&vol->users);
 }
 
+/*
+ * A reference of the volume's own to one of its devices, opened shared (no
+ * holder) for reading: the volume's bios go out whatever the open mode, and
+ * each table holds the devices with its own mode.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
+static struct block_device *cow_hold_bdev(dev_t dev, struct file **file)
+{
+	struct file *f = bdev_file_open_by_dev(dev, BLK_OPEN_READ, NULL, NULL);
+
+	if (IS_ERR(f))
+		return ERR_CAST(f);
+	*file = f;
+	return file_bdev(f);
+}
+
+static void cow_release_bdev(struct block_device *bdev, struct file *file)
+{
+	fput(file);
+}
+#elif LINUX_VERSION_CODE < KERNEL_VERSION(6, 5, 0)
+static struct block_device *cow_hold_bdev(dev_t dev, struct file **file)
+{
+	*file = NULL;
+	return blkdev_get_by_dev(dev, FMODE_READ, NULL);
+}
+
+static void cow_release_bdev(struct block_device *bdev, struct file *file)
+{
+	blkdev_put(bdev, FMODE_READ);
+}
+#else
+#error "dm-cow: no way to hold a block device written for kernels 6.5 to 6.8"
+#endif
+
+static int cow_hold_bdevs(struct cow_volume *vol)
+{
+	vol->base_bdev = cow_hold_bdev(vol->base_dev, &vol->base_file);
+	if (IS_ERR(vol->base_bdev))
+		return PTR_ERR(vol->base_bdev);
+	vol->cow_bdev = cow_hold_bdev(vol->cow_dev, &vol->cow_file);
+	if (IS_ERR(vol->cow_bdev)) {
+		cow_release_bdev(vol->base_bdev, vol->base_file);
+		return PTR_ERR(vol->cow_bdev);
+	}
+	return 0;
+}
+
+/* A volume no lookup can reach any more, or never published. */
+static void cow_free_volume(struct cow_volume *vol)
+{
+	free_percpu(vol->stats);
+	cow_release_bdev(vol->cow_bdev, vol->cow_file);
+	cow_release_bdev(vol->base_bdev, vol->base_file);
+	mutex_destroy(&vol->targets_lock);
+	/* A lookup that raced the erase may still read vol->users. */
+	kfree_rcu(vol, rcu);
+}
+
 /* Allocated before the volume mutex is taken: nothing allocates under it. */
 static struct cow_volume *cow_alloc_volume(const char *ident,
 					   struct dm_dev *base,
 					   struct dm_dev *cow, u32 chunk_sectors)
 {
 	struct cow_volume *vol = kzalloc(sizeof(*vol), GFP_KERNEL);
+	int r;
 
 	if (!vol)
-		return NULL;
+		return ERR_PTR(-ENOMEM);
+	vol->stats = alloc_percpu(struct cow_stats);
+	if (!vol->stats) {
+		kfree(vol);
+		return ERR_PTR(-ENOMEM);
+	}
+	vol->base_dev = base->bdev->bd_dev;
+	vol->cow_dev = cow->bdev->bd_dev;
+	r = cow_hold_bdevs(vol);
+	if (r) {
+		free_percpu(vol->stats);
+		kfree(vol);
+		return ERR_PTR(r);
+	}
 	refcount_set(&vol->users, 1);
 	mutex_init(&vol->targets_lock);
 	vol->targets = RB_ROOT_CACHED;
 	strscpy(vol->ident, ident, sizeof(vol->ident));
-	vol->base_dev = base->bdev->bd_dev;
-	vol->cow_dev = cow->bdev->bd_dev;
-	vol->base_bdev = base->bdev;
-	vol->cow_bdev = cow->bdev;
 	vol->volume_sectors = bdev_nr_sectors(base->bdev);
 	vol->chunk_sectors = chunk_sectors;
 	vol->chunk_shift = ilog2(chunk_sectors);
@@ -976,6 +1099,8 @@ static struct cow_volume *cow_alloc_volume(const char *ident,
 	bio_list_init(&vol->flush_waiters);
 	cow_out_init(&vol->out_volume, DM_COW_MSG_VOLUME);
 	cow_out_init(&vol->out_flush, DM_COW_MSG_FLUSH);
+	INIT_LIST_HEAD(&vol->out);
+	cow_out_init(&vol->out_turn, COW_OUT_TURN);
 	INIT_LIST_HEAD(&vol->fill_node);
 	INIT_WORK(&vol->work, cow_volume_work);
 	INIT_WORK(&vol->flush_work, cow_flush_work);
@@ -1043,7 +1168,7 @@ static bool cow_detach_volume(struct cow_volume *vol, struct cow_gone *gone,
 			list_del_init(&c->list);
 	}
 	spin_lock(&cow_fills.lock);
-	list_del_init(&vol->fill_node);
+	cow_leave_fill_line(vol);
 	spin_unlock(&cow_fills.lock);
 
 	gone_used = cow_queue_gone(vol, gone);
@@ -1096,9 +1221,7 @@ static void cow_destroy_volume(struct cow_volume *vol, struct cow_gone *gone)
 	cow_end_bios(&orphans, BLK_STS_IOERR);
 	xa_destroy(&vol->remaps);
 	kvfree(vol->forgotten);
-	mutex_destroy(&vol->targets_lock);
-	/* A lookup that raced the erase may still read vol->users. */
-	kfree_rcu(vol, rcu);
+	cow_free_volume(vol);
 }
 
 /* ---------------------------------------------------------------- target */
@@ -1245,9 +1368,10 @@ static int cow_attach_volume(struct dm_target *ti, struct cow_target *ct,
 	int r;
 
 	fresh = cow_alloc_volume(ident, ct->base, ct->cow, chunk_sectors);
-	if (!fresh) {
-		ti->error = "Cannot allocate volume";
-		return -ENOMEM;
+	if (IS_ERR(fresh)) {
+		ti->error = PTR_ERR(fresh) == -ENOMEM ? "Cannot allocate volume" :
+			    "Cannot hold the base and CoW devices for the volume";
+		return PTR_ERR(fresh);
 	}
 	mutex_lock(&cow_volumes_lock);
 	vol = cow_find_volume_by_ident(ident);
@@ -1274,11 +1398,25 @@ static int cow_attach_volume(struct dm_target *ti, struct cow_target *ct,
 	ct->vol = vol;
 out:
 	mutex_unlock(&cow_volumes_lock);
-	if (fresh) {
-		mutex_destroy(&fresh->targets_lock);
-		kfree(fresh);
-	}
+	if (fresh)
+		cow_free_volume(fresh);
 	return r;
+}
+
+/*
+ * Discards only ever go to the CoW device (the base is read-only), so they
+ * are offered when it takes them, whatever the base does. dm splits them at
+ * chunk boundaries where it can (max_discard_granularity), cow_map where not.
+ */
+static void cow_offer_discards(struct dm_target *ti, struct cow_target *ct)
+{
+	if (!bdev_max_discard_sectors(ct->cow->bdev))
+		return;
+	ti->num_discard_bios = 1;
+	ti->discards_supported = true;
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+	ti->max_discard_granularity = true;
+#endif
 }
 
 /*
@@ -1334,7 +1472,8 @@ static int cow_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 
 	ti->num_flush_bios = 1;
 	ti->flush_supported = true;
-	ti->num_discard_bios = 1;
+	cow_offer_discards(ti, ct);
+	ti->num_write_zeroes_bios = 1;
 	ti->per_io_data_size = sizeof(struct cow_bio);
 	ti->private = ct;
 	return 0;
@@ -1443,6 +1582,21 @@ out:
 	kfree(ct);
 }
 
+static void cow_sum_stats(struct cow_volume *vol, struct cow_stats *sum)
+{
+	int cpu;
+
+	memset(sum, 0, sizeof(*sum));
+	for_each_possible_cpu(cpu) {
+		struct cow_stats *s = per_cpu_ptr(vol->stats, cpu);
+
+		sum->copies += READ_ONCE(s->copies);
+		sum->nocopy_fills += READ_ONCE(s->nocopy_fills);
+		sum->zero_fills += READ_ONCE(s->zero_fills);
+		sum->errors += READ_ONCE(s->errors);
+	}
+}
+
 static void cow_status(struct dm_target *ti, status_type_t type,
 		       unsigned int status_flags, char *result, unsigned int maxlen)
 {
@@ -1450,31 +1604,30 @@ static void cow_status(struct dm_target *ti, status_type_t type,
 	struct cow_volume *vol = ct->vol;
 	unsigned int sz = 0;
 	unsigned long flags;
+	struct cow_stats st;
 	bool attached;
-	u64 s[7];
+	u64 g[3];
 
 	switch (type) {
 	case STATUSTYPE_INFO:
 		attached = cow_daemon_attached();
 		spin_lock_irqsave(&vol->lock, flags);
-		s[0] = vol->filled_uncommitted;
-		s[1] = vol->faults_pending;
-		s[2] = vol->copies_in_flight;
-		s[3] = vol->copies;
-		s[4] = vol->nocopy_fills;
-		s[5] = vol->zero_fills;
-		s[6] = vol->errors;
+		g[0] = vol->filled_uncommitted;
+		g[1] = vol->faults_pending;
+		g[2] = vol->copies_in_flight;
 		spin_unlock_irqrestore(&vol->lock, flags);
+		cow_sum_stats(vol, &st);
 		DMEMIT("%s %s filled_uncommitted=%llu faults_pending=%llu copies_in_flight=%llu copies=%llu nocopy_fills=%llu zero_fills=%llu errors=%llu",
 		       vol->ident, attached ? "attached" : "detached",
-		       s[0], s[1], s[2], s[3], s[4], s[5], s[6]);
+		       g[0], g[1], g[2], st.copies, st.nocopy_fills, st.zero_fills, st.errors);
 		break;
 	case STATUSTYPE_TABLE:
 		DMEMIT("%s %s %s %u", vol->ident, ct->base->name, ct->cow->name,
 		       vol->chunk_sectors);
 		break;
-	default:
-		DMEMIT("ident=%s,base=%s,cow=%s,chunk_sectors=%u", vol->ident,
+	case STATUSTYPE_IMA:
+		DMEMIT_TARGET_NAME_VERSION(ti->type);
+		DMEMIT(",ident=%s,base=%s,cow=%s,chunk_sectors=%u;", vol->ident,
 		       ct->base->name, ct->cow->name, vol->chunk_sectors);
 		break;
 	}
@@ -1497,12 +1650,13 @@ static void cow_io_hints(struct dm_target *ti, struct queue_limits *limits)
 	struct cow_target *ct = ti->private;
 	u32 chunk_sectors = ct->vol->chunk_sectors;
 
-	/* Discards never cross a chunk, so each is passed down or dropped whole. */
-	if (limits->max_discard_sectors) {
+	/* A chunk is the unit of placement: whole ones are written without a fill. */
+	limits->io_opt = chunk_sectors << SECTOR_SHIFT;
+	/* A discard is passed down or dropped a chunk at a time. */
+	if (ti->num_discard_bios) {
 		limits->discard_granularity = chunk_sectors << SECTOR_SHIFT;
-		limits->max_discard_sectors = min(limits->max_discard_sectors, chunk_sectors);
-		limits->max_hw_discard_sectors = min(limits->max_hw_discard_sectors,
-						     chunk_sectors);
+		limits->max_discard_sectors = chunk_sectors;
+		limits->max_hw_discard_sectors = chunk_sectors;
 	}
 #ifdef BLK_FEAT_FUA
 	/* Flush and FUA carry the commit contract even on a cacheless device. */
@@ -1562,8 +1716,8 @@ static void cow_expire_volume(struct cow_volume *vol, unsigned long detached_sin
 		}
 	}
 	vol->flush_waiters = keep;
-	vol->errors += writes + nflushes;
 	spin_unlock_irqrestore(&vol->lock, flags);
+	this_cpu_add(vol->stats->errors, writes + nflushes);
 
 	if (writes || nflushes)
 		DMERR("volume %s: no daemon attached for %u s: failing %u queued writes and %u flushes with EIO",
@@ -1571,23 +1725,65 @@ static void cow_expire_volume(struct cow_volume *vol, unsigned long detached_sin
 	cow_end_bios(&failed, BLK_STS_IOERR);
 }
 
-/* Fail what waited too long for a daemon, in every volume. */
-void cow_expire_volumes(unsigned long detached_since, unsigned long timeout)
+/*
+ * The attached daemon has left the volume's oldest fault unanswered for
+ * @timeout: say so once for that fault (an unanswered fault holds the guest's
+ * writes; a daemon that stopped answering is otherwise invisible).
+ */
+static void cow_check_answers(struct cow_volume *vol, unsigned long attached_since,
+			      unsigned long timeout)
+{
+	struct cow_chunk *c;
+	unsigned long flags;
+	u64 nr = 0, pending = 0;
+	bool late = false;
+
+	spin_lock_irqsave(&vol->lock, flags);
+	c = list_first_entry_or_null(&vol->faulted, struct cow_chunk, list);
+	if (c && c->fault_seq > vol->late_fault_seq &&
+	    cow_waited_out(c->since, attached_since, timeout)) {
+		vol->late_fault_seq = c->fault_seq;
+		nr = c->nr;
+		pending = vol->faults_pending;
+		late = true;
+	}
+	spin_unlock_irqrestore(&vol->lock, flags);
+
+	if (late)
+		DMWARN("volume %s: the daemon has left the fault on chunk %llu unanswered for %lu s (%llu faults pending)",
+		       vol->ident, nr, timeout / HZ, pending);
+}
+
+/* Each volume held by a reference, not by the volume mutex. */
+static void cow_for_each_volume_since(void (*fn)(struct cow_volume *vol, unsigned long since,
+						 unsigned long timeout),
+				      unsigned long since, unsigned long timeout)
 {
 	struct cow_volume *vol;
 	unsigned long id;
 
-	/* Each volume held by a reference, not by the volume mutex. */
 	rcu_read_lock();
 	xa_for_each(&cow_volume_ids, id, vol) {
 		if (!refcount_inc_not_zero(&vol->users))
 			continue;
 		rcu_read_unlock();
-		cow_expire_volume(vol, detached_since, timeout);
+		fn(vol, since, timeout);
 		cow_put_volume(vol);
 		rcu_read_lock();
 	}
 	rcu_read_unlock();
+}
+
+/* Fail what waited too long for a daemon, in every volume. */
+void cow_expire_volumes(unsigned long detached_since, unsigned long timeout)
+{
+	cow_for_each_volume_since(cow_expire_volume, detached_since, timeout);
+}
+
+/* Name the faults the attached daemon has left unanswered too long. */
+void cow_check_volumes_answered(unsigned long attached_since, unsigned long timeout)
+{
+	cow_for_each_volume_since(cow_check_answers, attached_since, timeout);
 }
 
 /* ---------------------------------------------------------------- step: answers */
@@ -1632,7 +1828,7 @@ static int cow_handle_map(struct cow_volume *vol, const struct dm_cow_msg *m)
 		}
 	}
 	cow_unqueue_out(&c->out);
-	list_del_init(&c->list);
+	cow_chunk_unlist(vol, &c->list);
 	vol->faults_pending--;
 	c->cow_sector = cow_sector;
 	c->fill = fill;
@@ -1672,9 +1868,9 @@ static int cow_handle_fail(struct cow_volume *vol, const struct dm_cow_msg *m)
 		return cow_reject(m, "no unanswered fault seq %llu for chunk %llu", seq, nr);
 	}
 	bios = c->queued;
-	vol->errors += bio_list_size(&bios);
 	cow_erase(c);
 	spin_unlock_irqrestore(&vol->lock, flags);
+	this_cpu_add(vol->stats->errors, bio_list_size(&bios));
 
 	mempool_free(c, cow_chunk_pool);
 	/* Only EIO or ENOSPC reach the upper layer: never a dm-internal status. */
@@ -1722,7 +1918,7 @@ static int cow_handle_committed(struct cow_volume *vol, const struct dm_cow_msg 
 	}
 	if (!c->committed) {
 		c->committed = true;
-		list_del_init(&c->list);
+		cow_chunk_unlist(vol, &c->list);
 		vol->filled_uncommitted--;
 		cow_unqueue_out(&c->out);
 		cow_release_flush_waiters(vol, &done);

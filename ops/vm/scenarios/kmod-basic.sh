@@ -74,6 +74,43 @@ blkdiscard -o $((3 * 65536)) -l 65536 /dev/mapper/c1 || fail "blkdiscard of chun
 cow_range_is "$cow3" hole || fail "chunk 3's placement at sector $cow3 still holds data after the discard"
 [ "$(discard_sectors "$BASE")" = 0 ] || fail "a discard reached the base"
 
+# zero_model OFFSET BYTES: the expected image reads zeroes there (4 KiB multiples).
+zero_model() {
+	dd if=/dev/zero of=/tmp/model.img bs=4096 seek=$(($1 / 4096)) count=$(($2 / 4096)) conv=notrunc status=none
+}
+zero_model $((3 * 65536)) 65536
+
+step "a discard that crosses a chunk boundary (from a linear device over c1, half a chunk in) reaches both chunks"
+# Userspace's discards are cut at the granularity; one from a device above need not be.
+dmsetup create lin --table "0 1024 linear /dev/mapper/c1 $((8 * 128 + 64))"
+mapper_nodes
+before=$(discard_sectors "$COW")
+blkdiscard -o 0 -l 65536 /dev/mapper/lin || fail "blkdiscard across chunks 8 and 9 failed"
+dmsetup remove lin
+[ $(($(discard_sectors "$COW") - before)) = 128 ] ||
+	fail "the CoW device saw $(($(discard_sectors "$COW") - before)) discarded sectors of the 128 across chunks 8 and 9"
+zero_model $((8 * 65536 + 32768)) 65536
+$IOCHECK compare /dev/mapper/c1 /tmp/model.img || fail "the discarded halves of chunks 8 and 9 do not read as zeroes"
+
+# fallocate --punch-hole on a block device is WRITE_ZEROES with no fallback to writing zero
+# pages (BLKZEROOUT falls back, and asks for no unmap, which a loop device over tmpfs refuses).
+step "WRITE_ZEROES: a whole unmapped chunk is filled by the zeroing itself; a range across two is copied around it"
+[ "$(cat /sys/block/dm-$minor/queue/write_zeroes_max_bytes)" -gt 0 ] || fail "the volume does not advertise WRITE_ZEROES"
+[ "$(cat /sys/block/dm-$minor/queue/optimal_io_size)" = 65536 ] ||
+	fail "optimal_io_size is $(cat /sys/block/dm-$minor/queue/optimal_io_size), not the chunk's 65536"
+grep -q '^FAULT vol=1 chunk=2[012] ' /tmp/resp.log && fail "chunks 20-22 were written; the step needs them unmapped"
+nocopy=$(status_field c1 nocopy_fills)
+copies=$(status_field c1 copies)
+fallocate -p -o $((20 * 65536)) -l 65536 /dev/mapper/c1 || fail "zeroing chunk 20 failed"
+fallocate -p -o $((21 * 65536 + 32768)) -l 65536 /dev/mapper/c1 || fail "zeroing across chunks 21 and 22 failed"
+[ "$(status_field c1 errors)" = 0 ] || fail "errors: $(dmsetup status c1)"
+grep -q '^-> MAP vol=1 chunk=20 .*fill=none' /tmp/resp.log || fail "chunk 20, zeroed whole, was not mapped with FILL_NONE"
+[ "$(status_field c1 nocopy_fills)" = $((nocopy + 1)) ] && [ "$(status_field c1 copies)" = $((copies + 2)) ] ||
+	fail "want one fill without a copy (chunk 20) and two copies (21, 22): $(dmsetup status c1)"
+zero_model $((20 * 65536)) 65536
+zero_model $((21 * 65536 + 32768)) 65536
+$IOCHECK compare /dev/mapper/c1 /tmp/model.img || fail "the zeroed ranges do not read as zeroes, or their neighbours changed"
+
 step "the module cannot be unloaded while a table uses it"
 if rmmod dm_cow 2>/dev/null; then fail "rmmod succeeded with a live cow table"; fi
 

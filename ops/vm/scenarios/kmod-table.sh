@@ -42,3 +42,32 @@ refused "0 $SIZE cow vol1 $BASE $COW 128" "ident already in use with another chu
 dmsetup create other --table "0 $SIZE cow vol2 $BASE $COW2 64" || fail "a second ident on the same base was refused"
 dmsetup remove other
 dmsetup remove good
+
+# dm_discard_bytes DM_NAME: the device's discard_max_bytes.
+dm_discard_bytes() { cat "/sys/block/dm-$(dmsetup info -c --noheadings -o minor "$1" | tr -d ' ')/queue/discard_max_bytes"; }
+step "discards are offered when the CoW device takes them, whatever the (read-only) base does"
+echo 0 >"/sys/block/$(basename "$BASE")/queue/discard_max_bytes"
+[ "$(cat "/sys/block/$(basename "$BASE")/queue/discard_max_bytes")" = 0 ] || fail "cannot turn off the base's discards"
+dmsetup create d1 --table "0 $SIZE cow vol3 $BASE $COW 64" || fail "table refused"
+[ "$(dm_discard_bytes d1)" -gt 0 ] || fail "no discards offered over a CoW device that takes them"
+dmsetup remove d1
+echo 0 >"/sys/block/$(basename "$COW2")/queue/discard_max_bytes"
+dmsetup create d2 --table "0 $SIZE cow vol4 $BASE $COW2 64" || fail "table refused"
+[ "$(dm_discard_bytes d2)" = 0 ] || fail "discards offered over a CoW device that does not take them"
+dmsetup remove d2
+
+step "IMA: a table load's measurement carries the target's name and version, as other dm targets'"
+# The policy can be loaded once per boot (no CONFIG_IMA_WRITE_POLICY): only this scenario does.
+mountpoint -q /sys/kernel/security || mount -t securityfs securityfs /sys/kernel/security
+echo "measure func=CRITICAL_DATA label=device-mapper template=ima-buf" >/sys/kernel/security/ima/policy ||
+	fail "cannot load an IMA policy"
+dmsetup create ima --table "0 $SIZE cow vol5 $BASE $COW 64" || fail "table refused"
+python3 -c '
+import sys
+for line in open("/sys/kernel/security/ima/ascii_runtime_measurements"):
+    f = line.split()
+    if len(f) >= 6 and f[2] == "ima-buf" and f[4].startswith("dm_table_load"):
+        print(bytes.fromhex(f[5]).decode(errors="replace"))' >/tmp/ima
+grep -q "target_name=cow,target_version=1\.[0-9]*\.[0-9]*,ident=vol5,base=[0-9]*:[0-9]*,cow=[0-9]*:[0-9]*,chunk_sectors=64;" /tmp/ima ||
+	fail "no cow target with its name and version in the IMA measurement: $(tail -c 600 /tmp/ima)"
+dmsetup remove ima
