@@ -70,7 +70,9 @@ final class SpaceWatch {
         ledger.failingNewChunks = false;
         ledger.fullReason = null;
         listener.full(config.name(), false);
-        faults.placeWaiting();
+        if (ledger.degraded == null) {
+            faults.placeWaiting(); // a degraded volume's chunks wait for its own way back
+        }
     }
 
     /** Every tick while full: the timeout, then one waiting chunk tries for a place. */
