@@ -31,6 +31,7 @@ public final class StatusReport {
                     .append(",\"faults_pending\":").append(s.faultsPending())
                     .append(",\"cow_used_bytes\":").append(s.cowUsedChunks() * s.chunkSize())
                     .append(",\"cow_free_bytes\":").append(s.cowFreeChunks() * s.chunkSize())
+                    .append(",\"cow_grows\":").append(s.cowGrows())
                     .append(",\"last_commit\":").append(Json.quote(s.lastCommit() == null ? null : s.lastCommit().toString()))
                     .append(",\"reloads\":").append(s.reloads())
                     .append(",\"segments\":").append(s.segments())

@@ -10,11 +10,12 @@ import java.time.Instant;
  * One volume as {@code dmcowctl status} shows it; {@code reason} says why it is degraded or full,
  * or that its CoW space is past a warning level of use. Chunk
  * counts are in chunks of the volume's chunk size. {@code base}, {@code cow} and {@code format}
- * are null for a volume whose config was refused.
+ * are null for a volume whose config was refused. {@code cowGrows}: the format grows its file as it
+ * places (qcow2), so its free chunks are only the room inside the file, no measure of use.
  */
 public record VolumeStatus(String name, State state, String reason, long chunksMapped, long chunksCommitted,
         long faultsPending, long cowUsedChunks, long cowFreeChunks, Instant lastCommit, long reloads,
-        long segments, long chunkSize, Path base, Path cow, String format) {
+        long segments, long chunkSize, Path base, Path cow, String format, boolean cowGrows) {
     /** What {@code dmcowctl status} says of a volume; {@link #word} is the JSON and table spelling. */
     public enum State {
         /** Devices, CoW space or dm device not set up yet. */

@@ -33,7 +33,7 @@ final class StatusTable {
             long free = v.getLong("cow_free_bytes");
             rows.add(new String[] {v.getString("name"), v.getString("state"), v.getString("chunks_mapped"),
                 v.getString("chunks_committed"), v.getString("faults_pending"), HumanSize.of(used),
-                HumanSize.of(free), usePercent(used, free), v.getString("reloads"), v.getString("segments"),
+                HumanSize.of(free), v.getBoolean("cow_grows") ? "-" : usePercent(used, free), v.getString("reloads"), v.getString("segments"),
                 v.hasPath("last_commit") ? Instant.parse(v.getString("last_commit")).truncatedTo(ChronoUnit.SECONDS)
                         .toString() : "-"});
         }

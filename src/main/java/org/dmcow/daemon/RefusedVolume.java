@@ -26,7 +26,7 @@ final class RefusedVolume {
                     })
                     .onMessage(Volume.GetStatus.class, m -> {
                         m.replyTo().tell(new VolumeStatus(name, VolumeStatus.State.DEGRADED, reason, 0, 0, 0, 0, 0,
-                                null, 0, 0, 0, null, null, null));
+                                null, 0, 0, 0, null, null, null, false));
                         return Behaviors.same();
                     })
                     .onMessage(Volume.Grow.class, m -> {

@@ -31,8 +31,6 @@ final class SpaceWatch {
     private final AllocatorRequests requests;
     private final Listener listener;
     private final Logger log;
-    /** qcow2 grows its file as it places: its use has no fixed room to warn about or extend. */
-    private boolean bounded = true;
     /** An autoextend's grow is asked and not answered. */
     private boolean extending;
     /** Autoextend reached its maximum or failed (a block device): not tried again. */
@@ -85,7 +83,7 @@ final class SpaceWatch {
 
     /** A new allocator opened the space. */
     void opened(CowSpace.SpaceUsage usage, boolean growsItself) {
-        bounded = !growsItself;
+        ledger.spaceGrowsItself = growsItself;
         usage(usage);
     }
 
@@ -93,7 +91,7 @@ final class SpaceWatch {
     void usage(CowSpace.SpaceUsage usage) {
         ledger.usage = usage;
         long room = usage.usedChunks() + usage.freeChunks();
-        int percent = !bounded || room == 0 ? 0 : (int) (usage.usedChunks() * 100 / room);
+        int percent = ledger.spaceGrowsItself || room == 0 ? 0 : (int) (usage.usedChunks() * 100 / room);
         int level = config.space().warningReached(percent);
         if (level > ledger.warnedLevel) {
             log.warn("volume {}: CoW space {}% used ({} of {} chunks), past the warning level of {}%", config.name(),
@@ -107,7 +105,7 @@ final class SpaceWatch {
     /** Past autoextend's threshold: the allocator grows the file by its percentage, within its maximum. */
     private void autoextend(CowSpace.SpaceUsage usage, int percent) {
         SpacePolicy.Autoextend a = config.space().autoextend();
-        if (!a.enabled() || !bounded || extending || extendStopped || percent < a.threshold()) {
+        if (!a.enabled() || ledger.spaceGrowsItself || extending || extendStopped || percent < a.threshold()) {
             return;
         }
         long data = (usage.usedChunks() + usage.freeChunks()) * config.chunkSize();

@@ -56,6 +56,8 @@ final class VolumeLedger {
     String fullReason;
     /** Full past no-space-timeout with no-space = error: new chunks fail with ENOSPC at once. */
     boolean failingNewChunks;
+    /** The format grows its store as it places (qcow2): its free chunks measure no room. */
+    boolean spaceGrowsItself;
     /** The highest space-warnings level the use has reached (0: none), and the use in percent. */
     int warnedLevel;
     int usedPercent;
@@ -94,6 +96,6 @@ final class VolumeLedger {
         String reason = degraded != null ? degradedReason : SpaceWatch.statusText(config, this);
         return new VolumeStatus(config.name(), state, reason, mapped, usage.mappings(), chunks.unmapped(),
                 usage.usedChunks(), usage.freeChunks(), lastCommit, reloads, segments, config.chunkSize(), config.base(),
-                config.cow(), config.format());
+                config.cow(), config.format(), spaceGrowsItself);
     }
 }

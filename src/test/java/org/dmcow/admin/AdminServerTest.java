@@ -18,10 +18,10 @@ class AdminServerTest {
     private static final List<VolumeStatus> VOLUMES = List.of(
             new VolumeStatus("vm1", VolumeStatus.State.SERVING, null, 10, 8, 2, 12, 100,
                     Instant.parse("2026-11-21T06:00:00Z"), 3, 4,
-                    65536, Path.of("/srv/golden.img"), Path.of("/srv/vm1.qcow2"), "qcow2"),
+                    65536, Path.of("/srv/golden.img"), Path.of("/srv/vm1.qcow2"), "qcow2", true),
             new VolumeStatus("vm2", VolumeStatus.State.DEGRADED, "metadata commit failed: \"EIO\"", 0, 0, 1, 0, 0,
                     null, 0, 0, 65536,
-                    null, null, null));
+                    null, null, null, false));
 
     @Test
     void statusOverTheSocket(@TempDir Path dir) throws Exception {

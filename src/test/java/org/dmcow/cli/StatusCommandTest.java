@@ -29,7 +29,7 @@ class StatusCommandTest {
     private static VolumeStatus serving(String name, long usedChunks, long freeChunks) {
         return new VolumeStatus(name, VolumeStatus.State.SERVING, null, 10, 8, 2, usedChunks, freeChunks,
                 Instant.parse("2026-11-21T06:00:01.987654321Z"), 3, 4, CHUNK, Path.of("/srv/golden.img"),
-                Path.of("/srv/" + name + ".cow"), "native");
+                Path.of("/srv/" + name + ".cow"), "native", false);
     }
 
     private Ctl status(List<VolumeStatus> volumes, String... args) throws Exception {
@@ -74,7 +74,7 @@ class StatusCommandTest {
     void aVolumeNotServingExitsThreeWithItsReason() throws Exception {
         VolumeStatus degraded = new VolumeStatus("vm2", VolumeStatus.State.DEGRADED, "metadata commit failed: \"EIO\"",
                 0, 0, 1, 0, 0,
-                null, 0, 0, CHUNK, null, null, null);
+                null, 0, 0, CHUNK, null, null, null, false);
         Ctl r = status(List.of(serving("vm1", 1, 1), degraded));
         assertEquals(3, r.status(), r.toString());
         assertTrue(r.out().contains("\nvm2     degraded  "), r.out());
@@ -99,6 +99,18 @@ class StatusCommandTest {
         assertEquals(CHUNK, vm1.getLong("chunk_size"));
         assertEquals(2, vm1.getLong("faults_pending")); // ops/vm/scenarios/e2e-fio.sh greps these two
         assertEquals(3, vm1.getLong("reloads"));
+    }
+
+    @Test
+    void aSpaceThatGrowsItselfHasNoUsePercent() throws Exception {
+        VolumeStatus qcow2 = new VolumeStatus("vm3", VolumeStatus.State.SERVING, null, 10, 8, 0, 40, 0,
+                null, 0, 1, CHUNK, Path.of("/srv/golden.img"), Path.of("/srv/vm3.qcow2"), "qcow2", true);
+        Ctl r = status(List.of(serving("vm1", 1, 3), qcow2));
+        List<String> rows = r.out().lines().toList();
+        assertTrue(rows.get(1).contains(" 25% "), r.out());
+        assertTrue(rows.get(2).matches("vm3 +serving .* 2.5M +0 +- .*"), r.out());
+        Config json = ConfigFactory.parseString(status(List.of(qcow2), "--json").out());
+        assertTrue(json.getConfigList("volumes").get(0).getBoolean("cow_grows"));
     }
 
     @Test

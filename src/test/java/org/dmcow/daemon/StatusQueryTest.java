@@ -23,7 +23,7 @@ class StatusQueryTest {
     }
 
     private static VolumeStatus serving(String name) {
-        return new VolumeStatus(name, VolumeStatus.State.SERVING, null, 0, 0, 0, 0, 0, null, 0, 0, 0, null, null, null);
+        return new VolumeStatus(name, VolumeStatus.State.SERVING, null, 0, 0, 0, 0, 0, null, 0, 0, 0, null, null, null, false);
     }
 
     @Test
