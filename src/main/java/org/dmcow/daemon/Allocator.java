@@ -209,11 +209,20 @@ public final class Allocator extends AbstractBehavior<Allocator.Command> {
     }
 
     private Behavior<Command> onPlace(Place m) {
+        long hostRoom;
+        try {
+            hostRoom = hostRoom(); // once a batch: a stat and a statfs per first write would be on its path
+        } catch (IOException e) {
+            for (long chunk : m.chunks()) {
+                owner.tell(new PlaceFailed(epoch, chunk, PlaceFailure.IO, "placement failed: " + e.getMessage()));
+            }
+            return this;
+        }
         long[] chunks = new long[m.chunks().length];
         CowSpace.Placement[] placements = new CowSpace.Placement[chunks.length];
         int n = 0;
         for (long chunk : m.chunks()) {
-            CowSpace.Placement p = place(chunk);
+            CowSpace.Placement p = place(chunk, hostRoom);
             if (p != null) {
                 chunks[n] = chunk;
                 placements[n++] = p;
@@ -249,27 +258,35 @@ public final class Allocator extends AbstractBehavior<Allocator.Command> {
     /** The store's size with room for every chunk of the volume, beside what it holds besides chunks. */
     private long wholeVolumeSize(long storeSize) {
         CowSpace.SpaceUsage u = space.usage();
-        return storeSize - (u.usedChunks() + u.freeChunks()) * space.chunkSize() + space.volumeChunks() * space.chunkSize();
+        long chunksBeyondData = space.volumeChunks() - (u.usedChunks() + u.freeChunks());
+        return storeSize + chunksBeyondData * space.chunkSize();
     }
 
     /**
-     * A sparse or growing file's filesystem must hold every reserved chunk's first write and this
-     * one's, and room for the metadata, or a fill fails with EIO: no room there is a full space,
-     * which the no-space policy handles.
+     * Bytes a sparse or growing file's filesystem can still take (new chunks of a preallocated
+     * native file need none: no limit).
      */
-    private String noRoomOnHost() throws IOException {
+    private long hostRoom() throws IOException {
         CowStore store = opened.store();
-        if (!space.growsItself() && store.preallocated()) {
-            return null;
-        }
-        long room = store.room();
+        return !space.growsItself() && store.preallocated() ? Long.MAX_VALUE : store.room();
+    }
+
+    /**
+     * The host filesystem must hold every reserved chunk's first write and this one's, and room for
+     * the metadata, or a fill fails with EIO: no room there is a full space, which the no-space
+     * policy handles.
+     */
+    private String noRoomOnHost(long hostRoom) {
         long needed = (reserved.size() + 1 + Tuning.METADATA_HEADROOM_CHUNKS) * space.chunkSize();
-        return room >= needed ? null : "the filesystem holding " + store.path() + " has " + room
+        return hostRoom >= needed ? null : "the filesystem holding " + opened.store().path() + " has " + hostRoom
                 + " bytes free; the chunks placed and not yet written, and the metadata, need " + needed;
     }
 
-        /** The chunk's place, or null when the owner was told why there is none. */
-    private CowSpace.Placement place(long chunk) {
+    /**
+     * The chunk's place, or null when the owner was told why there is none; {@code hostRoom}: what
+     * {@link #hostRoom} said for this batch.
+     */
+    private CowSpace.Placement place(long chunk, long hostRoom) {
         CowSpace.Placement p = reserved.get(chunk);
         if (p != null) {
             return p;
@@ -281,7 +298,7 @@ public final class Allocator extends AbstractBehavior<Allocator.Command> {
             return null;
         }
         try {
-            String noRoom = noRoomOnHost();
+            String noRoom = noRoomOnHost(hostRoom);
             if (noRoom != null) {
                 throw new SpaceFullException(noRoom);
             }
