@@ -5,14 +5,15 @@ package org.dmcow.daemon;
 
 import java.io.IOException;
 import java.util.Set;
-import java.util.concurrent.ConcurrentSkipListSet;
+import java.util.TreeSet;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /** Tells systemd ({@code STATUS=}, shown by {@code systemctl status}) which volumes' CoW spaces are full. */
 final class FullSpacesStatus implements SpaceWatch.Listener {
     private static final Logger LOG = LoggerFactory.getLogger(FullSpacesStatus.class);
-    private final Set<String> full = new ConcurrentSkipListSet<>();
+    /** Volumes' actors call in on their own threads: guarded by this object's lock. */
+    private final Set<String> full = new TreeSet<>();
 
     @Override
     public synchronized void full(String volume, boolean isFull) {

@@ -3,6 +3,10 @@
  */
 package org.dmcow.daemon;
 
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.dmcow.admin.GrowResult;
 import org.dmcow.config.SpacePolicy;
 import org.dmcow.config.VolumeConfig;
 import org.dmcow.format.CowSpace;
@@ -14,7 +18,8 @@ import org.slf4j.Logger;
  * chunks wait and one of them tries for a place each tick (the space may have room again: grown,
  * or room on the host filesystem); with {@code no-space = error}, once the space has been full
  * for {@code no-space-timeout}, waiting writes and new ones fail with ENOSPC until it has room,
- * as dm-thin does. Writes to written chunks and reads never wait for this.
+ * as dm-thin does. Writes to written chunks and reads never wait for this. Growing the space, on
+ * request or by autoextend, is asked of the allocator from here.
  */
 final class SpaceWatch {
     static final int ENOSPC = 28;
@@ -31,6 +36,8 @@ final class SpaceWatch {
     private final AllocatorRequests requests;
     private final Listener listener;
     private final Logger log;
+    /** Who asked for a grow the allocator has not answered yet. */
+    private final List<ActorRef<GrowResult>> growing = new ArrayList<>();
     /** An autoextend's grow is asked and not answered. */
     private boolean extending;
     /** Autoextend reached its maximum or failed (a block device): not tried again. */
@@ -90,16 +97,20 @@ final class SpaceWatch {
     /** The space's use changed (a commit, the space opened or grew): warn as it passes a level. */
     void usage(CowSpace.SpaceUsage usage) {
         ledger.usage = usage;
-        long room = usage.usedChunks() + usage.freeChunks();
-        int percent = ledger.spaceGrowsItself || room == 0 ? 0 : (int) (usage.usedChunks() * 100 / room);
+        int percent = percentUsed(ledger);
         int level = config.space().warningReached(percent);
         if (level > ledger.warnedLevel) {
             log.warn("volume {}: CoW space {}% used ({} of {} chunks), past the warning level of {}%", config.name(),
-                    percent, usage.usedChunks(), room, level);
+                    percent, usage.usedChunks(), usage.usedChunks() + usage.freeChunks(), level);
         }
         ledger.warnedLevel = level;
-        ledger.usedPercent = percent;
         autoextend(usage, percent);
+    }
+
+    /** Used chunks in percent of the space's room; 0 for a format that grows itself (no fixed room). */
+    private static int percentUsed(VolumeLedger ledger) {
+        long room = ledger.usage.usedChunks() + ledger.usage.freeChunks();
+        return ledger.spaceGrowsItself || room == 0 ? 0 : (int) (ledger.usage.usedChunks() * 100 / room);
     }
 
     /** Past autoextend's threshold: the allocator grows the file by its percentage, within its maximum. */
@@ -108,8 +119,8 @@ final class SpaceWatch {
         if (!a.enabled() || ledger.spaceGrowsItself || extending || extendStopped || percent < a.threshold()) {
             return;
         }
-        long data = (usage.usedChunks() + usage.freeChunks()) * config.chunkSize();
         long chunk = config.chunkSize();
+        long data = (usage.usedChunks() + usage.freeChunks()) * chunk;
         long by = Math.max(1, (data * a.percent() / 100 + chunk - 1) / chunk) * chunk; // whole chunks
         log.info("volume {}: CoW space {}% used, autoextend threshold {}%: growing it by {} bytes", config.name(),
                 percent, a.threshold(), by);
@@ -117,21 +128,55 @@ final class SpaceWatch {
         requests.add(new Allocator.Grow(0, by, a.max() == 0 ? Allocator.Grow.WHOLE_VOLUME : a.max()));
     }
 
-    /** A grow ended; {@code larger}: the store grew (else an autoextend is at its maximum). */
-    void grown(boolean larger) {
+    /**
+     * Asks the allocator to take in the room the store gained, after growing a file to
+     * {@code size} or by {@code by} (both 0: as it is); {@code replyTo} null: a SIGHUP's look,
+     * answered to no one.
+     */
+    void grow(long size, long by, ActorRef<GrowResult> replyTo) {
+        if (!ledger.spaceOpen()) {
+            if (replyTo != null) {
+                replyTo.tell(GrowResult.refused(config.name(), "its CoW space is not open yet ("
+                        + ledger.status(config, false).state().word() + ")"));
+            }
+            return;
+        }
+        if (replyTo != null) {
+            growing.add(replyTo);
+        }
+        requests.add(new Allocator.Grow(size, by, Allocator.Grow.NO_LIMIT));
+    }
+
+    /** A grow ended: the new room is used, and those who asked are told. */
+    void grown(Allocator.Grown m) {
+        boolean larger = m.bytes() > m.bytesBefore();
         if (extending && !larger) {
             log.warn("volume {}: autoextend is at its maximum; the CoW space grows no more by itself", config.name());
             extendStopped = true;
         }
         extending = false;
+        usage(m.usage());
+        if (larger || !growing.isEmpty()) {
+            log.info("volume {}: CoW space {}: {} bytes (was {}), {} chunks free", config.name(), config.cow(),
+                    m.bytes(), m.bytesBefore(), m.usage().freeChunks());
+        }
+        if (m.usage().freeChunks() > 0) {
+            room("grown to " + m.bytes() + " bytes");
+        }
+        growing.forEach(r -> r.tell(new GrowResult(config.name(), null, m.bytesBefore(), m.bytes(),
+                m.usage().freeChunks())));
+        growing.clear();
     }
 
-    /** A grow failed (logged): an autoextend is not tried again. */
-    void growFailed() {
+    /** A grow failed: those who asked are told why; an autoextend is not tried again. */
+    void growFailed(Allocator.GrowFailed m) {
+        log.error("volume {}: growing the CoW space failed: {}", config.name(), m.reason());
         if (extending) {
             extendStopped = true;
         }
         extending = false;
+        growing.forEach(r -> r.tell(GrowResult.refused(config.name(), m.reason())));
+        growing.clear();
     }
 
     private void failIfTimedOut() {
@@ -169,7 +214,7 @@ final class SpaceWatch {
                     : config.space().noSpace() == SpacePolicy.NoSpace.QUEUE ? "; writes to new chunks wait"
                     : "; writes to new chunks wait, then fail with ENOSPC");
         }
-        return ledger.warnedLevel == 0 ? null : "CoW space " + ledger.usedPercent + "% used, past the warning level of "
+        return ledger.warnedLevel == 0 ? null : "CoW space " + percentUsed(ledger) + "% used, past the warning level of "
                 + ledger.warnedLevel + "%";
     }
 }

@@ -4,7 +4,6 @@
 package org.dmcow.daemon;
 
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -112,8 +111,6 @@ public final class Volume {
     private final ActorRef<TableReloader.Command> reloader;
     private final VolumeSetUp setUp;
     private final SpaceWatch space;
-    /** Who asked for a Grow the allocator has not answered yet. */
-    private final List<ActorRef<GrowResult>> growing = new ArrayList<>();
 
     /**
      * A volume. {@code ledger} outlives restarts of this actor (the parent keeps it), so a crash
@@ -184,11 +181,11 @@ public final class Volume {
                 .onMessage(FromReloader.class, m -> onReloaderRunning(m.reply()))
                 .onMessage(Retry.class, m -> {
                     setUp.retry();
-                    grow(new Allocator.Grow(0, 0, Allocator.Grow.NO_LIMIT), null); // the file or device may have grown
+                    space.grow(0, 0, null); // the file or device may have grown
                     return Behaviors.same();
                 })
                 .onMessage(Grow.class, m -> {
-                    grow(new Allocator.Grow(m.size(), m.by(), Allocator.Grow.NO_LIMIT), m.replyTo());
+                    space.grow(m.size(), m.by(), m.replyTo());
                     return Behaviors.same();
                 })
                 .onMessage(GetStatus.class, m -> onStatus(m, false))
@@ -269,46 +266,13 @@ public final class Volume {
             setUp.degrade(Degraded.METADATA, "metadata commit failed: " + m.reason());
             return true;
         } else if (reply instanceof Allocator.Grown m) {
-            grown(m);
+            space.grown(m);
         } else if (reply instanceof Allocator.GrowFailed m) {
-            ctx.getLog().error("volume {}: growing the CoW space failed: {}", config.name(), m.reason());
-            space.growFailed();
-            growing.forEach(r -> r.tell(GrowResult.refused(config.name(), m.reason())));
-            growing.clear();
+            space.growFailed(m);
         } else {
             tables.runsReady((Allocator.RunsReady) reply);
         }
         return false;
-    }
-
-    /** Asks the allocator to grow; {@code replyTo} null: a SIGHUP's look, answered to no one. */
-    private void grow(Allocator.Grow grow, ActorRef<GrowResult> replyTo) {
-        if (!ledger.spaceOpen()) {
-            if (replyTo != null) {
-                replyTo.tell(GrowResult.refused(config.name(), "its CoW space is not open yet ("
-                        + ledger.status(config, false).state().word() + ")"));
-            }
-            return;
-        }
-        if (replyTo != null) {
-            growing.add(replyTo);
-        }
-        requests.add(grow);
-    }
-
-    private void grown(Allocator.Grown m) {
-        space.grown(m.bytes() > m.bytesBefore());
-        space.usage(m.usage());
-        if (m.bytes() > m.bytesBefore() || !growing.isEmpty()) {
-            ctx.getLog().info("volume {}: CoW space {}: {} bytes (was {}), {} chunks free", config.name(), config.cow(),
-                    m.bytes(), m.bytesBefore(), m.usage().freeChunks());
-        }
-        if (m.usage().freeChunks() > 0) {
-            space.room("grown to " + m.bytes() + " bytes");
-        }
-        growing.forEach(r -> r.tell(new GrowResult(config.name(), null, m.bytesBefore(), m.bytes(),
-                m.usage().freeChunks())));
-        growing.clear();
     }
 
     private Behavior<Command> onTick() {

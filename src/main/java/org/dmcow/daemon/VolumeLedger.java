@@ -58,9 +58,8 @@ final class VolumeLedger {
     boolean failingNewChunks;
     /** The format grows its store as it places (qcow2): its free chunks measure no room. */
     boolean spaceGrowsItself;
-    /** The highest space-warnings level the use has reached (0: none), and the use in percent. */
+    /** The highest space-warnings level the use has reached (0: none). */
     int warnedLevel;
-    int usedPercent;
         /** Counters for status. */
     long mapped;
     long committed;
