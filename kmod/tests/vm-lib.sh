@@ -20,6 +20,14 @@ sectors() {
 	blockdev --getsz "$1"
 }
 
+# linear_base LOOP: BASE becomes a dm-linear device (bl) over LOOP, so that suspending it holds a
+# fill's copy from the base deterministically.
+linear_base() {
+	dmsetup create bl --table "0 $(sectors "$1") linear $1 0"
+	mapper_nodes
+	BASE=/dev/mapper/bl
+}
+
 # start_responder NAME ARGS...: run the responder in the background, logging to
 # /tmp/NAME.log, and wait until its replay is done. Sets RESP_PID.
 start_responder() {

@@ -6,10 +6,7 @@ load_dmcow
 BASE_LOOP=$(make_loop base.img 8388608 random)
 COW=$(make_loop cow.img 16777216 zero)
 SIZE=$(sectors "$BASE_LOOP")
-# The base is a dm-linear device, so that suspending it holds the fill's copy deterministically.
-dmsetup create bl --table "0 $SIZE linear $BASE_LOOP 0"
-mapper_nodes
-BASE=/dev/mapper/bl
+linear_base "$BASE_LOOP"
 for i in 1 2 3; do head -c 4096 /dev/urandom >/tmp/w$i; done
 # put FILE CHUNK: a direct 4 KiB write of FILE at 4 KiB into the 32 KiB CHUNK.
 put() { dd if="$1" of=/dev/mapper/c1 bs=4096 count=1 seek=$(($2 * 8 + 1)) oflag=direct status=none; }

@@ -7,9 +7,7 @@ load_dmcow max_copies=1
 BASE_LOOP=$(make_loop base.img 8388608 random)
 COW=$(make_loop cow.img 16777216 zero)
 SIZE=$(sectors "$BASE_LOOP")
-dmsetup create bl --table "0 $SIZE linear $BASE_LOOP 0"
-mapper_nodes
-BASE=/dev/mapper/bl
+linear_base "$BASE_LOOP"
 for r in 0 1 2; do head -c 2097152 /dev/urandom >/tmp/r$r; done
 # put R: one direct 2 MiB write of /tmp/rR at 2R MiB: 512 chunks in flight at once.
 put() { dd if=/tmp/r$1 of=/dev/mapper/c1 bs=2M count=1 seek=$1 oflag=direct status=none; }
