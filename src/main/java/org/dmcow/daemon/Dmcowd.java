@@ -66,6 +66,7 @@ public final class Dmcowd {
     private final ActorRef<VolumeSet.Command> volumes;
     private final ControlChannel.Replies replies;
     private final AdminServer admin;
+    private final ServiceStatus service;
     private final AtomicBoolean stopping = new AtomicBoolean();
     private final CompletableFuture<Integer> exit = new CompletableFuture<>();
 
@@ -73,9 +74,11 @@ public final class Dmcowd {
         this.configFile = configFile;
         this.system = ActorSystem.create(Behaviors.empty(), "dmcowd", actorSystemConfig(config));
         this.replies = channel.startReplies(system, Tuning.REPLY_QUEUE, Protocol.MAX_WRITE_MSGS);
+        this.service = new ServiceStatus(this::statuses, SystemdNotify::notify,
+                ServiceStatus.watchdogInterval(System.getenv(), ProcessHandle.current().pid()), Tuning.STATUS_POLL);
         LoopIoctl loops = new LoopIoctl();
         Volume.Environment env = new Volume.Environment(replies, new DmIoctl(), loops, new FormatSpaceOpener(loops),
-                new FullSpacesStatus());
+                service);
         this.volumes = system.systemActorOf(VolumeSet.create(config, env), "volumes", Props.empty());
         system.systemActorOf(Watchdog.create(volumes, () -> {
             if (!stopping.get()) {
@@ -100,7 +103,7 @@ public final class Dmcowd {
         this.admin = AdminServer.start(config.adminSocket(), new AdminServer.Requests() {
             @Override
             public CompletionStage<List<VolumeStatus>> status() {
-                return AskPattern.ask(volumes, VolumeSet.GetStatus::new, Tuning.STATUS_ASK, system.scheduler());
+                return statuses();
             }
 
             @Override
@@ -115,6 +118,10 @@ public final class Dmcowd {
      * Ours over the config file's, except that -D options still win (for example
      * DMCOWD_JAVA_OPTS="-Dpekko.actor.default-dispatcher.throughput=5").
      */
+    private CompletionStage<List<VolumeStatus>> statuses() {
+        return AskPattern.ask(volumes, VolumeSet.GetStatus::new, Tuning.STATUS_ASK, system.scheduler());
+    }
+
     static Config actorSystemConfig(DaemonConfig config) {
         return ConfigFactory.defaultOverrides().withFallback(ConfigFactory.parseString(PEKKO))
                 .withFallback(config.raw());
@@ -195,7 +202,7 @@ public final class Dmcowd {
         Signal.handle(new Signal("HUP"), s -> asIoFlusher(d::reload));
         Signal.handle(new Signal("TERM"), s -> asIoFlusher(d::shutdown));
         Signal.handle(new Signal("INT"), s -> asIoFlusher(d::shutdown));
-        d.notifyWhenStarted();
+        d.service.start();
         // System.exit follows: a read blocked in the kernel cannot be woken, and need not be
         return d.exit.join();
     }
@@ -208,36 +215,6 @@ public final class Dmcowd {
     private static void asIoFlusher(Runnable handler) {
         IoFlusher.markThisThread();
         handler.run();
-    }
-
-    /**
-     * Tells systemd READY=1 once no volume is still starting (their /dev/mapper nodes exist, so
-     * units ordered after dmcowd find them), or after a minute with a warning.
-     */
-    private void notifyWhenStarted() {
-        Thread t = new Thread(() -> {
-            long deadline = System.nanoTime() + Tuning.READY_WAIT.toNanos();
-            try {
-                while (System.nanoTime() < deadline && !stopping.get()) {
-                    List<VolumeStatus> all = AskPattern.<VolumeSet.Command, List<VolumeStatus>>ask(volumes,
-                            VolumeSet.GetStatus::new, Tuning.STATUS_ASK, system.scheduler())
-                            .toCompletableFuture().get();
-                    if (all.stream().noneMatch(v -> v.state() == VolumeStatus.State.STARTING)) {
-                        SystemdNotify.notify("READY=1\nSTATUS=" + all.size() + " volume(s)");
-                        return;
-                    }
-                    // each look asks every volume: at 256 volumes five a second were 1,280 status
-                    // messages a second through the actors that are starting the volumes
-                    Thread.sleep(Tuning.READY_POLL.toMillis());
-                }
-                LOG.warn("volumes still starting after a minute; telling systemd the daemon is ready anyway");
-                SystemdNotify.notify("READY=1");
-            } catch (Exception e) {
-                LOG.warn("sd_notify: {}", e.getMessage());
-            }
-        }, "dmcowd-ready");
-        t.setDaemon(true);
-        t.start();
     }
 
     private static void notifySystemd(String state) {
@@ -264,6 +241,7 @@ public final class Dmcowd {
             return;
         }
         LOG.info("stopping: no new faults are taken; committing every volume");
+        service.stop();
         notifySystemd("STOPPING=1");
         AskPattern.<VolumeSet.Command, Done>ask(volumes, VolumeSet.Shutdown::new, Tuning.VOLUME_SHUTDOWN,
                 system.scheduler())

@@ -56,6 +56,8 @@ final class Tuning {
      * were 1,280 status messages a second through the actors that are starting the volumes.
      */
     static final Duration READY_POLL = Duration.ofSeconds(1);
+    /** Between two looks once ready, for systemd's STATUS= line (and WATCHDOG=1 at least this often). */
+    static final Duration STATUS_POLL = Duration.ofSeconds(5);
 
     /**
      * A volume's commit and last reload on shutdown or removal, before the daemon gives up on it.
