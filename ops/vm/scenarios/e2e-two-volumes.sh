@@ -37,6 +37,30 @@ check() {
 	step "$1: e2fsck clean, a and b each hold only their own files, base unchanged"
 }
 check "after writing"
+
+step "udev: with ops/udev/56-dmcow.rules the host's blkid sees no filesystem on a and b, and makes no /dev/disk links"
+# udevadm test runs the rules as a change event would (this guest runs no udevd); without the
+# rule, blkid finds a's ext4 (the control)
+udev_change() { udevadm test --action=change "/sys/class/block/dm-$(dmsetup info -c --noheadings -o minor "$1" | tr -d ' ')" 2>&1; }
+udev_change a >/tmp/udev-a.txt
+grep -q '^ID_FS_TYPE=ext4$' /tmp/udev-a.txt || fail "without the rule udev's blkid does not find a's ext4: $(grep -E '^(ID_FS|DM_)' /tmp/udev-a.txt)"
+mkdir -p /run/udev/rules.d
+cp "$DMCOW_ROOT/ops/udev/56-dmcow.rules" /run/udev/rules.d/
+for v in a b; do
+	udev_change $v >/tmp/udev-$v.txt
+	grep -q '^DM_UDEV_DISABLE_OTHER_RULES_FLAG=1$' /tmp/udev-$v.txt || fail "the rule did not keep LVM and the others off $v"
+	! grep -q '^ID_FS_' /tmp/udev-$v.txt || fail "udev's blkid still probes $v: $(grep '^ID_FS_' /tmp/udev-$v.txt)"
+	grep -q "^DEVLINKS=/dev/mapper/$v\$" /tmp/udev-$v.txt || fail "$v's links: $(grep '^DEVLINKS' /tmp/udev-$v.txt)"
+done
+rm /run/udev/rules.d/56-dmcow.rules
+# udevadm test made /dev/mapper links as udevd would: put the daemon's own nodes back
+for v in a b; do
+	if [ -L /dev/mapper/$v ]; then
+		set -- $(stat -L -c '%t %T' /dev/mapper/$v)
+		rm /dev/mapper/$v
+		mknod /dev/mapper/$v b $((0x$1)) $((0x$2))
+	fi
+done
 wait_for "dmsetup table a | grep -q linear && dmsetup table b | grep -q linear" 60
 step "the daemon's reloads made linear segments: a $(segments a); b $(segments b)"
 
