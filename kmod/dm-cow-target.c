@@ -1759,7 +1759,7 @@ static void cow_io_hints(struct dm_target *ti, struct queue_limits *limits)
 
 static struct target_type cow_target = {
 	.name = "cow",
-	.version = {1, 0, 0},
+	.version = {1, 1, 0},
 	.module = THIS_MODULE,
 	.ctr = cow_ctr,
 	.dtr = cow_dtr,
