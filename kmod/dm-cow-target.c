@@ -1032,12 +1032,12 @@ static void cow_take_bios_of(struct bio_list *from, struct dm_target *ti,
 /*
  * A noflush suspend must not wait for answers the daemon may not give (a full
  * CoW space, no daemon attached): the segment's writes on FAULTED chunks and
- * its flushes waiting for COMMITTED go back to dm core, as dm-thin's
- * requeue_io does, and map them again after the resume. A FAULTED chunk stays
- * FAULTED without bios: the daemon's answer still counts (a FILL_NONE then
- * copies, see cow_handle_map), and the writes queue on the chunk again after
- * the resume. Writes being filled or written complete by I/O. A suspend with
- * flush waits for everything, as before.
+ * its flushes waiting for COMMITTED go back to dm core (as dm-thin's
+ * requeue_io does), which maps them again after the resume. A FAULTED chunk
+ * stays FAULTED without bios: the daemon's answer still counts (a FILL_NONE
+ * then copies, see cow_handle_map), and the writes queue on the chunk again
+ * after the resume. Writes being filled or written complete by I/O. A suspend
+ * with flush waits for everything, as before.
  */
 static void cow_presuspend(struct dm_target *ti)
 {
