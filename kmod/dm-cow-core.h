@@ -176,6 +176,7 @@ struct cow_gone {
 /* Per-bio data. */
 struct cow_bio {
 	struct cow_volume *vol;
+	struct dm_target *ti;		/* the segment that mapped it */
 	struct cow_chunk *chunk;
 	bio_end_io_t *saved_end_io;
 	void *saved_private;

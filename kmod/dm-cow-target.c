@@ -18,7 +18,8 @@
  *                                      given to the volumes by deficit round
  *                                      robin over the sectors filled)
  *   QUEUED --slot--> FILLING           dm-kcopyd copies from base or zeroes
- *   FAULTED --MAP none--> FILLING      the full-chunk write is the fill
+ *   FAULTED --MAP none--> FILLING      the full-chunk write is the fill (none
+ *                                      queued: handed back, so QUEUED to copy)
  *   FAULTED --FAIL or timeout--> (no state)   queued writes fail
  *   FILLING --fill done--> WRITING     queued writes issued to the CoW device;
  *                                      writes arriving now are held
@@ -49,6 +50,14 @@
  * FLUSH{F} and waits until COMMITTED has arrived for all of them. A FUA write
  * to a chunk that is not committed does the same after the write, with F = its
  * chunk's fill seq.
+ *
+ * Noflush suspend (cow_presuspend): what waits for the daemon goes back to
+ * dm core, which maps it again after the resume, as dm-thin's requeue_io: the
+ * segment's writes on FAULTED chunks (the chunk stays FAULTED, without bios)
+ * and its flushes waiting for COMMITTED; until dm core ends the noflush
+ * suspend, a write that would fault or queue on a FAULTED chunk, or a flush
+ * that would wait for commits, goes back too. A full CoW space or an absent
+ * daemon thus never holds a table reload. A suspend with flush waits.
  *
  * Control device (dm-cow-ctl.c; one opener): open -> HELLO_WAIT (kernel
  * HELLO queued); daemon HELLO -> ATTACHED (replay queued); close -> CLOSED.
@@ -275,6 +284,30 @@ void cow_end_bios(struct bio_list *bios, blk_status_t status)
 	}
 }
 
+/*
+ * Is the bio's device suspending with noflush? Then a bio that would wait for
+ * the daemon is handed back to dm core (BLK_STS_DM_REQUEUE, DM_MAPIO_REQUEUE),
+ * which maps it again after the resume. dm core sets the flag before it calls
+ * presuspend and clears it before postsuspend, or when the suspend is
+ * interrupted, so the target keeps no mode of its own. Called under the
+ * volume's lock: cow_presuspend hands back in one hold of it what already
+ * waits, and a bio that comes to wait after that sees the flag.
+ */
+static bool cow_handing_back(struct bio *bio)
+{
+	struct cow_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
+
+	return dm_noflush_suspending(pb->ti);
+}
+
+/* A write that would wait for the daemon: its chunk unmapped, or FAULTED. */
+static bool cow_hand_back_write(struct cow_volume *vol, struct cow_chunk *c,
+				struct bio *bio)
+{
+	lockdep_assert_held(&vol->lock);
+	return (!c || c->state == CHUNK_FAULTED) && cow_handing_back(bio);
+}
+
 /* Is a chunk with fill seq <= seq still uncommitted? */
 static bool cow_uncommitted_upto(struct cow_volume *vol, u64 seq)
 {
@@ -390,6 +423,7 @@ static void cow_flush_work(struct work_struct *work)
 {
 	struct cow_volume *vol = container_of(work, struct cow_volume, flush_work);
 	struct bio_list batch, done = BIO_EMPTY_LIST, failed = BIO_EMPTY_LIST;
+	struct bio_list back = BIO_EMPTY_LIST;
 	unsigned long flags;
 	struct bio *bio;
 	u64 need = 0;
@@ -412,6 +446,8 @@ static void cow_flush_work(struct work_struct *work)
 			bio_list_add(&failed, bio);
 		} else if (!cow_uncommitted_upto(vol, pb->flush_seq)) {
 			bio_list_add(&done, bio);
+		} else if (cow_handing_back(bio)) {
+			bio_list_add(&back, bio);
 		} else {
 			pb->since = jiffies;
 			cow_add_flush_waiter(vol, bio);
@@ -426,6 +462,7 @@ static void cow_flush_work(struct work_struct *work)
 		DMERR_LIMIT("volume %s: flushing the CoW device failed: %d",
 			    vol->ident, r);
 	cow_end_bios(&failed, BLK_STS_IOERR);
+	cow_end_bios(&back, BLK_STS_DM_REQUEUE);
 	cow_end_bios(&done, BLK_STS_OK);
 }
 
@@ -775,7 +812,7 @@ static void cow_place_deferred(struct cow_volume *vol, struct bio *bio)
 	u64 nr = cow_chunk_of(vol, bio->bi_iter.bi_sector);
 	struct cow_chunk *c, *spare = NULL;
 	unsigned long flags;
-	bool submit = false, hooked = false;
+	bool submit = false, hooked = false, back = false;
 	sector_t cow_sector;
 
 	for (;;) {
@@ -797,7 +834,9 @@ static void cow_place_deferred(struct cow_volume *vol, struct bio *bio)
 		submit_bio_noacct(bio);
 		return;
 	}
-	if (!c) {
+	if (cow_hand_back_write(vol, c, bio)) {
+		back = true;
+	} else if (!c) {
 		cow_new_fault(vol, spare, nr, bio);
 		spare = NULL;
 	} else if (c->state == CHUNK_FILLED) {
@@ -812,6 +851,10 @@ static void cow_place_deferred(struct cow_volume *vol, struct bio *bio)
 		mempool_free(spare, cow_chunk_pool);
 	if (submit)
 		submit_bio_noacct(bio);
+	if (back) {
+		bio->bi_status = BLK_STS_DM_REQUEUE;
+		bio_endio(bio);
+	}
 }
 
 static void cow_volume_work(struct work_struct *work)
@@ -871,6 +914,10 @@ static int cow_map_write(struct cow_volume *vol, struct bio *bio)
 		submit_bio_noacct(bio);
 		return DM_MAPIO_SUBMITTED;
 	}
+	if (cow_hand_back_write(vol, c, bio)) {
+		spin_unlock_irqrestore(&vol->lock, flags);
+		return DM_MAPIO_REQUEUE;
+	}
 	if (c) {
 		cow_chunk_add_write(c, bio);
 	} else {
@@ -917,6 +964,7 @@ static int cow_map(struct dm_target *ti, struct bio *bio)
 	unsigned long flags;
 
 	pb->vol = vol;
+	pb->ti = ti;
 	pb->chunk = NULL;
 	pb->flush_seq = 0;
 
@@ -962,6 +1010,51 @@ static int cow_map(struct dm_target *ti, struct bio *bio)
 			bio_set_dev(bio, vol->base_bdev);
 		return DM_MAPIO_REMAPPED;
 	}
+}
+
+/* ---------------------------------------------------------------- noflush suspend */
+
+/* Move the bios of target @ti from @from to @to; the others keep their order. */
+static void cow_take_bios_of(struct bio_list *from, struct dm_target *ti,
+			     struct bio_list *to)
+{
+	struct bio_list keep = BIO_EMPTY_LIST;
+	struct bio *bio;
+
+	while ((bio = bio_list_pop(from))) {
+		struct cow_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
+
+		bio_list_add(pb->ti == ti ? to : &keep, bio);
+	}
+	*from = keep;
+}
+
+/*
+ * A noflush suspend must not wait for answers the daemon may not give (a full
+ * CoW space, no daemon attached): the segment's writes on FAULTED chunks and
+ * its flushes waiting for COMMITTED go back to dm core (as dm-thin's
+ * requeue_io does), which maps them again after the resume. A FAULTED chunk
+ * stays FAULTED without bios: the daemon's answer still counts (a FILL_NONE
+ * then copies, see cow_handle_map), and the writes queue on the chunk again
+ * after the resume. Writes being filled or written complete by I/O. A suspend
+ * with flush waits for everything, as before.
+ */
+static void cow_presuspend(struct dm_target *ti)
+{
+	struct cow_target *ct = ti->private;
+	struct cow_volume *vol = ct->vol;
+	struct bio_list back = BIO_EMPTY_LIST;
+	struct cow_chunk *c;
+	unsigned long flags;
+
+	if (!dm_noflush_suspending(ti))
+		return;
+	spin_lock_irqsave(&vol->lock, flags);
+	list_for_each_entry(c, &vol->faulted, list)
+		cow_take_bios_of(&c->queued, ti, &back);
+	cow_take_bios_of(&vol->flush_waiters, ti, &back);
+	spin_unlock_irqrestore(&vol->lock, flags);
+	cow_end_bios(&back, BLK_STS_DM_REQUEUE);
 }
 
 /* ---------------------------------------------------------------- volumes */
@@ -1666,11 +1759,12 @@ static void cow_io_hints(struct dm_target *ti, struct queue_limits *limits)
 
 static struct target_type cow_target = {
 	.name = "cow",
-	.version = {1, 0, 0},
+	.version = {1, 1, 0},
 	.module = THIS_MODULE,
 	.ctr = cow_ctr,
 	.dtr = cow_dtr,
 	.map = cow_map,
+	.presuspend = cow_presuspend,
 	.status = cow_status,
 	.iterate_devices = cow_iterate_devices,
 	.io_hints = cow_io_hints,
@@ -1822,10 +1916,9 @@ static int cow_handle_map(struct cow_volume *vol, const struct dm_cow_msg *m)
 	}
 	if (fill == DM_COW_FILL_NONE) {
 		full = cow_take_full_write(c);
-		if (!full) {
-			spin_unlock_irqrestore(&vol->lock, flags);
-			return cow_reject(m, "no full-chunk write queued on chunk %llu", nr);
-		}
+		/* Handed back by a noflush suspend: the base is what the chunk holds. */
+		if (!full)
+			fill = DM_COW_FILL_COPY;
 	}
 	cow_unqueue_out(&c->out);
 	cow_chunk_unlist(vol, &c->list);

@@ -1,10 +1,11 @@
-# Full CoW spaces, with the real daemon and module: a native space under no-space = error fails a write to a new chunk with ENOSPC after its 10 s timeout (and the next one at once), while written chunks, unwritten reads and the other volumes keep working, until dmcowctl grow gives it room online; one under no-space = queue holds such a write, SIGTERM still exits cleanly with it waiting, and a file grown while no daemon ran is used by the next one (its loop device told the new size), which finishes the write; a qcow2 space on a filesystem with no room is full instead of failing fills with EIO, and goes on once room is freed.
+# Full CoW spaces, with the real daemon and module: a native space under no-space = error fails a write to a new chunk with ENOSPC after its 10 s timeout (and the next one at once), while written chunks, unwritten reads and the other volumes keep working, until dmcowctl grow gives it room online; one under no-space = queue holds such a write, SIGTERM still exits cleanly with it waiting; a space that fills while a table reload is due reloads with its write waiting (the noflush suspend hands the write back), its written chunks read and rewrite meanwhile, and after a restart dmcowctl grow lets the write finish; and a file grown while no daemon ran is used by the next one (its loop device told the new size), which finishes the write; a qcow2 space on a filesystem with no room is full instead of failing fills with EIO, and goes on once room is freed.
 . "$DMCOW_ROOT/ops/vm/lib.sh"
 . "$DMCOW_ROOT/ops/vm/suites/e2e-lib.sh"
 load_dmcow
-# no-space = queue holds a write across a daemon restart on purpose: more than the 60 s after which
-# the kernel reports a task blocked that long (a hang longer than this is still reported)
-echo 240 >/proc/sys/kernel/hung_task_timeout_secs
+# no-space = queue holds writes across a daemon restart on purpose (q's and r's, for minutes under
+# emulation): more than the 60 s after which the kernel reports a task blocked that long (a hang
+# longer than this is still reported)
+echo 480 >/proc/sys/kernel/hung_task_timeout_secs
 
 BASE=/tmp/base.img
 head -c 16777216 /dev/urandom >"$BASE"
@@ -15,21 +16,22 @@ mkfs.ext4 -q -m 0 -F /tmp/small.img
 mkdir -p /tmp/small
 mount -o loop /tmp/small.img /tmp/small || fail "mount the small filesystem"
 # 8 data chunks after the metadata (8,454,144 bytes for this base)
-format_spaces e:native:8978432 q:native:8978432 a:native:8978432
+format_spaces e:native:8978432 q:native:8978432 a:native:8978432 r:native:8978432
 COWDIR=/tmp/small format_spaces z:qcow2
 free_chunks() { dmcowctl info --json "/tmp/$1.cow" | sed 's/.*"free_chunks":\([0-9]*\).*/\1/'; }
 DATA=$(free_chunks e)
 [ "$DATA" -ge 4 ] && [ "$DATA" -le 24 ] || fail "the small native spaces have $DATA data chunks; the scenario wants a few"
 step "native spaces e and q hold $DATA chunks of 64 KiB each"
-write_conf e:native q:native a:native
+write_conf e:native q:native a:native r:native
 echo "dmcow.volumes.z { base = \"$BASE\", cow = \"/tmp/small/z.cow\", format = qcow2 }" >>"$DCONF"
 cat >>"$DCONF" <<EOF
 dmcow.volumes.e { no-space = error, no-space-timeout = 10s }
 dmcow.volumes.q { no-space = queue }
+dmcow.volumes.r { no-space = queue }
 dmcow.volumes.z { no-space = queue }
 dmcow.volumes.a { autoextend { threshold = 50, percent = 100 } }
 EOF
-start_daemon e q z a
+start_daemon e q z a r
 
 # put VOLUME CHUNK TAG: a direct 64 KiB write of a pattern named TAG at CHUNK (fullblock: a short
 # read from the pipe would make dd write that part through the page cache); chunk VOLUME CHUNK
@@ -104,15 +106,65 @@ REWRITE=$!
 ended_within 60 $REWRITE || show_q "a rewrite of a written chunk of q waits"
 wait $REWRITE || show_q "a rewrite of a written chunk of q failed: $(cat /tmp/put-q-3.err)"
 
-step "SIGTERM with the write waiting: a clean exit; the file grows while no daemon runs"
+step "r (queue): $((DATA + 1)) writes at once into its $DATA chunks; one waits for room while the others' chunks are committed"
+RPIDS=
+c=0
+while [ $c -le "$DATA" ]; do
+	put r $c "r$c" &
+	RPIDS="$RPIDS $!:$c"
+	c=$((c + 1))
+done
+wait_for "[ \"\$(state r)\" = full ]" 60 1
+# running_puts: the "PID:CHUNK" of r's writes still running
+running_puts() { for p in $RPIDS; do ! kill -0 "${p%%:*}" 2>/dev/null || echo "$p"; done; }
+wait_for "[ \$(running_puts | wc -l) = 1 ]" 60 1
+RWAIT=$(running_puts)
+RW=${RWAIT#*:}
+for p in $RPIDS; do
+	[ "$p" = "$RWAIT" ] || wait "${p%%:*}" || fail "the write to r's chunk ${p#*:} failed: $(cat "/tmp/put-r-${p#*:}.err")"
+done
+# show_r WHY: fail with what the kernel and the daemon say of r
+show_r() { fail "$1: $(dmsetup info r; dmsetup status r; dmsetup table r; grep 'volume r' "$DLOG.run" | tail -8)"; }
+linear_sectors() { dmsetup table "$1" | awk '$3 == "linear" { s += $2 } END { print s + 0 }'; }
+step "a table reload comes due while r is full (reload.max-delay 2 s): it completes with the write to chunk $RW waiting"
+deadline=$(($(date +%s) + 60))
+until [ "$(linear_sectors r)" = $((DATA * 128)) ]; do
+	[ "$(date +%s)" -lt $deadline ] || show_r "r's $DATA written chunks are not all in linear segments after 60 s"
+	sleep 1
+done
+dmsetup info r | grep -q '^State: *ACTIVE' || show_r "r is left suspended"
+kill -0 "${RWAIT%%:*}" 2>/dev/null || show_r "the write to r's chunk $RW ended: $(cat "/tmp/put-r-$RW.err")"
+[ "$(state r)" = full ] || show_r "r is $(state r), not full"
+step "written chunks of r read back and take rewrites; unwritten ones read as the base; the write still waits"
+c=0
+while [ $c -le "$DATA" ]; do
+	[ $c = "$RW" ] || [ "$(chunk r $c)" = "$(want "r$c")" ] || show_r "r's chunk $c reads back wrong"
+	c=$((c + 1))
+done
+RRE=$(((RW + 1) % (DATA + 1)))
+timeout 60 sh -c "yes again | head -c 65536 | dd of=/dev/mapper/r bs=65536 seek=$RRE iflag=fullblock oflag=direct status=none" ||
+	show_r "a rewrite of r's chunk $RRE"
+[ "$(chunk r $RRE)" = "$(want again)" ] || show_r "r's rewritten chunk $RRE reads back wrong"
+[ "$(chunk r 150)" = "$(dd if="$BASE" bs=65536 skip=150 count=1 status=none | sha256sum | cut -d' ' -f1)" ] ||
+	show_r "r's unwritten chunk 150 does not read as the base"
+kill -0 "${RWAIT%%:*}" 2>/dev/null || show_r "the write to r's chunk $RW ended"
+
+step "SIGTERM with the writes to q and r waiting: a clean exit; q's file grows while no daemon runs"
 stop_daemon
 truncate -s +1M /tmp/q.cow
-start_daemon e q z a
+start_daemon e q z a r
 rc=0
 wait $QPUT || rc=$?
 [ $rc = 0 ] || fail "the write that waited for room in q failed: $(cat /tmp/put-q-200.err)"
 [ "$(chunk q 200)" = "$(want queued)" ] || fail "q's chunk 200 reads back wrong"
 [ "$(chunk q 3)" = "$(want again)" ] || fail "q's chunk 3 changed"
+step "dmcowctl grow r --by 1M: the write that waited through the reload and the restart finishes"
+kill -0 "${RWAIT%%:*}" 2>/dev/null || show_r "the write to r's chunk $RW ended before the grow"
+dmcowctl grow r --by 1M >/tmp/grow-r.out 2>&1 || fail "dmcowctl grow r: $(cat /tmp/grow-r.out)"
+ended_within 60 "${RWAIT%%:*}" || show_r "the write to r's chunk $RW still waits after the grow"
+wait "${RWAIT%%:*}" || fail "the write to r's chunk $RW failed: $(cat "/tmp/put-r-$RW.err")"
+[ "$(chunk r "$RW")" = "$(want "r$RW")" ] || show_r "r's chunk $RW reads back wrong"
+wait_for "[ \"\$(state r)\" = serving ]" 30 1
 
 step "z (qcow2): its filesystem full, new chunks wait instead of failing with EIO"
 avail=$(df -B1 --output=avail /tmp/small | tail -1)

@@ -24,8 +24,9 @@ import org.dmcow.host.StorageIdentity;
 
 /**
  * One volume's devices: loop devices for file-backed base and CoW, the dm device and its table
- * reloads. Runs on its own dispatcher: a suspend waits for in-flight writes, which wait for faults
- * the control stream keeps answering meanwhile.
+ * reloads. Runs on its own dispatcher, off the control stream's threads. A reload suspends with
+ * noflush: the kernel hands the writes that wait for the daemon (a full space) back to dm core
+ * instead of the suspend waiting for them.
  */
 public final class TableReloader extends AbstractBehavior<TableReloader.Command> {
     public interface Command {
@@ -209,7 +210,7 @@ public final class TableReloader extends AbstractBehavior<TableReloader.Command>
 
     private void swap(List<DeviceMapper.Target> table) throws IOException {
         dm.load(config.name(), table);
-        dm.suspend(config.name());
+        dm.suspendNoflush(config.name());
         dm.resume(config.name());
     }
 

@@ -63,7 +63,8 @@ final class TableReloads<M> {
 
     /**
      * Reloads now, unless one runs, the volume is not serving yet, or there is nothing to make
-     * linear; later, when a suspend would wait.
+     * linear. A full space is no reason to wait: the noflush suspend hands the writes waiting for
+     * room back to dm core.
      */
     void start() {
         timers.cancel(due);
@@ -71,20 +72,8 @@ final class TableReloads<M> {
                 || ledger.chunks.count(State.COMMITTED) == 0) {
             return;
         }
-        if (suspendWouldWait()) {
-            retryLater();
-            return;
-        }
         ledger.reloading = true;
         requests.add(Allocator.TableRuns.INSTANCE);
-    }
-
-    /**
-     * The space is full and writes to new chunks wait in the kernel for a MAP: a reload's suspend
-     * would wait for them, and every read and write of the volume with it.
-     */
-    boolean suspendWouldWait() {
-        return ledger.full && ledger.chunks.unmapped() > 0;
     }
 
     /** The runs came from an allocator the volume no longer owns: the next reload asks again. */

@@ -65,13 +65,8 @@ final class VolumeShutdown {
             return false;
         }
         if (ledger.chunks.count(State.COMMITTED) > 0 && ledger.phase == Phase.SERVING) {
-            if (!tables.suspendWouldWait()) {
-                tables.start();
-                return false;
-            }
-            log.warn("volume {}: stopping without the last table reload: writes wait for room in the full CoW "
-                    + "space, and its suspend would wait for them; the next dmcowd folds the {} committed chunks",
-                    volume, ledger.chunks.count(State.COMMITTED));
+            tables.start();
+            return false;
         }
         if (remove) {
             reloader.tell(TableReloader.Remove.INSTANCE);

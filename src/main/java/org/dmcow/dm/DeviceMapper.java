@@ -29,7 +29,12 @@ public interface DeviceMapper {
     /** Loads {@code table} as the device's inactive table. */
     void load(String name, List<Target> table) throws IOException;
 
-    void suspend(String name) throws IOException;
+    /**
+     * Suspends without flushing and without freezing a filesystem on the device (as dm-thin's
+     * users do): the cow targets hand writes that wait for dmcowd's answers back to dm core, which
+     * maps them again after the resume, so the suspend never waits for the daemon.
+     */
+    void suspendNoflush(String name) throws IOException;
 
     /** Resumes the device, swapping in the inactive table when there is one. */
     void resume(String name) throws IOException;

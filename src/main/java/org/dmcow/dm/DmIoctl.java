@@ -51,6 +51,8 @@ public final class DmIoctl implements DeviceMapper {
     static final int DM_STATUS_TABLE_FLAG = 1 << 4;
     static final int DM_ACTIVE_PRESENT_FLAG = 1 << 5;
     static final int DM_BUFFER_FULL_FLAG = 1 << 8;
+    static final int DM_SKIP_LOCKFS_FLAG = 1 << 10;
+    static final int DM_NOFLUSH_FLAG = 1 << 11;
 
     private final String control;
 
@@ -218,8 +220,9 @@ public final class DmIoctl implements DeviceMapper {
     }
 
     @Override
-    public void suspend(String name) throws IOException {
-        call(DM_DEV_SUSPEND, header(name, SIZEOF_DM_IOCTL, DM_SUSPEND_FLAG), "suspend " + name);
+    public void suspendNoflush(String name) throws IOException {
+        call(DM_DEV_SUSPEND, header(name, SIZEOF_DM_IOCTL, DM_SUSPEND_FLAG | DM_NOFLUSH_FLAG | DM_SKIP_LOCKFS_FLAG),
+                "suspend " + name);
     }
 
     @Override

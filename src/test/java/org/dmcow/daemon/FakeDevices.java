@@ -73,7 +73,7 @@ final class FakeDevices implements DeviceMapper, LoopDevices {
     final AtomicInteger manualLoadsBeforeSuspend = new AtomicInteger();
 
     @Override
-    public synchronized void suspend(String name) throws IOException {
+    public synchronized void suspendNoflush(String name) throws IOException {
         if (manualLoadsBeforeSuspend.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
             device(name).inactive = new ArrayList<>(device(name).live);
         }

@@ -88,6 +88,44 @@ class SpaceFullTest {
         h.shutdown();
     }
 
+    /** A full space whose 4 chunks are written and committed, and a write to a 5th that waits for room. */
+    private CompletableFuture<Void> fillAndWait(DaemonHarness h, int vol) throws Exception {
+        for (long c = 0; c < 4; c++) {
+            await(h.kernel.write(vol, c, false));
+        }
+        CompletableFuture<Void> waiting = h.kernel.write(vol, 10, false);
+        eventually("full", () -> h.status("vm1").state() == VolumeStatus.State.FULL);
+        return waiting;
+    }
+
+    @Test
+    void aFullSpaceReloadsItsTableWhileAWriteWaitsForRoom() throws Exception {
+        // the delay, not the count, makes the reload due: after the space is full
+        DaemonHarness h = daemon(4, "dmcow.no-space = queue\ndmcow.reload.max-mappings = 1000\n"
+                + "dmcow.reload.max-delay = 1s", "vm1");
+        int vol = h.addVolume("vm1");
+        CompletableFuture<Void> waiting = fillAndWait(h, vol);
+        eventually("the 4 written chunks reloaded into linear segments and forgotten",
+                () -> h.kernel.volume(vol).forgotten.size() == 4);
+        assertFalse(waiting.isDone());
+        assertTrue(h.devices.devices.get("vm1").live.stream().anyMatch(t -> t.type().equals("linear")));
+        assertNull(grow(h, "vm1", 0, 4 * CHUNK).error());
+        await(waiting);
+        h.shutdown();
+    }
+
+    @Test
+    void aFullSpaceStopsAfterItsLastTableReloadWithAWriteWaiting() throws Exception {
+        DaemonHarness h = daemon(4, "dmcow.no-space = queue\ndmcow.reload.max-mappings = 1000\n"
+                + "dmcow.reload.max-delay = 1h", "vm1");
+        int vol = h.addVolume("vm1");
+        CompletableFuture<Void> waiting = fillAndWait(h, vol);
+        assertTrue(h.kernel.volume(vol).forgotten.isEmpty());
+        h.shutdown();
+        assertEquals(4, h.kernel.volume(vol).forgotten.size(), "the last reload made the committed chunks linear");
+        assertFalse(waiting.isDone(), "the write waits in the kernel for the next daemon");
+    }
+
     @Test
     void noSpaceErrorFailsWaitingWritesWithEnospcAfterTheTimeoutAndNewOnesAtOnce() throws Exception {
         DaemonHarness h = daemon(2, "dmcow.no-space-timeout = 400ms", "vm1");

@@ -51,6 +51,8 @@ class DmIoctlHeaderTest {
         java.put("DM_STATUS_TABLE_FLAG", (long) DmIoctl.DM_STATUS_TABLE_FLAG);
         java.put("DM_ACTIVE_PRESENT_FLAG", (long) DmIoctl.DM_ACTIVE_PRESENT_FLAG);
         java.put("DM_BUFFER_FULL_FLAG", (long) DmIoctl.DM_BUFFER_FULL_FLAG);
+        java.put("DM_SKIP_LOCKFS_FLAG", (long) DmIoctl.DM_SKIP_LOCKFS_FLAG);
+        java.put("DM_NOFLUSH_FLAG", (long) DmIoctl.DM_NOFLUSH_FLAG);
         java.put("LOOP_CLR_FD", LoopIoctl.LOOP_CLR_FD);
         java.put("LOOP_SET_CAPACITY", LoopIoctl.LOOP_SET_CAPACITY);
         java.put("LOOP_CONFIGURE", LoopIoctl.LOOP_CONFIGURE);
