@@ -90,13 +90,13 @@ b_round() {
 	set -- "$1" $(b_iops b) "$2"
 	t1=$(cpu_ticks)
 	a1=$([ "$1" != with-a ] || status_field a copies)
-	busy=$(echo $t0 $t1 | awk '{ printf "%.0f", $4 > $2 ? 100 * ($3 - $1) / ($4 - $2) : 0 }')
+	busy=$(echo $t0 $t1 | awk '{ printf "%.0f", ($4 > $2 ? 100 * ($3 - $1) / ($4 - $2) : 0) }')
 	line="B $2 IOPS (mean latency $3 ms), guest CPU busy $busy%, B's fills $(status_field b copies)"
 	if [ -n "$apid" ]; then
 		a_done=yes
 		if kill -0 "$apid" 2>/dev/null; then
 			a_done=no
-			kill -INT "$apid"
+			kill "$apid"
 		fi
 		wait "$apid" || true
 		a_kib=$(awk -F';' '{ print $48 }' /tmp/a.fio)
