@@ -41,13 +41,16 @@ b_iops() {
 	fio --name=b --filename=/dev/mapper/$1 --direct=1 --ioengine=libaio --rw=randwrite --bs=4k \
 		--iodepth=16 --time_based --runtime="$runtime" --randrepeat=0 --output-format=terse \
 		--terse-version=3 >/tmp/$1.fio || fail "fio on $1: $(cat /tmp/$1.fio)"
-	# terse v3: field 49 is the write IOPS, 61 the mean completion latency (us)
-	awk -F';' '{ printf "%s %.1f\n", $49, $61 / 1000 }' /tmp/$1.fio
+	# terse v3: field 49 is the write IOPS, 57 the mean completion latency (us)
+	awk -F';' '$1 == 3 { printf "%s %.1f\n", $49, $57 / 1000 }' /tmp/$1.fio
 }
 
-# cpu_ticks: the guest's busy and total CPU ticks so far (/proc/stat), for its busy share.
+# cpu_ticks: the guest's busy and total CPU ticks so far (/proc/stat), and the responder's
+# (user + system, /proc/PID/stat), for their shares of the guest's 2 CPUs.
 cpu_ticks() {
 	awk '$1 == "cpu" { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t; exit }' /proc/stat
+	# the fields after the command name, which is in parentheses: utime and stime are 12 and 13
+	sed 's/.*) //' /proc/$RESP_PID/stat | awk '{ print $12 + $13 }'
 }
 
 # drop_volumes NAME...: commit (a flush makes the responder commit), remove the volumes and their
@@ -63,10 +66,11 @@ drop_volumes() {
 
 # b_round MODE: one run of B (a fresh volume), MODE alone, with-a (A a fresh dm-cow volume of 64
 # KiB chunks, one pass of sequential 1 MiB first writes over 1 GiB) or with-plain-a (A the same
-# writes to a plain loop device over a sparse file, no dm-cow: what A's I/O costs the emulated
-# machine by itself). A starts 2 s before B and is stopped when B's run ends. Prints one line
-# (LABEL first): B's IOPS and mean latency, the guest CPUs' busy share during B's run, B's and
-# A's fills then; appends "ROUND MODE IOPS" to /tmp/iso.iops.
+# writes to a plain loop device over a sparse file, no dm-cow, written over and over so that A
+# lasts: what A's I/O costs the emulated machine by itself). A starts 2 s before B and is stopped
+# when B's run ends. Prints one line (LABEL first): B's IOPS and mean latency, the guest CPUs'
+# busy share and the responder's CPU use during B's run, B's and A's fills then; appends
+# "ROUND MODE IOPS" to /tmp/iso.iops.
 b_round() {
 	volume b 8
 	apid=
@@ -77,11 +81,13 @@ b_round() {
 		;;
 	with-plain-a)
 		atarget=$(make_loop a-plain.img $gib zero)
+		again="--time_based --runtime=$((runtime + 10))"
 		;;
 	esac
 	if [ -n "${atarget:-}" ]; then
+		# shellcheck disable=SC2086 # $again is options or nothing
 		fio --name=a --filename="$atarget" --direct=1 --ioengine=libaio --rw=write --bs=1M \
-			--iodepth=8 --output-format=terse --terse-version=3 >/tmp/a.fio 2>&1 &
+			--iodepth=8 ${again:-} --output-format=terse --terse-version=3 >/tmp/a.fio 2>&1 &
 		apid=$!
 		sleep 2 # A's burst fills the fill queues first
 	fi
@@ -90,8 +96,8 @@ b_round() {
 	set -- "$1" $(b_iops b) "$2"
 	t1=$(cpu_ticks)
 	a1=$([ "$1" != with-a ] || status_field a copies)
-	busy=$(echo $t0 $t1 | awk '{ printf "%.0f", ($4 > $2 ? 100 * ($3 - $1) / ($4 - $2) : 0) }')
-	line="B $2 IOPS (mean latency $3 ms), guest CPU busy $busy%, B's fills $(status_field b copies)"
+	busy=$(echo $t0 $t1 | awk -v n="$(nproc)" '$5 > $2 { printf "%.0f%% of %d CPUs, the responder %.0f%% of one", 100 * ($4 - $1) / ($5 - $2), n, 100 * n * ($6 - $3) / ($5 - $2) }')
+	line="B $2 IOPS (mean latency $3 ms), guest CPU busy $busy, B's fills $(status_field b copies)"
 	if [ -n "$apid" ]; then
 		a_done=yes
 		if kill -0 "$apid" 2>/dev/null; then
@@ -99,7 +105,7 @@ b_round() {
 			kill "$apid"
 		fi
 		wait "$apid" || true
-		a_kib=$(awk -F';' '{ print $48 }' /tmp/a.fio)
+		a_kib=$(awk -F';' '$1 == 3 { print $48 }' /tmp/a.fio)
 		line="$line; A $a_kib KiB/s$([ "$1" != with-a ] || echo ", A's fills during B's run $((a1 - a0))"), A's pass $([ $a_done = yes ] && echo "ended before B's" || echo "ran through B's run")"
 	fi
 	echo "ISOLATION $4 $1: $line"
@@ -110,6 +116,7 @@ b_round() {
 	*) drop_volumes b ;;
 	esac
 	atarget=
+	again=
 }
 
 # median: the middle of the numbers on stdin (of an odd count).
