@@ -83,7 +83,7 @@ for round in 1 2 3; do
 	multi_table | dmsetup reload c1 || fail "reloading c1: $(multi_table)"
 	dmsetup resume c1
 	[ "$(dmsetup table c1 | grep -c ' cow ')" = 3 ] || fail "c1 has not 3 cow segments: $(dmsetup table c1)"
-	dm=$(basename "$(readlink -f /dev/mapper/c1)")
+	dm=dm-$(dmsetup info -c --noheadings -o minor c1 | tr -d ' ')
 	[ "$(cat /sys/block/"$dm"/queue/write_cache)" = "write back" ] || fail "c1 does not take flushes: write_cache is $(cat /sys/block/"$dm"/queue/write_cache)"
 	# chunks 2..4, 65..67, 130..132: each a new chunk, one per cow segment and round
 	fsync_commits $((round * 8 + 8)) $((round + 1))
