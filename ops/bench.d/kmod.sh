@@ -25,11 +25,11 @@ gib=$((1024 * 1024 * 1024))
 parts=$5
 load_dmcow max_copies="$copies"
 
-# volume NAME CHUNK_SECTORS: a fresh 1 GiB volume (its own ident, sparse base and CoW files):
-# every chunk is a first write.
+# volume NAME CHUNK_SECTORS [BYTES]: a fresh volume of BYTES (1 GiB) (its own ident, sparse base
+# and CoW files): every chunk is a first write.
 volume() {
-	base=$(make_loop "$1-base.img" $gib zero)
-	cow=$(make_loop "$1-cow.img" $gib zero)
+	base=$(make_loop "$1-base.img" "${3:-$gib}" zero)
+	cow=$(make_loop "$1-cow.img" "${3:-$gib}" zero)
 	dmsetup create "$1" --table "0 $(sectors "$base") cow $1 $base $cow $2"
 	mapper_nodes
 }
@@ -64,8 +64,9 @@ drop_volumes() {
 	for d in "$@"; do rm -f /tmp/$d-*.img; done
 }
 
-# b_round MODE: one run of B (a fresh volume), MODE alone, with-a (A a fresh dm-cow volume of 64
-# KiB chunks, one pass of sequential 1 MiB first writes over 1 GiB) or with-plain-a (A the same
+# b_round MODE LABEL: one run of B (a fresh volume), MODE alone, with-a (A a fresh dm-cow volume of
+# 64 KiB chunks, one pass of sequential 1 MiB first writes over 1.5 GiB, which A does not finish
+# within B's run unless it writes more than 60 MiB/s) or with-plain-a (A the same
 # writes to a plain loop device over a sparse file, no dm-cow, written over and over so that A
 # lasts: what A's I/O costs the emulated machine by itself). A starts 2 s before B and is stopped
 # when B's run ends. Prints one line (LABEL first): B's IOPS and mean latency, the guest CPUs'
@@ -76,7 +77,7 @@ b_round() {
 	apid=
 	case $1 in
 	with-a)
-		volume a 128
+		volume a 128 $((gib * 3 / 2))
 		atarget=/dev/mapper/a
 		;;
 	with-plain-a)
