@@ -96,6 +96,12 @@ struct cow_volume {
 	struct list_head node;
 	unsigned int refs;		/* targets; 0: dying, findable until freed */
 	unsigned int closers;		/* dtrs waiting for commits at refs 0 */
+	/*
+	 * The table whose segment of this volume took dm's empty flushes
+	 * last (see cow_take_flushes); NULL once that segment is destroyed.
+	 * Only compared, never dereferenced.
+	 */
+	struct dm_table *flush_table;
 
 	/* lookups by id: one for the xarray, one per control message handled */
 	refcount_t users;

@@ -49,7 +49,9 @@
  * the CoW device, and if a chunk with fill seq <= F is uncommitted, sends
  * FLUSH{F} and waits until COMMITTED has arrived for all of them. A FUA write
  * to a chunk that is not committed does the same after the write, with F = its
- * chunk's fill seq.
+ * chunk's fill seq. Since that covers the whole volume, dm's empty flush goes
+ * to one cow segment of the volume per table (num_flush_bios 1), not to each:
+ * the first segment constructed in a table takes it (cow_take_flushes).
  *
  * Noflush suspend (cow_presuspend): what waits for the daemon goes back to
  * dm core, which maps it again after the resume, as dm-thin's requeue_io: the
@@ -1454,6 +1456,25 @@ static int cow_add_target(struct dm_target *ti, struct cow_volume *vol,
 	return r;
 }
 
+/*
+ * dm sends its empty flush to every segment of a table that asks for one, but
+ * a cow segment's flush covers its whole volume, so one segment of the volume
+ * per table takes them: a table's first segment of the volume finds another
+ * table (or none) in vol->flush_table and takes the role. The segment that
+ * set vol->flush_table clears it when destroyed, so a table freed and another
+ * allocated at its address cannot be taken for one that has its flush segment.
+ * Tables of two devices constructed at once may give a table two flush
+ * segments (one flush more), never none.
+ */
+static void cow_take_flushes(struct dm_target *ti, struct cow_volume *vol)
+{
+	lockdep_assert_held(&cow_volumes_lock);
+	if (vol->flush_table == ti->table)
+		return;
+	vol->flush_table = ti->table;
+	ti->num_flush_bios = 1;
+}
+
 static int cow_attach_volume(struct dm_target *ti, struct cow_target *ct,
 			     const char *ident, u32 chunk_sectors)
 {
@@ -1489,6 +1510,7 @@ static int cow_attach_volume(struct dm_target *ti, struct cow_target *ct,
 	if (!vol->refs++)
 		wake_up_all(&vol->commit_wait);
 	ct->vol = vol;
+	cow_take_flushes(ti, vol);
 out:
 	mutex_unlock(&cow_volumes_lock);
 	if (fresh)
@@ -1563,7 +1585,7 @@ static int cow_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	if (r)
 		goto bad;
 
-	ti->num_flush_bios = 1;
+	/* num_flush_bios: cow_take_flushes */
 	ti->flush_supported = true;
 	cow_offer_discards(ti, ct);
 	ti->num_write_zeroes_bios = 1;
@@ -1644,6 +1666,8 @@ static void cow_dtr(struct dm_target *ti)
 	 * reaches zero waits for the commits.
 	 */
 	mutex_lock(&cow_volumes_lock);
+	if (ti->num_flush_bios && vol->flush_table == ti->table)
+		vol->flush_table = NULL;
 	if (--vol->refs) {
 		mutex_unlock(&cow_volumes_lock);
 		goto out;

@@ -1,4 +1,4 @@
-# A flush and a FUA write to a new chunk complete only after the daemon has committed the filled chunks; a flush with nothing uncommitted sends no FLUSH.
+# A flush and a FUA write to a new chunk complete only after the daemon has committed the filled chunks; a flush with nothing uncommitted sends no FLUSH; on a table of several cow and linear segments, reloaded three times, an fsync to a new chunk of any cow segment still waits for its commit.
 . "$DMCOW_ROOT/ops/vm/lib.sh"
 . "$DMCOW_ROOT/kmod/tests/vm-lib.sh"
 load_dmcow
@@ -60,6 +60,37 @@ dd if=/dev/urandom of=/dev/mapper/c1 bs=4096 count=1 seek=122 oflag=direct conv=
 [ "$(grep -c '^FLUSH' /tmp/resp.log)" = "$flushes" ] || fail "FLUSH sent with nothing uncommitted"
 [ "$(status_field c1 errors)" = 0 ] || fail "errors: $(dmsetup status c1)"
 step "status: $(dmsetup status c1)"
+
+# One cow segment per table takes dm's empty flushes for the whole volume (the others take none):
+# a write to another segment must still be flushed and committed, and a reloaded table must have
+# its own flush segment once the old table is gone.
+LIN=$(make_loop lin.img 65536 zero)
+multi_table() {
+	printf '0 64 linear %s 0\n64 4032 cow vol1 %s %s 64\n4096 4096 cow vol1 %s %s 64\n8192 64 linear %s 64\n8256 %s cow vol1 %s %s 64\n' \
+		"$LIN" "$BASE" "$COW" "$BASE" "$COW" "$LIN" $((SIZE - 8256)) "$BASE" "$COW"
+}
+# fsync_commits BLOCK CHUNK: a 4 KiB write + fsync to a new chunk waits for the commit.
+fsync_commits() {
+	t0=$(now_ms)
+	dd if=/dev/urandom of=/dev/mapper/c1 bs=4096 count=1 seek="$1" oflag=direct conv=fsync status=none || fail "write+fsync at block $1 failed"
+	t1=$(now_ms)
+	step "write + fsync at block $1 took $((t1 - t0)) ms"
+	[ $((t1 - t0)) -ge 2000 ] || fail "fsync at block $1 returned after $((t1 - t0)) ms, before the 2 s commit delay: $(dmsetup table c1)"
+	grep -q "^-> COMMITTED vol=1 chunk=$2\$" /tmp/resp.log || fail "chunk $2 not committed"
+}
+for round in 1 2 3; do
+	step "table $round of 3 cow and 2 linear segments: fsync to a new chunk in each cow segment"
+	multi_table | dmsetup reload c1 || fail "reloading c1: $(multi_table)"
+	dmsetup resume c1
+	[ "$(dmsetup table c1 | grep -c ' cow ')" = 3 ] || fail "c1 has not 3 cow segments: $(dmsetup table c1)"
+	dm=dm-$(dmsetup info -c --noheadings -o minor c1 | tr -d ' ')
+	[ "$(cat /sys/block/"$dm"/queue/write_cache)" = "write back" ] || fail "c1 does not take flushes: write_cache is $(cat /sys/block/"$dm"/queue/write_cache)"
+	# chunks 2..4, 65..67, 130..132: each a new chunk, one per cow segment and round
+	fsync_commits $((round * 8 + 8)) $((round + 1))
+	fsync_commits $((round * 8 + 512)) $((round + 64))
+	fsync_commits $((round * 8 + 1032)) $((round + 129))
+done
+[ "$(status_field c1 errors)" = 0 ] || fail "errors: $(dmsetup status c1)"
 
 dmsetup remove c1
 stop_responder
