@@ -2,7 +2,11 @@
 # the real dmcowd over the real module. Not executable: ops/test runs only executables here.
 # Source after ops/vm/lib.sh:  . "$DMCOW_ROOT/ops/vm/suites/e2e-lib.sh"
 BIN=$DMCOW_ROOT/target/dmcow/bin
-[ -x "$BIN/dmcowd" ] || fail "run 'mvn -q -B package -DskipTests' first: no $BIN/dmcowd"
+# DMCOWD, DMCOWCTL: the commands start_daemon and dmcowctl run (the installed ones in
+# package-check), the checkout's build by default.
+DMCOWD=${DMCOWD:-$BIN/dmcowd}
+DMCOWCTL=${DMCOWCTL:-$BIN/dmcowctl}
+[ -x "$DMCOWD" ] || fail "run 'mvn -q -B package -DskipTests' first: no $DMCOWD"
 # A small heap starts faster under software emulation; the defaults preallocate 256 MiB. The
 # options are in one file, which ops/vm/cds dumps dmcowd's class-data sharing archive with.
 export DMCOWD_JAVA_OPTS="${DMCOWD_JAVA_OPTS:-$(cat "$DMCOW_ROOT/ops/vm/dmcowd-java-opts")}"
@@ -17,7 +21,7 @@ trap 'rc=$?; [ $rc = 0 ] || { echo "--- dmcowd log, last 100 lines ---"; cat "$D
 
 # dmcowctl ARGS: the admin tool, with a small, quick-starting JVM.
 dmcowctl() {
-	"$BIN/dmcowctl" "$@"
+	"$DMCOWCTL" "$@"
 }
 
 # write_conf [KEY=VALUE...] -- VOLUME:FORMAT...: the daemon config for volumes whose base is
@@ -63,7 +67,7 @@ start_daemon() {
 	# this build and JVM. -Xshare:on: a refused archive fails the start instead of going unnoticed.
 	dmcowd_cds=
 	[ -z "${DMCOW_CDS:-}" ] || dmcowd_cds="-XX:SharedArchiveFile=$DMCOW_CDS -Xshare:on"
-	DMCOWD_JAVA_OPTS="$DMCOWD_JAVA_OPTS $dmcowd_cds" "$BIN/dmcowd" --config "$DCONF" >"$DLOG.run" 2>&1 &
+	DMCOWD_JAVA_OPTS="$DMCOWD_JAVA_OPTS $dmcowd_cds" "$DMCOWD" --config "$DCONF" >"$DLOG.run" 2>&1 &
 	DPID=$!
 	# SHOW_DAEMON_LOG=1: the daemon's log is shown while it starts (the demo).
 	if [ -n "${SHOW_DAEMON_LOG:-}" ]; then
