@@ -135,6 +135,14 @@ public final class Qcow2Format implements CowFormat {
         return space;
     }
 
+    @Override
+    public CowSpace view(CowStore store, BaseImage base) throws IOException, FormatException {
+        Qcow2Header h = Qcow2Header.read(store);
+        h.requireServable();
+        requireBase(h, base);
+        return Qcow2Space.load(store, h);
+    }
+
     /** The backing file must be the configured base (by real path) and the sizes must agree. */
     static void requireBase(Qcow2Header h, BaseImage base) throws IOException, FormatException {
         String name = h.backingFile.orElseThrow();
