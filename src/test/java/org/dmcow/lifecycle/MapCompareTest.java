@@ -54,6 +54,29 @@ class MapCompareTest {
     }
 
     @Test
+    void mapOfANativeSpaceShowsItsChunksAtDepthZero() throws Exception {
+        Path nat = dir.resolve("guest.cow");
+        assertEquals(0, Ctl.run("convert", overlay.toString(), "--to", "native", "-o", nat.toString()).status());
+        Ctl map = Ctl.run("map", "--json", "--base", base.toString(), nat.toString());
+        assertEquals(0, map.status(), map.toString());
+        // every cluster the overlay holds, zero clusters included (native places zeros), and nothing else
+        long written = 0;
+        for (String e : entries(map.out())) {
+            if (e.contains("\"depth\":0")) {
+                assertTrue(e.contains("\"data\":true"), e);
+                written += Long.parseLong(e.replaceAll(".*\"length\":(\\d+).*", "$1"));
+            }
+        }
+        long overlayBytes = 0;
+        for (String e : entries(Qemu.run("qemu-img", "map", "--output=json", overlay.toString()).ok().out())) {
+            if (e.contains("\"depth\":0")) {
+                overlayBytes += Long.parseLong(e.replaceAll(".*\"length\":(\\d+).*", "$1"));
+            }
+        }
+        assertEquals(overlayBytes, written);
+    }
+
+    @Test
     void compareSaysWhatQemuImgCompareSays() throws Exception {
         Path raw = dir.resolve("guest.raw");
         Qemu.run("qemu-img", "convert", "-O", "raw", overlay.toString(), raw.toString()).ok();
