@@ -29,11 +29,12 @@ import picocli.CommandLine;
  */
 @Command(name = "dmcowctl", mixinStandardHelpOptions = true, versionProvider = Dmcowctl.VersionProvider.class,
         description = {"Formats, checks and describes dm-cow CoW spaces offline; shows a running dmcowd's volumes.",
-            "Takes a guest's data out offline: map, compare, export (a qcow2 overlay), convert (between formats)."},
+            "Takes a guest's data out offline: map, compare, export (a qcow2 overlay), convert (between formats), "
+                    + "flatten (a new golden image), reset (back to the base)."},
         synopsisSubcommandLabel = "COMMAND",
         subcommands = {FormatCommand.class, CheckCommand.class, InfoCommand.class, StatusCommand.class, GrowCommand.class,
-            MapCommand.class, CompareCommand.class, ExportCommand.class, ConvertCommand.class,
-            VersionCommand.class},
+            MapCommand.class, CompareCommand.class, ExportCommand.class, ConvertCommand.class, FlattenCommand.class,
+            ResetCommand.class, VersionCommand.class},
         footerHeading = "%nWith --json, every command prints one JSON document with \"schema\": " + Json.SCHEMA
                 + " on stdout, an error as {\"schema\":" + Json.SCHEMA + ",\"error\":{\"message\":...,\"path\":...}}.%n",
         exitCodeListHeading = "%nExit status:%n",
