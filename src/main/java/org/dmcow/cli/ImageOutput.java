@@ -61,8 +61,8 @@ final class ImageOutput {
         } else {
             out.println(done + " " + space.path() + " (" + space.format().name() + ") to " + output + " (" + format
                     + "): " + HumanSize.of(r.copiedBytes()) + " copied in " + String.format(Locale.ROOT, "%.2f", millis
-                    / 1000.0) + " s, " + HumanSize.of((long) r.throughput()) + "/s; the file takes "
-                    + HumanSize.of(r.outputBytes()));
+                    / 1000.0) + " s, " + HumanSize.of((long) r.throughput()) + "/s; " + output + " is "
+                    + HumanSize.of(r.outputBytes()) + (format.equals("raw") ? " (holes included)" : ""));
         }
     }
 }

@@ -28,6 +28,8 @@ public final class OfflineSpace implements Closeable {
     private static final String OFFLINE_ONLY = "this command works offline only: remove the volume from dmcowd "
             + "(take it out of the config and reload) first";
 
+    private static final ByteBuffer ZEROS = ByteBuffer.allocate(64 << 10).asReadOnlyBuffer();
+
     private final Path path;
     private final CowFormat format;
     private final FileCowStore store;
@@ -143,7 +145,7 @@ public final class OfflineSpace implements Closeable {
             case BASE -> base.read(dst, position);
             case ZERO -> {
                 while (dst.hasRemaining()) {
-                    dst.put((byte) 0);
+                    dst.put(ZEROS.duplicate().limit(Math.min(ZEROS.capacity(), dst.remaining())));
                 }
             }
         }

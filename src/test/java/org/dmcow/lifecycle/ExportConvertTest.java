@@ -93,7 +93,13 @@ class ExportConvertTest {
     @Test
     void convertToQcow2KeepsZeroClustersAndDmcowServesTheResult() throws Exception {
         Path converted = dir.resolve("converted.qcow2");
-        ok("convert", overlay.toString(), "--to", "qcow2", "-o", converted.toString());
+        Ctl convert = Ctl.run("convert", overlay.toString(), "--to", "qcow2", "-o", converted.toString(), "-p");
+        assertEquals(0, convert.status(), convert.toString());
+        // qemu-img -p's line, rewritten in place on stderr, ending at 100%
+        assertTrue(convert.err().startsWith("    (0.") && convert.err().endsWith("    (100.00/100%)\r\n"),
+                convert.err());
+        assertTrue(convert.out().matches("converted " + overlay + " \\(qcow2\\) to " + converted + " \\(qcow2\\): "
+                + "396K copied in [0-9.]+ s, [0-9.]+[KMG]/s; " + converted + " is 768K\n"), convert.out());
         assertEquals(0, Qemu.run("qemu-img", "check", converted.toString()).exit());
         assertEquals(ownRanges(overlay), ownRanges(converted)); // the zero clusters are still zero clusters
         assertEquals("Images are identical.\n", Qemu.run("qemu-img", "compare", overlay.toString(),
