@@ -9,8 +9,9 @@ import org.dmcow.format.FormatException;
 import org.dmcow.host.FileHoles;
 
 /**
- * Streams a space's volume into an {@link ImageSink}, extent by extent, through one buffer: the
- * memory it takes does not depend on the volume's size or on how much the guest wrote.
+ * Streams a space's volume into an {@link ImageSink}, extent by extent, through a few buffers
+ * ({@link SinkWriter} writes one while the next is read): the memory it takes does not depend on
+ * the volume's size or on how much the guest wrote.
  */
 public final class Transfer {
     /** Bytes per read and write: as large as {@code qemu-img convert}'s default buffer. */
@@ -33,33 +34,39 @@ public final class Transfer {
     }
 
     private final OfflineSpace space;
-    private final ImageSink sink;
+    private final SinkWriter sink;
     private final Progress progress;
-    private final ByteBuffer buffer;
+    private final int bufferSize;
     private long copied;
 
-    private Transfer(OfflineSpace space, ImageSink sink, Progress progress) {
+    private Transfer(OfflineSpace space, SinkWriter sink, Progress progress, int bufferSize) {
         this.space = space;
         this.sink = sink;
         this.progress = progress;
-        this.buffer = ByteBuffer.allocateDirect((int) Math.max(BUFFER, space.chunkSize()));
+        this.bufferSize = bufferSize;
     }
 
     /** Writes {@code scope} of the volume of {@code space} into {@code sink} and finishes it. */
     public static Result run(OfflineSpace space, Scope scope, ImageSink sink, Progress progress)
             throws IOException, FormatException {
         long began = System.nanoTime();
-        Transfer t = new Transfer(space, sink, progress);
-        if (scope == Scope.WHOLE) {
-            try (FileHoles holes = FileHoles.open(space.base().path(), space.base().size())) {
-                t.copy(scope, holes);
+        int bufferSize = (int) Math.max(BUFFER, space.chunkSize());
+        long copied;
+        try (SinkWriter writer = new SinkWriter(sink, bufferSize)) {
+            Transfer t = new Transfer(space, writer, progress, bufferSize);
+            if (scope == Scope.WHOLE) {
+                try (FileHoles holes = FileHoles.open(space.base().path(), space.base().size())) {
+                    t.copy(scope, holes);
+                }
+            } else {
+                t.copy(scope, null);
             }
-        } else {
-            t.copy(scope, null);
+            writer.finish();
+            copied = t.copied;
         }
         sink.finish();
         progress.finish();
-        return new Result(space.volumeSize(), t.copied, sink.outputBytes(), System.nanoTime() - began);
+        return new Result(space.volumeSize(), copied, sink.outputBytes(), System.nanoTime() - began);
     }
 
     private void copy(Scope scope, FileHoles baseHoles) throws IOException, FormatException {
@@ -101,8 +108,8 @@ public final class Transfer {
 
     private void copy(VolumeExtent e, long from, long to) throws IOException, FormatException {
         for (long pos = from; pos < to;) {
-            int n = (int) Math.min(buffer.capacity(), to - pos);
-            buffer.clear().limit(n);
+            int n = (int) Math.min(bufferSize, to - pos);
+            ByteBuffer buffer = sink.buffer().limit(n);
             space.read(e, pos, buffer);
             sink.data(pos, buffer.flip());
             copied += n;
