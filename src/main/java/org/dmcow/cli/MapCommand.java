@@ -110,8 +110,9 @@ final class MapCommand implements Callable<Integer>, Dmcowctl.NamesFiles {
 
         void start(Path cow, Path base) {
             if (json) {
-                out.print(Json.ObjectWriter.document().put("cow", cow.toString()).put("base", base.toString())
-                        .putJson("map", "[").toString().replaceAll("}$", ""));
+                // the document's start only: the entries follow as they come, not held in memory
+                out.print("{\"schema\":" + Json.SCHEMA + ",\"cow\":" + Json.quote(cow.toString()) + ",\"base\":"
+                        + Json.quote(base.toString()) + ",\"map\":[");
             } else {
                 out.println(String.format("%-16s%-16s%-16s%s", "Offset", "Length", "Mapped to", "File"));
             }
