@@ -28,10 +28,13 @@ import picocli.CommandLine;
  * parses, dispatches and turns failures into one message and an exit status.
  */
 @Command(name = "dmcowctl", mixinStandardHelpOptions = true, versionProvider = Dmcowctl.VersionProvider.class,
-        description = "Formats, checks and describes dm-cow CoW spaces offline; shows a running dmcowd's volumes.",
+        description = {"Formats, checks and describes dm-cow CoW spaces offline; shows a running dmcowd's volumes.",
+            "Takes a guest's data out offline: map, compare, export (a qcow2 overlay), convert (between formats), "
+                    + "flatten (a new golden image), reset (back to the base)."},
         synopsisSubcommandLabel = "COMMAND",
         subcommands = {FormatCommand.class, CheckCommand.class, InfoCommand.class, StatusCommand.class, GrowCommand.class,
-            VersionCommand.class},
+            MapCommand.class, CompareCommand.class, ExportCommand.class, ConvertCommand.class, FlattenCommand.class,
+            ResetCommand.class, VersionCommand.class},
         footerHeading = "%nWith --json, every command prints one JSON document with \"schema\": " + Json.SCHEMA
                 + " on stdout, an error as {\"schema\":" + Json.SCHEMA + ",\"error\":{\"message\":...,\"path\":...}}.%n",
         exitCodeListHeading = "%nExit status:%n",
@@ -45,6 +48,11 @@ public final class Dmcowctl implements Callable<Integer> {
     static final int OK = 0;
     static final int FAILED = 1;
     static final int USAGE = 2;
+
+    /** A command whose exit status for a failure is not 1 (compare: 1 means different, as qemu-img's). */
+    interface FailureStatus {
+        int failureStatus();
+    }
 
     /** A command whose failures may name these files: the error's {@code path} in JSON. */
     interface NamesFiles {
@@ -109,7 +117,7 @@ public final class Dmcowctl implements Callable<Integer> {
         } else {
             err.println(c.getCommandSpec().qualifiedName() + ": " + message);
         }
-        return FAILED;
+        return c.getCommandSpec().userObject() instanceof FailureStatus f ? f.failureStatus() : FAILED;
     }
 
     /** The file an error is about: a {@link Failure}'s, or the command's file the message starts with. */

@@ -29,6 +29,14 @@ public interface CowFormat {
      */
     CowSpace open(CowStore store, BaseImage base) throws IOException, FormatException;
 
+    /**
+     * Reads a CoW space for offline tools (map, export, flatten): the mappings as {@link #open}
+     * reads them, refusing what open refuses (a wrong base, corrupt metadata), but never writing:
+     * open may grow the space or repair its header. Only the read methods of the view are used; the
+     * caller owns {@code store}.
+     */
+    CowSpace view(CowStore store, BaseImage base) throws IOException, FormatException;
+
     /** Checks a CoW space offline, optionally against its base; never writes. */
     CheckReport check(CowStore store, Optional<BaseImage> base) throws IOException;
 

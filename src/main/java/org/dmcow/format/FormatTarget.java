@@ -13,6 +13,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.Optional;
 import org.dmcow.host.BlockDevices;
+import org.dmcow.host.FileHoles;
 import org.dmcow.host.ImageLock;
 import org.dmcow.host.LibC;
 import org.dmcow.host.StorageIdentity;
@@ -46,8 +47,6 @@ public final class FormatTarget {
             new Signature(512, "EFI PART", "a GPT partition table"),
             new Signature(510, "\u0055\u00aa", "an MBR partition table or boot sector"));
     private static final int SCAN = 1 << 20;
-    private static final int SEEK_DATA = 3;
-    private static final int SEEK_HOLE = 4;
 
     private FormatTarget() {
     }
@@ -136,29 +135,16 @@ public final class FormatTarget {
 
     /** The first non-zero byte of a file, reading only its data extents (holes read as zeros). */
     private static long firstNonZeroInData(Path file, FileChannel ch) throws IOException {
-        long size = ch.size();
-        int fd = LibC.open(file.toString(), LibC.O_RDONLY);
-        try {
-            long at = 0;
-            while (at < size) {
-                long data = LibC.posix().lseekLong(fd, at, SEEK_DATA);
-                if (data < 0) {
-                    if (LibC.errno() == LibC.ENXIO) {
-                        return -1; // only holes from here on
-                    }
-                    data = at; // no SEEK_DATA on this file system: read it all
-                }
-                long hole = LibC.posix().lseekLong(fd, data, SEEK_HOLE);
-                long end = hole < 0 ? size : Math.min(hole, size);
-                long found = firstNonZero(ch, data, end);
+        try (FileHoles holes = FileHoles.open(file, ch.size())) {
+            for (long at = holes.nextData(0); at < ch.size(); at = holes.nextData(at)) {
+                long end = holes.dataEnd(at);
+                long found = firstNonZero(ch, at, end);
                 if (found >= 0) {
                     return found;
                 }
                 at = end;
             }
             return -1;
-        } finally {
-            LibC.posix().close(fd);
         }
     }
 

@@ -138,6 +138,11 @@ public final class NativeFormat implements CowFormat {
     }
 
     @Override
+    public CowSpace view(CowStore store, BaseImage base) throws IOException, FormatException {
+        return new NativeSpace(store, new SpaceReader(store, Findings.refuse(store.path())).read(Optional.of(base)));
+    }
+
+    @Override
     public CheckReport check(CowStore store, Optional<BaseImage> base) throws IOException {
         Findings.Collected findings = new Findings.Collected();
         try {

@@ -5,7 +5,6 @@ package org.dmcow.format.qcow2;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -68,11 +67,7 @@ public final class Qcow2Format implements CowFormat {
             throw new FormatException(cow + ": base " + request.base().path() + " is " + size
                     + " bytes, not a whole number of 512-byte sectors, which qcow2 needs");
         }
-        byte[] backing = request.base().path().toAbsolutePath().toString().getBytes(StandardCharsets.UTF_8);
-        int nameOffset = Qcow2Header.V3_HEADER_LENGTH + 16 + 8;
-        if (backing.length > 1023 || nameOffset + backing.length > cs) {
-            throw new FormatException(cow + ": base path " + request.base().path() + " is too long for a qcow2 header");
-        }
+        String backing = request.base().path().toAbsolutePath().toString();
         int bits = Long.numberOfTrailingZeros(cs);
         long l2Entries = cs / 8;
         long l1Size = (size + cs * l2Entries - 1) / (cs * l2Entries);
@@ -95,20 +90,13 @@ public final class Qcow2Format implements CowFormat {
         long l1Cluster = 1 + tableClusters + blocks;
         long used = l1Cluster + l1Clusters;
 
-        ByteBuffer h = ByteBuffer.allocate((int) cs);
-        h.putInt(0, Qcow2Header.MAGIC).putInt(4, 3)
-                .putLong(8, nameOffset).putInt(16, backing.length)
-                .putInt(20, bits).putLong(24, size)
-                .putInt(32, 0).putInt(36, (int) l1Size).putLong(40, l1Cluster * cs)
-                .putLong(48, cs).putInt(56, (int) tableClusters)
-                .putInt(60, 0).putLong(64, 0)
-                .putLong(72, 0).putLong(80, 0).putLong(88, 0)
-                .putInt(96, 4).putInt(100, Qcow2Header.V3_HEADER_LENGTH);
-        h.put(104, (byte) 0); // compression type zlib
-        int ext = Qcow2Header.V3_HEADER_LENGTH;
-        h.putInt(ext, Qcow2Header.EXT_BACKING_FORMAT).putInt(ext + 4, 3).put(ext + 8, "raw".getBytes(StandardCharsets.US_ASCII));
-        h.putInt(ext + 16, Qcow2Header.EXT_END).putInt(ext + 20, 0);
-        h.put(nameOffset, backing);
+        ByteBuffer h;
+        try {
+            h = Qcow2ImageWriter.header(cs, size, (int) l1Size, l1Cluster * cs, cs, (int) tableClusters,
+                    Optional.of(backing));
+        } catch (FormatException e) {
+            throw new FormatException(cow + ": base path " + request.base().path() + " is too long for a qcow2 header");
+        }
 
         if (Files.exists(cow)) {
             Files.write(cow, new byte[0]); // a forced overwrite starts from an empty file
@@ -133,6 +121,14 @@ public final class Qcow2Format implements CowFormat {
             store.grow(space.dataEnd());
         }
         return space;
+    }
+
+    @Override
+    public CowSpace view(CowStore store, BaseImage base) throws IOException, FormatException {
+        Qcow2Header h = Qcow2Header.read(store);
+        h.requireServable();
+        requireBase(h, base);
+        return Qcow2Space.load(store, h);
     }
 
     /** The backing file must be the configured base (by real path) and the sizes must agree. */
