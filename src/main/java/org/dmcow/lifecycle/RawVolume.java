@@ -5,52 +5,39 @@ package org.dmcow.lifecycle;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
-import org.dmcow.host.BlockDevices;
+import org.dmcow.format.FileBaseImage;
 import org.dmcow.host.FileHoles;
 
 /** A raw image file or block device, read-only; its holes are known zeros. */
 public final class RawVolume implements VolumeSource {
-    private final Path path;
-    private final FileChannel channel;
+    private final FileBaseImage image;
     private final FileHoles holes;
-    private final long size;
 
-    private RawVolume(Path path, FileChannel channel, FileHoles holes, long size) {
-        this.path = path;
-        this.channel = channel;
+    private RawVolume(FileBaseImage image, FileHoles holes) {
+        this.image = image;
         this.holes = holes;
-        this.size = size;
     }
 
+    /** Opened as a base is (a block device's size from the device), with its holes. */
     public static RawVolume open(Path path) throws IOException {
-        FileChannel ch = FileChannel.open(path, StandardOpenOption.READ);
+        FileBaseImage image = FileBaseImage.open(path);
         try {
-            long size = BlockDevices.isBlockDevice(path) ? BlockDevices.size(path) : ch.size();
-            return new RawVolume(path, ch, FileHoles.open(path, size), size);
+            return new RawVolume(image, FileHoles.open(path, image.size()));
         } catch (IOException e) {
-            ch.close();
+            image.close();
             throw e;
         }
     }
 
     @Override
     public long size() {
-        return size;
+        return image.size();
     }
 
     @Override
     public void read(long position, ByteBuffer dst) throws IOException {
-        long pos = position;
-        while (dst.hasRemaining()) {
-            int n = channel.read(dst, pos);
-            if (n < 0) {
-                throw new IOException(path + ": read past the end at " + pos);
-            }
-            pos += n;
-        }
+        image.read(dst, position);
     }
 
     @Override
@@ -63,7 +50,7 @@ public final class RawVolume implements VolumeSource {
         try {
             holes.close();
         } finally {
-            channel.close();
+            image.close();
         }
     }
 }
