@@ -13,8 +13,9 @@ import org.dmcow.format.CowFormat;
 import org.dmcow.format.CowFormats;
 import org.dmcow.format.FileCowStore;
 import org.dmcow.format.FormatException;
+import org.dmcow.format.qcow2.Qcow2Format;
 import org.dmcow.host.ImageLock;
-import org.dmcow.lifecycle.RawVolume;
+import org.dmcow.lifecycle.ImageVolume;
 import org.dmcow.lifecycle.SpaceVolume;
 import org.dmcow.lifecycle.VolumeComparison;
 import org.dmcow.lifecycle.VolumeSource;
@@ -30,8 +31,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "compare", mixinStandardHelpOptions = true, versionProvider = Dmcowctl.VersionProvider.class,
         description = {"Compares the volume of SPACE (its changes over BASE) with OTHER, as `qemu-img compare` does: "
                 + "the first differing offset, and bytes beyond the shorter image must be zeros.",
-            "OTHER is a raw image or device, or another CoW space (a qcow2 one over the backing file it records, "
-                    + "a native one over BASE). Offline only."},
+            "OTHER is a raw image or device, a qcow2 image over its backing chain (raw or qcow2 backing files, "
+                    + "or none), or a native CoW space over BASE. Offline only."},
         exitCodeListHeading = "%nExit status (as qemu-img compare):%n",
         exitCodeList = {"0:identical", "1:different", "2:an error: the message names the file and the reason (also a "
             + "bad command line)"})
@@ -104,22 +105,22 @@ final class CompareCommand implements Callable<Integer>, Dmcowctl.NamesFiles, Dm
         }
     }
 
-    /** OTHER as a CoW space when a format recognises it, else as raw bytes. */
+    /**
+     * OTHER as a CoW space over BASE when a format other than qcow2 recognises it, else as QEMU
+     * reads it: a qcow2 image over its backing chain (or none), or raw bytes.
+     */
     private VolumeSource open(Path image) throws Failure, FormatException {
         SpaceFiles.requireReadable(image);
-        String format = SpaceFiles.on(image, () -> {
+        boolean space = SpaceFiles.on(image, () -> {
             try (FileCowStore store = FileCowStore.openReadOnly(image)) {
                 for (CowFormat f : CowFormats.all()) {
-                    if (f.recognises(store)) {
-                        return f.name();
+                    if (!f.name().equals(Qcow2Format.NAME) && f.recognises(store)) {
+                        return true;
                     }
                 }
-                return null;
+                return false;
             }
         });
-        if (format == null) {
-            return SpaceFiles.on(image, () -> RawVolume.open(image));
-        }
-        return spaceVolume(image, format.equals("qcow2") ? null : base);
+        return space ? spaceVolume(image, base) : SpaceFiles.on(image, () -> ImageVolume.open(image));
     }
 }
