@@ -23,7 +23,6 @@ import org.dmcow.util.Json;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
@@ -49,19 +48,18 @@ final class CompareCommand implements Callable<Integer>, Dmcowctl.NamesFiles, Dm
     @Parameters(index = "1", paramLabel = "OTHER", description = "the image to compare with")
     private Path other;
 
-    @Option(names = "--base", paramLabel = "BASE", description = "the space's base (default: the backing file a "
-            + "qcow2 space records; a native space needs it)")
-    private Path base;
+    @Mixin
+    private SpaceBaseOption base;
 
     @Mixin
     private ProgressOption progress;
 
-    @Option(names = "--json", description = "the result as one JSON document")
-    private boolean json;
+    @Mixin
+    private JsonOption json;
 
     @Override
     public List<Path> files() {
-        return Arrays.asList(space.given(), base, other);
+        return Arrays.asList(space.given(), base.given(), other);
     }
 
     @Override
@@ -72,11 +70,11 @@ final class CompareCommand implements Callable<Integer>, Dmcowctl.NamesFiles, Dm
     @Override
     public Integer call() throws Exception {
         Path cow = space.path(spec);
-        try (VolumeSource a = spaceVolume(cow, base); VolumeSource b = open(other)) {
+        try (VolumeSource a = spaceVolume(cow, base.given()); VolumeSource b = open(other)) {
             OptionalLong mismatch = SpaceFiles.on(cow, () -> VolumeComparison.firstMismatch(a, b,
-                    progress.of(spec, json)));
+                    progress.of(spec, json.on())));
             PrintWriter out = spec.commandLine().getOut();
-            if (json) {
+            if (json.on()) {
                 Json.ObjectWriter doc = Json.ObjectWriter.document().put("cow", cow.toString())
                         .put("other", other.toString()).put("identical", mismatch.isEmpty());
                 out.println((mismatch.isPresent() ? doc.put("mismatch_offset", mismatch.getAsLong())
@@ -121,6 +119,6 @@ final class CompareCommand implements Callable<Integer>, Dmcowctl.NamesFiles, Dm
                 return false;
             }
         });
-        return space ? spaceVolume(image, base) : SpaceFiles.on(image, () -> ImageVolume.open(image));
+        return space ? spaceVolume(image, base.given()) : SpaceFiles.on(image, () -> ImageVolume.open(image));
     }
 }
