@@ -1508,7 +1508,7 @@ static int cow_add_target(struct dm_target *ti, struct cow_volume *vol,
 		return 0;
 	mutex_lock(&vol->targets_lock);
 	if (cow_covers_forgotten(vol, ct)) {
-		ti->error = "segment covers chunks already moved to linear segments and forgotten: load the daemon's current table, not an older one";
+		ti->error = "segment covers chunks already moved to mapped segments and forgotten: load the daemon's current table, not an older one";
 		r = -EINVAL;
 	} else {
 		interval_tree_insert(&ct->chunks, &vol->targets);
