@@ -68,6 +68,8 @@ struct cow_target {
 	struct cow_volume *vol;
 	struct dm_dev *base;
 	struct dm_dev *cow;
+	bool mapped;				/* committed whole: served like dm-linear */
+	sector_t mapped_sector;			/* where on the CoW device its start is */
 };
 
 /*

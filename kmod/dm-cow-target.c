@@ -5,10 +5,21 @@
  * docs/protocol.md).
  *
  * Table: <start> <len> cow <ident> <base_dev> <cow_dev> <chunk_sectors>
- *        [<#opt_args> <opt_args>...]
+ *        [<#opt_args> [mapped <cow_sector>]]
  *
  * All segments with one <ident> share one refcounted volume, which survives
  * table reloads. A bio's device sector is its volume sector.
+ *
+ * A mapped segment ("2 mapped <cow_sector>") is committed whole: its range
+ * lives at <cow_sector> + offset on the CoW device (chunk-aligned, inside
+ * it), and its bios go there as through dm-linear, with no chunk state, no
+ * FAULT and no look at the remap index, so FORGET of its chunks is allowed
+ * (it is not in vol->targets) and it may cover forgotten chunks. It holds a
+ * volume reference like any segment, has nothing of its own that waits, and
+ * takes dm's empty flushes if it is the volume's first segment in the table:
+ * they go through the same flush path as a cow segment's (below), so the
+ * daemon builds its tables of cow segments only and dm sends one empty flush
+ * per volume per table, not one per committed run.
  *
  * Per-chunk state machine (all transitions under the volume's lock):
  *
@@ -33,10 +44,11 @@
  *                                      where the chunk is on the CoW device.
  *                                      If no index slot can be had, the chunk
  *                                      stays FILLED+committed instead.
- *   committed --FORGET--> (no state)   only when no cow target covers it;
- *                                      the chunk is marked forgotten, and no
- *                                      cow segment may cover it again (it
- *                                      would read as the base)
+ *   committed --FORGET--> (no state)   only when no cow segment but mapped
+ *                                      ones covers it; the chunk is marked
+ *                                      forgotten, and no unmapped cow segment
+ *                                      may cover it again (it would read as
+ *                                      the base)
  *
  * Reads go to the base unless the chunk is FILLED or committed, then to the
  * CoW device. Every bio is cut at chunk boundaries. WRITE_ZEROES is a write
@@ -51,7 +63,8 @@
  * to a chunk that is not committed does the same after the write, with F = its
  * chunk's fill seq. Since that covers the whole volume, dm's empty flush goes
  * to one cow segment of the volume per table (num_flush_bios 1), not to each:
- * the first segment constructed in a table takes it (cow_take_flushes).
+ * the first segment constructed in a table takes it (cow_take_flushes),
+ * mapped or not; a mapped segment's own writes never wait for COMMITTED.
  *
  * Noflush suspend (cow_presuspend): what waits for the daemon goes back to
  * dm core, which maps it again after the resume, as dm-thin's requeue_io: the
@@ -987,6 +1000,16 @@ static int cow_map(struct dm_target *ti, struct bio *bio)
 		return DM_MAPIO_KILL;
 	}
 
+	/*
+	 * Committed whole: straight to its place, as dm-linear, whatever the
+	 * chunks' state or index (FORGET may have dropped their remaps).
+	 */
+	if (ct->mapped) {
+		bio_set_dev(bio, vol->cow_bdev);
+		bio->bi_iter.bi_sector = ct->mapped_sector + dm_target_offset(ti, sector);
+		return DM_MAPIO_REMAPPED;
+	}
+
 	/* One chunk at a time; dm sends the rest as another bio. */
 	left = vol->chunk_sectors - (sector & (vol->chunk_sectors - 1));
 	if (bio_sectors(bio) > left)
@@ -1338,8 +1361,11 @@ static int cow_parse_chunk_sectors(struct dm_target *ti, const char *arg,
 	return 0;
 }
 
-static int cow_parse_opt_args(struct dm_target *ti, unsigned int argc, char **argv)
+/* [<#opt_args> [mapped <cow_sector>]] */
+static int cow_parse_opt_args(struct dm_target *ti, unsigned int argc, char **argv,
+			      struct cow_target *ct)
 {
+	unsigned long long v;
 	unsigned int n;
 
 	if (!argc)
@@ -1352,10 +1378,22 @@ static int cow_parse_opt_args(struct dm_target *ti, unsigned int argc, char **ar
 		ti->error = "#opt_args does not match the number of optional arguments";
 		return -EINVAL;
 	}
-	if (n) {
+	if (!n)
+		return 0;
+	if (strcmp(argv[1], "mapped")) {
 		ti->error = "Unknown optional argument";
 		return -EINVAL;
 	}
+	if (n != 2) {
+		ti->error = "mapped takes exactly one argument, <cow_sector>";
+		return -EINVAL;
+	}
+	if (kstrtoull(argv[2], 10, &v)) {
+		ti->error = "mapped <cow_sector> is not a number";
+		return -EINVAL;
+	}
+	ct->mapped = true;
+	ct->mapped_sector = v;
 	return 0;
 }
 
@@ -1373,6 +1411,26 @@ static int cow_check_ident(struct dm_target *ti, const char *ident)
 			ti->error = "ident must be printable characters without spaces";
 			return -EINVAL;
 		}
+	}
+	return 0;
+}
+
+/*
+ * A mapped segment's chunks are where the daemon placed them: each at a
+ * chunk-aligned place, all of them inside the CoW device.
+ */
+static int cow_check_mapped(struct dm_target *ti, struct cow_target *ct,
+			    u32 chunk_sectors)
+{
+	sector_t cow_sectors = bdev_nr_sectors(ct->cow->bdev);
+
+	if (ct->mapped_sector & (chunk_sectors - 1)) {
+		ti->error = "mapped <cow_sector> is not a multiple of chunk_sectors";
+		return -EINVAL;
+	}
+	if (ct->mapped_sector > cow_sectors || ti->len > cow_sectors - ct->mapped_sector) {
+		ti->error = "mapped segment ends beyond the CoW device";
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -1405,7 +1463,7 @@ static int cow_check_geometry(struct dm_target *ti, struct cow_target *ct,
 		ti->error = "segment end is neither a multiple of chunk_sectors nor the base's end";
 		return -EINVAL;
 	}
-	return 0;
+	return ct->mapped ? cow_check_mapped(ti, ct, chunk_sectors) : 0;
 }
 
 /*
@@ -1445,9 +1503,12 @@ static int cow_add_target(struct dm_target *ti, struct cow_volume *vol,
 {
 	int r = 0;
 
+	/* Mapped: never looks at a chunk's remap, so forgotten ones are fine. */
+	if (ct->mapped)
+		return 0;
 	mutex_lock(&vol->targets_lock);
 	if (cow_covers_forgotten(vol, ct)) {
-		ti->error = "segment covers chunks already moved to linear segments and forgotten: load the daemon's current table, not an older one";
+		ti->error = "segment covers chunks already moved to mapped segments and forgotten: load the daemon's current table, not an older one";
 		r = -EINVAL;
 	} else {
 		interval_tree_insert(&ct->chunks, &vol->targets);
@@ -1497,7 +1558,8 @@ static int cow_attach_volume(struct dm_target *ti, struct cow_target *ct,
 			goto out;
 	} else {
 		/* Not findable yet: its first target needs no lock. */
-		interval_tree_insert(&ct->chunks, &fresh->targets);
+		if (!ct->mapped)
+			interval_tree_insert(&ct->chunks, &fresh->targets);
 		r = cow_publish_volume(fresh);
 		if (r) {
 			ti->error = "Cannot allocate volume id";
@@ -1535,7 +1597,7 @@ static void cow_offer_discards(struct dm_target *ti, struct cow_target *ct)
 }
 
 /*
- * <ident> <base_dev> <cow_dev> <chunk_sectors> [<#opt_args> <opt_args>...]
+ * <ident> <base_dev> <cow_dev> <chunk_sectors> [<#opt_args> [mapped <cow_sector>]]
  */
 static int cow_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 {
@@ -1544,7 +1606,7 @@ static int cow_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	int r;
 
 	if (argc < 4) {
-		ti->error = "Expected <ident> <base_dev> <cow_dev> <chunk_sectors> [<#opt_args> ...]";
+		ti->error = "Expected <ident> <base_dev> <cow_dev> <chunk_sectors> [<#opt_args> [mapped <cow_sector>]]";
 		return -EINVAL;
 	}
 	r = cow_check_ident(ti, argv[0]);
@@ -1553,15 +1615,15 @@ static int cow_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	r = cow_parse_chunk_sectors(ti, argv[3], &chunk_sectors);
 	if (r)
 		return r;
-	r = cow_parse_opt_args(ti, argc - 4, argv + 4);
-	if (r)
-		return r;
 
 	ct = kzalloc(sizeof(*ct), GFP_KERNEL);
 	if (!ct) {
 		ti->error = "Cannot allocate cow target";
 		return -ENOMEM;
 	}
+	r = cow_parse_opt_args(ti, argc - 4, argv + 4, ct);
+	if (r)
+		goto bad_base;
 	ct->chunks.start = ti->begin >> ilog2(chunk_sectors);
 	ct->chunks.last = (ti->begin + ti->len - 1) >> ilog2(chunk_sectors);
 
@@ -1578,7 +1640,8 @@ static int cow_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	r = cow_check_geometry(ti, ct, chunk_sectors);
 	if (r)
 		goto bad;
-	r = dm_set_target_max_io_len(ti, chunk_sectors);
+	/* A mapped segment's bios need no cutting at chunks. */
+	r = ct->mapped ? 0 : dm_set_target_max_io_len(ti, chunk_sectors);
 	if (r)
 		goto bad;
 	r = cow_attach_volume(ti, ct, argv[0], chunk_sectors);
@@ -1657,9 +1720,11 @@ static void cow_dtr(struct dm_target *ti)
 	unsigned long flags;
 	u64 left;
 
-	mutex_lock(&vol->targets_lock);
-	interval_tree_remove(&ct->chunks, &vol->targets);
-	mutex_unlock(&vol->targets_lock);
+	if (!ct->mapped) {
+		mutex_lock(&vol->targets_lock);
+		interval_tree_remove(&ct->chunks, &vol->targets);
+		mutex_unlock(&vol->targets_lock);
+	}
 	/*
 	 * Drop the reference first: of two dtrs racing (an old table destroyed
 	 * after a resume, a remove of another table), exactly the one that
@@ -1741,11 +1806,16 @@ static void cow_status(struct dm_target *ti, status_type_t type,
 	case STATUSTYPE_TABLE:
 		DMEMIT("%s %s %s %u", vol->ident, ct->base->name, ct->cow->name,
 		       vol->chunk_sectors);
+		if (ct->mapped)
+			DMEMIT(" 2 mapped %llu", (unsigned long long)ct->mapped_sector);
 		break;
 	case STATUSTYPE_IMA:
 		DMEMIT_TARGET_NAME_VERSION(ti->type);
-		DMEMIT(",ident=%s,base=%s,cow=%s,chunk_sectors=%u;", vol->ident,
+		DMEMIT(",ident=%s,base=%s,cow=%s,chunk_sectors=%u", vol->ident,
 		       ct->base->name, ct->cow->name, vol->chunk_sectors);
+		if (ct->mapped)
+			DMEMIT(",mapped=%llu", (unsigned long long)ct->mapped_sector);
+		DMEMIT(";");
 		break;
 	}
 }
@@ -1783,7 +1853,7 @@ static void cow_io_hints(struct dm_target *ti, struct queue_limits *limits)
 
 static struct target_type cow_target = {
 	.name = "cow",
-	.version = {1, 1, 0},
+	.version = {1, 2, 0},
 	.module = THIS_MODULE,
 	.ctr = cow_ctr,
 	.dtr = cow_dtr,

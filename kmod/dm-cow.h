@@ -31,7 +31,11 @@
 
 #include <linux/types.h>
 
-#define DM_COW_PROTOCOL_VERSION	1
+/*
+ * 2: the target (1.2.0) takes mapped cow segments, which a daemon of version 2
+ * builds its tables of; the messages are those of version 1.
+ */
+#define DM_COW_PROTOCOL_VERSION	2
 #define DM_COW_MSG_SIZE		128
 #define DM_COW_IDENT_LEN	64	/* bytes of ident, NUL included */
 #define DM_COW_CONTROL_NAME	"dm-cow"	/* /dev/dm-cow */

@@ -25,7 +25,7 @@ import time
 
 # The twin of dm-cow.h's DM_COW_X is X; ProtocolHeaderTest checks the values against the header.
 MSG_SIZE = 128
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 MAX_READ_MSGS = 64
 MAX_WRITE_MSGS = 256
 

@@ -141,20 +141,19 @@ teardown() {
 
 # fills NAME: chunks the kernel has filled for a dm-cow volume since it was created, i.e. the
 # FAULT messages it sent (one per chunk first written; there is no replay without a restart).
-# With no cow segment left every chunk is filled and linear.
 fills() {
 	dmsetup status "$1" | awk -v all=$((sectors / chunk)) '
 		$3 == "cow" && !n++ { for (i = 4; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] } }
 		END { print n ? f["copies"] + f["nocopy_fills"] + f["zero_fills"] : all }'
 }
 
-# folded NAME: every chunk the kernel filled is committed and in a linear segment of the live
+# folded NAME: every chunk the kernel filled is committed and in a mapped segment of the live
 # table, i.e. the daemon's table reload after the last first write has happened
 folded() {
 	st=$(dmsetup status "$1" | awk '$3 == "cow"' | head -1)
 	[ -n "$st" ] || return 0
 	case $st in *" filled_uncommitted=0 faults_pending=0 copies_in_flight=0 "*) ;; *) return 1 ;; esac
-	[ "$(dmsetup table "$1" | awk -v c=$chunk '$3 == "linear" { n += int(($2 + c - 1) / c) } END { print n + 0 }')" = "$(fills "$1")" ]
+	[ "$(dmsetup table "$1" | awk -v c=$chunk '$3 == "cow" && $9 == "mapped" { n += int(($2 + c - 1) / c) } END { print n + 0 }')" = "$(fills "$1")" ]
 }
 
 # fact CONFIG REP KEY VALUE
@@ -162,11 +161,11 @@ fact() {
 	echo "BENCH-FACT $1 $3 $2 $4"
 }
 
-# table_facts CONFIG REP: linear segments of the live table against the fewest possible (runs
+# table_facts CONFIG REP: mapped segments of the live table against the fewest possible (runs
 # of chunks adjacent in the volume, wherever the CoW space put them)
 table_facts() {
 	dmsetup table $vol | awk -v config=$1 -v rep=$2 '
-		$3 == "linear" { if (!n++ || $1 != end) runs++; end = $1 + $2 }
+		$3 == "cow" && $9 == "mapped" { if (!n++ || $1 != end) runs++; end = $1 + $2 }
 		END { printf "BENCH-FACT %s segments %s %d\nBENCH-FACT %s minimal_runs %s %d\n", config, rep, n, config, rep, runs }'
 }
 
@@ -221,7 +220,7 @@ for rep in $(seq 1 "$reps"); do
 		[ $config != raw ] || continue
 		setup $config
 		job $config $rep seqwrite-first $dev --rw=write --bs=1M --iodepth=8
-		# dm-cow rewrites chunks through the linear segments of the reloaded table
+		# dm-cow rewrites chunks through the mapped segments of the reloaded table
 		cow_facts $config $rep seqwrite $bytes
 		job $config $rep rewrite-mapped $dev --rw=randwrite --bs=4k --iodepth=16 $timed
 		job $config $rep read-rewritten $dev --rw=randread --bs=4k --iodepth=16 $timed

@@ -9,8 +9,9 @@
 # 2. fsync: flush cost against table size: a guest fsync on a volume whose table is one cow
 #    segment, on one whose table is 1,000 cow segments of the same volume, and on one whose table is
 #    one cow segment and 999 dm-linear segments over its CoW device (dm sends an empty flush to every
-#    segment), each after a 4 KiB first write; and dm-linear tables of 1 and 1,000 segments, for what
-#    dm's own flush to every segment costs. Prints "FSYNC" lines.
+#    segment), and on one of one cow segment and 999 mapped cow segments (as dmcowd builds its tables:
+#    one empty flush for the volume), each after a 4 KiB first write; and dm-linear tables of 1 and
+#    1,000 segments, for what dm's own flush to every segment costs. Prints "FSYNC" lines.
 # 3. remaps: kernel memory per committed, not forgotten chunk, from /proc/slabinfo before and after
 #    N chunks were written and committed. Prints "REMAPS" lines.
 #
@@ -173,6 +174,20 @@ fsync_mixed_volume() {
 	mapper_nodes
 }
 
+# fsync_mapped_volume NAME: the same as fsync_mixed_volume, with 999 mapped cow segments in place
+# of the dm-linear ones (as dmcowd builds its tables since target 1.2.0).
+fsync_mapped_volume() {
+	base=$(make_loop "$1-base.img" $((1000 * 65536)) zero)
+	cow=$(make_loop "$1-cow.img" $((1000 * 65536)) zero)
+	awk -v end=$((1000 * 128)) -v id="$1" -v b="$base" -v c="$cow" 'BEGIN {
+		m = end - 999 * 8
+		printf "0 %d cow %s %s %s 8\n", m, id, b, c
+		for (s = m; s < end; s += 8) printf "%d 8 cow %s %s %s 8 2 mapped %d\n", s, id, b, c, s
+	}' | dmsetup create "$1" || fail "creating $1"
+	[ "$(dmsetup table "$1" | grep -c ' 2 mapped ')" = 999 ] || fail "$1 has not 999 mapped segments"
+	mapper_nodes
+}
+
 # fsync_us NAME ROUND: $fsyncs x (4 KiB write + fsync) on device NAME, on its ROUND-th (from 0)
 # stretch of $fsyncs blocks (on a fresh cow volume each write is then a whole chunk not written
 # before, so each fsync has one uncommitted chunk: FLUSH, then the responder's commit); prints the
@@ -217,15 +232,18 @@ fsync_part() {
 	fsync_volume f1 1
 	fsync_volume f1000 1000
 	fsync_mixed_volume fmix
+	fsync_mapped_volume fmap
 	fsync_rounds cow f1 f1000 0
 	step "fsync: the same, f1 against a table of 1 cow segment and 999 dm-linear segments over its CoW device (fmix)"
 	fsync_rounds mixed f1 fmix 3
+	step "fsync: the same, f1 against a table of 1 cow segment and 999 mapped cow segments (fmap)"
+	fsync_rounds mapped f1 fmap 6
 	# the last write's chunk committed before the responder goes (fio's last write has no fsync)
-	sync /dev/mapper/f1 /dev/mapper/f1000 /dev/mapper/fmix
+	sync /dev/mapper/f1 /dev/mapper/f1000 /dev/mapper/fmix /dev/mapper/fmap
 	stop_responder
-	for d in f1 f1000 fmix; do dmsetup remove $d; done
+	for d in f1 f1000 fmix fmap; do dmsetup remove $d; done
 	losetup -D
-	rm -f /tmp/f1-*.img /tmp/f1000-*.img /tmp/fmix-*.img
+	rm -f /tmp/f1-*.img /tmp/f1000-*.img /tmp/fmix-*.img /tmp/fmap-*.img
 
 	# dm itself sends an empty flush to every segment of a table: the same on dm-linear tables over one
 	# loop device, for what 1,000 segments cost without dm-cow.

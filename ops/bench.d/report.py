@@ -26,7 +26,7 @@ JOBS = [
 FACTS = [
     ("faults_per_gib_seqwrite", "FAULT messages per GiB, sequential first writes"),
     ("faults_per_gib_randwrite", "FAULT messages per GiB, random 4 KiB first writes"),
-    ("segments", "linear segments after the random first writes"),
+    ("segments", "mapped segments after the random first writes"),
     ("minimal_runs", "fewest possible (runs of adjacent mapped chunks)"),
     ("peak_rss_mib", "dmcowd peak RSS (VmHWM), MiB"),
 ] + [(f"daemon_cpu_ms_{job}", f"dmcowd CPU ms during {title}") for job, title, _ in JOBS]

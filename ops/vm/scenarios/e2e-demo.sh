@@ -64,7 +64,7 @@ sync
 say "each write to a chunk the volume had not written before went: kernel -> fault to dmcowd ->"
 say "dmcowd picks a chunk in that volume's CoW space -> kernel copies the rest of the chunk from"
 say "the base and writes there -> dmcowd commits the mapping durably -> a table reload turns"
-say "committed chunks into plain 'linear' device-mapper segments."
+say "committed chunks into 'mapped' cow segments, served like dm-linear."
 
 step "6. dmcowctl status: what the daemon is doing"
 dmcowctl status || fail "dmcowctl status failed"
@@ -112,7 +112,7 @@ for v in vm1 vm2 vm3; do
 	umount /tmp/mnt/$v
 done
 say "every volume still mounts and its files read back."
-say "the tables, now mostly linear: vm1 $(segments vm1); vm2 $(segments vm2); vm3 $(segments vm3)"
+say "the tables, now mostly mapped: vm1 $(segments vm1); vm2 $(segments vm2); vm3 $(segments vm3)"
 
 step "10. QEMU's tools agree with the qcow2 overlay vm3"
 qemu-img check /tmp/vm3.cow || fail "qemu-img check on the qcow2 overlay is not clean (exit $?)"

@@ -31,7 +31,7 @@ for v in n q; do
 	r1=$(reloads $v)
 	step "$v: $((r1 - r0)) table reloads completed during the two write storms"
 	[ $((r1 - r0)) -ge 4 ] || fail "$v: only $((r1 - r0)) reloads during 768 new chunks at max-mappings 64"
-	# rewrites of chunks already mapped, now mostly through linear segments
+	# rewrites of chunks already mapped, now mostly through mapped segments
 	run_fio $v 4k 0
 done
 step "status: $(dmcowctl status | tr -s ' ' | tr '\n' ';')"

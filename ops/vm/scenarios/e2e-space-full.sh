@@ -125,11 +125,10 @@ for p in $RPIDS; do
 done
 # show_r WHY: fail with what the kernel and the daemon say of r
 show_r() { fail "$1: $(dmsetup info r; dmsetup status r; dmsetup table r; grep 'volume r' "$DLOG.run" | tail -8)"; }
-linear_sectors() { dmsetup table "$1" | awk '$3 == "linear" { s += $2 } END { print s + 0 }'; }
 step "a table reload comes due while r is full (reload.max-delay 2 s): it completes with the write to chunk $RW waiting"
 deadline=$(($(date +%s) + 60))
-until [ "$(linear_sectors r)" = $((DATA * 128)) ]; do
-	[ "$(date +%s)" -lt $deadline ] || show_r "r's $DATA written chunks are not all in linear segments after 60 s"
+until [ "$(mapped_sectors r)" = $((DATA * 128)) ]; do
+	[ "$(date +%s)" -lt $deadline ] || show_r "r's $DATA written chunks are not all in mapped segments after 60 s"
 	sleep 1
 done
 dmsetup info r | grep -q '^State: *ACTIVE' || show_r "r is left suspended"

@@ -61,16 +61,16 @@ for v in a b; do
 		mknod /dev/mapper/$v b $((0x$1)) $((0x$2))
 	fi
 done
-wait_for "dmsetup table a | grep -q linear && dmsetup table b | grep -q linear" 60
-step "the daemon's reloads made linear segments: a $(segments a); b $(segments b)"
+wait_for "dmsetup table a | grep -q ' 2 mapped ' && dmsetup table b | grep -q ' 2 mapped '" 60
+step "the daemon's reloads made mapped segments: a $(segments a); b $(segments b)"
 
-step "a table reload by the daemon while it serves: new files, then wait until they are folded into linear segments"
+step "a table reload by the daemon while it serves: new files, then wait until they are folded into mapped segments"
 for v in a b; do
-	l0=$(linear_sectors $v)
+	l0=$(mapped_sectors $v)
 	mount /dev/mapper/$v /tmp/mnt/$v || fail "mount $v for more files"
 	head -c 2097152 /dev/urandom >/tmp/mnt/$v/after-reload-$v.bin
 	umount /tmp/mnt/$v
-	wait_for "[ \$(linear_sectors $v) -gt $l0 ]" 60
+	wait_for "[ \$(mapped_sectors $v) -gt $l0 ]" 60
 	mount -o ro /dev/mapper/$v /tmp/mnt/$v || fail "mount $v"
 	(cd /tmp/mnt/$v && find . -type f ! -path './lost+found/*' | sort | xargs sha256sum) >/tmp/$v.sums
 	umount /tmp/mnt/$v

@@ -61,7 +61,7 @@ step "a table from before the FORGETs (a cow segment over forgotten chunks) is r
 if echo "$ALLCOW" | dmsetup load c1 2>/tmp/stale.err; then
 	fail "a cow segment over forgotten chunks 3 4 5 256 was accepted: reads of them would return the base"
 fi
-dmesg | grep -q 'cow: segment covers chunks already moved to linear segments and forgotten' ||
+dmesg | grep -q 'cow: segment covers chunks already moved to mapped segments and forgotten' ||
 	fail "no reason in the kernel log: $(dmesg | tail -3)"
 dmsetup table --inactive c1 | grep -q . && fail "an inactive table was left: $(dmsetup table --inactive c1)"
 [ "$(dev_sum /dev/mapper/c1)" = "$sum1" ] || fail "data changed after the refused load"

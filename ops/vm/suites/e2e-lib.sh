@@ -136,15 +136,16 @@ fsck_clean() {
 	e2fsck -fn "$1" >/tmp/fsck.log 2>&1 || fail "e2fsck -fn $1: $(cat /tmp/fsck.log)"
 }
 
-# segments VOLUME: lines in its device-mapper table, and how many of them are linear.
+# segments VOLUME: lines in its device-mapper table, and how many of them are mapped cow segments
+# (committed runs: "cow ... 2 mapped <cow_sector>").
 segments() {
-	dmsetup table "$1" | awk '{ n++; if ($3 == "linear") l++ } END { printf "%d segments (%d linear)", n, l }'
+	dmsetup table "$1" | awk '{ n++; if ($3 == "cow" && $9 == "mapped") m++ } END { printf "%d segments (%d mapped)", n, m }'
 }
 
-# linear_sectors VOLUME: sectors its table maps to linear segments. Folding new chunks always
+# mapped_sectors VOLUME: sectors its table maps by mapped segments. Folding new chunks always
 # raises it; the segment count may stay the same when they extend a neighbouring segment.
-linear_sectors() {
-	dmsetup table "$1" | awk '$3 == "linear" { s += $2 } END { print s + 0 }'
+mapped_sectors() {
+	dmsetup table "$1" | awk '$3 == "cow" && $9 == "mapped" { s += $2 } END { print s + 0 }'
 }
 
 # format_spaces VOLUME:FORMAT[:SIZE]...: format ${COWDIR:-/tmp}/VOLUME.cow over $BASE, 64k

@@ -19,7 +19,7 @@ import picocli.CommandLine.Spec;
 
 /** {@code dmcowctl info [--json] SPACE}: format, sizes, usage, and the segments a table would need. */
 @Command(name = "info", mixinStandardHelpOptions = true, versionProvider = Dmcowctl.VersionProvider.class,
-        description = "Describes a CoW space offline: format, chunk size, sizes, usage and the number of linear "
+        description = "Describes a CoW space offline: format, chunk size, sizes, usage and the number of mapped "
                 + "segments a table would need.",
         exitCodeListHeading = "%nExit status:%n",
         exitCodeList = {"0:described", "1:the space cannot be read: the message names the file and the reason",

@@ -31,7 +31,7 @@ final class ChunkTable {
         COMMITTING,
         /** Committed durably; COMMITTED not sent yet. */
         DURABLE,
-        /** COMMITTED sent; served by the kernel's remap until a reload makes it linear. */
+        /** COMMITTED sent; served by the kernel's remap until a reload puts it in a mapped segment. */
         COMMITTED
     }
 

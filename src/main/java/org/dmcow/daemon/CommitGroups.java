@@ -14,7 +14,7 @@ import org.dmcow.protocol.ControlMessage;
 /**
  * A volume's chunks from FILLED on: one commit at a time of every chunk filled meanwhile (a group
  * commit), COMMITTED to the kernel once durable, and FORGET once a table reload serves them
- * linearly. Not an actor: the allocator requests go to {@link AllocatorRequests}.
+ * by mapped segments. Not an actor: the allocator requests go to {@link AllocatorRequests}.
  */
 final class CommitGroups {
     private final VolumeLedger ledger;
@@ -67,7 +67,7 @@ final class CommitGroups {
         }
     }
 
-    /** Tells the kernel {@code c} is durable: it serves it by its remap until a reload makes it linear. */
+    /** Tells the kernel {@code c} is durable: it serves it by its remap until a reload puts it in a mapped segment. */
     void sendCommitted(Chunk c) {
         replies.send(new ControlMessage.Committed(ledger.kernelVolume, c.chunk));
         chunks.set(c, State.COMMITTED);
@@ -85,7 +85,7 @@ final class CommitGroups {
         }
     }
 
-    /** The chunks a reload with the committed runs makes linear: the kernel may forget their remaps. */
+    /** The chunks a reload with the committed runs puts in mapped segments: the kernel may forget their remaps. */
     List<Long> committedChunks() {
         List<Long> out = new ArrayList<>();
         for (Chunk c : chunks.values()) {
@@ -96,11 +96,11 @@ final class CommitGroups {
         return out;
     }
 
-    /** FORGETs the chunks the new table serves linearly; returns how many wait for the next reload. */
+    /** FORGETs the chunks the new table serves by mapped segments; returns how many wait for the next reload. */
     int forget(TableReloader.Reloaded m) {
-        // A table without cow segments ends the kernel's volume and its remaps with it: nothing to
-        // forget there (a FORGET would be refused as one for an unknown volume).
-        boolean kernelRemaps = m.cowLeft() && ledger.kernelVolume != 0;
+        // Without a kernel volume there are no remaps to forget (a FORGET would be refused as one
+        // for an unknown volume).
+        boolean kernelRemaps = ledger.kernelVolume != 0;
         int waiting = 0;
         for (long chunk : m.forget()) {
             Chunk c = chunks.get(chunk);

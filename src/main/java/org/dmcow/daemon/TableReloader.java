@@ -68,9 +68,9 @@ public final class TableReloader extends AbstractBehavior<TableReloader.Command>
 
     /**
      * A table is live: the owner may FORGET {@code forget}. {@code counted}: a reload, not an
-     * activation; {@code cowLeft}: the table still has a cow segment, so the kernel keeps the volume.
+     * activation. Every segment is a cow one, so the kernel keeps the volume.
      */
-    public record Reloaded(List<Long> forget, long segments, boolean counted, boolean cowLeft) implements Reply {
+    public record Reloaded(List<Long> forget, long segments, boolean counted) implements Reply {
     }
 
     /** Which step failed; the device is never left suspended. */
@@ -194,14 +194,14 @@ public final class TableReloader extends AbstractBehavior<TableReloader.Command>
                 dm.create(config.name(), StorageIdentity.DMCOW_UUID_PREFIX + config.name());
                 dm.load(config.name(), table);
                 dm.resume(config.name());
-                getContext().getLog().info("volume {}: created /dev/mapper/{} ({} sectors, {} linear segments)",
-                        config.name(), config.name(), layout.volumeSectors(), Tables.linearSegments(table));
+                getContext().getLog().info("volume {}: created /dev/mapper/{} ({} sectors, {} mapped segments)",
+                        config.name(), config.name(), layout.volumeSectors(), Tables.mappedSegments(table));
             } else if (!dm.table(config.name()).equals(table)) {
                 swap(table);
                 getContext().getLog().info("volume {}: adopted the existing /dev/mapper/{} with a new table",
                         config.name(), config.name());
             }
-            owner.tell(new Reloaded(List.of(), Tables.linearSegments(table), false, Tables.hasCow(table)));
+            owner.tell(new Reloaded(List.of(), Tables.mappedSegments(table), false));
         } catch (IOException | RuntimeException e) {
             owner.tell(new ReloadFailed(ReloadFailure.ACTIVATE, "activating /dev/mapper/" + config.name() + ": " + e.getMessage()));
         }
@@ -225,7 +225,7 @@ public final class TableReloader extends AbstractBehavior<TableReloader.Command>
                         + "than the one dmcowd loaded (was a table loaded by hand meanwhile?); nothing was "
                         + "forgotten and the reload will be redone");
             }
-            owner.tell(new Reloaded(m.forget(), Tables.linearSegments(table), true, Tables.hasCow(table)));
+            owner.tell(new Reloaded(m.forget(), Tables.mappedSegments(table), true));
         } catch (IOException e) {
             resumeAfter(e);
             owner.tell(new ReloadFailed(ReloadFailure.RELOAD, "table reload: " + e.getMessage()));

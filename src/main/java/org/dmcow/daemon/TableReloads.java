@@ -11,7 +11,7 @@ import org.slf4j.Logger;
 
 /**
  * When a volume's table is loaded, on the volume actor's thread: the activation (create or adopt
- * the dm device) and then reloads that make committed chunks linear segments, after
+ * the dm device) and then reloads that make committed chunks mapped segments, after
  * max-mappings of them or max-delay after the first. Each asks the allocator for the committed
  * runs, then the {@link TableReloader} to load them; one at a time. {@code M}: the volume's
  * messages, one of which ({@code due}) its timer sends when the delay is up.
@@ -62,9 +62,9 @@ final class TableReloads<M> {
     }
 
     /**
-     * Reloads now, unless one runs, the volume is not serving yet, or there is nothing to make
-     * linear. A full space is no reason to wait: the noflush suspend hands the writes waiting for
-     * room back to dm core.
+     * Reloads now, unless one runs, the volume is not serving yet, or there is nothing to serve
+     * by mapped segments. A full space is no reason to wait: the noflush suspend hands the writes
+     * waiting for room back to dm core.
      */
     void start() {
         timers.cancel(due);

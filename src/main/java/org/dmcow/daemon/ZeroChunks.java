@@ -15,7 +15,7 @@ import org.dmcow.format.FormatException;
  * Turns a space's zero chunks (qcow2 zero clusters: no mapping, yet they read as zeros) into
  * committed chunks of zeros, before the volume's device exists. The protocol cannot ask the kernel
  * to zero-fill a chunk no write faulted (a MAP answers a FAULT), so the daemon writes the zeros
- * itself through the store; once committed they are ordinary mappings, served by linear segments.
+ * itself through the store; once committed they are ordinary mappings, served by mapped segments.
  */
 final class ZeroChunks {
     private ZeroChunks() {

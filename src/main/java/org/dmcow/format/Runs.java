@@ -7,7 +7,7 @@ import java.util.function.Consumer;
 
 /**
  * Groups mappings into runs that are adjacent both in the volume and in the CoW space: each run is
- * one {@code linear} segment of a device-mapper table. Feed mappings in increasing volume chunk
+ * one mapped {@code cow} segment of a device-mapper table. Feed mappings in increasing volume chunk
  * order, then call {@link #finish()}.
  */
 public final class Runs implements CowSpace.MappingVisitor {

@@ -7,7 +7,7 @@ import java.util.Optional;
 
 /**
  * What {@code dmcowctl info} shows. Sizes in bytes, counts in chunks; {@code segments} is the
- * number of {@code linear} segments a table needs for the committed mappings. {@code base}: the
+ * number of mapped {@code cow} segments a table needs for the committed mappings. {@code base}: the
  * base as the space names it (a qcow2 backing file), or empty where the format keeps only its size
  * and identity (native).
  */

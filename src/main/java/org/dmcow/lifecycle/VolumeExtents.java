@@ -7,7 +7,7 @@ import org.dmcow.format.CowSpace;
 
 /**
  * The volume of a space, walked once from its start as {@link VolumeExtent}s: runs of chunks of
- * one kind, mapped runs contiguous in the CoW space too (a table's {@code linear} segments, see
+ * one kind, mapped runs contiguous in the CoW space too (a table's mapped {@code cow} segments, see
  * {@link org.dmcow.format.Runs}). Asks the space chunk by chunk, so the walk keeps nothing but its
  * position: its memory does not grow with the volume.
  */

@@ -62,7 +62,7 @@ public sealed interface ControlMessage {
     record Committed(int volume, long chunk) implements ControlMessage {
     }
 
-    /** A committed chunk is now served by a linear segment: the kernel may drop its remap. */
+    /** A committed chunk is now served by a mapped segment: the kernel may drop its remap. */
     record Forget(int volume, long chunk) implements ControlMessage {
     }
 }

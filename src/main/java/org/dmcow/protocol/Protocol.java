@@ -12,7 +12,7 @@ public final class Protocol {
     private Protocol() {
     }
 
-    public static final int PROTOCOL_VERSION = 1;
+    public static final int PROTOCOL_VERSION = 2;
     public static final int MSG_SIZE = 128;
     public static final int IDENT_LEN = 64;
     public static final String CONTROL_NAME = "dm-cow";

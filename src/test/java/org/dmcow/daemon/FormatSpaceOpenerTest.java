@@ -108,7 +108,7 @@ class FormatSpaceOpenerTest {
                 assertArrayEquals(Arrays.copyOfRange(expected, (int) (chunk * CHUNK), (int) ((chunk + 1) * CHUNK)),
                         cluster.array(), "chunk " + chunk);
             });
-            // served as linear segments from the start: the kernel never reads these from the base
+            // served by mapped segments from the start: the kernel never reads these from the base
             assertEquals(List.of(1L, 4L, 5L, 16L), mapped);
             assertEquals(4, space.usage().mappings());
             assertTrue(loops.refreshed.contains(COW_LOOP));

@@ -351,9 +351,9 @@ final class KernelDouble implements ControlDevice {
             return null;
         }
         if (m instanceof ControlMessage.Forget f) {
-            if (table != null && !Tables.hasCow(table.apply(v.ident))) {
-                // the module drops a volume with its last cow segment, remaps and all
-                return "FORGET for a volume whose table has no cow segment left (unknown to the kernel): " + f;
+            if (table != null && table.apply(v.ident).isEmpty()) {
+                // the module drops a volume with its last segment, remaps and all
+                return "FORGET for a volume whose table has no segment left (unknown to the kernel): " + f;
             }
             if (!v.committed.contains(f.chunk()) || !v.forgotten.add(f.chunk()) || coveredByCow(v, f.chunk())) {
                 return "FORGET of a chunk not committed, or twice: " + f;
@@ -363,9 +363,9 @@ final class KernelDouble implements ControlDevice {
         return "not a daemon message: " + m;
     }
 
-    /** The module refuses FORGET while a cow segment covers the chunk: the double reads the live table. */
+    /** The module refuses FORGET while an unmapped cow segment covers the chunk: the double reads the live table. */
     private boolean coveredByCow(Vol v, long chunk) {
-        return table != null && table.apply(v.ident).stream().anyMatch(t -> t.type().equals("cow")
+        return table != null && table.apply(v.ident).stream().anyMatch(t -> t.type().equals("cow") && !Tables.isMapped(t)
                 && t.start() < (chunk + 1) * v.chunkSectors && chunk * v.chunkSectors < t.start() + t.length());
     }
 

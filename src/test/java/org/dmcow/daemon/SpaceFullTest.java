@@ -21,6 +21,7 @@ import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.dmcow.admin.GrowResult;
 import org.dmcow.admin.VolumeStatus;
+import org.dmcow.dm.Tables;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -105,10 +106,10 @@ class SpaceFullTest {
                 + "dmcow.reload.max-delay = 1s", "vm1");
         int vol = h.addVolume("vm1");
         CompletableFuture<Void> waiting = fillAndWait(h, vol);
-        eventually("the 4 written chunks reloaded into linear segments and forgotten",
+        eventually("the 4 written chunks reloaded into mapped segments and forgotten",
                 () -> h.kernel.volume(vol).forgotten.size() == 4);
         assertFalse(waiting.isDone());
-        assertTrue(h.devices.devices.get("vm1").live.stream().anyMatch(t -> t.type().equals("linear")));
+        assertTrue(h.devices.devices.get("vm1").live.stream().anyMatch(Tables::isMapped));
         assertNull(grow(h, "vm1", 0, 4 * CHUNK).error());
         await(waiting);
         h.shutdown();
@@ -122,7 +123,7 @@ class SpaceFullTest {
         CompletableFuture<Void> waiting = fillAndWait(h, vol);
         assertTrue(h.kernel.volume(vol).forgotten.isEmpty());
         h.shutdown();
-        assertEquals(4, h.kernel.volume(vol).forgotten.size(), "the last reload made the committed chunks linear");
+        assertEquals(4, h.kernel.volume(vol).forgotten.size(), "the last reload mapped the committed chunks");
         assertFalse(waiting.isDone(), "the write waits in the kernel for the next daemon");
     }
 

@@ -89,7 +89,7 @@ class TableReloaderTest {
         owner.expectMessageClass(TableReloader.DevicesAttached.class);
         r.tell(new TableReloader.Activate(List.of(new Runs.Run(0, 1, 0))));
         TableReloader.Reloaded m = owner.expectMessageClass(TableReloader.Reloaded.class);
-        assertEquals(new TableReloader.Reloaded(List.of(), 1, false, true), m);
+        assertEquals(new TableReloader.Reloaded(List.of(), 1, false), m);
         assertEquals(2, devices.devices.get("vm1").live.size());
     }
 
@@ -124,7 +124,7 @@ class TableReloaderTest {
                 owner.expectMessageClass(TableReloader.ReloadFailed.class).failure());
         assertFalse(devices.devices.get("vm1").suspended);
         r.tell(new TableReloader.Reload(runs, List.of(0L)));
-        assertEquals(new TableReloader.Reloaded(List.of(0L), 1, true, true),
+        assertEquals(new TableReloader.Reloaded(List.of(0L), 1, true),
                 owner.expectMessageClass(TableReloader.Reloaded.class));
     }
 

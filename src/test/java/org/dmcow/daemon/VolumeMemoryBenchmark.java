@@ -28,7 +28,7 @@ public final class VolumeMemoryBenchmark {
         int volumes = args.length > 0 ? Integer.parseInt(args[0]) : 256;
         int chunks = args.length > 1 ? Integer.parseInt(args[1]) : 64;
         long before = liveHeap();
-        // reload after every 16 mappings, so that the tables hold linear segments too
+        // reload after every 16 mappings, so that the tables hold mapped segments too
         try (BenchDaemon d = new BenchDaemon(volumes, 1L << 30,
                 "dmcow.commit-interval = 1s\ndmcow.reload { max-mappings = 16, max-delay = 200ms }")) {
             List<CompletableFuture<Void>> fs = new ArrayList<>();

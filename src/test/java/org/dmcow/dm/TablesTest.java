@@ -4,6 +4,8 @@
 package org.dmcow.dm;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 import org.dmcow.format.Runs;
@@ -19,14 +21,16 @@ class TablesTest {
     }
 
     @Test
-    void runsBecomeLinearSegmentsAndTheLastChunkIsClipped() {
+    void runsBecomeMappedCowSegmentsAndTheLastChunkIsClipped() {
         List<DeviceMapper.Target> t = Tables.table(LAYOUT,
-                List.of(new Runs.Run(0, 1, 8192), new Runs.Run(2, 2, 4096), new Runs.Run(7, 1, 65536)));
-        assertEquals(List.of(new DeviceMapper.Target(0, 128, "linear", "7:1 16"),
+                List.of(new Runs.Run(0, 1, 65536), new Runs.Run(2, 2, 131072), new Runs.Run(7, 1, 196608)));
+        assertEquals(List.of(new DeviceMapper.Target(0, 128, "cow", "vm1 7:0 7:1 128 2 mapped 128"),
                 new DeviceMapper.Target(128, 128, "cow", "vm1 7:0 7:1 128"),
-                new DeviceMapper.Target(256, 256, "linear", "7:1 8"),
+                new DeviceMapper.Target(256, 256, "cow", "vm1 7:0 7:1 128 2 mapped 256"),
                 new DeviceMapper.Target(512, 384, "cow", "vm1 7:0 7:1 128"),
-                new DeviceMapper.Target(896, 104, "linear", "7:1 128")), t);
-        assertEquals(3, Tables.linearSegments(t));
+                new DeviceMapper.Target(896, 104, "cow", "vm1 7:0 7:1 128 2 mapped 384")), t);
+        assertEquals(3, Tables.mappedSegments(t));
+        assertTrue(Tables.isMapped(t.get(0)));
+        assertFalse(Tables.isMapped(t.get(1)));
     }
 }

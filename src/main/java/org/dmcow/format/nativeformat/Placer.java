@@ -7,7 +7,7 @@ import java.util.function.LongUnaryOperator;
 
 /**
  * Chooses a data chunk for a volume chunk so that neighbours stay together (each run adjacent in
- * the volume and the space is one {@code linear} table segment): right after the place of chunk
+ * the volume and the space is one mapped {@code cow} table segment): right after the place of chunk
  * v-1, else right before that of v+1, else at v's proportional home in the data area, else in
  * the middle of the longest free run, which leaves room on both sides to grow.
  */

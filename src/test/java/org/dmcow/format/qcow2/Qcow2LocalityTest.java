@@ -32,7 +32,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * Placement keeps chunks adjacent in the volume adjacent in the file, whatever order they are
- * first written in, so a reloaded table needs few more linear segments than there are runs of
+ * first written in, so a reloaded table needs few more mapped segments than there are runs of
  * written chunks; across a reopen, and next to clusters QEMU put in the file's holes.
  */
 class Qcow2LocalityTest {
