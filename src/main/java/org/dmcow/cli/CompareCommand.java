@@ -13,8 +13,9 @@ import org.dmcow.format.CowFormat;
 import org.dmcow.format.CowFormats;
 import org.dmcow.format.FileCowStore;
 import org.dmcow.format.FormatException;
+import org.dmcow.format.qcow2.Qcow2Format;
 import org.dmcow.host.ImageLock;
-import org.dmcow.lifecycle.RawVolume;
+import org.dmcow.lifecycle.ImageVolume;
 import org.dmcow.lifecycle.SpaceVolume;
 import org.dmcow.lifecycle.VolumeComparison;
 import org.dmcow.lifecycle.VolumeSource;
@@ -22,7 +23,6 @@ import org.dmcow.util.Json;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
@@ -30,8 +30,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "compare", mixinStandardHelpOptions = true, versionProvider = Dmcowctl.VersionProvider.class,
         description = {"Compares the volume of SPACE (its changes over BASE) with OTHER, as `qemu-img compare` does: "
                 + "the first differing offset, and bytes beyond the shorter image must be zeros.",
-            "OTHER is a raw image or device, or another CoW space (a qcow2 one over the backing file it records, "
-                    + "a native one over BASE). Offline only."},
+            "OTHER is a raw image or device, a qcow2 image over its backing chain (raw or qcow2 backing files, "
+                    + "or none), or a native CoW space over BASE. Offline only."},
         exitCodeListHeading = "%nExit status (as qemu-img compare):%n",
         exitCodeList = {"0:identical", "1:different", "2:an error: the message names the file and the reason (also a "
             + "bad command line)"})
@@ -48,19 +48,18 @@ final class CompareCommand implements Callable<Integer>, Dmcowctl.NamesFiles, Dm
     @Parameters(index = "1", paramLabel = "OTHER", description = "the image to compare with")
     private Path other;
 
-    @Option(names = "--base", paramLabel = "BASE", description = "the space's base (default: the backing file a "
-            + "qcow2 space records; a native space needs it)")
-    private Path base;
+    @Mixin
+    private SpaceBaseOption base;
 
     @Mixin
     private ProgressOption progress;
 
-    @Option(names = "--json", description = "the result as one JSON document")
-    private boolean json;
+    @Mixin
+    private JsonOption json;
 
     @Override
     public List<Path> files() {
-        return Arrays.asList(space.given(), base, other);
+        return Arrays.asList(space.given(), base.given(), other);
     }
 
     @Override
@@ -71,11 +70,11 @@ final class CompareCommand implements Callable<Integer>, Dmcowctl.NamesFiles, Dm
     @Override
     public Integer call() throws Exception {
         Path cow = space.path(spec);
-        try (VolumeSource a = spaceVolume(cow, base); VolumeSource b = open(other)) {
+        try (VolumeSource a = spaceVolume(cow, base.given()); VolumeSource b = open(other)) {
             OptionalLong mismatch = SpaceFiles.on(cow, () -> VolumeComparison.firstMismatch(a, b,
-                    progress.of(spec, json)));
+                    progress.of(spec, json.on())));
             PrintWriter out = spec.commandLine().getOut();
-            if (json) {
+            if (json.on()) {
                 Json.ObjectWriter doc = Json.ObjectWriter.document().put("cow", cow.toString())
                         .put("other", other.toString()).put("identical", mismatch.isEmpty());
                 out.println((mismatch.isPresent() ? doc.put("mismatch_offset", mismatch.getAsLong())
@@ -104,22 +103,22 @@ final class CompareCommand implements Callable<Integer>, Dmcowctl.NamesFiles, Dm
         }
     }
 
-    /** OTHER as a CoW space when a format recognises it, else as raw bytes. */
+    /**
+     * OTHER as a CoW space over BASE when a format other than qcow2 recognises it, else as QEMU
+     * reads it: a qcow2 image over its backing chain (or none), or raw bytes.
+     */
     private VolumeSource open(Path image) throws Failure, FormatException {
         SpaceFiles.requireReadable(image);
-        String format = SpaceFiles.on(image, () -> {
+        boolean space = SpaceFiles.on(image, () -> {
             try (FileCowStore store = FileCowStore.openReadOnly(image)) {
                 for (CowFormat f : CowFormats.all()) {
-                    if (f.recognises(store)) {
-                        return f.name();
+                    if (!f.name().equals(Qcow2Format.NAME) && f.recognises(store)) {
+                        return true;
                     }
                 }
-                return null;
+                return false;
             }
         });
-        if (format == null) {
-            return SpaceFiles.on(image, () -> RawVolume.open(image));
-        }
-        return spaceVolume(image, format.equals("qcow2") ? null : base);
+        return space ? spaceVolume(image, base.given()) : SpaceFiles.on(image, () -> ImageVolume.open(image));
     }
 }

@@ -41,9 +41,8 @@ final class ConvertCommand implements Callable<Integer>, Dmcowctl.NamesFiles {
             description = "native or qcow2")
     private CowFormat to;
 
-    @Option(names = "--base", paramLabel = "BASE", description = "the space's base (default: the backing file a "
-            + "qcow2 space records; a native space needs it)")
-    private Path base;
+    @Mixin
+    private SpaceBaseOption base;
 
     @Mixin
     private ImageOutput output;
@@ -51,18 +50,18 @@ final class ConvertCommand implements Callable<Integer>, Dmcowctl.NamesFiles {
     @Mixin
     private ProgressOption progress;
 
-    @Option(names = "--json", description = "the result as one JSON document")
-    private boolean json;
+    @Mixin
+    private JsonOption json;
 
     @Override
     public List<Path> files() {
-        return Arrays.asList(space.given(), base, output.output);
+        return Arrays.asList(space.given(), base.given(), output.output);
     }
 
     @Override
     public Integer call() throws Exception {
         Path cow = space.path(spec);
-        try (OfflineSpace s = OfflineSpaces.open(cow, base, ImageLock.Use.READ)) {
+        try (OfflineSpace s = OfflineSpaces.open(cow, base.given(), ImageLock.Use.READ)) {
             Path backing = s.base().path();
             ImageOutput.SinkFactory sink;
             if (to.name().equals("qcow2")) {
@@ -71,8 +70,8 @@ final class ConvertCommand implements Callable<Integer>, Dmcowctl.NamesFiles {
             } else {
                 sink = file -> CowSpaceSink.create(to, file, s.base(), s.chunkSize());
             }
-            Transfer.Result r = output.write(s, Transfer.Scope.CHANGES, sink, progress.of(spec, json));
-            output.report(spec, json, "converted", s, to.name(), r);
+            Transfer.Result r = output.write(s, Transfer.Scope.CHANGES, sink, progress.of(spec, json.on()));
+            output.report(spec, json.on(), "converted", s, to.name(), r);
         }
         return Dmcowctl.OK;
     }

@@ -16,7 +16,6 @@ import org.dmcow.lifecycle.Transfer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code dmcowctl export SPACE --base BASE -o OUT.qcow2}: the guest's changes as a qcow2 overlay of the base. */
@@ -35,9 +34,8 @@ final class ExportCommand implements Callable<Integer>, Dmcowctl.NamesFiles {
     @Mixin
     private SpaceArgument space;
 
-    @Option(names = "--base", paramLabel = "BASE", description = "the space's base (default: the backing file a "
-            + "qcow2 space records; a native space needs it)")
-    private Path base;
+    @Mixin
+    private SpaceBaseOption base;
 
     @Mixin
     private ImageOutput output;
@@ -45,24 +43,24 @@ final class ExportCommand implements Callable<Integer>, Dmcowctl.NamesFiles {
     @Mixin
     private ProgressOption progress;
 
-    @Option(names = "--json", description = "the result as one JSON document")
-    private boolean json;
+    @Mixin
+    private JsonOption json;
 
     @Override
     public List<Path> files() {
-        return Arrays.asList(space.given(), base, output.output);
+        return Arrays.asList(space.given(), base.given(), output.output);
     }
 
     @Override
     public Integer call() throws Exception {
         Path cow = space.path(spec);
-        try (OfflineSpace s = OfflineSpaces.open(cow, base, ImageLock.Use.READ)) {
+        try (OfflineSpace s = OfflineSpaces.open(cow, base.given(), ImageLock.Use.READ)) {
             Path backing = s.base().path();
             Qcow2ImageWriter.check(output.output, s.chunkSize(), s.volumeSize(), Optional.of(backing.toString()));
             Transfer.Result r = output.write(s, Transfer.Scope.CHANGES,
                     file -> Qcow2Sink.overlay(file, s.chunkSize(), s.volumeSize(), backing),
-                    progress.of(spec, json));
-            output.report(spec, json, "exported", s, "qcow2", r);
+                    progress.of(spec, json.on()));
+            output.report(spec, json.on(), "exported", s, "qcow2", r);
         }
         return Dmcowctl.OK;
     }

@@ -41,9 +41,8 @@ final class FlattenCommand implements Callable<Integer>, Dmcowctl.NamesFiles {
     @Mixin
     private SpaceArgument space;
 
-    @Option(names = "--base", paramLabel = "BASE", description = "the space's base (default: the backing file a "
-            + "qcow2 space records; a native space needs it)")
-    private Path base;
+    @Mixin
+    private SpaceBaseOption base;
 
     @Option(names = {"-f", "--format"}, paramLabel = "FORMAT", defaultValue = "raw",
             description = "raw or qcow2 (default: ${DEFAULT-VALUE})")
@@ -55,18 +54,18 @@ final class FlattenCommand implements Callable<Integer>, Dmcowctl.NamesFiles {
     @Mixin
     private ProgressOption progress;
 
-    @Option(names = "--json", description = "the result as one JSON document")
-    private boolean json;
+    @Mixin
+    private JsonOption json;
 
     @Override
     public List<Path> files() {
-        return Arrays.asList(space.given(), base, output.output);
+        return Arrays.asList(space.given(), base.given(), output.output);
     }
 
     @Override
     public Integer call() throws Exception {
         Path cow = space.path(spec);
-        try (OfflineSpace s = OfflineSpaces.open(cow, base, ImageLock.Use.READ)) {
+        try (OfflineSpace s = OfflineSpaces.open(cow, base.given(), ImageLock.Use.READ)) {
             ImageOutput.SinkFactory sink;
             if (format == ImageFormat.qcow2) {
                 Qcow2ImageWriter.check(output.output, s.chunkSize(), s.volumeSize(), Optional.empty());
@@ -74,8 +73,8 @@ final class FlattenCommand implements Callable<Integer>, Dmcowctl.NamesFiles {
             } else {
                 sink = file -> RawSink.create(file, s.volumeSize(), s.chunkSize());
             }
-            Transfer.Result r = output.write(s, Transfer.Scope.WHOLE, sink, progress.of(spec, json));
-            output.report(spec, json, "flattened", s, format.name(), r);
+            Transfer.Result r = output.write(s, Transfer.Scope.WHOLE, sink, progress.of(spec, json.on()));
+            output.report(spec, json.on(), "flattened", s, format.name(), r);
         }
         return Dmcowctl.OK;
     }

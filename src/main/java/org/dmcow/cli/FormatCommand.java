@@ -60,8 +60,8 @@ final class FormatCommand implements Callable<Integer>, Dmcowctl.NamesFiles {
             + "space in use)")
     private boolean force;
 
-    @Option(names = "--json", description = "the result as one JSON document")
-    private boolean json;
+    @Mixin
+    private JsonOption json;
 
     @Override
     public List<Path> files() {
@@ -85,7 +85,7 @@ final class FormatCommand implements Callable<Integer>, Dmcowctl.NamesFiles {
                 return format.info(store);
             }
         });
-        if (json) {
+        if (json.on()) {
             spec.commandLine().getOut().println(Json.ObjectWriter.document().put("cow", cow.toString())
                     .put("base", base.toString()).put("format", format.name()).put("chunk_size", chunkSize)
                     .put("cow_size", info.cowSize()).put("free_chunks", info.freeChunks()).toString());

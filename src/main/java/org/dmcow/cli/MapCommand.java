@@ -36,22 +36,21 @@ final class MapCommand implements Callable<Integer>, Dmcowctl.NamesFiles {
     @Mixin
     private SpaceArgument space;
 
-    @Option(names = "--base", paramLabel = "BASE", description = "the space's base (default: the backing file a "
-            + "qcow2 space records; a native space needs it)")
-    private Path base;
+    @Mixin
+    private SpaceBaseOption base;
 
     @Option(names = "--json", description = "one JSON document with the list of ranges under \"map\"")
     private boolean json;
 
     @Override
     public List<Path> files() {
-        return Arrays.asList(space.given(), base);
+        return Arrays.asList(space.given(), base.given());
     }
 
     @Override
     public Integer call() throws Exception {
         Path cow = space.path(spec);
-        try (OfflineSpace s = OfflineSpaces.open(cow, base, ImageLock.Use.READ)) {
+        try (OfflineSpace s = OfflineSpaces.open(cow, base.given(), ImageLock.Use.READ)) {
             Path basePath = s.base().path();
             MapPrinter printer = new MapPrinter(spec.commandLine().getOut(), json);
             printer.start(cow, basePath);

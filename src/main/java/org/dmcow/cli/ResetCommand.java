@@ -19,7 +19,6 @@ import org.dmcow.util.Json;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code dmcowctl reset SPACE --base BASE}: the volume back to the base, an empty space with the same settings. */
@@ -37,16 +36,15 @@ final class ResetCommand implements Callable<Integer>, Dmcowctl.NamesFiles {
     @Mixin
     private SpaceArgument space;
 
-    @Option(names = "--base", paramLabel = "BASE", description = "the space's base (default: the backing file a "
-            + "qcow2 space records; a native space needs it)")
-    private Path base;
+    @Mixin
+    private SpaceBaseOption base;
 
-    @Option(names = "--json", description = "the result as one JSON document")
-    private boolean json;
+    @Mixin
+    private JsonOption json;
 
     @Override
     public List<Path> files() {
-        return Arrays.asList(space.given(), base);
+        return Arrays.asList(space.given(), base.given());
     }
 
     @Override
@@ -57,7 +55,7 @@ final class ResetCommand implements Callable<Integer>, Dmcowctl.NamesFiles {
         long dropped;
         Path basePath;
         // read first: a served space, a wrong base or a damaged space is refused before anything is written
-        try (OfflineSpace s = OfflineSpaces.open(cow, base, ImageLock.Use.WRITE)) {
+        try (OfflineSpace s = OfflineSpaces.open(cow, base.given(), ImageLock.Use.WRITE)) {
             format = s.format();
             chunkSize = s.chunkSize();
             dropped = s.usage().mappings();
@@ -73,7 +71,7 @@ final class ResetCommand implements Callable<Integer>, Dmcowctl.NamesFiles {
             });
         }
         PrintWriter out = spec.commandLine().getOut();
-        if (json) {
+        if (json.on()) {
             out.println(Json.ObjectWriter.document().put("cow", cow.toString()).put("base", basePath.toString())
                     .put("format", format.name()).put("chunk_size", chunkSize).put("dropped_mappings", dropped)
                     .toString());

@@ -15,6 +15,7 @@ import org.dmcow.format.CowSpace;
 import org.dmcow.format.FileBaseImage;
 import org.dmcow.format.FileCowStore;
 import org.dmcow.format.FormatException;
+import org.dmcow.format.qcow2.Qcow2Format;
 import org.dmcow.host.BlockDevices;
 import org.dmcow.host.ImageLock;
 
@@ -22,7 +23,8 @@ import org.dmcow.host.ImageLock;
  * A CoW space no daemon serves, read over its base by the offline commands (map, compare, export,
  * convert, flatten): its mappings as {@link VolumeExtents} and their bytes. Holds an image lock
  * that keeps dmcowd and QEMU from writing the space meanwhile. Closing it closes the space, the
- * base and the lock it was given.
+ * base and the lock it was given. A qcow2 image read on its own ({@link #image}) has no base: what
+ * lies below it is its {@link ImageVolume}'s.
  */
 public final class OfflineSpace implements Closeable {
     private static final String OFFLINE_ONLY = "this command works offline only: remove the volume from dmcowd "
@@ -90,15 +92,7 @@ public final class OfflineSpace implements Closeable {
             throws IOException, FormatException {
         try {
             CowSpace view = format.view(store, base);
-            long[][] zeros = {new long[16]};
-            int[] count = {0};
-            view.forEachZeroChunk(c -> {
-                if (count[0] == zeros[0].length) {
-                    zeros[0] = Arrays.copyOf(zeros[0], 2 * count[0]);
-                }
-                zeros[0][count[0]++] = c;
-            });
-            return new OfflineSpace(cow, format, store, base, lock, view, Arrays.copyOf(zeros[0], count[0]));
+            return new OfflineSpace(cow, format, store, base, lock, view, zeroChunks(view));
         } catch (IOException | FormatException | RuntimeException e) {
             closeAll(store, base, lock);
             throw e;
@@ -125,6 +119,27 @@ public final class OfflineSpace implements Closeable {
         return view.volumeSize();
     }
 
+    /**
+     * The qcow2 image {@code path} in {@code store} read on its own ({@link Qcow2Format#readImage}),
+     * without a base: only its SPACE and ZERO extents are read here. Takes ownership of the store
+     * and lock, also when it refuses.
+     */
+    static OfflineSpace image(Path path, FileCowStore store, ImageLock lock, CowSpace view) {
+        return new OfflineSpace(path, new Qcow2Format(), store, null, lock, view, zeroChunks(view));
+    }
+
+    private static long[] zeroChunks(CowSpace view) {
+        long[][] zeros = {new long[16]};
+        int[] count = {0};
+        view.forEachZeroChunk(c -> {
+            if (count[0] == zeros[0].length) {
+                zeros[0] = Arrays.copyOf(zeros[0], 2 * count[0]);
+            }
+            zeros[0][count[0]++] = c;
+        });
+        return Arrays.copyOf(zeros[0], count[0]);
+    }
+
     /** Mappings and chunks changed since the base: the guest's data. */
     public CowSpace.SpaceUsage usage() {
         return view.usage();
@@ -143,11 +158,14 @@ public final class OfflineSpace implements Closeable {
         switch (extent.kind()) {
             case SPACE -> store.read(dst, extent.place() + (position - extent.start()));
             case BASE -> base.read(dst, position);
-            case ZERO -> {
-                while (dst.hasRemaining()) {
-                    dst.put(ZEROS.duplicate().limit(Math.min(ZEROS.capacity(), dst.remaining())));
-                }
-            }
+            case ZERO -> fillZeros(dst);
+        }
+    }
+
+    /** Fills the rest of {@code dst} with zeros. */
+    static void fillZeros(ByteBuffer dst) {
+        while (dst.hasRemaining()) {
+            dst.put(ZEROS.duplicate().limit(Math.min(ZEROS.capacity(), dst.remaining())));
         }
     }
 
@@ -161,7 +179,9 @@ public final class OfflineSpace implements Closeable {
             try {
                 store.close();
             } finally {
-                base.close();
+                if (base != null) {
+                    base.close();
+                }
             }
         } finally {
             lock.close();

@@ -5,22 +5,29 @@ package org.dmcow.lifecycle;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import org.dmcow.host.FileHoles;
 
 /**
- * A space's volume as the guest sees it (changes over the base), read forwards: zero chunks and
- * the base's holes under unwritten chunks are known zeros.
+ * A space's volume as the guest sees it (changes over what lies below: the base, or a qcow2
+ * image's backing chain), read forwards: zero chunks and the holes of what lies below under
+ * unwritten chunks are known zeros, as is everything past the end of what lies below.
  */
 public final class SpaceVolume implements VolumeSource {
     private final OfflineSpace space;
     private final VolumeExtents extents;
-    private final FileHoles baseHoles;
+    /** What unwritten chunks read; null: zeros (a qcow2 image without a backing file). */
+    private final VolumeSource below;
     private VolumeExtent current;
 
+    /** The volume of {@code space} over its base. */
     public SpaceVolume(OfflineSpace space) throws IOException {
+        this(space, RawVolume.open(space.base().path()));
+    }
+
+    /** The volume of {@code space} over {@code below} (null: zeros), which it closes with the space. */
+    SpaceVolume(OfflineSpace space, VolumeSource below) {
         this.space = space;
         this.extents = space.extents();
-        this.baseHoles = FileHoles.open(space.base().path(), space.base().size());
+        this.below = below;
         this.current = extents.next();
     }
 
@@ -48,10 +55,25 @@ public final class SpaceVolume implements VolumeSource {
             int n = (int) Math.min(dst.remaining(), e.end() - pos);
             int limit = dst.limit();
             dst.limit(dst.position() + n);
-            space.read(e, pos, dst);
+            if (e.kind() == VolumeExtent.Kind.BASE) {
+                readBelow(pos, dst);
+            } else {
+                space.read(e, pos, dst);
+            }
             dst.limit(limit);
             pos += n;
         }
+    }
+
+    private void readBelow(long position, ByteBuffer dst) throws IOException {
+        long there = below == null ? 0 : Math.max(0, Math.min(dst.remaining(), below.size() - position));
+        if (there > 0) {
+            int limit = dst.limit();
+            dst.limit(dst.position() + (int) there);
+            below.read(position, dst);
+            dst.limit(limit);
+        }
+        OfflineSpace.fillZeros(dst);
     }
 
     @Override
@@ -60,15 +82,18 @@ public final class SpaceVolume implements VolumeSource {
         return switch (e.kind()) {
             case ZERO -> e.end();
             case SPACE -> position;
-            case BASE -> Math.min(e.end(), baseHoles.nextData(position));
+            case BASE -> below == null || position >= below.size() ? e.end()
+                    : Math.min(e.end(), below.zerosEnd(position));
         };
     }
 
-    /** Closes the space too. */
+    /** Closes the space and what lies below too. */
     @Override
     public void close() throws IOException {
         try {
-            baseHoles.close();
+            if (below != null) {
+                below.close();
+            }
         } finally {
             space.close();
         }

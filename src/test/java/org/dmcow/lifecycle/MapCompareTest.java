@@ -103,4 +103,45 @@ class MapCompareTest {
         assertEquals("dmcowctl compare: " + dir.resolve("nothing.raw") + ": no such file or directory",
                 missing.firstErrLine());
     }
+
+    /** {@code dmcowctl compare SPACE OTHER} says, and exits with, what {@code qemu-img compare} does. */
+    private void sameVerdictAsQemuImg(List<String> space, Path other, int expected) throws Exception {
+        Qemu.Result qemu = Qemu.run("qemu-img", "compare", overlay.toString(), other.toString());
+        assertEquals(expected, qemu.exit(), qemu.out() + qemu.err());
+        List<String> args = new ArrayList<>(List.of("compare"));
+        args.addAll(space);
+        args.add(other.toString());
+        Ctl ctl = Ctl.run(args.toArray(String[]::new));
+        assertEquals(expected, ctl.status(), other + ": " + ctl);
+        assertEquals(qemu.out(), ctl.out(), other.toString());
+    }
+
+    @Test
+    void compareReadsAQcow2OtherWithOrWithoutBackingAsQemuImgDoes() throws Exception {
+        Path nat = dir.resolve("guest.cow");
+        assertEquals(0, Ctl.run("convert", overlay.toString(), "--to", "native", "-o", nat.toString()).status());
+        Path standalone = dir.resolve("standalone.qcow2"); // no backing file
+        Qemu.run("qemu-img", "convert", "-O", "qcow2", overlay.toString(), standalone.toString()).ok();
+        Path overStandalone = dir.resolve("over-standalone.qcow2"); // a qcow2 backing file
+        Qemu.run("qemu-img", "create", "-q", "-f", "qcow2", "-b", standalone.toString(), "-F", "qcow2",
+                overStandalone.toString()).ok();
+        Path overOverlay = dir.resolve("over-overlay.qcow2"); // a chain of three: qcow2, qcow2, raw
+        Qemu.run("qemu-img", "create", "-q", "-f", "qcow2", "-b", overlay.toString(), "-F", "qcow2",
+                overOverlay.toString()).ok();
+        Path changed = dir.resolve("changed.qcow2"); // zeros over base data, through two levels
+        Qemu.run("qemu-img", "create", "-q", "-f", "qcow2", "-b", overlay.toString(), "-F", "qcow2",
+                changed.toString()).ok();
+        Qemu.run("qemu-io", "-c", "write -z 3584k 4k", "-c", "write -P 0x55 7M 4k", changed.toString()).ok();
+        Path changedStandalone = dir.resolve("changed-standalone.qcow2");
+        Qemu.run("qemu-img", "convert", "-O", "qcow2", changed.toString(), changedStandalone.toString()).ok();
+
+        for (List<String> space : List.of(List.of("--base", base.toString(), nat.toString()),
+                List.of(overlay.toString()))) {
+            for (Path identical : List.of(standalone, overStandalone, overOverlay)) {
+                sameVerdictAsQemuImg(space, identical, 0);
+            }
+            sameVerdictAsQemuImg(space, changed, 1);
+            sameVerdictAsQemuImg(space, changedStandalone, 1);
+        }
+    }
 }

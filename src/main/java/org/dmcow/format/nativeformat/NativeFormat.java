@@ -139,7 +139,8 @@ public final class NativeFormat implements CowFormat {
 
     @Override
     public CowSpace view(CowStore store, BaseImage base) throws IOException, FormatException {
-        return new NativeSpace(store, new SpaceReader(store, Findings.refuse(store.path())).read(Optional.of(base)));
+        return new NativeView(store,
+                new SpaceReader(store, Findings.refuse(store.path())).readWithoutTable(Optional.of(base)));
     }
 
     @Override
@@ -155,9 +156,9 @@ public final class NativeFormat implements CowFormat {
 
     @Override
     public SpaceInfo info(CowStore store) throws IOException, FormatException {
-        SpaceState state = new SpaceReader(store, Findings.refuse(store.path())).read(Optional.empty());
+        SpaceState state = new SpaceReader(store, Findings.refuse(store.path())).readWithoutTable(Optional.empty());
         // A view for counting; not closed, since the caller owns the store.
-        NativeSpace space = new NativeSpace(store, state);
+        NativeView space = new NativeView(store, state);
         CowSpace.SpaceUsage usage = space.usage();
         return new SpaceInfo(NAME, space.chunkSize(), space.volumeSize(), store.size(), usage.usedChunks(),
                 usage.freeChunks(), usage.mappings(), Runs.count(space), Optional.empty());

@@ -6,6 +6,7 @@ package org.dmcow.format.nativeformat;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 import java.util.Optional;
 import org.dmcow.format.BaseImage;
 import org.dmcow.format.CowStore;
@@ -43,8 +44,21 @@ final class SpaceReader {
         return false;
     }
 
-    /** The space's state, or null when a problem (reported) leaves nothing to read further. */
+    /** The space's state with its whole table, or null when a problem (reported) leaves nothing to read further. */
     SpaceState read(Optional<BaseImage> base) throws IOException, FormatException {
+        return read(base, true);
+    }
+
+    /**
+     * The space's state checked as {@link #read} checks it, but without the table: only the entries
+     * of the chunks the journal names are kept ({@link SpaceState#journalChunks}), so what it holds
+     * does not grow with the volume. For a read-only {@link NativeView}.
+     */
+    SpaceState readWithoutTable(Optional<BaseImage> base) throws IOException, FormatException {
+        return read(base, false);
+    }
+
+    private SpaceState read(Optional<BaseImage> base, boolean wholeTable) throws IOException, FormatException {
         SpaceState s = new SpaceState();
         s.superblock = superblock();
         if (s.superblock == null) {
@@ -63,7 +77,12 @@ final class SpaceReader {
         if (!checkpoint(s)) {
             return null;
         }
-        s.table = new int[(int) sb.volumeChunks()];
+        Journal journal = journal(s);
+        if (wholeTable) {
+            s.table = new int[(int) sb.volumeChunks()];
+        } else {
+            s.journalChunks = new JournalChunks(journal.chunks(sb.volumeChunks()));
+        }
         s.free = new FreeSpace(sb.dataChunks());
         tablePages(s);
         if (s.mappings != s.checkpointMappings) {
@@ -71,7 +90,7 @@ final class SpaceReader {
                     + s.checkpointSeq + " recorded " + s.checkpointMappings + " (a page is missing or stale)");
         }
         s.free.rebuild();
-        journal(s);
+        replay(s, journal);
         return s;
     }
 
@@ -166,21 +185,24 @@ final class SpaceReader {
         byte[] uuid = sb.uuid();
         long pages = sb.tablePages();
         ByteBuffer buf = ByteBuffer.allocate(PAGES_PER_READ * 2 * TablePage.SIZE).order(ByteOrder.LITTLE_ENDIAN);
+        int[] scratch = s.table == null ? new int[TablePage.ENTRIES] : null;
         for (long first = 0; first < pages; first += PAGES_PER_READ) {
             int n = (int) Math.min(PAGES_PER_READ, pages - first);
             buf.clear().limit(n * 2 * TablePage.SIZE);
             store.read(buf, sb.pageOffset(first, 0));
             buf.flip();
             for (int i = 0; i < n; i++) {
-                page(s, buf, i * 2 * TablePage.SIZE, first + i, uuid);
+                page(s, buf, i * 2 * TablePage.SIZE, first + i, uuid, scratch);
             }
         }
     }
 
-    /** Picks the newest copy of one page that belongs to a completed checkpoint, and loads it. */
-    private void page(SpaceState s, ByteBuffer buf, int at, long page, byte[] uuid) throws FormatException {
-        int chosen = -1;
-        long chosenSeq = -1;
+    /**
+     * Picks the newest copy of one page that belongs to a completed checkpoint, and loads it: into
+     * the whole table, or (without one) into {@code scratch}, keeping the journal's chunks.
+     */
+    private void page(SpaceState s, ByteBuffer buf, int at, long page, byte[] uuid, int[] scratch)
+            throws FormatException {
         for (int copy = 0; copy < 2; copy++) {
             int copyAt = at + copy * TablePage.SIZE;
             TablePage.State state = TablePage.state(buf, copyAt, uuid, page);
@@ -192,17 +214,11 @@ final class SpaceReader {
                 // Written by a checkpoint that never completed: ignored, and rewritten by the next.
                 s.dirtyPages.set((int) page);
                 s.nextCheckpointSeq = Math.max(s.nextCheckpointSeq, seq + 1);
-                continue;
-            }
-            if (state == TablePage.State.DAMAGED) {
+            } else if (state == TablePage.State.DAMAGED) {
                 findings.found("bad-checksum", "table page " + page + " copy " + copy + " does not verify");
-                continue;
-            }
-            if (seq > chosenSeq) {
-                chosen = copy;
-                chosenSeq = seq;
             }
         }
+        int chosen = TablePage.currentCopy(buf, at, uuid, page, s.checkpointSeq);
         if (chosen < 0) {
             s.copyOneCurrent.set((int) page); // both blank: write copy 0 first
             return;
@@ -211,31 +227,37 @@ final class SpaceReader {
             s.copyOneCurrent.set((int) page);
         }
         int copyAt = at + chosen * TablePage.SIZE;
-        int from = (int) (page * TablePage.ENTRIES);
-        int used = Math.min(TablePage.ENTRIES, s.table.length - from);
+        long from = page * TablePage.ENTRIES;
+        int used = (int) Math.min(TablePage.ENTRIES, s.superblock.volumeChunks() - from);
         if (!TablePage.tailClear(buf, copyAt, used)) {
             findings.found("out-of-range", "table page " + page + " maps chunks past the end of the volume");
         }
-        TablePage.decodeInto(buf, copyAt, s.table, page);
+        int[] entries = s.table != null ? s.table : scratch;
+        int first = s.table != null ? (int) from : 0;
+        TablePage.decode(buf, copyAt, entries, first, used);
         long dataChunks = s.superblock.dataChunks();
-        for (int v = from; v < from + used; v++) {
-            int entry = s.table[v];
+        for (int i = first; i < first + used; i++) {
+            int entry = entries[i];
             if (entry == 0) {
                 continue;
             }
+            long v = from + (i - first);
             long d = Integer.toUnsignedLong(entry) - 1;
             if (d >= dataChunks) {
                 findings.found("out-of-range", "chunk " + v + " is mapped to data chunk " + d
                         + ", outside the data area of " + dataChunks + " chunks");
-                s.table[v] = 0;
+                entries[i] = 0;
             } else if (s.free.used(d)) {
                 findings.found("double-mapping", "chunk " + v + " is mapped to data chunk " + d
                         + ", which another chunk already uses");
-                s.table[v] = 0;
+                entries[i] = 0;
             } else {
                 s.free.markUsedDeferred(d);
                 s.mappings++;
             }
+        }
+        if (s.journalChunks != null) {
+            s.journalChunks.takeFrom(from, used, entries, first);
         }
     }
 
@@ -279,14 +301,42 @@ final class SpaceReader {
         }
     }
 
-    private void journal(SpaceState s) throws IOException, FormatException {
+    /**
+     * The current epoch's valid records, read before the table and replayed after it: the offset of
+     * each, the bytes they take, and the damage found after the last one (reported once the valid
+     * ones are replayed, as found in journal order).
+     */
+    private record Journal(ByteBuffer bytes, int[] records, int used, String damage) {
+        /** Every volume chunk the records name that lies inside a volume of {@code volumeChunks}. */
+        long[] chunks(long volumeChunks) {
+            int n = 0;
+            for (int at : records) {
+                n += JournalRecord.count(bytes, at);
+            }
+            long[] chunks = new long[n];
+            int k = 0;
+            for (int at : records) {
+                for (int i = 0; i < JournalRecord.count(bytes, at); i++) {
+                    long v = JournalRecord.chunk(bytes, at, i);
+                    if (v >= 0 && v < volumeChunks) {
+                        chunks[k++] = v;
+                    }
+                }
+            }
+            return Arrays.copyOf(chunks, k);
+        }
+    }
+
+    private Journal journal(SpaceState s) throws IOException {
         Superblock sb = s.superblock;
         JournalReader reader = new JournalReader(sb);
-        ByteBuffer journal;
+        int[] records = new int[16];
+        int n = 0;
+        String damage = null;
         int at = 0;
         long seq = s.lastCommit + 1;
         while (true) {
-            journal = reader.record(at);
+            ByteBuffer journal = reader.record(at);
             JournalRecord.State state = JournalRecord.state(journal, at, sb.uuid(), s.checkpointSeq, seq);
             if (state == JournalRecord.State.END) {
                 break;
@@ -298,30 +348,47 @@ final class SpaceReader {
                 long next = at + JournalRecord.length(Integer.toUnsignedLong(count));
                 if (next < sb.journalSize() && JournalRecord.state(reader.record((int) next), (int) next, sb.uuid(),
                         s.checkpointSeq, seq + 1) == JournalRecord.State.VALID) {
-                    findings.found("bad-checksum", "journal record of commit " + seq + " at journal offset " + at
-                            + " does not verify, but later commits do");
+                    damage = "journal record of commit " + seq + " at journal offset " + at
+                            + " does not verify, but later commits do";
                 }
                 break;
             }
-            for (int i = 0; i < count; i++) {
-                replay(s, JournalRecord.chunk(journal, at, i), JournalRecord.place(journal, at, i), seq);
+            if (n == records.length) {
+                records = Arrays.copyOf(records, 2 * n);
             }
+            records[n++] = at;
             at += (int) JournalRecord.length(count);
             seq++;
         }
+        return new Journal(reader.bytes, Arrays.copyOf(records, n), at, damage);
+    }
+
+    private void replay(SpaceState s, Journal journal) throws FormatException {
+        long seq = s.lastCommit + 1;
+        for (int at : journal.records()) {
+            for (int i = 0; i < JournalRecord.count(journal.bytes(), at); i++) {
+                replay(s, JournalRecord.chunk(journal.bytes(), at, i), JournalRecord.place(journal.bytes(), at, i),
+                        seq);
+            }
+            seq++;
+        }
+        if (journal.damage() != null) {
+            findings.found("bad-checksum", journal.damage());
+        }
         s.free.rebuild();
-        s.journalUsed = at;
+        s.journalUsed = journal.used();
         s.lastCommit = seq - 1;
     }
 
     private void replay(SpaceState s, long v, long d, long seq) throws FormatException {
-        if (v < 0 || v >= s.table.length || d < 0 || d >= s.superblock.dataChunks()) {
+        long volumeChunks = s.superblock.volumeChunks();
+        if (v < 0 || v >= volumeChunks || d < 0 || d >= s.superblock.dataChunks()) {
             findings.found("out-of-range", "commit " + seq + " maps chunk " + v + " to data chunk " + d
-                    + ", outside the volume (" + s.table.length + " chunks) or the data area ("
+                    + ", outside the volume (" + volumeChunks + " chunks) or the data area ("
                     + s.superblock.dataChunks() + " chunks)");
             return;
         }
-        int entry = s.table[(int) v];
+        int entry = s.table != null ? s.table[(int) v] : s.journalChunks.entry(v);
         if (entry == d + 1) {
             return;
         }
@@ -332,7 +399,11 @@ final class SpaceReader {
             findings.found("double-mapping", "commit " + seq + " maps chunk " + v + " to data chunk " + d
                     + ", which another chunk already uses");
         } else {
-            s.table[(int) v] = (int) (d + 1);
+            if (s.table != null) {
+                s.table[(int) v] = (int) (d + 1);
+            } else {
+                s.journalChunks.set(v, (int) (d + 1));
+            }
             s.free.markUsedDeferred(d);
             s.mappings++;
             s.dirtyPages.set((int) (v / TablePage.ENTRIES));

@@ -8,8 +8,10 @@ import java.util.BitSet;
 /** A space's metadata as read back at open: the mapping table and where the log stands. */
 final class SpaceState {
     Superblock superblock;
-    /** Per volume chunk: data chunk + 1, or 0 when unmapped. */
+    /** Per volume chunk: data chunk + 1, or 0 when unmapped; null when read without it. */
     int[] table;
+    /** Read without the table ({@link SpaceReader#readWithoutTable}): the journal's chunks and their entries. */
+    JournalChunks journalChunks;
     FreeSpace free;
     long mappings;
     /** The current checkpoint: its number (the journal's epoch), slot, and the last commit it holds. */

@@ -56,11 +56,28 @@ final class TablePage {
         return raw.duplicate().order(ByteOrder.LITTLE_ENDIAN).getLong(at + 8);
     }
 
-    /** Copies the copy's entries into {@code table} for page {@code page}. */
-    static void decodeInto(ByteBuffer raw, int at, int[] table, long page) {
-        int from = (int) (page * ENTRIES);
-        int n = Math.min(ENTRIES, table.length - from);
-        raw.duplicate().order(ByteOrder.LITTLE_ENDIAN).position(at + HEADER).asIntBuffer().get(table, from, n);
+    /**
+     * Which copy of page {@code page} at {@code raw[at, at + 2 * SIZE)} is current: the newest that
+     * verifies and was written by a checkpoint not newer than {@code checkpointSeq}; -1 when neither
+     * is (the page is empty).
+     */
+    static int currentCopy(ByteBuffer raw, int at, byte[] uuid, long page, long checkpointSeq) {
+        int chosen = -1;
+        long chosenSeq = -1;
+        for (int copy = 0; copy < 2; copy++) {
+            int copyAt = at + copy * SIZE;
+            long seq = seq(raw, copyAt);
+            if (seq <= checkpointSeq && seq > chosenSeq && state(raw, copyAt, uuid, page) == State.VALID) {
+                chosen = copy;
+                chosenSeq = seq;
+            }
+        }
+        return chosen;
+    }
+
+    /** Copies the first {@code n} entries of the copy at {@code at} into {@code dst} from {@code dstAt}. */
+    static void decode(ByteBuffer raw, int at, int[] dst, int dstAt, int n) {
+        raw.duplicate().order(ByteOrder.LITTLE_ENDIAN).position(at + HEADER).asIntBuffer().get(dst, dstAt, n);
     }
 
     /** True when the entries past the volume's last chunk in a final page are all zero. */

@@ -27,12 +27,13 @@ import org.dmcow.host.ImageLock;
  * the base as its raw backing file. See docs/format-qcow2.md.
  */
 public final class Qcow2Format implements CowFormat {
+    public static final String NAME = "qcow2";
     static final long MIN_CHUNK = 4096;
     static final long MAX_CHUNK = 2L << 20;
 
     @Override
     public String name() {
-        return "qcow2";
+        return NAME;
     }
 
     @Override
@@ -131,14 +132,31 @@ public final class Qcow2Format implements CowFormat {
         return Qcow2Space.load(store, h);
     }
 
+    /**
+     * A qcow2 image read on its own, whatever its backing file (compare's other image): its tables
+     * as a view, and its backing file (as recorded, relative names against the image's folder) with
+     * the format the image declares for it, if any.
+     */
+    public record Image(CowSpace view, Optional<Path> backing, Optional<String> backingFormat) {
+    }
+
+    /** Reads the image in {@code store}, refusing what cannot be read correctly; the caller owns the store. */
+    public static Image readImage(CowStore store) throws IOException, FormatException {
+        Qcow2Header h = Qcow2Header.read(store);
+        h.requireReadable();
+        return new Image(Qcow2Space.load(store, h), h.backingFile.map(name -> backingPath(h, name)),
+                h.backingFormat);
+    }
+
+    private static Path backingPath(Qcow2Header h, String name) {
+        Path backing = Path.of(name);
+        return backing.isAbsolute() ? backing : h.file.toAbsolutePath().getParent().resolve(backing);
+    }
+
     /** The backing file must be the configured base (by real path) and the sizes must agree. */
     static void requireBase(Qcow2Header h, BaseImage base) throws IOException, FormatException {
         String name = h.backingFile.orElseThrow();
-        Path backing = Path.of(name);
-        if (!backing.isAbsolute()) {
-            Path dir = h.file.toAbsolutePath().getParent();
-            backing = dir.resolve(backing);
-        }
+        Path backing = backingPath(h, name);
         Path backingReal;
         Path baseReal;
         try {

@@ -177,6 +177,25 @@ final class Qcow2Header {
      * refused one by one when the tables are read.
      */
     void requireServable() throws FormatException {
+        requireReadable();
+        if (backingFile.isEmpty()) {
+            throw refuse("has no backing file; a qcow2 CoW space needs the base as its raw backing file");
+        }
+        if (backingFormat.isEmpty()) {
+            throw refuse("does not record its backing file format; declare it raw with `qemu-img rebase -u -b "
+                    + backingFile.get() + " -F raw " + file + "`");
+        }
+        if (!backingFormat.get().equals("raw")) {
+            throw refuse("has a backing file in format \"" + backingFormat.get() + "\"; only a raw backing file "
+                    + "is supported");
+        }
+    }
+
+    /**
+     * Refuses what cannot be read correctly as an image of its own, whatever its backing file:
+     * {@link #requireServable} but for the backing file.
+     */
+    void requireReadable() throws FormatException {
         if (version == 2) {
             throw refuse("is a version 2 qcow2 image (no zero clusters); upgrade it with "
                     + "`qemu-img amend -o compat=1.1 " + file + "`");
@@ -211,17 +230,6 @@ final class Qcow2Header {
         }
         if (clusterBits < 12) {
             throw refuse("has cluster size " + clusterSize() + "; the smallest supported chunk is 4096 bytes");
-        }
-        if (backingFile.isEmpty()) {
-            throw refuse("has no backing file; a qcow2 CoW space needs the base as its raw backing file");
-        }
-        if (backingFormat.isEmpty()) {
-            throw refuse("does not record its backing file format; declare it raw with `qemu-img rebase -u -b "
-                    + backingFile.get() + " -F raw " + file + "`");
-        }
-        if (!backingFormat.get().equals("raw")) {
-            throw refuse("has a backing file in format \"" + backingFormat.get() + "\"; only a raw backing file "
-                    + "is supported");
         }
     }
 
