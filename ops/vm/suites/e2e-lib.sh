@@ -10,7 +10,8 @@ DMCOWCTL=${DMCOWCTL:-$BIN/dmcowctl}
 # A small heap starts faster under software emulation; the defaults preallocate 256 MiB. The
 # options are in one file, which ops/vm/cds dumps dmcowd's class-data sharing archive with.
 export DMCOWD_JAVA_OPTS="${DMCOWD_JAVA_OPTS:-$(cat "$DMCOW_ROOT/ops/vm/dmcowd-java-opts")}"
-export DMCOWCTL_JAVA_OPTS="${DMCOWCTL_JAVA_OPTS:--Xmx64m -XX:+UseSerialGC -XX:TieredStopAtLevel=1}"
+# dmcowctl: the launcher's options but C1 alone for every command (C2 code crashes under TCG)
+export DMCOWCTL_JAVA_OPTS="${DMCOWCTL_JAVA_OPTS:--Xmx64m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djnr.ffi.asm.enabled=false}"
 DCONF=${DCONF:-/tmp/dmcowd.conf}
 DLOG=${DLOG:-/tmp/dmcowd.log}
 DPID=
