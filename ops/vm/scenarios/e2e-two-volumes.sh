@@ -1,4 +1,4 @@
-# Two volumes (native and qcow2) over one base: mkfs.ext4 on each, distinct files, e2fsck -fn clean, the base unchanged, each volume sees only its files; still so after the daemon's own table reloads and after a daemon restart that rebuilds both devices from the CoW spaces alone, under other device numbers, which then serve new writes; after SIGTERM (exit 0) the devices keep serving the same bytes (restarts adopting live devices: the daemon-kill suite).
+# Two volumes (native and qcow2) over one base: mkfs.ext4 on each, distinct files, e2fsck -fn clean, the base unchanged, each volume sees only its files; dmcowctl metrics and GET /metrics (dmcow.metrics.listen) count faults, fills and commits for both; still so after the daemon's own table reloads and after a daemon restart that rebuilds both devices from the CoW spaces alone, under other device numbers, which then serve new writes; after SIGTERM (exit 0) the devices keep serving the same bytes (restarts adopting live devices: the daemon-kill suite).
 . "$DMCOW_ROOT/ops/vm/lib.sh"
 . "$DMCOW_ROOT/ops/vm/suites/e2e-lib.sh"
 load_dmcow
@@ -8,6 +8,8 @@ head -c 67108864 /dev/urandom >"$BASE"
 base_sum=$(sum "$BASE")
 format_spaces a:native:96M b:qcow2
 write_conf a:native b:qcow2
+echo 'dmcow.metrics.listen = "127.0.0.1:9567"' >>"$DCONF"
+ip link set lo up || fail "ip link set lo up"
 start_daemon a b
 
 step "mkfs.ext4 on a and b, distinct files"
@@ -37,6 +39,25 @@ check() {
 	step "$1: e2fsck clean, a and b each hold only their own files, base unchanged"
 }
 check "after writing"
+
+step "metrics: dmcowctl metrics and GET /metrics show faults, fills and commits for a and b, both serving"
+metric() { awk -v n="$1" '$1 == n { print $2 }' "$2"; }
+dmcowctl metrics >/tmp/metrics.txt || fail "dmcowctl metrics"
+for v in a b; do
+	for m in faults_total fills_total commits_total; do
+		n=$(metric "dmcow_volume_$m{volume=\"$v\"}" /tmp/metrics.txt)
+		[ "${n:-0}" -gt 0 ] || fail "dmcow_volume_$m for $v is '$n': $(grep "volume=\"$v\"" /tmp/metrics.txt | head -20)"
+	done
+	[ "$(metric "dmcow_volume_state{volume=\"$v\",state=\"serving\"}" /tmp/metrics.txt)" = 1 ] || fail "$v not serving in the metrics"
+done
+[ "$(metric 'dmcow_kernel_messages_read_total{type="fault"}' /tmp/metrics.txt)" -gt 0 ] || fail "no FAULTs counted"
+if [ -x /usr/bin/curl ]; then
+	curl -sf http://127.0.0.1:9567/metrics >/tmp/metrics-http.txt || fail "GET /metrics"
+else
+	python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen("http://127.0.0.1:9567/metrics").read().decode())' >/tmp/metrics-http.txt || fail "GET /metrics"
+fi
+[ "$(metric 'dmcow_volume_faults_total{volume="a"}' /tmp/metrics-http.txt)" -gt 0 ] || fail "GET /metrics: $(head -20 /tmp/metrics-http.txt)"
+step "metrics: a $(metric 'dmcow_volume_faults_total{volume="a"}' /tmp/metrics.txt) faults, $(metric 'dmcow_volume_commits_total{volume="a"}' /tmp/metrics.txt) commits; b $(metric 'dmcow_volume_faults_total{volume="b"}' /tmp/metrics.txt) faults, $(metric 'dmcow_volume_commits_total{volume="b"}' /tmp/metrics.txt) commits; GET /metrics $(wc -l </tmp/metrics-http.txt) lines"
 
 step "udev: with ops/udev/56-dmcow.rules the host's blkid sees no filesystem on a and b, and makes no /dev/disk links"
 # udevadm test runs the rules as a change event would (this guest runs no udevd); without the

@@ -25,6 +25,11 @@ public final class AdminClient {
         return ask(socket, AdminServer.GROW + " " + name + " " + size + " " + by);
     }
 
+    /** The daemon's metrics, the text of {@link MetricsText}. */
+    public static String metrics(Path socket) throws IOException {
+        return ask(socket, AdminServer.METRICS);
+    }
+
     /** Sends {@code request} to the daemon at {@code path} and returns its answer. */
     static String ask(Path path, String request) throws IOException {
         try (SocketChannel c = SocketChannel.open(UnixDomainSocketAddress.of(path))) {

@@ -21,7 +21,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The admin socket: one request line per connection, one answer (JSON), then close: {@link #STATUS_JSON},
+ * The admin socket: one request line per connection, one answer (JSON, or the
+ * text of {@link MetricsText} for {@link #METRICS}), then close: {@link #STATUS_JSON},
  * or {@code grow NAME SIZE BY} (bytes; 0 for neither). Only root may connect (mode 0600).
  * {@link AdminClient} is the other end.
  */
@@ -29,6 +30,8 @@ public final class AdminServer implements Closeable {
     /** The request for every volume's {@link VolumeStatus}, as {@link StatusReport#json}. */
     public static final String STATUS_JSON = "status-json";
     public static final String GROW = "grow";
+    /** The request for the Prometheus text of {@link MetricsText}. */
+    public static final String METRICS = "metrics";
 
     /** What the daemon answers. */
     public interface Requests {
@@ -36,6 +39,9 @@ public final class AdminServer implements Closeable {
 
         /** Grow volume {@code name}'s CoW space to {@code size} bytes, or by {@code by} (0: as it is now). */
         CompletionStage<GrowResult> grow(String name, long size, long by);
+
+        /** The daemon's metrics as {@link MetricsText}. */
+        CompletionStage<String> metrics();
     }
 
     private static final Logger LOG = LoggerFactory.getLogger(AdminServer.class);
@@ -83,6 +89,9 @@ public final class AdminServer implements Closeable {
         String[] words = request.split(" ");
         if (request.equals(STATUS_JSON)) {
             return StatusReport.json(requests.status().toCompletableFuture().get(10, TimeUnit.SECONDS));
+        }
+        if (request.equals(METRICS)) {
+            return requests.metrics().toCompletableFuture().get(10, TimeUnit.SECONDS);
         }
         if (words.length == 4 && words[0].equals(GROW)) {
             try {

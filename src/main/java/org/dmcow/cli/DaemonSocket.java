@@ -45,18 +45,34 @@ final class DaemonSocket {
      */
     static Answer ask(DaemonSocket where, Request request, String expected) throws Exception {
         Path socket = path(where);
-        String text;
-        try {
-            text = request.send(socket);
-        } catch (IOException e) {
-            throw new Failure(socket, "cannot reach dmcowd: " + Failure.reason(e) + " (is it running?)");
-        }
+        String text = send(socket, request);
         try {
             Config json = ConfigFactory.parseString(text, ConfigParseOptions.defaults().setSyntax(ConfigSyntax.JSON));
             json.getValue(expected);
             return new Answer(socket, text, json);
         } catch (com.typesafe.config.ConfigException e) {
             throw new Failure(socket, "dmcowd answered \"" + text.strip() + "\"");
+        }
+    }
+
+    /**
+     * Sends {@code request} to the daemon {@code where} names and returns its text answer, which
+     * must not be an "error: ..." line.
+     */
+    static String askText(DaemonSocket where, Request request) throws Exception {
+        Path socket = path(where);
+        String text = send(socket, request);
+        if (text.isEmpty() || text.startsWith("error:")) {
+            throw new Failure(socket, "dmcowd answered \"" + text.strip() + "\"");
+        }
+        return text;
+    }
+
+    private static String send(Path socket, Request request) throws Failure {
+        try {
+            return request.send(socket);
+        } catch (IOException e) {
+            throw new Failure(socket, "cannot reach dmcowd: " + Failure.reason(e) + " (is it running?)");
         }
     }
 

@@ -10,6 +10,7 @@ import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigParseOptions;
 import com.typesafe.config.ConfigUtil;
 import com.typesafe.config.ConfigValueType;
+import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -27,7 +28,7 @@ import java.util.regex.Pattern;
  */
 public record DaemonConfig(Path controlDevice, Duration commitInterval, Path adminSocket, boolean lockMemory,
         int maxInFlight, int streamInFlight, int reloadMaxMappings, Duration reloadMaxDelay,
-        Map<String, VolumeConfig> volumes, Map<String, String> volumeErrors, Config raw) {
+        InetSocketAddress metricsListen, Map<String, VolumeConfig> volumes, Map<String, String> volumeErrors, Config raw) {
 
     /** Device-mapper names: what /dev/mapper accepts and what fits in the protocol's ident. */
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_.+-]{1,63}");
@@ -87,10 +88,37 @@ public record DaemonConfig(Path controlDevice, Duration commitInterval, Path adm
             volumes.keySet().removeAll(errors.keySet());
             return new DaemonConfig(Path.of(d.getString("control-device")), commit,
                     Path.of(d.getString("admin-socket")), d.getBoolean("lock-memory"), maxInFlight, streamInFlight,
-                    maxMappings, delay, volumes, errors, c);
+                    maxMappings, delay, listen(origin, d.getString("metrics.listen")), volumes, errors, c);
         } catch (com.typesafe.config.ConfigException e) {
             throw new ConfigException(origin + ": " + e.getMessage());
         }
+    }
+
+    /** {@code dmcow.metrics.listen}: HOST:PORT ([v6]:PORT), or null for "" (no HTTP listener). */
+    private static InetSocketAddress listen(String origin, String value) throws ConfigException {
+        if (value.isEmpty()) {
+            return null;
+        }
+        String why = origin + ": dmcow.metrics.listen = \"" + value + "\": ";
+        int colon = value.lastIndexOf(':');
+        if (colon <= 0) {
+            throw new ConfigException(why + "expected HOST:PORT, e.g. \"127.0.0.1:9567\" (\"\": no HTTP listener)");
+        }
+        String host = value.substring(0, colon).replaceAll("^\\[(.*)\\]$", "$1");
+        int port;
+        try {
+            port = Integer.parseInt(value.substring(colon + 1));
+        } catch (NumberFormatException e) {
+            port = -1;
+        }
+        if (port < 1 || port > 65535) {
+            throw new ConfigException(why + "the port must be a number from 1 to 65535");
+        }
+        InetSocketAddress address = new InetSocketAddress(host, port);
+        if (address.isUnresolved()) {
+            throw new ConfigException(why + "unknown host " + host);
+        }
+        return address;
     }
 
     private static VolumeConfig volume(String origin, String name, Config vols, SpacePolicy daemonWide)

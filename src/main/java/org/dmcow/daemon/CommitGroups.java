@@ -47,11 +47,13 @@ final class CommitGroups {
             return;
         }
         ledger.committing = true;
+        ledger.counters.commitStarted = System.nanoTime();
         requests.add(new Allocator.Commit(group, dataDurable));
     }
 
     void committed(Allocator.Committed m) {
         ledger.committing = false;
+        ledger.counters.committed(System.nanoTime());
         ledger.lastCommit = Instant.now();
         for (CowSpace.Mapping x : m.mappings()) {
             Chunk c = chunks.get(x.volumeChunk());
@@ -77,6 +79,7 @@ final class CommitGroups {
     /** The group is FILLED again, for a later commit. */
     void commitFailed(Allocator.CommitFailed m) {
         ledger.committing = false;
+        ledger.counters.commitFailures++;
         for (CowSpace.Mapping x : m.mappings()) {
             Chunk c = chunks.get(x.volumeChunk());
             if (c != null && c.state == State.COMMITTING) {

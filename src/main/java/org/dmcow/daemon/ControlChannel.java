@@ -26,6 +26,7 @@ import org.apache.pekko.stream.QueueOfferResult;
 import org.apache.pekko.stream.javadsl.Keep;
 import org.apache.pekko.stream.javadsl.Sink;
 import org.apache.pekko.stream.javadsl.Source;
+import org.dmcow.admin.DaemonMetrics;
 import org.dmcow.host.LibC;
 import org.dmcow.protocol.ControlMessage;
 import org.dmcow.protocol.MalformedMessageException;
@@ -55,9 +56,8 @@ public final class ControlChannel {
 
     private final ControlDevice device;
     private final MessageReader reader;
-    private final AtomicLong malformed = new AtomicLong();
-    private final AtomicLong rejected = new AtomicLong();
     private final AtomicLong accepted = new AtomicLong();
+    private final KernelTraffic traffic = new KernelTraffic();
 
     private ControlChannel(ControlDevice device, int readMessages) {
         this.device = device;
@@ -101,7 +101,12 @@ public final class ControlChannel {
 
     /** Malformed kernel messages skipped so far. */
     public long malformed() {
-        return malformed.get();
+        return traffic.errors(KernelTraffic.Error.MALFORMED);
+    }
+
+    /** Messages read and written, errors: the daemon's own metrics. */
+    public DaemonMetrics metrics() {
+        return traffic.metrics();
     }
 
     /** Kernel messages their volumes have taken so far (the HELLO excluded). */
@@ -111,7 +116,7 @@ public final class ControlChannel {
 
     /** Replies the kernel refused (EINVAL) so far. */
     public long rejected() {
-        return rejected.get();
+        return traffic.errors(KernelTraffic.Error.REFUSED);
     }
 
     /**
@@ -133,6 +138,7 @@ public final class ControlChannel {
                             if (e == null) {
                                 accepted.addAndGet(batch.size());
                             } else {
+                                traffic.error(KernelTraffic.Error.ACCEPT_TIMEOUT);
                                 LOG.warn("the volumes did not accept a read of {} messages within {}: reading on",
                                         batch.size(), Tuning.ACCEPT_TIMEOUT);
                             }
@@ -234,7 +240,11 @@ public final class ControlChannel {
         int failures = 0;
         while (b.hasRemaining()) {
             try {
+                int before = b.position();
                 device.write(b);
+                for (int i = before / Protocol.MSG_SIZE; i < b.position() / Protocol.MSG_SIZE; i++) {
+                    traffic.written(batch.get(i));
+                }
                 failures = 0;
             } catch (LibC.ErrnoException e) {
                 if (e.errno() == LibC.EINVAL) {
@@ -251,7 +261,8 @@ public final class ControlChannel {
         }
     }
 
-    private static int retry(IOException e, int failures) throws IOException {
+    private int retry(IOException e, int failures) throws IOException {
+        traffic.error(KernelTraffic.Error.WRITE_RETRY);
         if (failures + 1 >= Tuning.WRITE_ATTEMPTS) {
             throw new IOException("writing to the kernel failed " + Tuning.WRITE_ATTEMPTS + " times: " + e.getMessage(), e);
         }
@@ -272,12 +283,15 @@ public final class ControlChannel {
             while (one.hasRemaining()) {
                 try {
                     device.write(one);
+                    if (!one.hasRemaining()) {
+                        traffic.written(m);
+                    }
                 } catch (LibC.ErrnoException e) {
                     if (e.errno() != LibC.EINVAL) {
                         failures = retry(e, failures);
                         continue;
                     }
-                    rejected.incrementAndGet();
+                    traffic.error(KernelTraffic.Error.REFUSED);
                     LOG.error("THE KERNEL REFUSED A MESSAGE, dropped: {}", m);
                     break;
                 } catch (IOException e) {
@@ -332,9 +346,11 @@ public final class ControlChannel {
                 List<ControlMessage> out = new ArrayList<>(buf.remaining() / Protocol.MSG_SIZE);
                 while (buf.remaining() >= Protocol.MSG_SIZE) {
                     try {
-                        out.add(MessageCodec.decode(buf));
+                        ControlMessage m = MessageCodec.decode(buf);
+                        traffic.read(m);
+                        out.add(m);
                     } catch (MalformedMessageException e) {
-                        malformed.incrementAndGet();
+                        traffic.error(KernelTraffic.Error.MALFORMED);
                         LOG.error("malformed message from the kernel, skipped: {}", e.getMessage());
                     }
                 }

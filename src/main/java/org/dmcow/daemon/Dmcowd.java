@@ -21,6 +21,9 @@ import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.dmcow.admin.AdminServer;
 import org.dmcow.admin.GrowResult;
+import org.dmcow.admin.MetricsHttp;
+import org.dmcow.admin.MetricsText;
+import org.dmcow.admin.VolumeMetrics;
 import org.dmcow.admin.VolumeStatus;
 import org.dmcow.config.ConfigException;
 import org.dmcow.config.DaemonConfig;
@@ -66,12 +69,16 @@ public final class Dmcowd {
     private final ActorRef<VolumeSet.Command> volumes;
     private final ControlChannel.Replies replies;
     private final AdminServer admin;
+    /** The HTTP listener of dmcow.metrics.listen, or null. */
+    private final MetricsHttp metricsHttp;
+    private final ControlChannel channel;
     private final ServiceStatus service;
     private final AtomicBoolean stopping = new AtomicBoolean();
     private final CompletableFuture<Integer> exit = new CompletableFuture<>();
 
     private Dmcowd(Path configFile, DaemonConfig config, ControlChannel channel) throws IOException {
         this.configFile = configFile;
+        this.channel = channel;
         this.system = ActorSystem.create(Behaviors.empty(), "dmcowd", actorSystemConfig(config));
         this.replies = channel.startReplies(system, Tuning.REPLY_QUEUE, Protocol.MAX_WRITE_MSGS);
         this.service = new ServiceStatus(this::statuses, SystemdNotify::notify,
@@ -111,7 +118,29 @@ public final class Dmcowd {
                 return AskPattern.ask(volumes, r -> new VolumeSet.Grow(name, size, by, r), Tuning.GROW_ASK,
                         system.scheduler());
             }
+
+            @Override
+            public CompletionStage<String> metrics() {
+                return Dmcowd.this.metrics();
+            }
         });
+        try {
+            this.metricsHttp = config.metricsListen() == null ? null
+                    : MetricsHttp.start(config.metricsListen(), this::metrics);
+        } catch (IOException e) {
+            throw new IOException("dmcow.metrics.listen = \"" + config.metricsListen().getHostString() + ":"
+                    + config.metricsListen().getPort() + "\": cannot listen there: " + e.getMessage(), e);
+        }
+        if (metricsHttp != null) {
+            LOG.info("metrics: GET http://{}:{}{}", config.metricsListen().getHostString(),
+                    metricsHttp.address().getPort(), MetricsHttp.PATH);
+        }
+    }
+
+    private CompletionStage<String> metrics() {
+        return AskPattern.<VolumeSet.Command, List<VolumeMetrics>>ask(volumes, VolumeSet.GetMetrics::new,
+                Tuning.STATUS_ASK, system.scheduler())
+                .thenApply(v -> MetricsText.render(v, channel.metrics()));
     }
 
     /**
@@ -249,6 +278,9 @@ public final class Dmcowd {
                 .toCompletableFuture()
                 .orTimeout(Tuning.DAEMON_SHUTDOWN.toMillis(), TimeUnit.MILLISECONDS)
                 .whenComplete((done, e) -> {
+                    if (metricsHttp != null) {
+                        metricsHttp.close();
+                    }
                     try {
                         admin.close();
                     } catch (IOException ignored) {

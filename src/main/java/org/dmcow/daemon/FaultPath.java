@@ -157,6 +157,7 @@ final class FaultPath {
             return;
         }
         c = new Chunk(f.chunk(), State.WAITING);
+        ledger.counters.faults++;
         c.faultSeq = f.seq();
         c.fullWrite = f.fullWrite();
         chunks.add(c);
@@ -199,6 +200,7 @@ final class FaultPath {
             return;
         }
         chunks.set(c, State.FILLED);
+        ledger.counters.fills++;
         c.fillSeq = f.seq();
         // Filled chunks count against max-in-flight: waiting for the tick with half of it filled
         // would stop the stream until then, capping a volume at max-in-flight faults per interval.

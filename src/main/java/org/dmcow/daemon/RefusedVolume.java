@@ -6,6 +6,8 @@ package org.dmcow.daemon;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.dmcow.admin.GrowResult;
+import org.dmcow.admin.Histogram;
+import org.dmcow.admin.VolumeMetrics;
 import org.dmcow.admin.VolumeStatus;
 
 /**
@@ -25,8 +27,12 @@ final class RefusedVolume {
                         return Behaviors.same();
                     })
                     .onMessage(Volume.GetStatus.class, m -> {
-                        m.replyTo().tell(new VolumeStatus(name, VolumeStatus.State.DEGRADED, reason, 0, 0, 0, 0, 0,
-                                null, 0, 0, 0, null, null, null, false));
+                        m.replyTo().tell(status(name, reason));
+                        return Behaviors.same();
+                    })
+                    .onMessage(Volume.GetMetrics.class, m -> {
+                        m.replyTo().tell(new VolumeMetrics(status(name, reason), 0, 0, 0, 0,
+                                Histogram.empty(VolumeCounters.COMMIT_BOUNDS)));
                         return Behaviors.same();
                     })
                     .onMessage(Volume.Grow.class, m -> {
@@ -39,5 +45,10 @@ final class RefusedVolume {
                     })
                     .build();
         });
+    }
+
+    private static VolumeStatus status(String name, String reason) {
+        return new VolumeStatus(name, VolumeStatus.State.DEGRADED, reason, 0, 0, 0, 0, 0, null, 0, 0, 0, null, null,
+                null, false);
     }
 }

@@ -14,6 +14,7 @@ import org.apache.pekko.actor.typed.javadsl.BehaviorBuilder;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.dmcow.admin.GrowResult;
+import org.dmcow.admin.VolumeMetrics;
 import org.dmcow.admin.VolumeStatus;
 import org.dmcow.config.VolumeConfig;
 import org.dmcow.dm.DeviceMapper;
@@ -59,6 +60,10 @@ public final class Volume {
     }
 
     public record GetStatus(ActorRef<VolumeStatus> replyTo) implements Command {
+    }
+
+    /** The status and counters, for the daemon's metrics. */
+    public record GetMetrics(ActorRef<VolumeMetrics> replyTo) implements Command {
     }
 
     /** The config was re-read (SIGHUP): a degraded volume tries again what failed. */
@@ -189,6 +194,7 @@ public final class Volume {
                     return Behaviors.same();
                 })
                 .onMessage(GetStatus.class, m -> onStatus(m, false))
+                .onMessage(GetMetrics.class, m -> onMetrics(m, false))
                 .onMessage(Shutdown.class, this::onShutdown)
                 .build();
     }
@@ -208,6 +214,7 @@ public final class Volume {
                     return Behaviors.same();
                 })
                 .onMessage(GetStatus.class, m -> onStatus(m, true))
+                .onMessage(GetMetrics.class, m -> onMetrics(m, true))
                 .onMessage(Shutdown.class, this::onShutdown)
                 .build();
     }
@@ -343,6 +350,11 @@ public final class Volume {
 
     private Behavior<Command> onStatus(GetStatus m, boolean stopping) {
         m.replyTo().tell(ledger.status(config, stopping));
+        return Behaviors.same();
+    }
+
+    private Behavior<Command> onMetrics(GetMetrics m, boolean stopping) {
+        m.replyTo().tell(ledger.counters.metrics(ledger.status(config, stopping)));
         return Behaviors.same();
     }
 }

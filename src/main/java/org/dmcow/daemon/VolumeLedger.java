@@ -60,13 +60,15 @@ final class VolumeLedger {
     boolean spaceGrowsItself;
     /** The highest space-warnings level the use has reached (0: none). */
     int warnedLevel;
-        /** Counters for status. */
+    /** Counters for status. */
     long mapped;
     long committed;
     long reloads;
     long segments;
     Instant lastCommit;
     CowSpace.SpaceUsage usage = new CowSpace.SpaceUsage(0, 0, 0);
+    /** Counters for metrics. */
+    final VolumeCounters counters = new VolumeCounters();
 
     /** The allocator has the CoW space open: it places and commits. */
     boolean spaceOpen() {

@@ -18,6 +18,7 @@ import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.dmcow.admin.GrowResult;
+import org.dmcow.admin.VolumeMetrics;
 import org.dmcow.admin.VolumeStatus;
 import org.dmcow.config.DaemonConfig;
 import org.dmcow.config.Sizes;
@@ -46,6 +47,10 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
     }
 
     public record GetStatus(ActorRef<List<VolumeStatus>> replyTo) implements Command {
+    }
+
+    /** Every volume's {@link VolumeMetrics}, by name. */
+    public record GetMetrics(ActorRef<List<VolumeMetrics>> replyTo) implements Command {
     }
 
     /** {@link Volume.Grow} for the volume called {@code name}. */
@@ -90,6 +95,7 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
                 .onMessage(Shutdown.class, this::onShutdown)
                 .onMessage(Stopped.class, this::onStopped)
                 .onMessage(GetStatus.class, this::onStatus)
+                .onMessage(GetMetrics.class, this::onMetrics)
                 .onMessage(Grow.class, this::onGrow)
                 .onSignal(Terminated.class, t -> this)
                 .build();
@@ -276,8 +282,14 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
     }
 
     private Behavior<Command> onStatus(GetStatus m) {
-        getContext().spawnAnonymous(StatusQuery.create(new ArrayList<>(volumes.values()), m.replyTo(),
-                Tuning.STATUS_TIMEOUT));
+        getContext().spawnAnonymous(StatusQuery.create(new ArrayList<>(volumes.values()), VolumeStatus.class,
+                Volume.GetStatus::new, VolumeStatus::name, m.replyTo(), Tuning.STATUS_TIMEOUT));
+        return this;
+    }
+
+    private Behavior<Command> onMetrics(GetMetrics m) {
+        getContext().spawnAnonymous(StatusQuery.create(new ArrayList<>(volumes.values()), VolumeMetrics.class,
+                Volume.GetMetrics::new, v -> v.status().name(), m.replyTo(), Tuning.STATUS_TIMEOUT));
         return this;
     }
 }

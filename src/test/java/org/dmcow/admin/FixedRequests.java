@@ -4,6 +4,7 @@
 package org.dmcow.admin;
 
 import java.util.List;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.function.Function;
@@ -24,5 +25,13 @@ public record FixedRequests(List<VolumeStatus> volumes, Function<String, GrowRes
     @Override
     public CompletionStage<GrowResult> grow(String name, long size, long by) {
         return CompletableFuture.completedFuture(grows.apply(name + " " + size + " " + by));
+    }
+
+    /** The fixed volumes with nothing counted. */
+    @Override
+    public CompletionStage<String> metrics() {
+        return CompletableFuture.completedFuture(MetricsText.render(volumes.stream()
+                .map(v -> new VolumeMetrics(v, 0, 0, 0, 0, Histogram.empty(new double[] {1}))).toList(),
+                new DaemonMetrics(new TreeMap<>(), new TreeMap<>(), new TreeMap<>())));
     }
 }

@@ -4,11 +4,13 @@
 package org.dmcow.config;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.ConfigFactory;
 import java.nio.file.Files;
+import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -35,6 +37,19 @@ class DaemonConfigTest {
         assertEquals(Duration.ofSeconds(1), c.commitInterval());
         assertEquals(Path.of("/run/dmcow/dmcowd.sock"), c.adminSocket());
         assertTrue(c.volumes().isEmpty());
+    }
+
+    @Test
+    void theMetricsListenerIsOffByDefaultAndItsAddressIsChecked() throws Exception {
+        assertNull(parse("").metricsListen());
+        assertEquals(new InetSocketAddress("127.0.0.1", 9567),
+                parse("dmcow.metrics.listen = \"127.0.0.1:9567\"").metricsListen());
+        assertEquals(9567, parse("dmcow.metrics.listen = \"[::1]:9567\"").metricsListen().getPort());
+        for (String bad : new String[] {"9567", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:70000", "localhost:http"}) {
+            String m = assertThrows(ConfigException.class, () -> parse("dmcow.metrics.listen = \"" + bad + "\""))
+                    .getMessage();
+            assertTrue(m.contains("dmcow.metrics.listen = \"" + bad + "\""), m);
+        }
     }
 
     @Test

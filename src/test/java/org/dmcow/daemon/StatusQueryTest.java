@@ -31,7 +31,8 @@ class StatusQueryTest {
         TestProbe<Volume.Command> a = KIT.createTestProbe();
         TestProbe<Volume.Command> b = KIT.createTestProbe();
         TestProbe<List<VolumeStatus>> asker = KIT.createTestProbe();
-        KIT.spawn(StatusQuery.create(List.of(a.getRef(), b.getRef()), asker.getRef(), Duration.ofMinutes(1)));
+        KIT.spawn(StatusQuery.create(List.of(a.getRef(), b.getRef()), VolumeStatus.class,
+                Volume.GetStatus::new, VolumeStatus::name, asker.getRef(), Duration.ofMinutes(1)));
         b.expectMessageClass(Volume.GetStatus.class).replyTo().tell(serving("b"));
         asker.expectNoMessage(Duration.ofMillis(100));
         a.expectMessageClass(Volume.GetStatus.class).replyTo().tell(serving("a"));
@@ -43,7 +44,8 @@ class StatusQueryTest {
         TestProbe<Volume.Command> busy = KIT.createTestProbe();
         TestProbe<Volume.Command> ok = KIT.createTestProbe();
         TestProbe<List<VolumeStatus>> asker = KIT.createTestProbe();
-        KIT.spawn(StatusQuery.create(List.of(busy.getRef(), ok.getRef()), asker.getRef(), Duration.ofMillis(300)));
+        KIT.spawn(StatusQuery.create(List.of(busy.getRef(), ok.getRef()), VolumeStatus.class,
+                Volume.GetStatus::new, VolumeStatus::name, asker.getRef(), Duration.ofMillis(300)));
         busy.expectMessageClass(Volume.GetStatus.class);
         ok.expectMessageClass(Volume.GetStatus.class).replyTo().tell(serving("ok"));
         assertEquals(List.of(serving("ok")), asker.receiveMessage(Duration.ofSeconds(5)));
@@ -52,7 +54,8 @@ class StatusQueryTest {
     @Test
     void noVolumesIsAnEmptyAnswer() {
         TestProbe<List<VolumeStatus>> asker = KIT.createTestProbe();
-        KIT.spawn(StatusQuery.create(List.of(), asker.getRef(), Duration.ofMinutes(1)));
+        KIT.spawn(StatusQuery.<VolumeStatus>create(List.of(), VolumeStatus.class, Volume.GetStatus::new,
+                VolumeStatus::name, asker.getRef(), Duration.ofMinutes(1)));
         assertEquals(List.of(), asker.receiveMessage());
     }
 }

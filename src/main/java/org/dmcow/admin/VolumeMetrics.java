@@ -1,0 +1,13 @@
+/*
+ * Licensed under the Apache License, Version 2.0. See LICENSE.
+ */
+package org.dmcow.admin;
+
+/**
+ * One volume's figures for {@link MetricsText}: its status (the gauges) and what it counted since
+ * the daemon started it: faults taken, chunks filled, metadata commits (and failed ones), each
+ * successful commit's duration in seconds.
+ */
+public record VolumeMetrics(VolumeStatus status, long faults, long fills, long commits, long commitFailures,
+        Histogram commitSeconds) {
+}
