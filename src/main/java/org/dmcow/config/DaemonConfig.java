@@ -35,14 +35,6 @@ public record DaemonConfig(Path controlDevice, Duration commitInterval, Path adm
     private static final List<String> VOLUME_KEYS = List.of("base", "cow", "format", "chunk-size", "no-space",
             "no-space-timeout", "autoextend");
 
-    /**
-     * dmcow's defaults: org/dmcow/config/reference.conf, installed as the operator's reference. Not
-     * a top-level reference.conf, which ConfigFactory.defaultReference would parse with every
-     * library's (Pekko's is long): dmcowctl reads only these, and starts seconds sooner under emulation.
-     */
-    private static final Config REFERENCE = ConfigFactory.parseResources(DaemonConfig.class, "reference.conf",
-            ConfigParseOptions.defaults().setAllowMissing(false));
-
     /** Reads {@code file} over the defaults in reference.conf. */
     public static DaemonConfig load(Path file) throws ConfigException {
         if (!Files.isReadable(file)) {
@@ -64,9 +56,10 @@ public record DaemonConfig(Path controlDevice, Duration commitInterval, Path adm
 
     /** Builds the config from parsed HOCON; {@code origin} names it in messages. */
     public static DaemonConfig from(String origin, Config parsed) throws ConfigException {
-        Config c = ConfigFactory.defaultOverrides().withFallback(parsed).withFallback(REFERENCE).resolve();
+        Config reference = ConfigFactory.defaultReference(DaemonConfig.class.getClassLoader());
+        Config c = ConfigFactory.defaultOverrides().withFallback(parsed).withFallback(reference).resolve();
         try {
-            refuseUnknownKeys(origin, parsed, REFERENCE);
+            refuseUnknownKeys(origin, parsed, reference);
             Config d = c.getConfig("dmcow");
             Duration commit = positive(origin, "dmcow.commit-interval", d.getDuration("commit-interval"));
             Duration delay = positive(origin, "dmcow.reload.max-delay", d.getDuration("reload.max-delay"));
