@@ -32,7 +32,8 @@ import picocli.CommandLine;
             "Takes a guest's data out offline: map, compare, export (a qcow2 overlay), convert (between formats), "
                     + "flatten (a new golden image), reset (back to the base)."},
         synopsisSubcommandLabel = "COMMAND",
-        subcommands = {FormatCommand.class, CheckCommand.class, InfoCommand.class, StatusCommand.class, GrowCommand.class,
+        subcommands = {FormatCommand.class, CheckCommand.class, InfoCommand.class, StatusCommand.class, ListCommand.class, AddCommand.class,
+            RemoveCommand.class, ReloadCommand.class, GrowCommand.class,
             MapCommand.class, CompareCommand.class, ExportCommand.class, ConvertCommand.class, FlattenCommand.class,
             ResetCommand.class, VersionCommand.class},
         footerHeading = "%nWith --json, every command prints one JSON document with \"schema\": " + Json.SCHEMA
