@@ -4,25 +4,20 @@
 package org.dmcow.admin;
 
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
+import java.util.Map;
 import java.util.function.Function;
 
-/** A daemon's answers fixed in advance, for the admin socket's two ends. */
-public record FixedRequests(List<VolumeStatus> volumes, Function<String, GrowResult> grows)
-        implements AdminServer.Requests {
+/** A daemon's status and grow answers fixed in advance, for the admin socket's two ends. */
+public record FixedRequests(List<VolumeStatus> volumes, Function<String, GrowResult> grows) {
     /** Every grow refused: no such volume. */
     public static FixedRequests status(List<VolumeStatus> volumes) {
         return new FixedRequests(volumes, name -> GrowResult.refused(name, "no volume " + name + " is served"));
     }
 
-    @Override
-    public CompletionStage<List<VolumeStatus>> status() {
-        return CompletableFuture.completedFuture(volumes);
-    }
-
-    @Override
-    public CompletionStage<GrowResult> grow(String name, long size, long by) {
-        return CompletableFuture.completedFuture(grows.apply(name + " " + size + " " + by));
+    /** The ops as the daemon maps them; {@code grows} sees "NAME SIZE BY". */
+    public Map<String, AdminServer.Op> ops() {
+        return Map.of(AdminOps.STATUS, r -> StatusReport.json(volumes),
+                AdminOps.GROW, r -> grows.apply(r.getString("volume") + " " + r.getLong("size") + " "
+                        + r.getLong("by")).json());
     }
 }
