@@ -106,7 +106,10 @@ final class RuntimeVolumes {
                 return refuse(name, "volume " + name + " exists already (" + where(before, name) + ")");
             }
             DaemonConfig next = DaemonConfig.load(configFile, Map.of(name, text), Set.of());
-            List<String> why = new ArrayList<>();
+            if (next.volumeErrors().containsKey(name)) {
+                return refuse(name, next.volumeErrors().get(name));
+            }
+            List<String> why = new ArrayList<>(); // a running volume the new one would conflict with
             next.volumeErrors().forEach((n, e) -> {
                 if (!before.volumeErrors().containsKey(n)) {
                     why.add(e);
