@@ -12,6 +12,11 @@ public final class StatusReport {
     }
 
     public static String json(List<VolumeStatus> volumes) {
+        return json(volumes, null);
+    }
+
+    /** With each volume's {@code source} (where it is configured) when {@code source} is not null. */
+    public static String json(List<VolumeStatus> volumes, java.util.function.Function<String, String> source) {
         StringBuilder b = new StringBuilder("{\"schema\":" + Json.SCHEMA + ",\"volumes\":[");
         for (int i = 0; i < volumes.size(); i++) {
             VolumeStatus s = volumes.get(i);
@@ -34,7 +39,11 @@ public final class StatusReport {
                     .append(",\"cow_grows\":").append(s.cowGrows())
                     .append(",\"last_commit\":").append(Json.quote(s.lastCommit() == null ? null : s.lastCommit().toString()))
                     .append(",\"reloads\":").append(s.reloads())
-                    .append(",\"segments\":").append(s.segments())
+                    .append(",\"segments\":").append(s.segments());
+            if (source != null) {
+                b.append(",\"source\":").append(Json.quote(source.apply(s.name())));
+            }
+            b
                     .append('}');
         }
         return b.append("]}\n").toString();

@@ -32,8 +32,9 @@ import picocli.CommandLine;
             "Takes a guest's data out offline: map, compare, export (a qcow2 overlay), convert (between formats), "
                     + "flatten (a new golden image), reset (back to the base)."},
         synopsisSubcommandLabel = "COMMAND",
-        subcommands = {FormatCommand.class, CheckCommand.class, InfoCommand.class, StatusCommand.class,
-            MetricsCommand.class, GrowCommand.class, MapCommand.class, CompareCommand.class, ExportCommand.class, ConvertCommand.class, FlattenCommand.class,
+        subcommands = {FormatCommand.class, CheckCommand.class, InfoCommand.class, StatusCommand.class, MetricsCommand.class, ListCommand.class, AddCommand.class,
+            RemoveCommand.class, ReloadCommand.class, GrowCommand.class,
+            MapCommand.class, CompareCommand.class, ExportCommand.class, ConvertCommand.class, FlattenCommand.class,
             ResetCommand.class, VersionCommand.class},
         footerHeading = "%nWith --json, every command prints one JSON document with \"schema\": " + Json.SCHEMA
                 + " on stdout, an error as {\"schema\":" + Json.SCHEMA + ",\"error\":{\"message\":...,\"path\":...}}.%n",

@@ -28,15 +28,24 @@ import java.util.regex.Pattern;
  */
 public record DaemonConfig(Path controlDevice, Duration commitInterval, Path adminSocket, boolean lockMemory,
         int maxInFlight, int streamInFlight, int reloadMaxMappings, Duration reloadMaxDelay,
-        InetSocketAddress metricsListen, Map<String, VolumeConfig> volumes, Map<String, String> volumeErrors, Config raw) {
+        InetSocketAddress metricsListen, Map<String, VolumeConfig> volumes, Map<String, String> volumeErrors,
+        Config raw, Path volumesDir, Set<String> fileVolumes) {
 
     /** Device-mapper names: what /dev/mapper accepts and what fits in the protocol's ident. */
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_.+-]{1,63}");
     private static final List<String> VOLUME_KEYS = List.of("base", "cow", "format", "chunk-size", "no-space",
             "no-space-timeout", "autoextend");
 
-    /** Reads {@code file} over the defaults in reference.conf. */
+    /** Reads {@code file} and the volumes of its {@code dmcow.volumes-dir} over the defaults in reference.conf. */
     public static DaemonConfig load(Path file) throws ConfigException {
+        return load(file, Map.of(), Set.of());
+    }
+
+    /**
+     * {@link #load(Path)} as if {@code added} (name: the HOCON of a NAME.conf) were in the volumes
+     * folder and {@code dropped} were not: what an add or remove through the admin socket would make.
+     */
+    public static DaemonConfig load(Path file, Map<String, String> added, Set<String> dropped) throws ConfigException {
         if (!Files.isReadable(file)) {
             throw new ConfigException(file + ": cannot read the config file");
         }
@@ -46,7 +55,15 @@ public record DaemonConfig(Path controlDevice, Duration commitInterval, Path adm
         } catch (com.typesafe.config.ConfigException e) {
             throw new ConfigException(file + ": " + e.getMessage());
         }
-        return from(file.toString(), parsed);
+        Config reference = ConfigFactory.defaultReference(DaemonConfig.class.getClassLoader());
+        Path dir;
+        try {
+            dir = Path.of(parsed.withFallback(reference).getString("dmcow.volumes-dir"));
+        } catch (com.typesafe.config.ConfigException e) {
+            throw new ConfigException(file + ": " + e.getMessage());
+        }
+        VolumesDir.Read read = VolumesDir.read(dir, added, dropped, parsed);
+        return from(file.toString(), read.config(), read.errors(), VolumesDir.names(parsed));
     }
 
     /** The built-in defaults alone (reference.conf), e.g. where the admin socket is by default. */
@@ -56,6 +73,12 @@ public record DaemonConfig(Path controlDevice, Duration commitInterval, Path adm
 
     /** Builds the config from parsed HOCON; {@code origin} names it in messages. */
     public static DaemonConfig from(String origin, Config parsed) throws ConfigException {
+        return from(origin, parsed, Map.of(), VolumesDir.names(parsed));
+    }
+
+    /** {@code fileErrors}: volumes of the volumes folder refused before parsing (see {@link VolumesDir}). */
+    private static DaemonConfig from(String origin, Config parsed, Map<String, String> fileErrors,
+            Set<String> inFile) throws ConfigException {
         Config reference = ConfigFactory.defaultReference(DaemonConfig.class.getClassLoader());
         Config c = ConfigFactory.defaultOverrides().withFallback(parsed).withFallback(reference).resolve();
         try {
@@ -68,11 +91,13 @@ public record DaemonConfig(Path controlDevice, Duration commitInterval, Path adm
             int streamInFlight = atLeastOne(origin, "dmcow.stream-in-flight", d.getInt("stream-in-flight"));
             SpacePolicy space = spacePolicy(origin + ": ", d, "dmcow.", warnings(origin, d));
             Map<String, VolumeConfig> volumes = new TreeMap<>();
-            Map<String, String> errors = new TreeMap<>();
+            Map<String, String> errors = new TreeMap<>(fileErrors);
+            Path dir = Path.of(d.getString("volumes-dir"));
             Config vols = d.getConfig("volumes");
             for (String name : vols.root().keySet()) {
+                String where = inFile.contains(name) ? origin : VolumesDir.file(dir, name).toString();
                 try {
-                    volumes.put(name, volume(origin, name, vols, space));
+                    volumes.put(name, volume(where, name, vols, space));
                 } catch (ConfigException e) {
                     errors.put(name, e.getMessage());
                 }
@@ -81,7 +106,8 @@ public record DaemonConfig(Path controlDevice, Duration commitInterval, Path adm
             volumes.keySet().removeAll(errors.keySet());
             return new DaemonConfig(Path.of(d.getString("control-device")), commit,
                     Path.of(d.getString("admin-socket")), d.getBoolean("lock-memory"), maxInFlight, streamInFlight,
-                    maxMappings, delay, listen(origin, d.getString("metrics.listen")), volumes, errors, c);
+                    maxMappings, delay, listen(origin, d.getString("metrics.listen")), volumes, errors, c, dir,
+                    Set.copyOf(inFile));
         } catch (com.typesafe.config.ConfigException e) {
             throw new ConfigException(origin + ": " + e.getMessage());
         }

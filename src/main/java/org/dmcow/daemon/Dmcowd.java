@@ -23,6 +23,7 @@ import org.dmcow.admin.AdminServer;
 import org.dmcow.admin.GrowResult;
 import org.dmcow.admin.MetricsHttp;
 import org.dmcow.admin.MetricsText;
+import org.dmcow.admin.ReloadResult;
 import org.dmcow.admin.VolumeMetrics;
 import org.dmcow.admin.VolumeStatus;
 import org.dmcow.config.ConfigException;
@@ -72,6 +73,7 @@ public final class Dmcowd {
     /** The HTTP listener of dmcow.metrics.listen, or null. */
     private final MetricsHttp metricsHttp;
     private final ControlChannel channel;
+    private final RuntimeVolumes runtime;
     private final ServiceStatus service;
     private final AtomicBoolean stopping = new AtomicBoolean();
     private final CompletableFuture<Integer> exit = new CompletableFuture<>();
@@ -107,7 +109,24 @@ public final class Dmcowd {
                 exit.complete(1);
             }
         });
-        this.admin = AdminServer.start(config.adminSocket(), new AdminServer.Requests() {
+        this.runtime = new RuntimeVolumes(configFile, config, new RuntimeVolumes.Target() {
+            @Override
+            public void reconfigure(DaemonConfig c) {
+                volumes.tell(new VolumeSet.Reconfigure(c));
+            }
+
+            @Override
+            public CompletionStage<ShutdownResult> remove(DaemonConfig c, String name) {
+                return AskPattern.ask(volumes, r -> new VolumeSet.RemoveVolume(c, name, r), Tuning.VOLUME_SHUTDOWN,
+                        system.scheduler());
+            }
+
+            @Override
+            public CompletionStage<List<VolumeStatus>> status() {
+                return statuses();
+            }
+        });
+        this.admin = AdminServer.start(config.adminSocket(), DaemonAdmin.ops(new DaemonAdmin.Daemon() {
             @Override
             public CompletionStage<List<VolumeStatus>> status() {
                 return statuses();
@@ -123,7 +142,7 @@ public final class Dmcowd {
             public CompletionStage<String> metrics() {
                 return Dmcowd.this.metrics();
             }
-        });
+        }, runtime));
         try {
             this.metricsHttp = config.metricsListen() == null ? null
                     : MetricsHttp.start(config.metricsListen(), this::metrics);
@@ -254,13 +273,15 @@ public final class Dmcowd {
         }
     }
 
+    /** SIGHUP: what {@code dmcowctl reload} does, the outcome in the log. */
     private void reload() {
-        LOG.info("SIGHUP: re-reading {}", configFile);
+        LOG.info("SIGHUP: re-reading {} and {}", configFile, runtime.current().volumesDir());
         notifySystemd("RELOADING=1");
-        try {
-            volumes.tell(new VolumeSet.Reconfigure(DaemonConfig.load(configFile)));
-        } catch (ConfigException e) {
-            LOG.error("the new config is refused, nothing changed: {}", e.getMessage());
+        ReloadResult r = runtime.reload();
+        if (r.error() != null) {
+            LOG.error("{}", r.error());
+        } else {
+            LOG.info("reloaded: added {}, removing {}, refused {}", r.added(), r.removed(), r.refused().keySet());
         }
         notifySystemd("READY=1");
     }

@@ -57,6 +57,13 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
     public record Grow(String name, long size, long by, ActorRef<GrowResult> replyTo) implements Command {
     }
 
+    /**
+     * Apply {@code config} (which no longer has {@code name}) and tell {@code replyTo} how the
+     * removal of {@code name} ended: removed, or refused (its device is open) and serving on.
+     */
+    public record RemoveVolume(DaemonConfig config, String name, ActorRef<ShutdownResult> replyTo) implements Command {
+    }
+
     private record Stopped(ShutdownResult result) implements Command {
     }
 
@@ -67,6 +74,7 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
     private final Map<Integer, String> idents = new HashMap<>();
     private final Map<Integer, List<ControlMessage>> orphans = new HashMap<>();
     private final Map<String, Boolean> removing = new HashMap<>();
+    private final Map<String, List<ActorRef<ShutdownResult>>> removalWaiters = new HashMap<>();
     private ActorRef<Done> shutdownReply;
 
     public static Behavior<Command> create(DaemonConfig config, Volume.Environment env) {
@@ -92,6 +100,7 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
                     apply(m.config());
                     return this;
                 })
+                .onMessage(RemoveVolume.class, this::onRemove)
                 .onMessage(Shutdown.class, this::onShutdown)
                 .onMessage(Stopped.class, this::onStopped)
                 .onMessage(GetStatus.class, this::onStatus)
@@ -256,8 +265,22 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
         return this;
     }
 
+    private Behavior<Command> onRemove(RemoveVolume m) {
+        apply(m.config());
+        if (removing.containsKey(m.name())) {
+            removalWaiters.computeIfAbsent(m.name(), k -> new ArrayList<>()).add(m.replyTo());
+        } else {
+            m.replyTo().tell(new ShutdownResult(m.name(), null)); // not served: nothing to stop
+        }
+        return this;
+    }
+
     private Behavior<Command> onStopped(Stopped m) {
         String name = m.result().volume();
+        List<ActorRef<ShutdownResult>> waiters = removalWaiters.remove(name);
+        if (waiters != null) {
+            waiters.forEach(w -> w.tell(m.result()));
+        }
         boolean wasRemoval = removing.remove(name) != null;
         if (wasRemoval && m.result().refused() != null && shutdownReply == null) {
             return this; // still open: it keeps serving

@@ -29,7 +29,7 @@ class GrowCommandTest {
             asked.add(request);
             return answer;
         });
-        try (AdminServer s = AdminServer.start(sock, daemon)) {
+        try (AdminServer s = AdminServer.start(sock, daemon.ops())) {
             List<String> all = new ArrayList<>(List.of("grow", "--socket", sock.toString()));
             all.addAll(List.of(args));
             return Ctl.run(all.toArray(new String[0]));

@@ -25,7 +25,7 @@ class MetricsCommandTest {
         Path sock = dir.resolve("dmcowd.sock");
         VolumeStatus vm1 = new VolumeStatus("vm1", VolumeStatus.State.FULL, "full", 1, 1, 0, 4, 0, null, 0, 1, 65536,
                 null, null, "native", false);
-        try (AdminServer s = AdminServer.start(sock, FixedRequests.status(List.of(vm1)))) {
+        try (AdminServer s = AdminServer.start(sock, FixedRequests.status(List.of(vm1)).ops())) {
             Ctl r = Ctl.run("metrics", "--socket", sock.toString());
             assertEquals(0, r.status(), r.toString());
             PrometheusText p = PrometheusText.parse(r.out());

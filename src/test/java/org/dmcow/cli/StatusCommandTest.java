@@ -34,7 +34,7 @@ class StatusCommandTest {
 
     private Ctl status(List<VolumeStatus> volumes, String... args) throws Exception {
         Path sock = dir.resolve("run/dmcowd.sock");
-        try (AdminServer s = AdminServer.start(sock, FixedRequests.status(volumes))) {
+        try (AdminServer s = AdminServer.start(sock, FixedRequests.status(volumes).ops())) {
             String[] all = new String[args.length + 3];
             all[0] = "status";
             all[1] = "--socket";
@@ -136,7 +136,7 @@ class StatusCommandTest {
         Path sock = dir.resolve("run/dmcowd.sock");
         Path conf = Files.writeString(dir.resolve("d.conf"), "dmcow.admin-socket = \"" + sock + "\"");
         try (AdminServer s = AdminServer.start(sock, FixedRequests.status(
-                List.of(serving("vm1", 1, 1))))) {
+                List.of(serving("vm1", 1, 1))).ops())) {
             Ctl r = Ctl.run("status", "--config", conf.toString());
             assertEquals(0, r.status(), r.toString());
             assertTrue(r.out().contains("\nvm1     serving "), r.out());
