@@ -45,7 +45,7 @@ class AdminServerTest {
             assertTrue(json.contains("\"reason\":\"metadata commit failed: \\\"EIO\\\"\""), json);
             assertTrue(AdminClient.ask(sock, "status-json").contains("\"error\":\"the request is not a JSON object"));
             assertTrue(AdminClient.ask(sock, "{\"op\":\"nope\"}").contains("\"error\":\"unknown op \\\"nope\\\"; known: "
-                    + "[grow, status]\""));
+                    + "[grow, metrics, status]\""));
             assertTrue(AdminClient.ask(sock, "{\"op\":\"grow\"}").contains("\"error\":\"op grow: bad request: "));
         }
         assertTrue(Files.notExists(sock));
