@@ -12,6 +12,7 @@ import java.util.concurrent.TimeUnit;
 import org.dmcow.admin.AdminOps;
 import org.dmcow.admin.AdminServer;
 import org.dmcow.admin.GrowResult;
+import org.dmcow.admin.ReloadResult;
 import org.dmcow.admin.StatusReport;
 import org.dmcow.admin.VolumeStatus;
 import org.dmcow.config.DaemonConfig;
@@ -30,6 +31,9 @@ final class DaemonAdmin {
 
         /** The Prometheus text of {@link org.dmcow.admin.MetricsText}. */
         CompletionStage<String> metrics();
+
+        /** Re-read the config file and the volumes folder, as SIGHUP does (told to systemd, logged). */
+        ReloadResult reload();
     }
 
     private DaemonAdmin() {
@@ -50,7 +54,7 @@ final class DaemonAdmin {
                         optional(r, "format"), optional(r, "chunk_size")),
                         Duration.ofMillis(r.hasPath("wait_ms") ? r.getLong("wait_ms") : 0)).json(),
                 AdminOps.REMOVE, r -> volumes.remove(r.getString("volume")).json(),
-                AdminOps.RELOAD, r -> volumes.reload().json(),
+                AdminOps.RELOAD, r -> daemon.reload().json(),
                 AdminOps.METRICS, r -> daemon.metrics().toCompletableFuture().get(10, TimeUnit.SECONDS));
     }
 

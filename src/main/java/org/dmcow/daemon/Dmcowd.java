@@ -142,6 +142,11 @@ public final class Dmcowd {
             public CompletionStage<String> metrics() {
                 return Dmcowd.this.metrics();
             }
+
+            @Override
+            public ReloadResult reload() {
+                return Dmcowd.this.reload();
+            }
         }, runtime));
         try {
             this.metricsHttp = config.metricsListen() == null ? null
@@ -273,9 +278,12 @@ public final class Dmcowd {
         }
     }
 
-    /** SIGHUP: what {@code dmcowctl reload} does, the outcome in the log. */
-    private void reload() {
-        LOG.info("SIGHUP: re-reading {} and {}", configFile, runtime.current().volumesDir());
+    /**
+     * SIGHUP and {@code dmcowctl reload} (the unit's ExecReload) alike: systemd told RELOADING then
+     * READY, the outcome in the log.
+     */
+    private ReloadResult reload() {
+        LOG.info("reload: re-reading {} and {}", configFile, runtime.current().volumesDir());
         notifySystemd("RELOADING=1");
         ReloadResult r = runtime.reload();
         if (r.error() != null) {
@@ -284,6 +292,7 @@ public final class Dmcowd {
             LOG.info("reloaded: added {}, removing {}, refused {}", r.added(), r.removed(), r.refused().keySet());
         }
         notifySystemd("READY=1");
+        return r;
     }
 
     private void shutdown() {

@@ -185,6 +185,11 @@ class RuntimeVolumesTest {
             public CompletionStage<String> metrics() {
                 return CompletableFuture.completedFuture("");
             }
+
+            @Override
+            public ReloadResult reload() {
+                return runtime.reload();
+            }
         };
         applied.add(DaemonConfig.load(conf));
         try (AdminServer s = AdminServer.start(sock, DaemonAdmin.ops(daemon, runtime))) {
