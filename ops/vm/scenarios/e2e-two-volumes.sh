@@ -51,12 +51,60 @@ for v in a b; do
 	[ "$(metric "dmcow_volume_state{volume=\"$v\",state=\"serving\"}" /tmp/metrics.txt)" = 1 ] || fail "$v not serving in the metrics"
 done
 [ "$(metric 'dmcow_kernel_messages_read_total{type="fault"}' /tmp/metrics.txt)" -gt 0 ] || fail "no FAULTs counted"
-if [ -x /usr/bin/curl ]; then
-	curl -sf http://127.0.0.1:9567/metrics >/tmp/metrics-http.txt || fail "GET /metrics"
-else
-	python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen("http://127.0.0.1:9567/metrics").read().decode())' >/tmp/metrics-http.txt || fail "GET /metrics"
-fi
+# get_metrics FILE: GET /metrics into FILE
+get_metrics() {
+	if [ -x /usr/bin/curl ]; then
+		curl -sf http://127.0.0.1:9567/metrics >"$1"
+	else
+		python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen("http://127.0.0.1:9567/metrics").read().decode())' >"$1"
+	fi
+}
+get_metrics /tmp/metrics-http.txt || fail "GET /metrics"
 [ "$(metric 'dmcow_volume_faults_total{volume="a"}' /tmp/metrics-http.txt)" -gt 0 ] || fail "GET /metrics: $(head -20 /tmp/metrics-http.txt)"
+# parse_metrics STATUS METRICS: the exposition read by prometheus_client's own parser (the one
+# Prometheus's Python tooling uses), each volume's figures equal to dmcowctl status --json's
+parse_metrics() {
+	/usr/bin/python3 - "$1" "$2" <<'PY'
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+status = {v["name"]: v for v in json.load(open(sys.argv[1]))["volumes"]}
+samples = {}
+for family in text_string_to_metric_families(open(sys.argv[2]).read()):
+    for s in family.samples:
+        samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
+def get(name, **labels):
+    key = (name, tuple(sorted(labels.items())))
+    if key not in samples:
+        sys.exit("no sample %s%s in the metrics" % (name, labels))
+    return samples[key]
+same = {"chunks_mapped": "dmcow_volume_chunks_mapped", "chunks_committed": "dmcow_volume_chunks_committed",
+        "faults_pending": "dmcow_volume_chunks_pending", "cow_used_bytes": "dmcow_volume_cow_used_bytes",
+        "cow_free_bytes": "dmcow_volume_cow_free_bytes", "reloads": "dmcow_volume_table_reloads_total",
+        "segments": "dmcow_volume_table_segments"}
+for name, v in status.items():
+    for field, metric in same.items():
+        if get(metric, volume=name) != v[field]:
+            sys.exit("%s: %s is %s in the metrics, %s in dmcowctl status" % (name, metric, get(metric, volume=name), v[field]))
+    if get("dmcow_volume_state", volume=name, state=v["state"]) != 1:
+        sys.exit("%s: dmcow_volume_state is not 1 for its state %s" % (name, v["state"]))
+    if get("dmcow_volume_commit_duration_seconds_count", volume=name) <= 0:
+        sys.exit("%s: no commit durations" % name)
+print(" ".join("%s: %d chunks committed, %d bytes used, %d reloads" % (n, v["chunks_committed"], v["cow_used_bytes"], v["reloads"])
+               for n, v in sorted(status.items())))
+PY
+}
+# status, then GET /metrics, then status again: compared when nothing changed in between (a reload may
+# come due)
+tries=0
+until dmcowctl status --json >/tmp/status-1.json && get_metrics /tmp/metrics-parsed.txt &&
+	dmcowctl status --json >/tmp/status-2.json &&
+	cmp -s /tmp/status-1.json /tmp/status-2.json; do
+	tries=$((tries + 1))
+	[ $tries -lt 5 ] || fail "dmcowctl status changed on each of 5 tries"
+	sleep 2
+done
+figures=$(parse_metrics /tmp/status-1.json /tmp/metrics-parsed.txt 2>&1) || fail "the metrics against dmcowctl status: $figures"
+step "prometheus_client parsed the metrics; they match dmcowctl status: $figures"
 step "metrics: a $(metric 'dmcow_volume_faults_total{volume="a"}' /tmp/metrics.txt) faults, $(metric 'dmcow_volume_commits_total{volume="a"}' /tmp/metrics.txt) commits; b $(metric 'dmcow_volume_faults_total{volume="b"}' /tmp/metrics.txt) faults, $(metric 'dmcow_volume_commits_total{volume="b"}' /tmp/metrics.txt) commits; GET /metrics $(wc -l </tmp/metrics-http.txt) lines"
 
 step "udev: with ops/udev/56-dmcow.rules the host's blkid sees no filesystem on a and b, and makes no /dev/disk links"

@@ -84,7 +84,7 @@ start_daemon() {
 	for v in "$@"; do
 		[ -b "/dev/mapper/$v" ] || fail "no /dev/mapper/$v"
 	done
-	(cd /dev/mapper && stat -c '%n %Hr:%Lr' "$@") >/tmp/dm-nodes.txt
+	{ [ $# = 0 ] || (cd /dev/mapper && stat -c '%n %Hr:%Lr' "$@"); } >/tmp/dm-nodes.txt
 	awk 'NR == FNR { dev[$1] = $2 ":" $3; next }
 		dev[$1] != $2 { printf "/dev/mapper/%s is the node of device %s, but %s is %s\n", $1, $2, $1, dev[$1] }' \
 		/tmp/dm-devices.txt /tmp/dm-nodes.txt >/tmp/dm-wrong-nodes.txt
