@@ -122,8 +122,9 @@ public final class Dmcowd {
             }
 
             @Override
-            public CompletionStage<List<VolumeStatus>> status() {
-                return statuses();
+            public CompletionStage<List<VolumeStatus>> status(String name) {
+                return AskPattern.ask(volumes, r -> new VolumeSet.GetVolumeStatus(name, r), Tuning.STATUS_ASK,
+                        system.scheduler());
             }
         });
         this.admin = AdminServer.start(config.adminSocket(), DaemonAdmin.ops(new DaemonAdmin.Daemon() {

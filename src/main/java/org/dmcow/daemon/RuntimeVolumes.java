@@ -40,7 +40,8 @@ final class RuntimeVolumes {
 
         CompletionStage<ShutdownResult> remove(DaemonConfig config, String name);
 
-        CompletionStage<List<VolumeStatus>> status();
+        /** The status of the volume called {@code name}: empty if none is served. */
+        CompletionStage<List<VolumeStatus>> status(String name);
     }
 
     private static final Duration POLL = Duration.ofMillis(100);
@@ -79,15 +80,14 @@ final class RuntimeVolumes {
     /** Adds {@code name} with the HOCON {@code text} of its NAME.conf; {@code wait}: until it serves. */
     VolumeChange add(String name, String text, Duration wait) throws InterruptedException {
         synchronized (this) {
-            Optional<VolumeChange> refused = checkAdd(name, text);
-            if (refused.isPresent()) {
-                return refused.get();
+            Candidate candidate = checkAdd(name, text);
+            if (candidate.refused().isPresent()) {
+                return candidate.refused().get();
             }
-            DaemonConfig next;
+            DaemonConfig next = candidate.next();
             try {
-                next = DaemonConfig.load(configFile, Map.of(name, text), Set.of());
                 VolumesDir.write(next.volumesDir(), name, text);
-            } catch (ConfigException | IOException e) {
+            } catch (IOException e) {
                 return new VolumeChange(name, Outcome.FAILED, "not added: " + e.getMessage());
             }
             target.reconfigure(next);
@@ -99,15 +99,23 @@ final class RuntimeVolumes {
         return waitServing(name, wait);
     }
 
-    private Optional<VolumeChange> checkAdd(String name, String text) {
+    /** An add's outcome before it is made: the config with the volume, or why it is refused. */
+    private record Candidate(DaemonConfig next, Optional<VolumeChange> refused) {
+        static Candidate refusedFor(String name, String why) {
+            return new Candidate(null, refuse(name, why));
+        }
+    }
+
+    /** The config with {@code name} added, read once, unless the add is refused. */
+    private Candidate checkAdd(String name, String text) {
         try {
             DaemonConfig before = DaemonConfig.load(configFile);
             if (before.volumes().containsKey(name) || before.volumeErrors().containsKey(name)) {
-                return refuse(name, "volume " + name + " exists already (" + where(before, name) + ")");
+                return Candidate.refusedFor(name, "volume " + name + " exists already (" + where(before, name) + ")");
             }
             DaemonConfig next = DaemonConfig.load(configFile, Map.of(name, text), Set.of());
             if (next.volumeErrors().containsKey(name)) {
-                return refuse(name, next.volumeErrors().get(name));
+                return Candidate.refusedFor(name, next.volumeErrors().get(name));
             }
             List<String> why = new ArrayList<>(); // a running volume the new one would conflict with
             next.volumeErrors().forEach((n, e) -> {
@@ -115,9 +123,10 @@ final class RuntimeVolumes {
                     why.add(e);
                 }
             });
-            return why.isEmpty() ? Optional.empty() : refuse(name, String.join("; ", why));
+            return why.isEmpty() ? new Candidate(next, Optional.empty())
+                    : Candidate.refusedFor(name, String.join("; ", why));
         } catch (ConfigException e) {
-            return refuse(name, "the config is refused, nothing changed: " + e.getMessage());
+            return Candidate.refusedFor(name, "the config is refused, nothing changed: " + e.getMessage());
         }
     }
 
@@ -161,7 +170,7 @@ final class RuntimeVolumes {
         String last = "no status yet";
         while (true) {
             try {
-                for (VolumeStatus s : target.status().toCompletableFuture().get(wait.toMillis(), TimeUnit.MILLISECONDS)) {
+                for (VolumeStatus s : target.status(name).toCompletableFuture().get(wait.toMillis(), TimeUnit.MILLISECONDS)) {
                     if (s.name().equals(name)) {
                         if (s.state() == VolumeStatus.State.SERVING) {
                             return new VolumeChange(name, Outcome.ADDED, "added; /dev/mapper/" + name + " serves");

@@ -49,6 +49,10 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
     public record GetStatus(ActorRef<List<VolumeStatus>> replyTo) implements Command {
     }
 
+    /** The status of the volume called {@code name} alone: an empty list if none is served. */
+    public record GetVolumeStatus(String name, ActorRef<List<VolumeStatus>> replyTo) implements Command {
+    }
+
     /** Every volume's {@link VolumeMetrics}, by name. */
     public record GetMetrics(ActorRef<List<VolumeMetrics>> replyTo) implements Command {
     }
@@ -104,6 +108,7 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
                 .onMessage(Shutdown.class, this::onShutdown)
                 .onMessage(Stopped.class, this::onStopped)
                 .onMessage(GetStatus.class, this::onStatus)
+                .onMessage(GetVolumeStatus.class, this::onVolumeStatus)
                 .onMessage(GetMetrics.class, this::onMetrics)
                 .onMessage(Grow.class, this::onGrow)
                 .onSignal(Terminated.class, t -> this)
@@ -307,6 +312,13 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
     private Behavior<Command> onStatus(GetStatus m) {
         getContext().spawnAnonymous(StatusQuery.create(new ArrayList<>(volumes.values()), VolumeStatus.class,
                 Volume.GetStatus::new, VolumeStatus::name, m.replyTo(), Tuning.STATUS_TIMEOUT));
+        return this;
+    }
+
+    private Behavior<Command> onVolumeStatus(GetVolumeStatus m) {
+        ActorRef<Volume.Command> volume = volumes.get(m.name());
+        getContext().spawnAnonymous(StatusQuery.create(volume == null ? List.of() : List.of(volume),
+                VolumeStatus.class, Volume.GetStatus::new, VolumeStatus::name, m.replyTo(), Tuning.STATUS_TIMEOUT));
         return this;
     }
 

@@ -134,6 +134,13 @@ final class DaemonHarness {
         return p.receiveMessage(Duration.ofSeconds(10));
     }
 
+    /** VolumeSet's answer for one volume alone (what an add's wait asks). */
+    List<VolumeStatus> volumeStatus(String name) {
+        TestProbe<List<VolumeStatus>> p = kit.createTestProbe();
+        volumeSet.tell(new VolumeSet.GetVolumeStatus(name, p.ref()));
+        return p.receiveMessage(Duration.ofSeconds(10));
+    }
+
     VolumeStatus status(String name) {
         return status().stream().filter(s -> s.name().equals(name)).findFirst().orElseThrow();
     }

@@ -55,13 +55,17 @@ class RuntimeVolumesTest {
         }
 
         @Override
-        public CompletionStage<List<VolumeStatus>> status() {
-            DaemonConfig last = applied.get(applied.size() - 1);
-            return CompletableFuture.completedFuture(last.volumes().keySet().stream().map(n -> new VolumeStatus(n,
-                    VolumeStatus.State.SERVING, null, 0, 0, 0, 0, 0, null, 0, 0, 65536, null, null, "native", false))
-                    .toList());
+        public CompletionStage<List<VolumeStatus>> status(String name) {
+            return CompletableFuture.completedFuture(serving().stream().filter(s -> s.name().equals(name)).toList());
         }
     };
+
+    /** Every volume of the last config applied, serving. */
+    private List<VolumeStatus> serving() {
+        DaemonConfig last = applied.get(applied.size() - 1);
+        return last.volumes().keySet().stream().map(n -> new VolumeStatus(n, VolumeStatus.State.SERVING, null, 0, 0,
+                0, 0, 0, null, 0, 0, 65536, null, null, "native", false)).toList();
+    }
 
     @BeforeEach
     void setUp() throws Exception {
@@ -173,7 +177,7 @@ class RuntimeVolumesTest {
         DaemonAdmin.Daemon daemon = new DaemonAdmin.Daemon() {
             @Override
             public CompletionStage<List<VolumeStatus>> status() {
-                return target.status();
+                return CompletableFuture.completedFuture(serving());
             }
 
             @Override

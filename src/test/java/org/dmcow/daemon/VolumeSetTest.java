@@ -95,6 +95,8 @@ class VolumeSetTest {
         assertTrue(h.devices.devices.containsKey("a"));
         List<String> names = h.status().stream().map(VolumeStatus::name).toList();
         assertEquals(List.of("a", "c"), names);
+        assertEquals(List.of("c"), h.volumeStatus("c").stream().map(VolumeStatus::name).toList());
+        assertEquals(List.of(), h.volumeStatus("b"));
         int a = h.addVolume("a");
         k.write(a, 2, false).get(20, TimeUnit.SECONDS);
         k.flush(a).get(20, TimeUnit.SECONDS);
