@@ -36,6 +36,7 @@ enum cow_chunk_state {
 	CHUNK_FILLING,
 	CHUNK_WRITING,
 	CHUNK_FILLED,
+	CHUNK_DISCARDED,
 };
 
 struct cow_volume;
@@ -56,8 +57,9 @@ struct cow_chunk {
 	struct bio_list queued;		/* writes waiting for the fill */
 	struct bio_list held;		/* writes that arrived while WRITING */
 	struct bio_list done;		/* finished writes, not yet completed */
-	struct cow_out out;		/* FAULT, GRANTED or FILLED */
-	struct list_head list;		/* faulted, fill queue, fill_done or uncommitted */
+	struct cow_out out;		/* FAULT, GRANTED, FILLED or DISCARD */
+	struct list_head list;		/* faulted, fill queue, fill_done, uncommitted
+					 * or discarded */
 	struct list_head granted;	/* on vol->granted from MAP until FILLED */
 	unsigned long since;		/* jiffies when the fault was raised */
 };
@@ -70,6 +72,7 @@ struct cow_target {
 	struct dm_dev *cow;
 	bool mapped;				/* committed whole: served like dm-linear */
 	sector_t mapped_sector;			/* where on the CoW device its start is */
+	bool discard_unmap;			/* whole-chunk discards unmap (DISCARD) */
 };
 
 /*
@@ -81,7 +84,9 @@ enum cow_replay_stage {
 	STAGE_NONE,		/* nothing sent to this daemon yet */
 	STAGE_VOLUME,		/* VOLUME queued; the GRANTED, then the FILLED walk runs */
 	STAGE_REMAPS,		/* GRANTED and FILLED queued: live FILLED follow; the
-				 * FAULT walk runs */
+				 * DISCARD walk runs */
+	STAGE_DISCARDS,		/* DISCARDs queued: live ones follow; the FAULT
+				 * walk runs */
 	STAGE_LIVE,		/* FAULTs queued: every message goes out live */
 };
 
@@ -91,6 +96,7 @@ struct cow_stats {
 	u64 nocopy_fills;
 	u64 zero_fills;
 	u64 errors;
+	u64 discards;
 };
 
 struct cow_volume {
@@ -113,6 +119,11 @@ struct cow_volume {
 	struct mutex targets_lock;
 	struct rb_root_cached targets;	/* interval tree of the segments' chunks */
 	unsigned long *forgotten;	/* chunks freed by FORGET; NULL until the first */
+	/*
+	 * Chunks given state by a discard, until FORGET: mapped segments send
+	 * their bios the cow way (read without a lock; NULL until the first).
+	 */
+	unsigned long *discarded_map;
 
 	/* constant */
 	u32 id;
@@ -141,6 +152,7 @@ struct cow_volume {
 	struct list_head granted;	/* mapped, not FILLED yet: QUEUED..WRITING */
 	struct list_head fill_queue;	/* QUEUED chunks, oldest first */
 	struct list_head fill_done;	/* fills finished, for the worker */
+	struct list_head discarded;	/* DISCARDED chunks, oldest first */
 	struct bio_list deferred;	/* writes for the worker to place */
 	struct bio_list flushes;	/* waiting for a CoW device flush */
 	struct bio_list flush_waiters;	/* waiting for COMMITTED, by flush seq */
@@ -162,6 +174,7 @@ struct cow_volume {
 	u64 faults_pending;
 	u64 filled_uncommitted;
 	u64 copies_in_flight;
+	u64 discarded_pending;
 
 	/* under cow_fills.lock */
 	struct list_head fill_node;	/* in the fill line while fill_queue is not empty */

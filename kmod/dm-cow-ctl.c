@@ -104,7 +104,8 @@ void cow_queue_out(struct cow_out *o, u32 type)
  */
 void cow_queue_live(struct cow_volume *vol, struct cow_out *o, u32 type)
 {
-	enum cow_replay_stage need = type == DM_COW_MSG_FILLED ? STAGE_REMAPS : STAGE_LIVE;
+	enum cow_replay_stage need = type == DM_COW_MSG_FILLED ? STAGE_REMAPS :
+				     type == DM_COW_MSG_DISCARD ? STAGE_DISCARDS : STAGE_LIVE;
 	unsigned long flags;
 
 	lockdep_assert_held(&vol->lock);
@@ -270,6 +271,7 @@ static void cow_format(struct cow_out *o, struct dm_cow_msg *m)
 	case DM_COW_MSG_FAULT:
 	case DM_COW_MSG_GRANTED:
 	case DM_COW_MSG_FILLED:
+	case DM_COW_MSG_DISCARD:
 		c = container_of(o, struct cow_chunk, out);
 		m->volume = cpu_to_le32(c->vol->id);
 		m->chunk.chunk = cpu_to_le64(c->nr);
@@ -277,7 +279,7 @@ static void cow_format(struct cow_out *o, struct dm_cow_msg *m)
 			m->seq = cpu_to_le64(c->fault_seq);
 			m->chunk.flags = cpu_to_le32(READ_ONCE(c->full_write) ?
 						     DM_COW_FAULT_FULL_WRITE : 0);
-		} else {
+		} else if (o->type != DM_COW_MSG_DISCARD) {
 			m->seq = cpu_to_le64(o->type == DM_COW_MSG_FILLED ? c->fill_seq : 0);
 			m->chunk.cow_sector = cpu_to_le64(c->cow_sector);
 		}
@@ -547,6 +549,13 @@ static void cow_replay_remaps(struct cow_volume *vol)
 			DM_COW_MSG_FILLED, STAGE_REMAPS);
 }
 
+/* DISCARD for the discarded chunks not yet forgotten, before any FAULT. */
+static void cow_replay_discards(struct cow_volume *vol)
+{
+	cow_replay_list(vol, &vol->discarded, offsetof(struct cow_chunk, list),
+			DM_COW_MSG_DISCARD, STAGE_DISCARDS);
+}
+
 static void cow_replay_faults(struct cow_volume *vol)
 {
 	cow_replay_list(vol, &vol->faulted, offsetof(struct cow_chunk, list),
@@ -580,6 +589,7 @@ static void cow_replay(void)
 	lockdep_assert_held(&cow_volumes_lock);
 	cow_for_each_volume(vol, cow_replay_volume);
 	cow_for_each_volume(vol, cow_replay_remaps);
+	cow_for_each_volume(vol, cow_replay_discards);
 	cow_for_each_volume(vol, cow_replay_faults);
 	cow_queue_out(&ctl.out_replay_done, DM_COW_MSG_REPLAY_DONE);
 	cow_for_each_volume(vol, cow_replay_flushes);

@@ -5,7 +5,7 @@
  * docs/protocol.md).
  *
  * Table: <start> <len> cow <ident> <base_dev> <cow_dev> <chunk_sectors>
- *        [<#opt_args> [mapped <cow_sector>]]
+ *        [<#opt_args> [mapped <cow_sector>] [discard_unmap]]
  *
  * All segments with one <ident> share one refcounted volume, which survives
  * table reloads. A bio's device sector is its volume sector.
@@ -49,11 +49,24 @@
  *                                      forgotten, and no unmapped cow segment
  *                                      may cover it again (it would read as
  *                                      the base)
+ *   committed or forgotten --whole-chunk discard, discard_unmap--> DISCARDED
+ *                                      DISCARD sent; the remap (or forgotten
+ *                                      mark) is dropped: it reads as the base
+ *   DISCARDED --write--> FAULTED       as an unmapped chunk (a new fault)
+ *   DISCARDED --FORGET--> (no state)   the daemon has unmapped it and serves
+ *                                      it from a cow segment
  *
  * Reads go to the base unless the chunk is FILLED or committed, then to the
  * CoW device. Every bio is cut at chunk boundaries. WRITE_ZEROES is a write
  * (a whole chunk of it needs no fill); a discard goes to the CoW device for a
- * FILLED or committed chunk and is dropped for others (they read as the base).
+ * FILLED or committed chunk and is dropped for others (they read as the base),
+ * except a whole-chunk one in a discard_unmap segment, which the worker turns
+ * into DISCARDED (a discard is advisory: a chunk in flight is left as it is).
+ * A chunk given state by a discard has its bit in vol->discarded_map until
+ * FORGET, and a mapped segment sends its bios the cow way: its table may
+ * still map the chunk to the old place. The daemon reuses that place only
+ * after a table reload has completed after the DISCARD (dm waits for the
+ * bios the old table mapped).
  * Since a chunk is FILLED before any of its queued writes completes upwards,
  * a read issued after a write completed always sees the CoW device.
  *
@@ -90,8 +103,8 @@
  * (vol->users), and FORGET checks the segments under the volume's own
  * targets_lock.
  *
- * Replay: a new daemon's HELLO walks the volumes three times (VOLUME, then
- * GRANTED and FILLED, then FAULT), one volume's lock at a time, and each of a
+ * Replay: a new daemon's HELLO walks the volumes four times (VOLUME, then
+ * GRANTED and FILLED, then DISCARD, then FAULT), one volume's lock at a time, and each of a
  * volume's lists in batches of 256 chunks with the lock dropped in between
  * (a cursor, vol->replay_last, keeps the place; chunks join a list only at
  * its tail). vol->stage says how far the walk has come for the volume; a live
@@ -231,6 +244,8 @@ void cow_erase(struct cow_chunk *c)
 		vol->faults_pending--;
 	if (c->state == CHUNK_FILLED && !c->committed)
 		vol->filled_uncommitted--;
+	if (c->state == CHUNK_DISCARDED)
+		vol->discarded_pending--;
 }
 
 static u64 cow_chunk_of(struct cow_volume *vol, sector_t sector)
@@ -315,12 +330,13 @@ static bool cow_handing_back(struct bio *bio)
 	return dm_noflush_suspending(pb->ti);
 }
 
-/* A write that would wait for the daemon: its chunk unmapped, or FAULTED. */
+/* A write that would wait for the daemon: its chunk unmapped, DISCARDED or FAULTED. */
 static bool cow_hand_back_write(struct cow_volume *vol, struct cow_chunk *c,
 				struct bio *bio)
 {
 	lockdep_assert_held(&vol->lock);
-	return (!c || c->state == CHUNK_FAULTED) && cow_handing_back(bio);
+	return (!c || c->state == CHUNK_FAULTED || c->state == CHUNK_DISCARDED) &&
+	       cow_handing_back(bio);
 }
 
 /* Is a chunk with fill seq <= seq still uncommitted? */
@@ -355,25 +371,57 @@ static void cow_chunk_add_write(struct cow_chunk *c, struct bio *bio)
  * the write is on the chunk: read() formats it under ctl.lock alone, without
  * the volume's lock, and must see the write's FULL_WRITE.
  */
-static void cow_new_fault(struct cow_volume *vol, struct cow_chunk *c, u64 nr,
-			  struct bio *bio)
+static void cow_init_chunk(struct cow_volume *vol, struct cow_chunk *c, u64 nr, u32 type)
 {
 	memset(c, 0, sizeof(*c));
 	c->vol = vol;
 	c->nr = nr;
-	c->state = CHUNK_FAULTED;
-	c->fault_seq = ++vol->fault_seq;
 	bio_list_init(&c->queued);
 	bio_list_init(&c->held);
 	bio_list_init(&c->done);
-	c->since = jiffies;
 	INIT_LIST_HEAD(&c->granted);
+	cow_out_init(&c->out, type);
+}
+
+/* Chunk @c, with no bios and on no list, becomes FAULTED by its first write. */
+static void cow_fault(struct cow_volume *vol, struct cow_chunk *c, struct bio *bio)
+{
+	c->state = CHUNK_FAULTED;
+	c->fault_seq = ++vol->fault_seq;
+	c->since = jiffies;
 	list_add_tail(&c->list, &vol->faulted);
-	cow_out_init(&c->out, DM_COW_MSG_FAULT);
-	cow_insert(vol, c);
 	vol->faults_pending++;
 	cow_chunk_add_write(c, bio);
 	cow_queue_live(vol, &c->out, DM_COW_MSG_FAULT);
+}
+
+static void cow_new_fault(struct cow_volume *vol, struct cow_chunk *c, u64 nr,
+			  struct bio *bio)
+{
+	cow_init_chunk(vol, c, nr, DM_COW_MSG_FAULT);
+	cow_insert(vol, c);
+	cow_fault(vol, c, bio);
+}
+
+/*
+ * A write to a DISCARDED chunk faults as one to an unmapped chunk. Its FAULT
+ * takes the place of a DISCARD not read yet: for the daemon, a FAULT of a
+ * chunk it mapped means the chunk was discarded.
+ */
+static void cow_refault(struct cow_volume *vol, struct cow_chunk *c, struct bio *bio)
+{
+	cow_chunk_unlist(vol, &c->list);
+	vol->discarded_pending--;
+	cow_fault(vol, c, bio);
+}
+
+/* Add a write to chunk @c, in whatever state, that is not FILLED. */
+static void cow_add_write(struct cow_volume *vol, struct cow_chunk *c, struct bio *bio)
+{
+	if (c->state == CHUNK_DISCARDED)
+		cow_refault(vol, c, bio);
+	else
+		cow_chunk_add_write(c, bio);
 }
 
 /* ---------------------------------------------------------------- step: flush */
@@ -858,7 +906,7 @@ static void cow_place_deferred(struct cow_volume *vol, struct bio *bio)
 		cow_issue_to_filled(c, bio, &hooked);
 		submit = true;
 	} else {
-		cow_chunk_add_write(c, bio);
+		cow_add_write(vol, c, bio);
 	}
 	spin_unlock_irqrestore(&vol->lock, flags);
 
@@ -870,6 +918,92 @@ static void cow_place_deferred(struct cow_volume *vol, struct bio *bio)
 		bio->bi_status = BLK_STS_DM_REQUEUE;
 		bio_endio(bio);
 	}
+}
+
+/*
+ * A bitmap of the volume's chunks (forgotten, discarded_map), allocated at
+ * its first use, outside every lock and without recursing into I/O (dmcowd
+ * sits in the guests' I/O path); set under targets_lock.
+ */
+static int cow_alloc_chunk_map(struct cow_volume *vol, unsigned long **mapp)
+{
+	unsigned long *map;
+	unsigned int noio;
+
+	if (READ_ONCE(*mapp))
+		return 0;
+	noio = memalloc_noio_save();
+	map = kvcalloc(BITS_TO_LONGS(vol->nr_chunks), sizeof(unsigned long), GFP_KERNEL);
+	memalloc_noio_restore(noio);
+	if (!map)
+		return -ENOMEM;
+	mutex_lock(&vol->targets_lock);
+	if (!*mapp) {
+		WRITE_ONCE(*mapp, map);
+		map = NULL;
+	}
+	mutex_unlock(&vol->targets_lock);
+	kvfree(map);
+	return 0;
+}
+
+/* Chunk @c, committed and on no list, turns DISCARDED: DISCARD goes out. */
+static void cow_chunk_discarded(struct cow_volume *vol, struct cow_chunk *c)
+{
+	lockdep_assert_held(&vol->lock);
+	c->state = CHUNK_DISCARDED;
+	c->committed = false;
+	set_bit(c->nr, vol->discarded_map);
+	list_add_tail(&c->list, &vol->discarded);
+	vol->discarded_pending++;
+	this_cpu_inc(vol->stats->discards);
+	cow_queue_live(vol, &c->out, DM_COW_MSG_DISCARD);
+}
+
+/*
+ * A whole-chunk discard in a discard_unmap segment: a committed or forgotten
+ * chunk turns DISCARDED and reads as the base from now on; any other is left
+ * as it is (a discard is advisory). The discard completes either way.
+ */
+static void cow_unmap_discarded(struct cow_volume *vol, struct bio *bio)
+{
+	u64 nr = cow_chunk_of(vol, bio->bi_iter.bi_sector);
+	struct cow_chunk *c, *spare;
+	unsigned long flags;
+	sector_t cow_sector;
+
+	if (cow_alloc_chunk_map(vol, &vol->discarded_map)) {
+		DMWARN_LIMIT("volume %s: no memory to unmap discarded chunk %llu; it stays mapped",
+			     vol->ident, nr);
+		bio_endio(bio);
+		return;
+	}
+	spare = mempool_alloc(cow_chunk_pool, GFP_NOIO);
+	/* The forgotten mark changes under targets_lock, as FORGET sets it. */
+	mutex_lock(&vol->targets_lock);
+	spin_lock_irqsave(&vol->lock, flags);
+	c = cow_lookup(vol, nr);
+	if (c) {
+		if (c->state != CHUNK_FILLED || !c->committed)
+			c = NULL;	/* in flight, or DISCARDED already */
+	} else if (cow_committed_sector(vol, nr, &cow_sector) ||
+		   (vol->forgotten && test_bit(nr, vol->forgotten))) {
+		c = spare;
+		spare = NULL;
+		cow_init_chunk(vol, c, nr, DM_COW_MSG_DISCARD);
+		/* In the tree before the remap goes: lockless lookups then miss both. */
+		cow_insert(vol, c);
+		xa_erase(&vol->remaps, nr);
+		if (vol->forgotten)
+			__clear_bit(nr, vol->forgotten);
+	}
+	if (c)
+		cow_chunk_discarded(vol, c);
+	spin_unlock_irqrestore(&vol->lock, flags);
+	mutex_unlock(&vol->targets_lock);
+	if (spare)
+		mempool_free(spare, cow_chunk_pool);
+	bio_endio(bio);
 }
 
 static void cow_volume_work(struct work_struct *work)
@@ -895,8 +1029,12 @@ static void cow_volume_work(struct work_struct *work)
 	bios = vol->deferred;
 	bio_list_init(&vol->deferred);
 	spin_unlock_irqrestore(&vol->lock, flags);
-	while ((bio = bio_list_pop(&bios)))
-		cow_place_deferred(vol, bio);
+	while ((bio = bio_list_pop(&bios))) {
+		if (bio_op(bio) == REQ_OP_DISCARD)
+			cow_unmap_discarded(vol, bio);
+		else
+			cow_place_deferred(vol, bio);
+	}
 }
 
 /* ---------------------------------------------------------------- map */
@@ -934,7 +1072,7 @@ static int cow_map_write(struct cow_volume *vol, struct bio *bio)
 		return DM_MAPIO_REQUEUE;
 	}
 	if (c) {
-		cow_chunk_add_write(c, bio);
+		cow_add_write(vol, c, bio);
 	} else {
 		/* No chunk state yet: allocating it may sleep, so defer. */
 		bio_list_add(&vol->deferred, bio);
@@ -969,13 +1107,68 @@ static bool cow_filled_sector(struct cow_volume *vol, struct bio *bio,
 	return filled;
 }
 
+/* One chunk at a time: dm sends the rest as another bio. */
+static void cow_cut_at_chunk_end(struct cow_volume *vol, struct bio *bio)
+{
+	sector_t left = vol->chunk_sectors - (bio->bi_iter.bi_sector & (vol->chunk_sectors - 1));
+
+	if (bio_sectors(bio) > left)
+		dm_accept_partial_bio(bio, left);
+}
+
+/*
+ * A mapped segment's bio goes the cow way (true, cut to its first chunk) for
+ * a whole-chunk discard to unmap, or when its first chunk has state of a
+ * discard; else it goes straight (false), cut before the first chunk that
+ * has. Without a lock: a bit set meanwhile only concerns bios racing the
+ * discard, which the daemon's reload waits for before it reuses the place.
+ */
+static bool cow_mapped_takes_cow_way(struct cow_target *ct, struct bio *bio)
+{
+	struct cow_volume *vol = ct->vol;
+	unsigned long *map = READ_ONCE(vol->discarded_map);
+	sector_t sector = bio->bi_iter.bi_sector;
+	u64 first = cow_chunk_of(vol, sector);
+	u64 last, nr;
+
+	if (ct->discard_unmap && bio_op(bio) == REQ_OP_DISCARD) {
+		cow_cut_at_chunk_end(vol, bio);
+		if (cow_bio_covers_chunk(vol, bio))
+			return true;
+	}
+	if (!map || !bio_sectors(bio))
+		return false;
+	last = cow_chunk_of(vol, bio_end_sector(bio) - 1);
+	nr = find_next_bit(map, last + 1, first);
+	if (nr > last)
+		return false;
+	if (nr == first) {
+		cow_cut_at_chunk_end(vol, bio);
+		return true;
+	}
+	dm_accept_partial_bio(bio, cow_chunk_start(vol, nr) - sector);
+	return false;
+}
+
+/* Whole-chunk discards of discard_unmap segments go to the worker (it may sleep). */
+static int cow_defer_discard(struct cow_volume *vol, struct bio *bio)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&vol->lock, flags);
+	bio_list_add(&vol->deferred, bio);
+	spin_unlock_irqrestore(&vol->lock, flags);
+	queue_work(cow_wq, &vol->work);
+	return DM_MAPIO_SUBMITTED;
+}
+
 static int cow_map(struct dm_target *ti, struct bio *bio)
 {
 	struct cow_target *ct = ti->private;
 	struct cow_volume *vol = ct->vol;
 	struct cow_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
 	sector_t sector = bio->bi_iter.bi_sector;
-	sector_t left, cow_sector;
+	sector_t cow_sector;
 	unsigned long flags;
 
 	pb->vol = vol;
@@ -1002,18 +1195,16 @@ static int cow_map(struct dm_target *ti, struct bio *bio)
 
 	/*
 	 * Committed whole: straight to its place, as dm-linear, whatever the
-	 * chunks' state or index (FORGET may have dropped their remaps).
+	 * chunks' index (FORGET may have dropped their remaps), unless a
+	 * discard gave a chunk state.
 	 */
-	if (ct->mapped) {
+	if (ct->mapped && !cow_mapped_takes_cow_way(ct, bio)) {
 		bio_set_dev(bio, vol->cow_bdev);
 		bio->bi_iter.bi_sector = ct->mapped_sector + dm_target_offset(ti, sector);
 		return DM_MAPIO_REMAPPED;
 	}
 
-	/* One chunk at a time; dm sends the rest as another bio. */
-	left = vol->chunk_sectors - (sector & (vol->chunk_sectors - 1));
-	if (bio_sectors(bio) > left)
-		dm_accept_partial_bio(bio, left);
+	cow_cut_at_chunk_end(vol, bio);
 
 	switch (bio_op(bio)) {
 	case REQ_OP_WRITE:
@@ -1021,6 +1212,8 @@ static int cow_map(struct dm_target *ti, struct bio *bio)
 		/* Zeroes are written like data: a whole chunk of them needs no fill. */
 		return cow_map_write(vol, bio);
 	case REQ_OP_DISCARD:
+		if (ct->discard_unmap && cow_bio_covers_chunk(vol, bio))
+			return cow_defer_discard(vol, bio);
 		/* Unmapped chunks keep reading as the base: nothing to do. */
 		if (cow_filled_sector(vol, bio, &cow_sector)) {
 			cow_remap_to_cow(vol, bio, cow_sector);
@@ -1212,6 +1405,7 @@ static struct cow_volume *cow_alloc_volume(const char *ident,
 	INIT_LIST_HEAD(&vol->granted);
 	INIT_LIST_HEAD(&vol->fill_queue);
 	INIT_LIST_HEAD(&vol->fill_done);
+	INIT_LIST_HEAD(&vol->discarded);
 	bio_list_init(&vol->deferred);
 	bio_list_init(&vol->flushes);
 	bio_list_init(&vol->flush_waiters);
@@ -1339,6 +1533,7 @@ static void cow_destroy_volume(struct cow_volume *vol, struct cow_gone *gone)
 	cow_end_bios(&orphans, BLK_STS_IOERR);
 	xa_destroy(&vol->remaps);
 	kvfree(vol->forgotten);
+	kvfree(vol->discarded_map);
 	cow_free_volume(vol);
 }
 
@@ -1361,12 +1556,12 @@ static int cow_parse_chunk_sectors(struct dm_target *ti, const char *arg,
 	return 0;
 }
 
-/* [<#opt_args> [mapped <cow_sector>]] */
+/* [<#opt_args> [mapped <cow_sector>] [discard_unmap]] */
 static int cow_parse_opt_args(struct dm_target *ti, unsigned int argc, char **argv,
 			      struct cow_target *ct)
 {
 	unsigned long long v;
-	unsigned int n;
+	unsigned int n, i;
 
 	if (!argc)
 		return 0;
@@ -1378,22 +1573,34 @@ static int cow_parse_opt_args(struct dm_target *ti, unsigned int argc, char **ar
 		ti->error = "#opt_args does not match the number of optional arguments";
 		return -EINVAL;
 	}
-	if (!n)
-		return 0;
-	if (strcmp(argv[1], "mapped")) {
-		ti->error = "Unknown optional argument";
-		return -EINVAL;
+	for (i = 1; i <= n; i++) {
+		if (!strcmp(argv[i], "discard_unmap")) {
+			if (ct->discard_unmap) {
+				ti->error = "discard_unmap given twice";
+				return -EINVAL;
+			}
+			ct->discard_unmap = true;
+			continue;
+		}
+		if (strcmp(argv[i], "mapped")) {
+			ti->error = "Unknown optional argument";
+			return -EINVAL;
+		}
+		if (ct->mapped) {
+			ti->error = "mapped given twice";
+			return -EINVAL;
+		}
+		if (i == n) {
+			ti->error = "mapped takes exactly one argument, <cow_sector>";
+			return -EINVAL;
+		}
+		if (kstrtoull(argv[++i], 10, &v)) {
+			ti->error = "mapped <cow_sector> is not a number";
+			return -EINVAL;
+		}
+		ct->mapped = true;
+		ct->mapped_sector = v;
 	}
-	if (n != 2) {
-		ti->error = "mapped takes exactly one argument, <cow_sector>";
-		return -EINVAL;
-	}
-	if (kstrtoull(argv[2], 10, &v)) {
-		ti->error = "mapped <cow_sector> is not a number";
-		return -EINVAL;
-	}
-	ct->mapped = true;
-	ct->mapped_sector = v;
 	return 0;
 }
 
@@ -1776,6 +1983,7 @@ static void cow_sum_stats(struct cow_volume *vol, struct cow_stats *sum)
 		sum->nocopy_fills += READ_ONCE(s->nocopy_fills);
 		sum->zero_fills += READ_ONCE(s->zero_fills);
 		sum->errors += READ_ONCE(s->errors);
+		sum->discards += READ_ONCE(s->discards);
 	}
 }
 
@@ -1788,7 +1996,7 @@ static void cow_status(struct dm_target *ti, status_type_t type,
 	unsigned long flags;
 	struct cow_stats st;
 	bool attached;
-	u64 g[3];
+	u64 g[4];
 
 	switch (type) {
 	case STATUSTYPE_INFO:
@@ -1797,17 +2005,23 @@ static void cow_status(struct dm_target *ti, status_type_t type,
 		g[0] = vol->filled_uncommitted;
 		g[1] = vol->faults_pending;
 		g[2] = vol->copies_in_flight;
+		g[3] = vol->discarded_pending;
 		spin_unlock_irqrestore(&vol->lock, flags);
 		cow_sum_stats(vol, &st);
-		DMEMIT("%s %s filled_uncommitted=%llu faults_pending=%llu copies_in_flight=%llu copies=%llu nocopy_fills=%llu zero_fills=%llu errors=%llu",
+		DMEMIT("%s %s filled_uncommitted=%llu faults_pending=%llu copies_in_flight=%llu copies=%llu nocopy_fills=%llu zero_fills=%llu errors=%llu discards=%llu discarded_pending=%llu",
 		       vol->ident, attached ? "attached" : "detached",
-		       g[0], g[1], g[2], st.copies, st.nocopy_fills, st.zero_fills, st.errors);
+		       g[0], g[1], g[2], st.copies, st.nocopy_fills, st.zero_fills, st.errors,
+		       st.discards, g[3]);
 		break;
 	case STATUSTYPE_TABLE:
 		DMEMIT("%s %s %s %u", vol->ident, ct->base->name, ct->cow->name,
 		       vol->chunk_sectors);
+		if (ct->mapped || ct->discard_unmap)
+			DMEMIT(" %u", (ct->mapped ? 2 : 0) + (ct->discard_unmap ? 1 : 0));
 		if (ct->mapped)
-			DMEMIT(" 2 mapped %llu", (unsigned long long)ct->mapped_sector);
+			DMEMIT(" mapped %llu", (unsigned long long)ct->mapped_sector);
+		if (ct->discard_unmap)
+			DMEMIT(" discard_unmap");
 		break;
 	case STATUSTYPE_IMA:
 		DMEMIT_TARGET_NAME_VERSION(ti->type);
@@ -1815,6 +2029,8 @@ static void cow_status(struct dm_target *ti, status_type_t type,
 		       ct->base->name, ct->cow->name, vol->chunk_sectors);
 		if (ct->mapped)
 			DMEMIT(",mapped=%llu", (unsigned long long)ct->mapped_sector);
+		if (ct->discard_unmap)
+			DMEMIT(",discard_unmap=y");
 		DMEMIT(";");
 		break;
 	}
@@ -1853,7 +2069,7 @@ static void cow_io_hints(struct dm_target *ti, struct queue_limits *limits)
 
 static struct target_type cow_target = {
 	.name = "cow",
-	.version = {1, 2, 0},
+	.version = {1, 3, 0},
 	.module = THIS_MODULE,
 	.ctr = cow_ctr,
 	.dtr = cow_dtr,
@@ -2132,33 +2348,6 @@ static bool cow_chunk_in_cow_segment(struct cow_volume *vol, u64 nr)
 }
 
 /*
- * The bitmap of forgotten chunks, allocated at the first FORGET, outside
- * every lock and without recursing into I/O (dmcowd sits in the guests'
- * I/O path).
- */
-static int cow_alloc_forgotten(struct cow_volume *vol)
-{
-	unsigned long *map;
-	unsigned int noio;
-
-	if (READ_ONCE(vol->forgotten))
-		return 0;
-	noio = memalloc_noio_save();
-	map = kvcalloc(BITS_TO_LONGS(vol->nr_chunks), sizeof(unsigned long), GFP_KERNEL);
-	memalloc_noio_restore(noio);
-	if (!map)
-		return -ENOMEM;
-	mutex_lock(&vol->targets_lock);
-	if (!vol->forgotten) {
-		WRITE_ONCE(vol->forgotten, map);
-		map = NULL;
-	}
-	mutex_unlock(&vol->targets_lock);
-	kvfree(map);
-	return 0;
-}
-
-/*
  * Erase a committed remap: from the index, or (stored there without a slot)
  * the chunk state, returned in @freed. False if the chunk is not one.
  */
@@ -2184,19 +2373,44 @@ static bool cow_forget_chunk(struct cow_volume *vol, u64 nr, struct cow_chunk **
 	return ok;
 }
 
+/*
+ * FORGET of a DISCARDED chunk: the daemon has unmapped it and resumed a table
+ * that serves it from a cow segment, so it may go; true if it was one.
+ */
+static bool cow_forget_discarded(struct cow_volume *vol, u64 nr, struct cow_chunk **freed)
+{
+	struct cow_chunk *c;
+	unsigned long flags;
+
+	*freed = NULL;
+	spin_lock_irqsave(&vol->lock, flags);
+	c = cow_lookup(vol, nr);
+	if (c && c->state == CHUNK_DISCARDED) {
+		cow_erase(c);
+		clear_bit(nr, vol->discarded_map);
+		*freed = c;
+	}
+	spin_unlock_irqrestore(&vol->lock, flags);
+	return *freed;
+}
+
 static int cow_handle_forget(struct cow_volume *vol, const struct dm_cow_msg *m)
 {
 	u64 nr = le64_to_cpu(m->chunk.chunk);
 	struct cow_chunk *c;
 	int r = 0;
 
-	if (cow_alloc_forgotten(vol)) {
+	if (cow_alloc_chunk_map(vol, &vol->forgotten)) {
 		DMERR_LIMIT("FORGET for volume %u: no memory to mark chunk %llu forgotten; the remap stays",
 			    vol->id, nr);
 		return -ENOMEM;
 	}
 	/* No segment may come to cover the chunk between the check and the mark. */
 	mutex_lock(&vol->targets_lock);
+	if (cow_chunk_in_cow_segment(vol, nr) && cow_forget_discarded(vol, nr, &c)) {
+		mempool_free(c, cow_chunk_pool);
+		goto out;
+	}
 	if (cow_chunk_in_cow_segment(vol, nr)) {
 		r = cow_reject(m, "chunk %llu is still covered by a cow segment", nr);
 		goto out;
@@ -2206,6 +2420,9 @@ static int cow_handle_forget(struct cow_volume *vol, const struct dm_cow_msg *m)
 		goto out;
 	}
 	__set_bit(nr, vol->forgotten);
+	/* Its mapped segment serves the new place: no longer the cow way. */
+	if (vol->discarded_map)
+		clear_bit(nr, vol->discarded_map);
 	if (c)
 		mempool_free(c, cow_chunk_pool);
 out:

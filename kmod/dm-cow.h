@@ -20,9 +20,11 @@
  *                      or another version, is refused with -EPROTO.
  *   kernel -> replay - VOLUME for every live volume; then per volume GRANTED
  *                      and FILLED for every remap not yet committed; then
- *                      FAULT for every fault not yet answered; REPLAY_DONE.
- *   then live traffic: VOLUME, VOLUME_GONE, FAULT, FILLED, FLUSH from the
- *   kernel; MAP, FAIL, COMMITTED, FORGET from the daemon.
+ *                      DISCARD for every discarded chunk not yet forgotten;
+ *                      then FAULT for every fault not yet answered;
+ *                      REPLAY_DONE.
+ *   then live traffic: VOLUME, VOLUME_GONE, FAULT, FILLED, FLUSH, DISCARD from
+ *   the kernel; MAP, FAIL, COMMITTED, FORGET from the daemon.
  *   close()          - queued writes wait for the next daemon (bounded by the
  *                      module parameter detach_timeout, in seconds).
  */
@@ -34,8 +36,10 @@
 /*
  * 2: the target (1.2.0) takes mapped cow segments, which a daemon of version 2
  * builds its tables of; the messages are those of version 1.
+ * 3: DISCARD, sent for segments with the discard_unmap option (target 1.3.0),
+ * and FORGET of a discarded chunk.
  */
-#define DM_COW_PROTOCOL_VERSION	2
+#define DM_COW_PROTOCOL_VERSION	3
 #define DM_COW_MSG_SIZE		128
 #define DM_COW_IDENT_LEN	64	/* bytes of ident, NUL included */
 #define DM_COW_CONTROL_NAME	"dm-cow"	/* /dev/dm-cow */
@@ -54,12 +58,15 @@ enum dm_cow_msg_type {
 	DM_COW_MSG_FILLED	= 6,	/* chunk filled and its queued writes done */
 	DM_COW_MSG_FLUSH	= 7,	/* a flush waits for commits up to seq */
 	DM_COW_MSG_REPLAY_DONE	= 8,	/* the replay after HELLO is complete */
+	DM_COW_MSG_DISCARD	= 9,	/* a committed chunk was discarded whole: it
+					 * reads as the base until written again */
 
 	/* daemon -> kernel */
 	DM_COW_MSG_MAP		= 16,	/* answer a FAULT: place and fill */
 	DM_COW_MSG_FAIL		= 17,	/* answer a FAULT: error its writes */
 	DM_COW_MSG_COMMITTED	= 18,	/* a FILLED chunk's mapping is durable */
-	DM_COW_MSG_FORGET	= 19,	/* a committed chunk is now served by linear */
+	DM_COW_MSG_FORGET	= 19,	/* a committed chunk is now served by a mapped
+					 * segment; a discarded one by a cow segment */
 };
 
 /* DM_COW_MSG_MAP: how the kernel fills the chunk before the queued writes. */
@@ -81,7 +88,7 @@ struct dm_cow_hello {
 };
 
 /*
- * DM_COW_MSG_FAULT, GRANTED, FILLED, MAP, FAIL, COMMITTED, FORGET.
+ * DM_COW_MSG_FAULT, GRANTED, FILLED, DISCARD, MAP, FAIL, COMMITTED, FORGET.
  *
  * seq: FAULT, MAP, FAIL: the fault's sequence number, per volume, from 1;
  *      a MAP or FAIL must name an unanswered fault for that chunk.

@@ -25,15 +25,16 @@ import time
 
 # The twin of dm-cow.h's DM_COW_X is X; ProtocolHeaderTest checks the values against the header.
 MSG_SIZE = 128
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 MAX_READ_MSGS = 64
 MAX_WRITE_MSGS = 256
 
 (MSG_HELLO, MSG_VOLUME, MSG_VOLUME_GONE, MSG_FAULT, MSG_GRANTED, MSG_FILLED, MSG_FLUSH,
- MSG_REPLAY_DONE) = range(1, 9)
+ MSG_REPLAY_DONE, MSG_DISCARD) = range(1, 10)
 MSG_MAP, MSG_FAIL, MSG_COMMITTED, MSG_FORGET = 16, 17, 18, 19
 NAMES = {MSG_HELLO: "HELLO", MSG_VOLUME: "VOLUME", MSG_VOLUME_GONE: "VOLUME_GONE", MSG_FAULT: "FAULT",
          MSG_GRANTED: "GRANTED", MSG_FILLED: "FILLED", MSG_FLUSH: "FLUSH", MSG_REPLAY_DONE: "REPLAY_DONE",
+         MSG_DISCARD: "DISCARD",
          MSG_MAP: "MAP", MSG_FAIL: "FAIL", MSG_COMMITTED: "COMMITTED", MSG_FORGET: "FORGET"}
 FILL_COPY, FILL_ZERO, FILL_NONE = 0, 1, 2
 FILL_NAMES = {FILL_COPY: "copy", FILL_ZERO: "zero", FILL_NONE: "none"}
@@ -263,6 +264,15 @@ class Responder:
                 vol.filled[chunk] = seq
                 if self.args.commit == "filled":
                     self.at(self.args.commit_delay, lambda: self.commit(vol, chunk))
+        elif mtype == MSG_DISCARD:
+            self.log("DISCARD vol=%d chunk=%d" % (vid, chunk))
+            vol.placed.pop(chunk, None)
+            vol.committed.discard(chunk)
+            self.save_state()
+            if self.args.forget_discarded:
+                err = self.try_send(chunk_msg(MSG_FORGET, vol.id, 0, chunk))
+                self.log("FORGET-RESULT %s chunk=%d %s" % (vol.ident, chunk,
+                                                          errno.errorcode.get(err, err) if err else "ok"))
         else:
             self.log("UNKNOWN type=%d vol=%d" % (mtype, vid))
 
@@ -434,6 +444,8 @@ def main():
                    help="map these chunks with FILL_ZERO")
     p.add_argument("--forget", action="append", default=[], metavar="IDENT:C1,C2",
                    help="after the replay, send FORGET for these chunks and log each result")
+    p.add_argument("--forget-discarded", action="store_true",
+                   help="answer each DISCARD with FORGET at once (right only for a chunk a cow segment serves)")
     p.add_argument("--garbage", action="store_true",
                    help="answer the first fault only after sending every kind of bad reply")
     p.add_argument("--hello-version", type=int, default=PROTOCOL_VERSION,

@@ -10,10 +10,10 @@ SIZE=$(sectors "$BASE")
 dmsetup create c1 --table "0 $SIZE cow vol1 $BASE $COW 64"
 mapper_nodes
 
-step "a daemon speaking protocol version 1 (older, no mapped segments) is refused with EPROTO"
-$RESPONDER --log /tmp/v1.log --hello-version 1 || fail "version-1 responder: $(cat /tmp/v1.log)"
-grep -q '^HELLO-REFUSED EPROTO' /tmp/v1.log || fail "version 1 was not refused: $(cat /tmp/v1.log)"
-dmesg | grep -q 'device-mapper: cow: daemon speaks protocol version 1, module speaks version 2' || fail "no log line naming both versions"
+step "a daemon speaking protocol version 2 (older, no DISCARD) is refused with EPROTO"
+$RESPONDER --log /tmp/v2.log --hello-version 2 || fail "version-2 responder: $(cat /tmp/v2.log)"
+grep -q '^HELLO-REFUSED EPROTO' /tmp/v2.log || fail "version 2 was not refused: $(cat /tmp/v2.log)"
+dmesg | grep -q 'device-mapper: cow: daemon speaks protocol version 2, module speaks version 3' || fail "no log line naming both versions"
 
 step "bad replies while a fault is pending"
 start_responder resp --garbage --check-busy --fail-chunks 7 --fail-errno 78 --zero-chunks 20 --commit flush

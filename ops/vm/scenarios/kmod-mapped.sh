@@ -21,7 +21,7 @@ refused() {
 refused "2 mapped 8" "mapped <cow_sector> is not a multiple of chunk_sectors"
 refused "2 mapped 16x" "mapped <cow_sector> is not a number"
 refused "1 mapped" "mapped takes exactly one argument, <cow_sector>"
-refused "3 mapped 64 64" "mapped takes exactly one argument, <cow_sector>"
+refused "3 mapped 64 64" "Unknown optional argument"
 refused "2 linear 64" "Unknown optional argument"
 refused "2 mapped 16448" "mapped segment ends beyond the CoW device"
 refused "2 mapped 18446744073709551552" "mapped segment ends beyond the CoW device"

@@ -39,6 +39,13 @@ public sealed interface ControlMessage {
     record Filled(int volume, long seq, long chunk, long cowSector) implements ControlMessage {
     }
 
+    /**
+     * A committed chunk of a discard_unmap segment was discarded whole: the kernel serves it as the
+     * base until it is written again, and keeps it until FORGET.
+     */
+    record Discard(int volume, long chunk) implements ControlMessage {
+    }
+
     /** A flush waits for every chunk filled up to {@code fillSeq} to be committed. */
     record Flush(int volume, long fillSeq) implements ControlMessage {
     }
@@ -62,7 +69,10 @@ public sealed interface ControlMessage {
     record Committed(int volume, long chunk) implements ControlMessage {
     }
 
-    /** A committed chunk is now served by a mapped segment: the kernel may drop its remap. */
+    /**
+     * A committed chunk is now served by a mapped segment: the kernel may drop its remap; or a
+     * discarded one is served by a cow segment: the kernel may drop its state.
+     */
     record Forget(int volume, long chunk) implements ControlMessage {
     }
 }

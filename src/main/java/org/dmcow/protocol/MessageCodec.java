@@ -47,6 +47,9 @@ public final class MessageCodec {
             b.putLong(OFF_SEQ, f.seq());
             b.putLong(p + CHUNK_CHUNK, f.chunk());
             b.putLong(p + CHUNK_COW_SECTOR, f.cowSector());
+        } else if (m instanceof ControlMessage.Discard d) {
+            b.putInt(OFF_TYPE, MSG_DISCARD);
+            b.putLong(p + CHUNK_CHUNK, d.chunk());
         } else if (m instanceof ControlMessage.Flush f) {
             b.putInt(OFF_TYPE, MSG_FLUSH);
             b.putLong(OFF_SEQ, f.fillSeq());
@@ -158,6 +161,10 @@ public final class MessageCodec {
                 yield new ControlMessage.Flush(volume, seq);
             }
             case MSG_REPLAY_DONE -> new ControlMessage.ReplayDone();
+            case MSG_DISCARD -> {
+                needVolume(volume, "DISCARD");
+                yield new ControlMessage.Discard(volume, b.getLong(p + CHUNK_CHUNK));
+            }
             // daemon messages, decoded as strictly as the module does (for the kernel double)
             case MSG_MAP -> {
                 zeroes(b, p + CHUNK_FLAGS, MSG_SIZE, "MAP");

@@ -12,7 +12,7 @@ public final class Protocol {
     private Protocol() {
     }
 
-    public static final int PROTOCOL_VERSION = 2;
+    public static final int PROTOCOL_VERSION = 3;
     public static final int MSG_SIZE = 128;
     public static final int IDENT_LEN = 64;
     public static final String CONTROL_NAME = "dm-cow";
@@ -29,6 +29,7 @@ public final class Protocol {
     public static final int MSG_FILLED = 6;
     public static final int MSG_FLUSH = 7;
     public static final int MSG_REPLAY_DONE = 8;
+    public static final int MSG_DISCARD = 9;
     public static final int MSG_MAP = 16;
     public static final int MSG_FAIL = 17;
     public static final int MSG_COMMITTED = 18;

@@ -223,13 +223,13 @@ class VolumeSetTest {
 
     @Test
     void anOlderKernelModuleIsRefusedClearly() {
-        // protocol 1: a module (target 1.1.0) that would refuse the mapped segments of our tables
-        KernelDouble k = new KernelDouble(1);
+        // protocol 2: a module (target 1.2.0) without DISCARD
+        KernelDouble k = new KernelDouble(2);
         kernels.add(k);
         ControlChannel.ProtocolMismatchException e = assertThrows(ControlChannel.ProtocolMismatchException.class,
                 () -> ControlChannel.handshake(k, 8));
-        assertTrue(e.getMessage().startsWith("kernel module speaks protocol 1"), e.getMessage());
-        assertTrue(e.getMessage().contains("this dmcowd speaks 2"), e.getMessage());
+        assertTrue(e.getMessage().startsWith("kernel module speaks protocol 2"), e.getMessage());
+        assertTrue(e.getMessage().contains("this dmcowd speaks 3"), e.getMessage());
         assertTrue(e.getMessage().contains("load the dm-cow module of this release"), e.getMessage());
     }
 }

@@ -19,7 +19,7 @@ class MessageCodecTest {
                 new ControlMessage.Volume(3, 1 << 20, 1 << 21, 128, 0x700001, 0x700002, "vm17"),
                 new ControlMessage.VolumeGone(3, "vm17"), new ControlMessage.Fault(3, 9, 77, 1),
                 new ControlMessage.Granted(3, 78, 4096), new ControlMessage.Filled(3, 4, 77, 8192),
-                new ControlMessage.Flush(3, 4), new ControlMessage.ReplayDone(),
+                new ControlMessage.Flush(3, 4), new ControlMessage.ReplayDone(), new ControlMessage.Discard(3, 77),
                 new ControlMessage.Map(3, 9, 77, 8192, Protocol.FILL_NONE), new ControlMessage.Fail(3, 9, 77, 28),
                 new ControlMessage.Committed(3, 77), new ControlMessage.Forget(3, 77));
         ByteBuffer b = ByteBuffer.allocate(all.size() * Protocol.MSG_SIZE);
