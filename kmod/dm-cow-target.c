@@ -2407,12 +2407,12 @@ static int cow_handle_forget(struct cow_volume *vol, const struct dm_cow_msg *m)
 	}
 	/* No segment may come to cover the chunk between the check and the mark. */
 	mutex_lock(&vol->targets_lock);
-	if (cow_chunk_in_cow_segment(vol, nr) && cow_forget_discarded(vol, nr, &c)) {
-		mempool_free(c, cow_chunk_pool);
-		goto out;
-	}
 	if (cow_chunk_in_cow_segment(vol, nr)) {
-		r = cow_reject(m, "chunk %llu is still covered by a cow segment", nr);
+		/* A discarded chunk goes once a cow segment serves it; a committed one may not. */
+		if (cow_forget_discarded(vol, nr, &c))
+			mempool_free(c, cow_chunk_pool);
+		else
+			r = cow_reject(m, "chunk %llu is still covered by a cow segment", nr);
 		goto out;
 	}
 	if (!cow_forget_chunk(vol, nr, &c)) {
