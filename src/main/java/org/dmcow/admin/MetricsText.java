@@ -50,6 +50,11 @@ public final class MetricsText {
                 VolumeMetrics::commits);
         volumeFamily(volumes, "dmcow_volume_commit_failures_total", "counter", "Metadata commits that failed.",
                 VolumeMetrics::commitFailures);
+        volumeFamily(volumes, "dmcow_volume_discards_total", "counter",
+                "Committed chunks the guest discarded whole (their unmap follows).", VolumeMetrics::discards);
+        volumeFamily(volumes, "dmcow_volume_unmaps_total", "counter",
+                "Discarded chunks unmapped durably (their places are freed after the next table reload).",
+                VolumeMetrics::unmaps);
         commitHistogram(volumes);
         volumeFamily(volumes, "dmcow_volume_table_reloads_total", "counter", "Table reloads of the volume's device.",
                 v -> v.status().reloads());

@@ -5,9 +5,9 @@ package org.dmcow.admin;
 
 /**
  * One volume's figures for {@link MetricsText}: its status (the gauges) and what it counted since
- * the daemon started it: faults taken, chunks filled, metadata commits (and failed ones), each
- * successful commit's duration in seconds.
+ * the daemon started it: faults taken, chunks filled, metadata commits (and failed ones), chunks
+ * discarded whole and chunks unmapped durably, each successful commit's duration in seconds.
  */
 public record VolumeMetrics(VolumeStatus status, long faults, long fills, long commits, long commitFailures,
-        Histogram commitSeconds) {
+        long discards, long unmaps, Histogram commitSeconds) {
 }

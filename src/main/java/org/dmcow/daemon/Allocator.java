@@ -47,7 +47,10 @@ public final class Allocator extends AbstractBehavior<Allocator.Command> {
     public record Release(long chunk) implements Command {
     }
 
-    /** Commit mappings; {@code dataDurable}: the kernel flushed the CoW device after these fills. */
+    /**
+     * Commit mappings, and unmaps ({@link CowSpace#UNMAPPED}); {@code dataDurable}: the kernel
+     * flushed the CoW device after these fills.
+     */
     public record Commit(List<CowSpace.Mapping> mappings, boolean dataDurable) implements Command {
     }
 
@@ -75,13 +78,25 @@ public final class Allocator extends AbstractBehavior<Allocator.Command> {
         INSTANCE
     }
 
+    /**
+     * A table reload that began after {@code places} were unmapped (they were in its
+     * {@link RunsReady}) has completed: nothing writes there any more, so they may be freed.
+     * Answered with {@link Freed}.
+     */
+    public record FreePlaces(List<Long> places) implements Command {
+    }
+
     /** What the allocator tells its owner; {@code epoch}: the allocator's, given at create. */
     public sealed interface Reply {
         long epoch();
     }
 
-    /** The space is open (again, after a crash): adopt what the kernel holds, then AdoptionDone. */
-    public record Ready(long epoch, CowSpace.SpaceUsage usage, boolean growsItself) implements Reply {
+    /**
+     * The space is open (again, after a crash): adopt what the kernel holds, then AdoptionDone.
+     * {@code unmaps}: its commits take unmaps, so the volume's discards give chunks back.
+     */
+    public record Ready(long epoch, CowSpace.SpaceUsage usage, boolean growsItself, boolean unmaps)
+            implements Reply {
     }
 
     /** The space could not be opened; the allocator does nothing more. */
@@ -116,7 +131,12 @@ public final class Allocator extends AbstractBehavior<Allocator.Command> {
     public record CommitFailed(long epoch, List<CowSpace.Mapping> mappings, String reason) implements Reply {
     }
 
-    public record RunsReady(long epoch, List<Runs.Run> runs) implements Reply {
+    /** {@code unmappedPlaces}: places unmapped durably before these runs were read, still in use. */
+    public record RunsReady(long epoch, List<Runs.Run> runs, List<Long> unmappedPlaces) implements Reply {
+    }
+
+    /** Places were freed; {@code error}: why some could not be (they are freed after a later reload), or null. */
+    public record Freed(long epoch, CowSpace.SpaceUsage usage, String error) implements Reply {
     }
 
     /** The store is {@code bytes} long now and the space uses all of it. */
@@ -145,7 +165,8 @@ public final class Allocator extends AbstractBehavior<Allocator.Command> {
                 owner.tell(new OpenFailed(epoch, e.getMessage()));
                 return Behaviors.ignore();
             }
-            owner.tell(new Ready(epoch, opened.space().usage(), opened.space().growsItself()));
+            owner.tell(new Ready(epoch, opened.space().usage(), opened.space().growsItself(),
+                    opened.space().unmaps()));
             Allocator allocator = new Allocator(ctx, epoch, owner, opened);
             return Behaviors.<Command>withStash(Tuning.ALLOCATOR_STASH, stash -> Behaviors.receive(Command.class)
                     .onMessage(Adopt.class, allocator::onAdopt)
@@ -191,9 +212,10 @@ public final class Allocator extends AbstractBehavior<Allocator.Command> {
                 .onMessage(Commit.class, this::onCommit)
                 .onMessage(Grow.class, this::onGrow)
                 .onMessage(TableRuns.class, m -> {
-                    owner.tell(new RunsReady(epoch, runs(space)));
+                    owner.tell(new RunsReady(epoch, runs(space), space.unmappedPlaces()));
                     return this;
                 })
+                .onMessage(FreePlaces.class, this::onFreePlaces)
                 .onSignal(PostStop.class, s -> close())
                 .onSignal(PreRestart.class, s -> close())
                 .build();
@@ -326,6 +348,17 @@ public final class Allocator extends AbstractBehavior<Allocator.Command> {
             owner.tell(new AdoptFailed(epoch, m.chunk(), e.getMessage()));
         }
         return Behaviors.same();
+    }
+
+    private Behavior<Command> onFreePlaces(FreePlaces m) {
+        String error = null;
+        try {
+            space.freePlaces(m.places());
+        } catch (IOException | FormatException e) {
+            error = e.getMessage();
+        }
+        owner.tell(new Freed(epoch, space.usage(), error));
+        return this;
     }
 
     private Behavior<Command> onCommit(Commit m) {

@@ -11,7 +11,8 @@ import org.dmcow.format.CowSpace;
 import org.dmcow.protocol.Protocol;
 
 /**
- * A volume's chunks on their way from fault to commit, counted by state: backpressure asks for
+ * A volume's chunks on their way from fault to commit, and discarded ones on theirs to unmapped,
+ * counted by state: backpressure asks for
  * the counts on every kernel message, so they are kept, never scanned for. Not thread-safe.
  */
 final class ChunkTable {
@@ -32,7 +33,13 @@ final class ChunkTable {
         /** Committed durably; COMMITTED not sent yet. */
         DURABLE,
         /** COMMITTED sent; served by the kernel's remap until a reload puts it in a mapped segment. */
-        COMMITTED
+        COMMITTED,
+        /** The kernel discarded the committed chunk whole (DISCARD): its unmap waits for a commit. */
+        DISCARDED,
+        /** Its unmap is in a commit the allocator runs. */
+        UNMAPPING,
+        /** Unmapped durably; FORGET once a reload serves it by a plain cow segment. */
+        UNMAPPED
     }
 
     static final class Chunk {
@@ -47,14 +54,17 @@ final class ChunkTable {
         int placedFill = Protocol.FILL_COPY;
         int fill;
         long fillSeq;
+        /** DISCARDED or UNMAPPING: a write faulted it again; it is placed once the unmap is durable. */
+        boolean faultedAfterDiscard;
 
         Chunk(long chunk, State state) {
             this.chunk = chunk;
             this.state = state;
         }
 
+        /** What its commit makes durable: its place, or, discarded, its unmap. */
         CowSpace.Mapping mapping() {
-            return new CowSpace.Mapping(chunk, place);
+            return new CowSpace.Mapping(chunk, state == State.UNMAPPING ? CowSpace.UNMAPPED : place);
         }
     }
 
@@ -64,6 +74,8 @@ final class ChunkTable {
      * may have moved on or been removed since: the commit skips those.
      */
     private final ArrayDeque<Chunk> filled = new ArrayDeque<>();
+    /** Likewise for chunks set DISCARDED: unmaps for the next commit. */
+    private final ArrayDeque<Chunk> discarded = new ArrayDeque<>();
     private final int[] counts = new int[State.values().length];
 
     Chunk get(long chunk) {
@@ -81,6 +93,7 @@ final class ChunkTable {
             counts[old.state.ordinal()]--;
         }
         counts[c.state.ordinal()]++;
+        queueForCommit(c, c.state);
     }
 
     void remove(long chunk) {
@@ -96,20 +109,32 @@ final class ChunkTable {
             counts[c.state.ordinal()]--;
             counts[s.ordinal()]++;
         }
-        if (s == State.FILLED && c.state != State.FILLED) {
-            filled.add(c);
+        if (s != c.state) {
+            queueForCommit(c, s);
         }
         c.state = s;
     }
 
-    /** At most this many chunks are FILLED for the next commit. */
-    int filledQueued() {
-        return filled.size();
+    private void queueForCommit(Chunk c, State s) {
+        if (s == State.FILLED) {
+            filled.add(c);
+        } else if (s == State.DISCARDED) {
+            discarded.add(c);
+        }
     }
 
-    /** The next chunk set FILLED since the last call, or null; it may be FILLED no more. */
-    Chunk pollFilled() {
-        return filled.poll();
+    /** At most this many chunks are FILLED or DISCARDED for the next commit. */
+    int toCommitQueued() {
+        return filled.size() + discarded.size();
+    }
+
+    /**
+     * The next chunk set FILLED or DISCARDED since the last call, or null; it may be in that state
+     * no more. Unmaps first, so a write waiting for its chunk's unmap is not held up behind fills.
+     */
+    Chunk pollToCommit() {
+        Chunk c = discarded.poll();
+        return c != null ? c : filled.poll();
     }
 
     /**
@@ -117,7 +142,8 @@ final class ChunkTable {
      * chunks wait for the kernel's FILLED, which must still be read, or the stream would deadlock.
      */
     int ownWork() {
-        return chunks.size() - counts[State.COMMITTED.ordinal()] - counts[State.MAPPED.ordinal()];
+        return chunks.size() - counts[State.COMMITTED.ordinal()] - counts[State.MAPPED.ordinal()]
+                - counts[State.UNMAPPED.ordinal()];
     }
 
     /** Faults not mapped yet. */

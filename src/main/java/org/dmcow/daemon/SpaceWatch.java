@@ -88,6 +88,18 @@ final class SpaceWatch {
         }
     }
 
+    /** Unmapped places were freed after a reload: room, if any, for waiting chunks. */
+    void freed(Allocator.Freed m) {
+        if (m.error() != null) {
+            log.warn("volume {}: freeing unmapped places: {}; tried again after the next reload", config.name(),
+                    m.error());
+        }
+        usage(m.usage());
+        if (m.usage().freeChunks() > 0) {
+            room("discarded chunks were freed");
+        }
+    }
+
     /** A new allocator opened the space. */
     void opened(CowSpace.SpaceUsage usage, boolean growsItself) {
         ledger.spaceGrowsItself = growsItself;

@@ -37,12 +37,15 @@ public final class TableReloader extends AbstractBehavior<TableReloader.Command>
         INSTANCE
     }
 
-    /** Make sure the dm device exists and serves these runs. */
-    public record Activate(List<Runs.Run> runs) implements Command {
+    /**
+     * Make sure the dm device exists and serves these runs; {@code discardUnmap}: its segments
+     * unmap chunks discarded whole (the space takes unmaps).
+     */
+    public record Activate(List<Runs.Run> runs, boolean discardUnmap) implements Command {
     }
 
     /** Load a table with these runs, suspend, resume; then the volume may FORGET {@code forget}. */
-    public record Reload(List<Runs.Run> runs, List<Long> forget) implements Command {
+    public record Reload(List<Runs.Run> runs, List<Long> forget, boolean discardUnmap) implements Command {
     }
 
     /** Whether the dm device could be removed now: {@link Removable} or {@link RemoveRefused}. */
@@ -188,7 +191,7 @@ public final class TableReloader extends AbstractBehavior<TableReloader.Command>
 
     private Behavior<Command> onActivate(Activate m) {
         try {
-            List<DeviceMapper.Target> table = Tables.table(layout(), m.runs());
+            List<DeviceMapper.Target> table = Tables.table(layout(), m.runs(), m.discardUnmap());
             DeviceMapper.DeviceStatus s = dm.status(config.name());
             if (!s.exists()) {
                 dm.create(config.name(), StorageIdentity.DMCOW_UUID_PREFIX + config.name());
@@ -216,7 +219,7 @@ public final class TableReloader extends AbstractBehavior<TableReloader.Command>
 
     private Behavior<Command> onReload(Reload m) {
         try {
-            List<DeviceMapper.Target> table = Tables.table(layout(), m.runs());
+            List<DeviceMapper.Target> table = Tables.table(layout(), m.runs(), m.discardUnmap());
             swap(table);
             if (!dm.table(config.name()).equals(table)) {
                 // another load replaced ours before the resume: FORGET now would be refused, or leave

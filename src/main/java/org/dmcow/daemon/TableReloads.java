@@ -4,6 +4,7 @@
 package org.dmcow.daemon;
 
 import java.time.Duration;
+import java.util.List;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.dmcow.daemon.ChunkTable.State;
@@ -28,6 +29,8 @@ final class TableReloads<M> {
     /** The volume's message that the reload delay is up: it calls {@link #start}. */
     private final M due;
     private final Logger log;
+    /** Places unmapped before the running reload's runs were read: freed once it completes. */
+    private List<Long> placesToFree = List.of();
 
     TableReloads(String volume, int maxMappings, Duration maxDelay, VolumeLedger ledger, CommitGroups commits,
             AllocatorRequests requests, ActorRef<TableReloader.Command> reloader, TimerScheduler<M> timers, M due,
@@ -53,7 +56,7 @@ final class TableReloads<M> {
 
     /** Reload after max-mappings committed chunks, or max-delay after the first of them. */
     void schedule() {
-        long waiting = ledger.chunks.count(State.COMMITTED);
+        long waiting = toForget();
         if (waiting >= maxMappings) {
             start();
         } else if (waiting > 0 && !timers.isTimerActive(due)) {
@@ -68,12 +71,16 @@ final class TableReloads<M> {
      */
     void start() {
         timers.cancel(due);
-        if (ledger.reloading || ledger.phase != VolumeLedger.Phase.SERVING
-                || ledger.chunks.count(State.COMMITTED) == 0) {
+        if (ledger.reloading || ledger.phase != VolumeLedger.Phase.SERVING || toForget() == 0) {
             return;
         }
         ledger.reloading = true;
         requests.add(Allocator.TableRuns.INSTANCE);
+    }
+
+    /** Committed chunks to serve by mapped segments, and unmapped ones by plain cow segments. */
+    private long toForget() {
+        return ledger.chunks.count(State.COMMITTED) + ledger.chunks.count(State.UNMAPPED);
     }
 
     /** The runs came from an allocator the volume no longer owns: the next reload asks again. */
@@ -83,11 +90,12 @@ final class TableReloads<M> {
     }
 
     void runsReady(Allocator.RunsReady m) {
+        placesToFree = m.unmappedPlaces();
         if (ledger.activating) {
             ledger.activating = false;
-            reloader.tell(new TableReloader.Activate(m.runs()));
+            reloader.tell(new TableReloader.Activate(m.runs(), ledger.unmaps));
         } else {
-            reloader.tell(new TableReloader.Reload(m.runs(), commits.committedChunks()));
+            reloader.tell(new TableReloader.Reload(m.runs(), commits.chunksToForget(), ledger.unmaps));
         }
     }
 
@@ -104,6 +112,11 @@ final class TableReloads<M> {
         if (m.counted()) {
             ledger.reloads++;
         }
+        // the suspend waited for every write the old table sent: nothing goes to these places now
+        if (!placesToFree.isEmpty()) {
+            requests.add(new Allocator.FreePlaces(placesToFree));
+            placesToFree = List.of();
+        }
         int waiting = commits.forget(m);
         if (waiting > 0) {
             log.info("volume {}: the reply queue is full: {} chunks are forgotten at the next reload", volume,
@@ -114,6 +127,7 @@ final class TableReloads<M> {
 
     /** A reload failed; the kernel keeps serving committed chunks by remap meanwhile: tried again later. */
     void retryLater() {
+        placesToFree = List.of(); // still unmapped in the space: the next reload's runs bring them again
         timers.startSingleTimer(due, maxDelay);
     }
 }

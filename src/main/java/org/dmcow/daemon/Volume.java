@@ -242,6 +242,7 @@ public final class Volume {
             return false;
         }
         if (reply instanceof Allocator.Ready m) {
+            ledger.unmaps = m.unmaps();
             space.opened(m.usage(), m.growsItself());
         }
         if (setUp.onAllocator(reply)) {
@@ -261,7 +262,9 @@ public final class Volume {
             setUp.degrade(Degraded.ADOPTION, "the kernel holds chunk " + m.chunk() + " where the CoW space cannot: "
                     + m.reason());
         } else if (reply instanceof Allocator.Committed m) {
-            commits.committed(m);
+            for (ChunkTable.Chunk c : commits.committed(m)) {
+                faults.placeNew(c);
+            }
             space.usage(m.usage());
             setUp.recover(Degraded.METADATA);
             tables.schedule();
@@ -276,6 +279,8 @@ public final class Volume {
             space.grown(m);
         } else if (reply instanceof Allocator.GrowFailed m) {
             space.growFailed(m);
+        } else if (reply instanceof Allocator.Freed m) {
+            space.freed(m);
         } else {
             tables.runsReady((Allocator.RunsReady) reply);
         }

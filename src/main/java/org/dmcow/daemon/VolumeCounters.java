@@ -22,6 +22,9 @@ final class VolumeCounters {
     long fills;
     long commits;
     long commitFailures;
+    /** DISCARDs taken (and faults of committed chunks taken as one), and unmaps made durable. */
+    long discards;
+    long unmaps;
     private final long[] commitBuckets = new long[COMMIT_BOUNDS.length];
     private long commitNanos;
     /** When the running commit was asked for (System.nanoTime). */
@@ -44,7 +47,7 @@ final class VolumeCounters {
     VolumeMetrics metrics(VolumeStatus status) {
         long[] cumulative = Arrays.copyOf(commitBuckets, commitBuckets.length);
         Arrays.parallelPrefix(cumulative, Long::sum);
-        return new VolumeMetrics(status, faults, fills, commits, commitFailures,
+        return new VolumeMetrics(status, faults, fills, commits, commitFailures, discards, unmaps,
                 new Histogram(COMMIT_BOUNDS.clone(), cumulative, commits, commitNanos / 1e9));
     }
 }

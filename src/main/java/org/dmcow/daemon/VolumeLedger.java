@@ -58,6 +58,8 @@ final class VolumeLedger {
     boolean failingNewChunks;
     /** The format grows its store as it places (qcow2): its free chunks measure no room. */
     boolean spaceGrowsItself;
+    /** The format's commits take unmaps: DISCARDs give chunks back (its segments have discard_unmap). */
+    boolean unmaps;
     /** The highest space-warnings level the use has reached (0: none). */
     int warnedLevel;
     /** Counters for status. */
@@ -84,6 +86,8 @@ final class VolumeLedger {
         for (ChunkTable.Chunk c : chunks.values()) {
             if (c.state == ChunkTable.State.COMMITTING) {
                 chunks.set(c, ChunkTable.State.FILLED);
+            } else if (c.state == ChunkTable.State.UNMAPPING) {
+                chunks.set(c, ChunkTable.State.DISCARDED);
             }
         }
     }

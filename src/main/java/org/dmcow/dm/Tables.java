@@ -17,23 +17,27 @@ import org.dmcow.format.Runs;
 public final class Tables {
     /** The kernel target's option for a segment committed whole (target 1.2.0, protocol 2). */
     private static final String MAPPED = "mapped";
+    /** Its option for segments whose chunks, discarded whole, are unmapped (target 1.3.0, protocol 3). */
+    private static final String DISCARD_UNMAP = "discard_unmap";
 
     private Tables() {
     }
 
     /** What a volume's table is made of. Devices are "MAJOR:MINOR"; sizes in sectors. */
     public record Layout(String ident, long volumeSectors, int chunkSectors, String baseDev, String cowDev) {
-        String cowParams() {
+        private String params() {
             return ident + " " + baseDev + " " + cowDev + " " + chunkSectors;
-        }
-
-        String mappedParams(long cowSector) {
-            return cowParams() + " 2 " + MAPPED + " " + cowSector;
         }
     }
 
-    /** Runs must be in increasing chunk order and must not overlap (as {@link Runs} makes them). */
-    public static List<DeviceMapper.Target> table(Layout layout, List<Runs.Run> runs) {
+    /**
+     * Runs must be in increasing chunk order and must not overlap (as {@link Runs} makes them).
+     * {@code discardUnmap}: every segment has the option (the space's format takes unmaps).
+     */
+    public static List<DeviceMapper.Target> table(Layout layout, List<Runs.Run> runs, boolean discardUnmap) {
+        String cowParams = layout.params() + (discardUnmap ? " 1 " + DISCARD_UNMAP : "");
+        String mappedOptions = discardUnmap ? " 3 " : " 2 ";
+        String unmapOption = discardUnmap ? " " + DISCARD_UNMAP : "";
         List<DeviceMapper.Target> t = new ArrayList<>();
         long sector = 0;
         long chunkSectors = layout.chunkSectors();
@@ -44,13 +48,14 @@ public final class Tables {
                 continue;
             }
             if (start > sector) {
-                t.add(new DeviceMapper.Target(sector, start - sector, "cow", layout.cowParams()));
+                t.add(new DeviceMapper.Target(sector, start - sector, "cow", cowParams));
             }
-            t.add(new DeviceMapper.Target(start, end - start, "cow", layout.mappedParams(r.firstPlace() / 512)));
+            t.add(new DeviceMapper.Target(start, end - start, "cow",
+                    layout.params() + mappedOptions + MAPPED + " " + r.firstPlace() / 512 + unmapOption));
             sector = end;
         }
         if (sector < layout.volumeSectors()) {
-            t.add(new DeviceMapper.Target(sector, layout.volumeSectors() - sector, "cow", layout.cowParams()));
+            t.add(new DeviceMapper.Target(sector, layout.volumeSectors() - sector, "cow", cowParams));
         }
         return t;
     }

@@ -60,9 +60,34 @@ public interface CowSpace extends Closeable {
 
     /**
      * Makes mappings durable, in one group where the format can. The caller has made the data in
-     * these chunks durable first (data before metadata). Returns once durable.
+     * these chunks durable first (data before metadata). A mapping whose place is
+     * {@link #UNMAPPED} unmaps its chunk (formats that {@link #unmaps}): the chunk reads as the base
+     * again and its old place joins {@link #unmappedPlaces}. Returns once durable.
      */
     void commit(List<Mapping> mappings) throws IOException, FormatException;
+
+    /** The place of a {@link Mapping} that unmaps its chunk. */
+    long UNMAPPED = -1;
+
+    /** Whether {@link #commit} takes unmaps: the volume's discards may give chunks back. */
+    default boolean unmaps() {
+        return false;
+    }
+
+    /**
+     * Places of chunks unmapped durably (by a commit, or found so at open), still in use: a write
+     * the old table sent there may be on its way until a table reload after the unmap completes.
+     */
+    default List<Long> unmappedPlaces() {
+        return List.of();
+    }
+
+    /**
+     * Gives back those of {@code places} that are {@link #unmappedPlaces} (others are ignored):
+     * their bytes are discarded from the store, and they are free for new chunks.
+     */
+    default void freePlaces(List<Long> places) throws IOException, FormatException {
+    }
 
     /**
      * Takes in the room its store gained (the file or device grew). Formats that grow their store

@@ -42,6 +42,14 @@ public interface CowStore extends Closeable {
         return Long.MAX_VALUE;
     }
 
+    /**
+     * Gives back the bytes of {@code [position, position + length)}: a file gets a hole (its size
+     * kept), a device that takes discards is told (BLKDISCARD). They read as anything afterwards.
+     * Where neither is supported nothing happens; this default does nothing.
+     */
+    default void discard(long position, long length) throws IOException {
+    }
+
     /** Every block within its size is allocated (a device, a preallocated file): chunks there need no room. */
     default boolean preallocated() throws IOException {
         return false;

@@ -5,6 +5,7 @@ package org.dmcow.format;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -139,6 +140,30 @@ public final class FileCowStore implements CowStore {
         }
         if (growthListener != null) {
             growthListener.grown(writer.size());
+        }
+    }
+
+    @Override
+    public void discard(long position, long length) throws IOException {
+        if (writer == null) {
+            throw new IOException(path + ": opened read-only");
+        }
+        int fd = LibC.open(path.toString(), LibC.O_RDWR);
+        try {
+            int r;
+            if (blockDevice) {
+                byte[] range = ByteBuffer.allocate(16).order(ByteOrder.nativeOrder()).putLong(position)
+                        .putLong(length).array();
+                r = LibC.ffi().ioctl(fd, LibC.BLKDISCARD, range);
+            } else {
+                r = LibC.ffi().fallocate(fd, LibC.FALLOC_FL_PUNCH_HOLE_KEEP_SIZE, position, length);
+            }
+            // a filesystem without holes, a device without discard: the bytes stay, which is allowed
+            if (r < 0 && LibC.errno() != LibC.EOPNOTSUPP) {
+                throw LibC.error(path + ": discarding " + length + " bytes at " + position);
+            }
+        } finally {
+            LibC.posix().close(fd);
         }
     }
 

@@ -20,7 +20,7 @@ import jnr.posix.POSIXFactory;
 public final class LibC {
     /**
      * What jnr-posix lacks: ioctl with a struct buffer, fcntl with a {@code struct flock} (its
-     * {@code Flock} has no Linux layout), mlockall, mknod, socket/sendto for an AF_UNIX datagram, and prctl.
+     * {@code Flock} has no Linux layout), fallocate, mlockall, mknod, socket/sendto for an AF_UNIX datagram, and prctl.
      * errno is saved after every call.
      */
     public interface Native {
@@ -48,6 +48,9 @@ public final class LibC {
         long sendto(int fd, @In byte[] buf, @size_t long len, int flags, @In byte[] addr, int addrlen);
 
         @SaveError
+        int fallocate(int fd, int mode, long offset, long len);
+
+        @SaveError
         int prctl(int option, long arg2, long arg3, long arg4, long arg5);
     }
 
@@ -66,6 +69,11 @@ public final class LibC {
     public static final int EAGAIN = 11;
     public static final int EACCES = 13;
     public static final int EBUSY = 16;
+    public static final int EOPNOTSUPP = 95;
+    /** fallocate: make a hole, keeping the size. */
+    public static final int FALLOC_FL_PUNCH_HOLE_KEEP_SIZE = 0x01 | 0x02;
+    /** ioctl: discard a byte range {start, length} of a block device. */
+    public static final long BLKDISCARD = 0x1277;
 
     private static final class Holder {
         static final POSIX POSIX = POSIXFactory.getNativePOSIX();

@@ -30,9 +30,9 @@ class MetricsTextTest {
         TreeMap<String, Long> errors = new TreeMap<>();
         errors.put("malformed", 1L);
         return MetricsText.render(List.of(
-                new VolumeMetrics(status("vm1", VolumeStatus.State.SERVING), 12, 11, 5, 1,
+                new VolumeMetrics(status("vm1", VolumeStatus.State.SERVING), 12, 11, 5, 1, 3, 2,
                         new Histogram(BOUNDS, new long[] {1, 4, 5}, 5, 0.42)),
-                new VolumeMetrics(status(ODD, VolumeStatus.State.FULL), 0, 0, 0, 0, Histogram.empty(BOUNDS))),
+                new VolumeMetrics(status(ODD, VolumeStatus.State.FULL), 0, 0, 0, 0, 0, 0, Histogram.empty(BOUNDS))),
                 new DaemonMetrics(read, written, errors));
     }
 
@@ -46,6 +46,8 @@ class MetricsTextTest {
         assertEquals(12, p.value("dmcow_volume_faults_total", "volume", "vm1"));
         assertEquals(11, p.value("dmcow_volume_fills_total", "volume", "vm1"));
         assertEquals(5, p.value("dmcow_volume_commits_total", "volume", "vm1"));
+        assertEquals(3, p.value("dmcow_volume_discards_total", "volume", "vm1"));
+        assertEquals(2, p.value("dmcow_volume_unmaps_total", "volume", "vm1"));
         assertEquals(9 * 65536, p.value("dmcow_volume_cow_used_bytes", "volume", "vm1"));
         assertEquals(91 * 65536, p.value("dmcow_volume_cow_free_bytes", "volume", "vm1"));
         assertEquals(4, p.value("dmcow_volume_table_segments", "volume", "vm1"));

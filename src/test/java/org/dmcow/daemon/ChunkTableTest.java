@@ -52,10 +52,24 @@ class ChunkTableTest {
         table.set(b, State.FILLED);
         table.set(a, State.FILLED);
         table.set(a, State.FILLED);
-        assertEquals(2, table.filledQueued());
-        assertSame(b, table.pollFilled());
-        assertSame(a, table.pollFilled());
-        assertNull(table.pollFilled());
+        assertEquals(2, table.toCommitQueued());
+        assertSame(b, table.pollToCommit());
+        assertSame(a, table.pollToCommit());
+        assertNull(table.pollToCommit());
+    }
+
+    @Test
+    void discardedChunksAreQueuedAheadOfFilledOnes() {
+        Chunk a = add(1, State.MAPPED);
+        Chunk b = add(2, State.COMMITTED);
+        table.set(a, State.FILLED);
+        table.set(b, State.DISCARDED);
+        Chunk c = add(3, State.DISCARDED); // a forgotten chunk discarded: added in that state
+        assertEquals(3, table.toCommitQueued());
+        assertSame(b, table.pollToCommit());
+        assertSame(c, table.pollToCommit());
+        assertSame(a, table.pollToCommit());
+        assertNull(table.pollToCommit());
     }
 
     @Test
@@ -65,6 +79,8 @@ class ChunkTableTest {
         add(3, State.FILLED);
         add(4, State.COMMITTED);
         add(5, State.DURABLE);
-        assertEquals(3, table.ownWork());
+        add(6, State.UNMAPPED);
+        add(7, State.DISCARDED);
+        assertEquals(4, table.ownWork());
     }
 }

@@ -61,6 +61,10 @@ final class DaemonHarness {
             FakeDevices.Device d = devices.devices.get(ident);
             return d == null ? List.of() : d.live;
         };
+        kernel.swaps = ident -> {
+            FakeDevices.Device d = devices.devices.get(ident);
+            return d == null ? 0 : d.swaps;
+        };
         try (RandomAccessFile f = new RandomAccessFile(dir.resolve("base.img").toFile(), "rw")) {
             f.setLength(baseSize);
         }

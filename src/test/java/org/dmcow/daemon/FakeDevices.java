@@ -22,6 +22,8 @@ final class FakeDevices implements DeviceMapper, LoopDevices {
         boolean suspended;
         int openCount;
         int loads;
+        /** Tables made live by a resume after a suspend: each drained what the old one had sent. */
+        int swaps;
     }
 
     final Map<String, Device> devices = new ConcurrentHashMap<>();
@@ -90,6 +92,7 @@ final class FakeDevices implements DeviceMapper, LoopDevices {
         if (d.inactive != null) {
             d.live = d.inactive;
             d.inactive = null;
+            d.swaps++;
         }
         d.suspended = false;
     }

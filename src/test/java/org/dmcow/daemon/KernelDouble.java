@@ -49,6 +49,13 @@ final class KernelDouble implements ControlDevice {
         /** Fill sequence numbers of chunks not committed yet: what a flush waits for. */
         final TreeSet<Long> uncommittedFills = new TreeSet<>();
         final Set<Long> forgotten = new HashSet<>();
+        /** Chunks discarded whole (DISCARD sent) and not written or forgotten since. */
+        final Set<Long> discarded = new HashSet<>();
+        /**
+         * Places of discarded chunks, with the table swaps counted at the discard: a write may still
+         * be on its way there until a swap drains it, so a MAP there before one is refused.
+         */
+        final Map<Long, Integer> draining = new HashMap<>();
         final Map<Long, CompletableFuture<Void>> writes = new HashMap<>();
         final List<Map.Entry<Long, CompletableFuture<Void>>> flushes = new ArrayList<>();
 
@@ -98,6 +105,11 @@ final class KernelDouble implements ControlDevice {
         return toDaemon.size();
     }
 
+    /** Drops what the daemon has not read yet (the module replacing a queued message). */
+    void dropUnread() {
+        toDaemon.clear();
+    }
+
     void sendRaw(byte[] message) {
         sent.incrementAndGet();
         toDaemon.add(message.clone());
@@ -127,6 +139,7 @@ final class KernelDouble implements ControlDevice {
         f = new CompletableFuture<>();
         v.writes.put(chunk, f);
         if (!v.place.containsKey(chunk)) {
+            v.discarded.remove(chunk); // FAULTED now
             long seq = ++v.faultSeq;
             v.faultChunk.put(seq, chunk);
             v.chunkFault.put(chunk, seq);
@@ -140,6 +153,30 @@ final class KernelDouble implements ControlDevice {
         }
         return f;
     }
+
+    /**
+     * A discard of a whole committed chunk (segments with discard_unmap): its place goes, DISCARD
+     * is sent, and it reads as the base until written again (a FAULT). False if it was not committed.
+     */
+    synchronized boolean discard(int volume, long chunk) {
+        Vol v = volumes.get(volume);
+        if (!v.committed.contains(chunk)) {
+            return false;
+        }
+        long old = v.place.remove(chunk);
+        v.chunkAt.remove(old);
+        v.draining.put(old, swaps.applyAsInt(v.ident));
+        v.committed.remove(chunk);
+        v.forgotten.remove(chunk);
+        v.fillSeqOf.remove(chunk);
+        v.fillOf.remove(chunk);
+        v.discarded.add(chunk);
+        send(new ControlMessage.Discard(volume, chunk));
+        return true;
+    }
+
+    /** Table swaps of a device so far, by ident, when a test wires the fake device-mapper in. */
+    volatile java.util.function.ToIntFunction<String> swaps = ident -> 0;
 
     /** A flush: completes once every chunk filled so far is committed. */
     synchronized CompletableFuture<Void> flush(int volume) {
@@ -204,6 +241,9 @@ final class KernelDouble implements ControlDevice {
                 Long seq = v.fillSeqOf.get(chunk);
                 send(seq == null ? new ControlMessage.Granted(v.id, chunk, p.getValue())
                         : new ControlMessage.Filled(v.id, seq, chunk, p.getValue()));
+            }
+            for (long chunk : v.discarded) {
+                send(new ControlMessage.Discard(v.id, chunk));
             }
             for (Map.Entry<Long, Long> f : v.faultChunk.entrySet()) {
                 send(new ControlMessage.Fault(v.id, f.getKey(), f.getValue(), v.faultFlags.get(f.getKey())));
@@ -305,6 +345,11 @@ final class KernelDouble implements ControlDevice {
             if (mp.cowSector() % v.chunkSectors != 0 || v.chunkAt.containsKey(mp.cowSector())) {
                 return "MAP to a bad or used place " + mp + " (used by chunk " + v.chunkAt.get(mp.cowSector()) + ")";
             }
+            Integer discardedAt = v.draining.get(mp.cowSector());
+            if (discardedAt != null && discardedAt == swaps.applyAsInt(v.ident)) {
+                return "MAP to the place of a discarded chunk before a table swap drained it " + mp;
+            }
+            v.draining.remove(mp.cowSector());
             if (mp.fill() == Protocol.FILL_NONE && (v.faultFlags.get(mp.seq()) & Protocol.FAULT_FULL_WRITE) == 0) {
                 return "FILL_NONE without FULL_WRITE " + mp;
             }
@@ -354,6 +399,14 @@ final class KernelDouble implements ControlDevice {
             if (table != null && table.apply(v.ident).isEmpty()) {
                 // the module drops a volume with its last segment, remaps and all
                 return "FORGET for a volume whose table has no segment left (unknown to the kernel): " + f;
+            }
+            if (v.discarded.contains(f.chunk())) {
+                // goes once a cow segment serves it
+                if (!coveredByCow(v, f.chunk())) {
+                    return "FORGET of a discarded chunk that no cow segment serves: " + f;
+                }
+                v.discarded.remove(f.chunk());
+                return null;
             }
             if (!v.committed.contains(f.chunk()) || !v.forgotten.add(f.chunk()) || coveredByCow(v, f.chunk())) {
                 return "FORGET of a chunk not committed, or twice: " + f;

@@ -58,7 +58,7 @@ class TableReloaderTest {
         ActorRef<TableReloader.Command> r = reloader(config());
         r.tell(TableReloader.Attach.INSTANCE);
         owner.expectMessageClass(TableReloader.DevicesAttached.class);
-        r.tell(new TableReloader.Activate(List.of()));
+        r.tell(new TableReloader.Activate(List.of(), false));
         owner.expectMessageClass(TableReloader.Reloaded.class);
         return r;
     }
@@ -87,7 +87,7 @@ class TableReloaderTest {
         ActorRef<TableReloader.Command> r = reloader(config());
         r.tell(TableReloader.Attach.INSTANCE);
         owner.expectMessageClass(TableReloader.DevicesAttached.class);
-        r.tell(new TableReloader.Activate(List.of(new Runs.Run(0, 1, 0))));
+        r.tell(new TableReloader.Activate(List.of(new Runs.Run(0, 1, 0)), false));
         TableReloader.Reloaded m = owner.expectMessageClass(TableReloader.Reloaded.class);
         assertEquals(new TableReloader.Reloaded(List.of(), 1, false), m);
         assertEquals(2, devices.devices.get("vm1").live.size());
@@ -99,7 +99,7 @@ class TableReloaderTest {
         r.tell(TableReloader.Attach.INSTANCE);
         owner.expectMessageClass(TableReloader.DevicesAttached.class);
         devices.crashLoads.set(1);
-        r.tell(new TableReloader.Activate(List.of()));
+        r.tell(new TableReloader.Activate(List.of(), false));
         TableReloader.ReloadFailed m = owner.expectMessageClass(TableReloader.ReloadFailed.class);
         assertEquals(TableReloader.ReloadFailure.ACTIVATE, m.failure());
     }
@@ -108,7 +108,7 @@ class TableReloaderTest {
     void aReloadOverriddenByHandIsTypedReloadAndLeavesTheDeviceResumed() throws IOException {
         ActorRef<TableReloader.Command> r = active();
         devices.manualLoadsBeforeSuspend.set(1);
-        r.tell(new TableReloader.Reload(List.of(new Runs.Run(0, 1, 0)), List.of(0L)));
+        r.tell(new TableReloader.Reload(List.of(new Runs.Run(0, 1, 0)), List.of(0L), false));
         TableReloader.ReloadFailed m = owner.expectMessageClass(TableReloader.ReloadFailed.class);
         assertEquals(TableReloader.ReloadFailure.RELOAD, m.failure());
         assertFalse(devices.devices.get("vm1").suspended);
@@ -119,11 +119,11 @@ class TableReloaderTest {
         ActorRef<TableReloader.Command> r = active();
         devices.crashSuspends.set(1);
         List<Runs.Run> runs = List.of(new Runs.Run(0, 1, 0));
-        r.tell(new TableReloader.Reload(runs, List.of(0L)));
+        r.tell(new TableReloader.Reload(runs, List.of(0L), false));
         assertEquals(TableReloader.ReloadFailure.CRASHED,
                 owner.expectMessageClass(TableReloader.ReloadFailed.class).failure());
         assertFalse(devices.devices.get("vm1").suspended);
-        r.tell(new TableReloader.Reload(runs, List.of(0L)));
+        r.tell(new TableReloader.Reload(runs, List.of(0L), false));
         assertEquals(new TableReloader.Reloaded(List.of(0L), 1, true),
                 owner.expectMessageClass(TableReloader.Reloaded.class));
     }

@@ -44,12 +44,13 @@ final class JournalChunks {
         }
     }
 
-    /** Lays the mapped entries of chunks {@code [from, from + n)} over {@code table[at, at + n)}. */
+    /**
+     * Lays the entries of chunks {@code [from, from + n)} over {@code table[at, at + n)}, unmapped
+     * ones too: an unmap entry, or a refused page entry, overrides the checkpointed table.
+     */
     void overlay(long from, int n, int[] table, int at) {
         for (int i = firstAtOrAfter(from); i < chunks.length && chunks[i] < from + n; i++) {
-            if (entries[i] != 0) {
-                table[at + (int) (chunks[i] - from)] = entries[i];
-            }
+            table[at + (int) (chunks[i] - from)] = entries[i];
         }
     }
 

@@ -7,14 +7,17 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /**
- * One commit in the journal: a group of mappings, checksummed, numbered, padded to 512-byte
- * sectors. A record verifies only when all of it was written, so recovery stops at a torn one.
+ * One commit in the journal: a group of mappings (an entry whose place is {@link #UNMAPPED} unmaps
+ * its chunk), checksummed, numbered, padded to 512-byte sectors. A record verifies only when all
+ * of it was written, so recovery stops at a torn one.
  */
 final class JournalRecord {
     static final int MAGIC = 0x4c4e524a; // "JRNL"
     static final int HEADER = 32;
     static final int ENTRY = 16;
     static final int SECTOR = 512;
+    /** The place of an unmap entry: the chunk is unmapped (it was discarded whole). */
+    static final long UNMAPPED = -1;
 
     private JournalRecord() {
     }

@@ -5,6 +5,7 @@ package org.dmcow.format.nativeformat;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -16,7 +17,7 @@ import org.dmcow.format.FormatException;
 import org.dmcow.format.SpaceFullException;
 
 /**
- * An open native space. Commits go to the journal as one record per group; when the journal is
+ * An open native space. Commits (mappings and unmaps) go to the journal as one record per group; when the journal is
  * full the group is committed by a checkpoint instead (dirty table pages to their spare copies,
  * flush, then the checkpoint header), after which the journal starts a new epoch. Closing the
  * space closes its store.
@@ -31,6 +32,8 @@ final class NativeSpace implements CowSpace {
     private final Placer placer;
     /** Reserved and adopted places not committed yet: volume chunk to data chunk. */
     private final Map<Long, Long> reserved = new HashMap<>();
+    /** Data chunks unmapped durably, still in use until the owner frees them ({@link #freePlaces}). */
+    private final Set<Long> unmapped;
     /** Set when a metadata write failed: what is durable is unknown until the space is reopened. */
     private IOException failed;
 
@@ -42,6 +45,7 @@ final class NativeSpace implements CowSpace {
         this.table = state.table;
         this.free = state.free;
         this.placer = new Placer(free, sb.volumeChunks(), this::dataChunkOf);
+        this.unmapped = state.unmapped;
     }
 
     @Override
@@ -134,6 +138,11 @@ final class NativeSpace implements CowSpace {
                 throw new FormatException(store.path() + ": chunk " + m.volumeChunk() + " twice in one commit");
             }
             if (committedPlace(m.volumeChunk()) == m.place()) {
+                continue; // durable already, an unmap too
+            }
+            if (m.place() == UNMAPPED) {
+                chunks[n] = m.volumeChunk();
+                places[n++] = JournalRecord.UNMAPPED;
                 continue;
             }
             Long d = reserved.get(m.volumeChunk());
@@ -150,6 +159,9 @@ final class NativeSpace implements CowSpace {
         }
         long length = JournalRecord.length(n);
         try {
+            if (hasUnmap(places, n)) {
+                allowUnmapEntries();
+            }
             if (state.journalUsed + length <= sb.journalSize()) {
                 long seq = state.lastCommit + 1;
                 store.write(JournalRecord.encode(uuid, state.checkpointSeq, seq, chunks, places, n),
@@ -171,11 +183,44 @@ final class NativeSpace implements CowSpace {
 
     private void apply(long[] chunks, long[] places, int n) {
         for (int i = 0; i < n; i++) {
-            reserved.remove(chunks[i]);
-            table[(int) chunks[i]] = (int) (places[i] + 1);
-            state.dirtyPages.set((int) (chunks[i] / TablePage.ENTRIES));
+            int v = (int) chunks[i];
+            if (places[i] == JournalRecord.UNMAPPED) {
+                unmapped.add(Integer.toUnsignedLong(table[v]) - 1);
+                table[v] = 0;
+                state.mappings--;
+            } else {
+                reserved.remove(chunks[i]);
+                table[v] = (int) (places[i] + 1);
+                state.mappings++;
+            }
+            state.dirtyPages.set(v / TablePage.ENTRIES);
         }
-        state.mappings += n;
+    }
+
+    private static boolean hasUnmap(long[] places, int n) {
+        for (int i = 0; i < n; i++) {
+            if (places[i] == JournalRecord.UNMAPPED) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Sets the unmap feature bit in both superblock copies, one at a time, before the first unmap entry. */
+    private void allowUnmapEntries() throws IOException {
+        Superblock current = state.superblock;
+        if ((current.incompatFeatures() & Superblock.INCOMPAT_UNMAP) != 0) {
+            return;
+        }
+        writeSuperblock(current.withIncompatFeatures(Superblock.INCOMPAT_UNMAP));
+    }
+
+    private void writeSuperblock(Superblock next) throws IOException {
+        store.write(next.encode(), 0);
+        store.flush();
+        store.write(next.encode(), Superblock.SLOT_SIZE);
+        store.flush();
+        state.superblock = next;
     }
 
     /**
@@ -214,13 +259,34 @@ final class NativeSpace implements CowSpace {
         if (fits <= current.dataChunks()) {
             return;
         }
-        Superblock grown = current.withDataChunks(fits);
-        store.write(grown.encode(), 0);
-        store.flush();
-        store.write(grown.encode(), Superblock.SLOT_SIZE);
-        store.flush();
-        state.superblock = grown;
+        writeSuperblock(current.withDataChunks(fits));
         free.grow(fits);
+    }
+
+    @Override
+    public boolean unmaps() {
+        return true;
+    }
+
+    @Override
+    public List<Long> unmappedPlaces() {
+        List<Long> out = new ArrayList<>(unmapped.size());
+        for (long d : unmapped) {
+            out.add(placeOf(d));
+        }
+        return out;
+    }
+
+    @Override
+    public void freePlaces(List<Long> places) throws IOException {
+        for (long place : places) {
+            long d = (place - sb.dataOffset()) / sb.chunkSize();
+            if (unmapped.contains(d)) {
+                store.discard(place, sb.chunkSize());
+                unmapped.remove(d);
+                free.release(d);
+            }
+        }
     }
 
     @Override

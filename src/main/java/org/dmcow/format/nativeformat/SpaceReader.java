@@ -382,6 +382,10 @@ final class SpaceReader {
 
     private void replay(SpaceState s, long v, long d, long seq) throws FormatException {
         long volumeChunks = s.superblock.volumeChunks();
+        if (d == JournalRecord.UNMAPPED && v >= 0 && v < volumeChunks) {
+            unmap(s, v);
+            return;
+        }
         if (v < 0 || v >= volumeChunks || d < 0 || d >= s.superblock.dataChunks()) {
             findings.found("out-of-range", "commit " + seq + " maps chunk " + v + " to data chunk " + d
                     + ", outside the volume (" + volumeChunks + " chunks) or the data area ("
@@ -395,18 +399,35 @@ final class SpaceReader {
         if (entry != 0) {
             findings.found("chunk-mapped-twice", "commit " + seq + " maps chunk " + v + " to data chunk " + d
                     + ", but it is already mapped to data chunk " + (Integer.toUnsignedLong(entry) - 1));
-        } else if (s.free.used(d)) {
+        } else if (s.free.used(d) && !s.unmapped.remove(d)) {
             findings.found("double-mapping", "commit " + seq + " maps chunk " + v + " to data chunk " + d
                     + ", which another chunk already uses");
         } else {
-            if (s.table != null) {
-                s.table[(int) v] = (int) (d + 1);
-            } else {
-                s.journalChunks.set(v, (int) (d + 1));
+            setEntry(s, v, (int) (d + 1));
+            if (!s.free.used(d)) {
+                s.free.markUsedDeferred(d); // else a place an earlier entry unmapped, reused
             }
-            s.free.markUsedDeferred(d);
             s.mappings++;
-            s.dirtyPages.set((int) (v / TablePage.ENTRIES));
         }
+    }
+
+    /** An unmap entry: the chunk's place stays in use, in {@link SpaceState#unmapped}; repeated, nothing. */
+    private void unmap(SpaceState s, long v) {
+        int entry = s.table != null ? s.table[(int) v] : s.journalChunks.entry(v);
+        if (entry == 0) {
+            return;
+        }
+        setEntry(s, v, 0);
+        s.unmapped.add(Integer.toUnsignedLong(entry) - 1);
+        s.mappings--;
+    }
+
+    private static void setEntry(SpaceState s, long v, int entry) {
+        if (s.table != null) {
+            s.table[(int) v] = entry;
+        } else {
+            s.journalChunks.set(v, entry);
+        }
+        s.dirtyPages.set((int) (v / TablePage.ENTRIES));
     }
 }

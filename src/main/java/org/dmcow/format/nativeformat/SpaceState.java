@@ -4,6 +4,8 @@
 package org.dmcow.format.nativeformat;
 
 import java.util.BitSet;
+import java.util.LinkedHashSet;
+import java.util.Set;
 
 /** A space's metadata as read back at open: the mapping table and where the log stands. */
 final class SpaceState {
@@ -26,6 +28,11 @@ final class SpaceState {
     BitSet copyOneCurrent = new BitSet();
     /** Table pages changed since the current checkpoint (by the journal, or left stale by a crash). */
     BitSet dirtyPages = new BitSet();
+    /**
+     * Data chunks the journal's unmap entries took from their chunks and no later entry reused:
+     * kept in use until a table without them is live (a write may still be on its way to one).
+     */
+    Set<Long> unmapped = new LinkedHashSet<>();
     /** Bytes of the journal holding this epoch's records. */
     long journalUsed;
 }

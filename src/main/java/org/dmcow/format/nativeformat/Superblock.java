@@ -20,8 +20,14 @@ record Superblock(int version, long incompatFeatures, long compatFeatures, byte[
 
     static final byte[] MAGIC = "DMCOWNAT".getBytes(StandardCharsets.US_ASCII);
     static final int VERSION = 1;
-    /** Incompatible features this code understands: none yet. */
-    static final long KNOWN_INCOMPAT = 0;
+    /**
+     * Incompatible feature bit 0: the journal may hold unmap entries (a discarded chunk). Set
+     * before the first one is written, so a build that cannot read them refuses the space rather
+     * than keeping the chunk mapped to a place that is free again.
+     */
+    static final long INCOMPAT_UNMAP = 1;
+    /** Incompatible features this code understands. */
+    static final long KNOWN_INCOMPAT = INCOMPAT_UNMAP;
     static final int SLOT_SIZE = 4096;
     /** Bytes of a slot that are written and checksummed (one sector: a write of it cannot tear). */
     static final int LENGTH = 512;
@@ -48,6 +54,11 @@ record Superblock(int version, long incompatFeatures, long compatFeatures, byte[
     Superblock withDataChunks(long chunks) {
         return new Superblock(version, incompatFeatures, compatFeatures, uuid, generation + 1, chunkSize, baseSize,
                 baseIdentity, journalOffset, journalSize, tableOffset, tablePages, dataOffset, chunks);
+    }
+
+    Superblock withIncompatFeatures(long bits) {
+        return new Superblock(version, incompatFeatures | bits, compatFeatures, uuid, generation + 1, chunkSize,
+                baseSize, baseIdentity, journalOffset, journalSize, tableOffset, tablePages, dataOffset, dataChunks);
     }
 
     /** A new space's superblock, laid out for {@code baseSize} and a store of {@code storeSize} bytes. */

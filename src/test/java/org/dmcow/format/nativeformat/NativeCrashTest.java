@@ -4,6 +4,7 @@
 package org.dmcow.format.nativeformat;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -23,7 +24,8 @@ import org.junit.jupiter.api.io.TempDir;
  * Crash at every write of every commit, the write cut at every sector boundary (or dropped), and
  * again with a random part of the earlier writes not yet flushed lost (a volatile cache): reopening
  * must give exactly the mappings before or after that commit, over random sequences of journal
- * commits, checkpoints (small journal) and groups too big for the journal.
+ * commits (with unmaps, their places freed and reused), checkpoints (small journal) and groups too
+ * big for the journal.
  */
 class NativeCrashTest {
     private static final long CHUNK = 4096;
@@ -77,7 +79,13 @@ class NativeCrashTest {
             int v = rnd.nextInt(volumeChunks);
             while (group.size() < size) {
                 v = rnd.nextInt(4) == 0 ? rnd.nextInt(volumeChunks) : (v + 1) % volumeChunks;
-                if (space.committedPlace(v) >= 0 || contains(group, v)) {
+                if (contains(group, v)) {
+                    continue;
+                }
+                if (space.committedPlace(v) >= 0) {
+                    if (rnd.nextInt(6) == 0) {
+                        group.add(new CowSpace.Mapping(v, CowSpace.UNMAPPED)); // discarded
+                    }
                     continue;
                 }
                 long place = space.place(v).place();
@@ -92,6 +100,8 @@ class NativeCrashTest {
             store.record();
             space.commit(group);
             long[] after = TestSpaces.mappings(space);
+            assertEquals(Arrays.stream(after).filter(p -> p >= 0).count(),
+                    Arrays.stream(after).filter(p -> p >= 0).distinct().count(), "two chunks share a place");
             List<MemoryCowStore.Write> writes = store.recorded();
             MemoryCowStore chosen = null;
             int pick = rnd.nextInt(5) == 0 ? rnd.nextInt(writes.size()) : -1;
@@ -141,6 +151,9 @@ class NativeCrashTest {
                         }
                     }
                 }
+            }
+            if (rnd.nextBoolean()) {
+                space.freePlaces(space.unmappedPlaces()); // a table reload completed: later groups reuse them
             }
             if (chosen != null) {
                 // Carry on from a crash: recovery must leave a space that commits and crashes safely again.
