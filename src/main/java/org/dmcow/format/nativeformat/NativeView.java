@@ -38,6 +38,12 @@ final class NativeView implements CowSpace {
         this.state = state;
         this.sb = state.superblock;
         this.uuid = sb.uuid();
+        // What a served space keeps in use until its next table reload is free to a reader: the
+        // usage seen here is the daemon's once it has freed them, and after a restart of it.
+        for (long d : state.unmapped) {
+            state.free.release(d);
+        }
+        state.unmapped.clear();
     }
 
     @Override

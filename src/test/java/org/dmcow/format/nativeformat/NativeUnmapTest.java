@@ -157,6 +157,7 @@ class NativeUnmapTest {
         try (FileCowStore s = FileCowStore.openReadOnly(cow); FileBaseImage b = FileBaseImage.open(base)) {
             CowSpace view = new NativeFormat().view(s, b);
             assertArrayEquals(expected, TestSpaces.mappings(view));
+            assertEquals(new CowSpace.SpaceUsage(27, 64 - 27, 27), view.usage(), "unmapped places count as free");
             for (long c = 0; c < 40; c++) {
                 assertEquals(expected[(int) c], view.committedPlace(c), "chunk " + c);
             }
