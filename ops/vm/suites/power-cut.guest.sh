@@ -2,8 +2,8 @@
 # vda the base (ext4), vdb a native CoW space, vdc an ext4 "host" filesystem holding the qcow2
 # overlay q.cow, vdd the record disk. Every boot after the first checks what the previous boot
 # recorded before QEMU was killed; unless LAST, the boot then writes and fsyncs files, recording
-# each file's checksum only once it is durable, with discards on n between them (files deleted
-# under -o discard, fstrim), and prints the cut marker midway.
+# each file's checksum only once it is durable, with discards between them (files deleted under
+# -o discard, fstrim), and prints the cut marker midway.
 . "$DMCOW_ROOT/ops/vm/lib.sh"
 . "$DMCOW_ROOT/ops/vm/suites/e2e-lib.sh"
 CYCLE=$1
@@ -61,18 +61,15 @@ if [ -n "$LAST" ]; then
 	exit 0
 fi
 
-# n is mounted with online discards: the last cycle's files deleted here, and the scratch files
-# below, are discarded as they go (n's chunks unmapped, their places reused) while files are written.
+# Mounted with online discards: the last cycle's files deleted here, and the scratch files below,
+# are discarded as they go (chunks unmapped, their places reused) while files are written.
 for v in n q; do
 	mkdir -p /tmp/mnt/$v
-	opts=
-	[ $v = q ] || opts="-o discard"
-	mount $opts /dev/mapper/$v /tmp/mnt/$v || fail "mount $v"
+	mount -o discard /dev/mapper/$v /tmp/mnt/$v || fail "mount $v"
 	rm -rf /tmp/mnt/$v/c* /tmp/mnt/$v/scratch
 	mkdir -p /tmp/mnt/$v/c$CYCLE /tmp/mnt/$v/scratch
 	sync -f /tmp/mnt/$v
 done
-unmaps_before=$(dmcowctl metrics | awk '$1 == "dmcow_volume_unmaps_total{volume=\"n\"}" { print $2 }')
 # Cut after a random number (3..10) of recorded files, while writing continues.
 cut_at=$(od -An -N1 -tu1 /dev/urandom | awk '{ print 3 + $1 % 8 }')
 i=0
@@ -90,18 +87,20 @@ while [ $i -lt $((RECS_PER_CYCLE / 2)) ]; do
 			dd of=$REC bs=512 seek=$slot count=1 oflag=direct,dsync conv=notrunc status=none ||
 			fail "record write failed"
 	done
-	# every other file, a scratch file of a few chunks on n, deleted with the one before: discards
+	# every other file, a scratch file of a few chunks, deleted with the one before: discards
 	# (whole chunks among them) between the recorded writes, and fstrim now and then
 	if [ $((i % 2)) = 1 ]; then
-		rm -f /tmp/mnt/n/scratch/s$((i - 2))
-		head -c $((256 * 1024 + i * 4096)) /dev/urandom >/tmp/mnt/n/scratch/s$i
-		sync -f /tmp/mnt/n
-		[ $((i % 4)) != 3 ] || fstrim /tmp/mnt/n || fail "fstrim n"
+		for v in n q; do
+			rm -f /tmp/mnt/$v/scratch/s$((i - 2))
+			head -c $((256 * 1024 + i * 4096)) /dev/urandom >/tmp/mnt/$v/scratch/s$i
+			sync -f /tmp/mnt/$v
+			[ $((i % 4)) != 3 ] || fstrim /tmp/mnt/$v || fail "fstrim $v"
+		done
 	fi
 	i=$((i + 1))
 	if [ $i = "$cut_at" ]; then
-		unmaps=$(dmcowctl metrics | awk '$1 == "dmcow_volume_unmaps_total{volume=\"n\"}" { print $2 }')
-		step "n: $((unmaps - unmaps_before)) chunks unmapped by discards so far in this cycle"
+		dmcowctl metrics >/tmp/metrics.txt
+		step "chunks unmapped by discards in this boot so far: $(awk '/^dmcow_volume_unmaps_total/ { printf "%s %s ", $1, $2 }' /tmp/metrics.txt)"
 		echo "DMCOW-POWER-CUT-NOW after $i files per volume"
 	fi
 done

@@ -105,11 +105,6 @@ final class KernelDouble implements ControlDevice {
         return toDaemon.size();
     }
 
-    /** Drops what the daemon has not read yet (the module replacing a queued message). */
-    void dropUnread() {
-        toDaemon.clear();
-    }
-
     void sendRaw(byte[] message) {
         sent.incrementAndGet();
         toDaemon.add(message.clone());
@@ -159,6 +154,14 @@ final class KernelDouble implements ControlDevice {
      * is sent, and it reads as the base until written again (a FAULT). False if it was not committed.
      */
     synchronized boolean discard(int volume, long chunk) {
+        return discard(volume, chunk, true);
+    }
+
+    /**
+     * {@link #discard}; without {@code announce} no DISCARD goes out, as when the module replaces an
+     * unread one with the FAULT of a write to the chunk (the caller's next {@link #write}).
+     */
+    synchronized boolean discard(int volume, long chunk, boolean announce) {
         Vol v = volumes.get(volume);
         if (!v.committed.contains(chunk)) {
             return false;
@@ -171,7 +174,9 @@ final class KernelDouble implements ControlDevice {
         v.fillSeqOf.remove(chunk);
         v.fillOf.remove(chunk);
         v.discarded.add(chunk);
-        send(new ControlMessage.Discard(volume, chunk));
+        if (announce) {
+            send(new ControlMessage.Discard(volume, chunk));
+        }
         return true;
     }
 

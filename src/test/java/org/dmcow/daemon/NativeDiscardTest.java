@@ -138,16 +138,15 @@ class NativeDiscardTest {
             long old1 = v.place.get(1L);
             long old2 = v.place.get(2L);
             eventually("all forgotten", () -> v.forgotten.size() == 4);
-            k.readGate = new java.util.concurrent.CountDownLatch(1);
-            assertTrue(k.discard(vol, 1)); // forgotten: the daemon no longer tracks it
-            assertTrue(k.discard(vol, 2));
             // the module replaces an unread DISCARD with the FAULT of a write to the chunk
-            assertEquals(2, k.unread());
-            k.dropUnread();
-            CompletableFuture<Void> rewrite1 = k.write(vol, 1, false);
-            CompletableFuture<Void> rewrite2 = k.write(vol, 2, false);
-            k.readGate.countDown();
-            k.readGate = null;
+            CompletableFuture<Void> rewrite1;
+            CompletableFuture<Void> rewrite2;
+            synchronized (k) {
+                assertTrue(k.discard(vol, 1, false)); // forgotten: the daemon no longer tracks it
+                assertTrue(k.discard(vol, 2, false));
+                rewrite1 = k.write(vol, 1, false);
+                rewrite2 = k.write(vol, 2, false);
+            }
             await(rewrite1);
             await(rewrite2);
             await(k.flush(vol));

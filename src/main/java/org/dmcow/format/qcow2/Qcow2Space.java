@@ -26,7 +26,9 @@ import org.dmcow.format.FormatException;
  * placed cluster gets refcount 1 when placed (written, not flushed); commit hands the batch to
  * {@link Qcow2Tables#commit}, which flushes (refcounts, new L2 tables), then writes L2 entries in
  * existing tables and L1 entries for new tables, then flushes again. A crash therefore leaves at worst clusters with refcount 1 that nothing
- * references (leaks), never an entry pointing at an unreferenced or unwritten cluster.
+ * references (leaks), never an entry pointing at an unreferenced or unwritten cluster. An unmap
+ * (a discarded chunk) clears the L2 entry at commit and counts the cluster 0 only once it is freed,
+ * after a table reload: a crash between leaks it.
  *
  * <p>Placement keeps volume locality whatever order chunks are first written in: the first chunk
  * placed of an aligned group of {@link #GROUP_CHUNKS} chunks reserves a run of as many clusters at
@@ -50,6 +52,11 @@ final class Qcow2Space implements CowSpace {
     private final Set<Long> reservedPlaces = new HashSet<>();
     /** Released clusters, still counted 1 on disk, handed out again first. */
     private final ArrayDeque<Long> released = new ArrayDeque<>();
+    /**
+     * Clusters of chunks unmapped durably: unreferenced, still counted 1 (so never handed out)
+     * until {@link #freePlaces} or close counts them 0; a crash leaves them leaked.
+     */
+    private final Set<Long> unmapped = new java.util.LinkedHashSet<>();
     private boolean autoclearPending;
     private long usedClusters;
     private long mappings;
@@ -270,11 +277,24 @@ final class Qcow2Space implements CowSpace {
     }
 
     @Override
-    public void commit(List<Mapping> batch) throws IOException, FormatException {
+    public void commit(List<Mapping> group) throws IOException, FormatException {
+        List<Mapping> batch = new java.util.ArrayList<>(group.size());
+        List<Long> unmapping = new java.util.ArrayList<>();
+        for (Mapping m : group) {
+            if (m.place() != UNMAPPED) {
+                batch.add(m);
+            } else if (committedPlace(m.volumeChunk()) >= 0) { // else unmapped already
+                batch.add(m);
+                unmapping.add(committedPlace(m.volumeChunk()));
+            }
+        }
         if (batch.isEmpty()) {
             return;
         }
         for (Mapping m : batch) {
+            if (m.place() == UNMAPPED) {
+                continue;
+            }
             Long reserved = reservations.get(m.volumeChunk());
             if (reserved == null || reserved != m.place()) {
                 throw new FormatException(store.path() + ": commit of chunk " + m.volumeChunk() + " to "
@@ -284,7 +304,7 @@ final class Qcow2Space implements CowSpace {
         beforeFirstWrite();
         for (Mapping m : batch) {
             long cluster = m.place() / clusterSize;
-            if (refcounts.get(cluster) == 0) {
+            if (m.place() != UNMAPPED && refcounts.get(cluster) == 0) {
                 refcounts.set(cluster, 1); // an adopted place whose refcount was lost
                 usedClusters++;
             }
@@ -295,9 +315,37 @@ final class Qcow2Space implements CowSpace {
             return cluster;
         });
         for (Mapping m : batch) {
-            reservations.remove(m.volumeChunk());
-            reservedPlaces.remove(m.place());
-            mappings++;
+            if (m.place() == UNMAPPED) {
+                mappings--;
+            } else {
+                reservations.remove(m.volumeChunk());
+                reservedPlaces.remove(m.place());
+                mappings++;
+            }
+        }
+        unmapped.addAll(unmapping);
+    }
+
+    @Override
+    public boolean unmaps() {
+        return true;
+    }
+
+    @Override
+    public List<Long> unmappedPlaces() {
+        return List.copyOf(unmapped);
+    }
+
+    /** Each cluster's bytes discarded (a hole in the file), then its refcount 0: a free hole. */
+    @Override
+    public void freePlaces(List<Long> places) throws IOException {
+        for (long place : places) {
+            if (unmapped.contains(place)) {
+                store.discard(place, clusterSize);
+                refcounts.set(place / clusterSize, 0);
+                unmapped.remove(place);
+                usedClusters--;
+            }
         }
     }
 
@@ -323,8 +371,12 @@ final class Qcow2Space implements CowSpace {
             return;
         }
         closed = true;
-        if (!released.isEmpty()) {
+        // unmapped clusters too: the daemon stops, so no table sends writes there any more
+        if (!released.isEmpty() || !unmapped.isEmpty()) {
             for (long place : released) {
+                refcounts.set(place / clusterSize, 0);
+            }
+            for (long place : unmapped) {
                 refcounts.set(place / clusterSize, 0);
             }
             store.flush();

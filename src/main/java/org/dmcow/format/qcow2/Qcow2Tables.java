@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.function.LongConsumer;
 
+import org.dmcow.format.CowSpace;
 import org.dmcow.format.CowSpace.Mapping;
 import org.dmcow.format.CowSpace.MappingVisitor;
 import org.dmcow.format.CowStore;
@@ -220,8 +221,9 @@ final class Qcow2Tables {
     }
 
     /**
-     * Writes the batch's entries (COPIED set), with a new L2 table where a chunk has none, in the
-     * order of the crash contract, then records them in memory.
+     * Writes the batch's entries (COPIED set; an unmap's 0, its chunk mapped so its table exists),
+     * with a new L2 table where a chunk has none, in the order of the crash contract, then records
+     * them in memory.
      */
     void commit(List<Mapping> batch, TableAllocator tableAllocator) throws IOException, FormatException {
         TreeMap<Integer, long[]> newTables = new TreeMap<>();
@@ -230,7 +232,8 @@ final class Qcow2Tables {
         for (Mapping m : batch) {
             int i = (int) (m.volumeChunk() / l2Entries);
             int j = (int) (m.volumeChunk() % l2Entries);
-            long value = m.place() | COPIED;
+            // an unmap: unallocated, the chunk reads from the backing file again (as QEMU's discard)
+            long value = m.place() == CowSpace.UNMAPPED ? 0 : m.place() | COPIED;
             if (l2[i] != null) {
                 entryWrites.put((l1[i] & OFFSET_MASK) + 8L * j, value);
                 continue;
@@ -266,8 +269,14 @@ final class Qcow2Tables {
         }
         for (Mapping m : batch) {
             int i = (int) (m.volumeChunk() / l2Entries);
-            l2[i][(int) (m.volumeChunk() % l2Entries)] = m.place() | COPIED;
-            referenced.set((int) (m.place() / clusterSize));
+            int j = (int) (m.volumeChunk() % l2Entries);
+            if (m.place() == CowSpace.UNMAPPED) {
+                referenced.clear((int) ((l2[i][j] & OFFSET_MASK) / clusterSize));
+                l2[i][j] = 0;
+            } else {
+                l2[i][j] = m.place() | COPIED;
+                referenced.set((int) (m.place() / clusterSize));
+            }
         }
     }
 }
