@@ -60,11 +60,13 @@ final class VolumeShutdown {
         if (ledger.committing || ledger.reloading) {
             return false;
         }
-        if (ledger.chunks.count(State.FILLED) > 0 && ledger.spaceOpen() && ledger.degraded == null) {
+        if (ledger.chunks.count(State.FILLED) + ledger.chunks.count(State.DISCARDED) > 0 && ledger.spaceOpen()
+                && ledger.degraded == null) {
             commits.commitNow();
             return false;
         }
-        if (ledger.chunks.count(State.COMMITTED) > 0 && ledger.phase == Phase.SERVING) {
+        if (ledger.chunks.count(State.COMMITTED) + ledger.chunks.count(State.UNMAPPED) > 0
+                && ledger.phase == Phase.SERVING) {
             tables.start();
             return false;
         }

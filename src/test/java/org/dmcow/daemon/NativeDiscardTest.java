@@ -62,10 +62,14 @@ class NativeDiscardTest {
                 + dir.resolve("base.img") + "\", cow = \"" + cow + "\", format = native }\n";
     }
 
-    private DaemonHarness daemon(KernelDouble k, String reloadDelay) throws Exception {
+    private DaemonHarness daemon(KernelDouble k, String reloadDelay, int reloadMappings) throws Exception {
         DaemonHarness h = new DaemonHarness(KIT, k, dir);
         h.realSpaces = new FormatSpaceOpener(h.devices);
-        return h.start(config(reloadDelay));
+        return h.start(config(reloadDelay) + "dmcow.reload.max-mappings = " + reloadMappings + "\n");
+    }
+
+    private DaemonHarness daemon(KernelDouble k, String reloadDelay) throws Exception {
+        return daemon(k, reloadDelay, 1024);
     }
 
     private static void writeAndCommit(KernelDouble k, int vol, long from, long to) throws Exception {
@@ -191,6 +195,23 @@ class NativeDiscardTest {
             assertEquals(old1, v.place.get(1L));
             assertEquals(List.of(), k.rejections);
             second.shutdown();
+        }
+        assertEquals(List.of(), check().findings());
+    }
+
+    @Test
+    void aChunkDiscardedBeforeAStopIsForgottenByTheLastReload() throws Exception {
+        try (KernelDouble k = new KernelDouble()) {
+            DaemonHarness h = daemon(k, "1h", 4); // a reload after 4 committed chunks, no other
+            int vol = h.addVolume("vm1");
+            writeAndCommit(k, vol, 0, 4);
+            KernelDouble.Vol v = k.volume(vol);
+            eventually("all forgotten", () -> v.forgotten.size() == 4);
+            assertTrue(k.discard(vol, 1));
+            eventually("unmap durable", () -> h.status("vm1").chunksCommitted() == 3);
+            h.shutdown(); // nothing committed waits: only the unmapped chunk makes its last reload due
+            assertEquals(java.util.Set.of(), v.discarded);
+            assertEquals(List.of(), k.rejections);
         }
         assertEquals(List.of(), check().findings());
     }
