@@ -15,9 +15,10 @@ import org.slf4j.Logger;
 
 /**
  * A volume's chunks from fault to FILLED: the kernel's messages, placement, MAP, and backpressure
- * on the control stream; then {@link CommitGroups} takes them. Kernel replies go to
- * {@link KernelReplies}, what the allocator is to do to {@link AllocatorRequests}, which the volume
- * sends after each message. Not an actor: the volume decides when (its lifecycle), this what.
+ * on the control stream; then {@link CommitGroups} takes them ({@link Discards} the discarded
+ * ones). Kernel replies go to {@link KernelReplies}, what the allocator is to do to
+ * {@link AllocatorRequests}, which the volume sends after each message. Not an actor: the volume
+ * decides when (its lifecycle), this what.
  */
 final class FaultPath {
     /** The errno a refused fault gets: the kernel fails the writes waiting on it. */
@@ -31,6 +32,7 @@ final class FaultPath {
     private final Logger log;
     private final AllocatorRequests requests;
     private final CommitGroups commits;
+    private final Discards discards;
     /** The daemon is stopping: new faults wait in the kernel for the next daemon's replay. */
     private boolean faultsLeftToKernel;
 
@@ -44,6 +46,7 @@ final class FaultPath {
         this.requests = requests;
         this.commits = commits;
         this.log = log;
+        this.discards = new Discards(ledger, commits, replies, this::reject);
     }
 
     void leaveFaultsToKernel() {
@@ -108,7 +111,7 @@ final class FaultPath {
         } else if (msg instanceof ControlMessage.Filled f) {
             filled(f);
         } else if (msg instanceof ControlMessage.Discard d) {
-            discard(d);
+            discards.discard(d, volumeChunks());
         } else if (msg instanceof ControlMessage.Flush f) {
             ledger.flushWanted = Math.max(ledger.flushWanted, f.fillSeq());
             commits.commitNow();
@@ -141,24 +144,10 @@ final class FaultPath {
             return;
         }
         Chunk c = chunks.get(f.chunk());
-        if (c != null && c.state == State.COMMITTED && ledger.unmaps) {
-            // discarded, its DISCARD replaced by this FAULT before it was read: unmap, then place
-            ledger.counters.discards++;
-            chunks.set(c, State.DISCARDED);
-            commits.commitNow();
+        if (c != null && discards.holdsFault(c, f)) {
+            return; // placed once the unmap is durable (CommitGroups.committed)
         }
-        if (c != null && (c.state == State.DISCARDED || c.state == State.UNMAPPING)) {
-            // written again after its discard: placed once the unmap is durable (CommitGroups.committed)
-            ledger.counters.faults++;
-            c.faultSeq = f.seq();
-            c.fullWrite = f.fullWrite();
-            c.faultedAfterDiscard = true;
-            return;
-        }
-        if (c != null && c.state == State.UNMAPPED) {
-            chunks.remove(f.chunk()); // unmapped durably: a new chunk, its old place stays quarantined
-            c = null;
-        }
+        c = chunks.get(f.chunk());
         if (c != null && c.state == State.MAPPED && c.faultSeq != f.seq()) {
             // the fill failed: the kernel dropped the grant and faults again; the place is still ours
             log.warn("volume {}: chunk {} faulted again (seq {}) after its fill failed; mapping it to the same place",
@@ -191,33 +180,6 @@ final class FaultPath {
                 && (!ledger.full || ledger.failingNewChunks)) {
             requestPlace(c);
         }
-    }
-
-    /**
-     * A committed chunk discarded whole by the kernel (segments with discard_unmap): its unmap
-     * goes into the next commit. A repeat (the replay after a restart) of one on its way is ignored.
-     */
-    private void discard(ControlMessage.Discard d) {
-        // before the space is open (the replay) whether it unmaps is not known yet: spaceOpened decides
-        if (d.chunk() < 0 || d.chunk() >= volumeChunks() || ledger.spaceOpen() && !ledger.unmaps) {
-            reject("DISCARD of chunk " + d.chunk() + (ledger.unmaps || !ledger.spaceOpen()
-                    ? ", past the end of the volume" : ": this volume's format does not unmap chunks"));
-            return;
-        }
-        ledger.counters.discards++;
-        Chunk c = chunks.get(d.chunk());
-        if (c == null) {
-            c = new Chunk(d.chunk(), State.DISCARDED);
-            chunks.add(c);
-        } else if (c.state == State.COMMITTED) {
-            chunks.set(c, State.DISCARDED);
-        } else if (c.state == State.UNMAPPED) {
-            return; // the replay repeats it until FORGET
-        } else {
-            reject("DISCARD of chunk " + d.chunk() + ", which is " + c.state);
-            return;
-        }
-        commits.commitNow();
     }
 
     private long volumeChunks() {
@@ -319,9 +281,7 @@ final class FaultPath {
      * new, and what the old one was asked and did not answer is asked again.
      */
     void spaceOpened() {
-        if (!ledger.unmaps) {
-            refuseDiscards();
-        }
+        discards.spaceOpened(EIO);
         for (Chunk c : chunks.values()) {
             if (c.place >= 0 && c.state.compareTo(State.DURABLE) < 0) {
                 requests.add(new Allocator.Adopt(c.chunk, c.place));
@@ -336,21 +296,6 @@ final class FaultPath {
             } else if (c.state == State.PLACING) {
                 chunks.set(c, State.WAITING);
             }
-        }
-    }
-
-    /**
-     * DISCARDs taken before the space opened, for a format that does not unmap: the kernel sends
-     * none for its segments, so they are refused; a write waiting on one fails as before unmaps.
-     */
-    private void refuseDiscards() {
-        List<Chunk> discarded = chunks.values().stream().filter(c -> c.state == State.DISCARDED).toList();
-        for (Chunk c : discarded) {
-            reject("DISCARD of chunk " + c.chunk + ": this volume's format does not unmap chunks");
-            if (c.faultedAfterDiscard) {
-                replies.send(new ControlMessage.Fail(ledger.kernelVolume, c.faultSeq, c.chunk, EIO));
-            }
-            chunks.remove(c.chunk);
         }
     }
 
@@ -392,16 +337,11 @@ final class FaultPath {
         if (c != null && c.state == State.PLACING) {
             chunks.set(c, State.WAITING);
         }
-        if (m.failure() == Allocator.PlaceFailure.ALREADY_COMMITTED && c != null && ledger.unmaps) {
-            // The kernel faults a committed chunk only once it discarded it (its DISCARD replaced
-            // by the FAULT before it was read, or sent to an earlier daemon): unmap, then place.
-            c.faultedAfterDiscard = true;
-            chunks.set(c, State.DISCARDED);
-            ledger.counters.discards++;
-            commits.commitNow();
-            return false;
+        boolean committed = m.failure() == Allocator.PlaceFailure.ALREADY_COMMITTED && c != null;
+        if (committed && discards.committedChunkFaulted(c)) {
+            return false; // unmapped, then placed
         }
-        if (m.failure() == Allocator.PlaceFailure.ALREADY_COMMITTED && c != null) {
+        if (committed) {
             replies.send(new ControlMessage.Fail(ledger.kernelVolume, c.faultSeq, c.chunk, EIO));
             chunks.remove(c.chunk);
             reject(m.reason());

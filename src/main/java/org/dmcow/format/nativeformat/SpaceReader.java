@@ -262,46 +262,6 @@ final class SpaceReader {
     }
 
     /**
-     * The journal read as far as its records go, not whole: a space's journal is 8 MiB, mostly
-     * never written, and reading all of it for each volume at start-up was most of the daemon's
-     * start (256 volumes: 2 GiB read and allocated).
-     */
-    private final class JournalReader {
-        private static final int FIRST_READ = 64 << 10;
-        private final long offset;
-        private final int size;
-        /** The bytes read so far, [0, limit). */
-        ByteBuffer bytes = ByteBuffer.allocate(0).order(ByteOrder.LITTLE_ENDIAN);
-
-        JournalReader(Superblock sb) {
-            offset = sb.journalOffset();
-            size = (int) sb.journalSize();
-        }
-
-        /** Reads enough that the record at {@code at} is in {@link #bytes}, as far as the journal goes. */
-        ByteBuffer record(int at) throws IOException {
-            ensure((long) at + JournalRecord.HEADER);
-            if (at + JournalRecord.HEADER <= bytes.limit()) {
-                long count = Integer.toUnsignedLong(bytes.getInt(at + 24));
-                ensure(at + JournalRecord.HEADER + count * JournalRecord.ENTRY);
-            }
-            return bytes;
-        }
-
-        private void ensure(long end) throws IOException {
-            int want = (int) Math.min(size, end);
-            if (want <= bytes.limit()) {
-                return;
-            }
-            int grown = (int) Math.min(size, Math.max(want, Math.max(FIRST_READ, 2L * bytes.limit())));
-            ByteBuffer b = ByteBuffer.allocate(grown).order(ByteOrder.LITTLE_ENDIAN);
-            b.put(bytes.duplicate().position(0));
-            store.read(b, offset + bytes.limit());
-            bytes = b.flip();
-        }
-    }
-
-    /**
      * The current epoch's valid records, read before the table and replayed after it: the offset of
      * each, the bytes they take, and the damage found after the last one (reported once the valid
      * ones are replayed, as found in journal order).
@@ -329,7 +289,7 @@ final class SpaceReader {
 
     private Journal journal(SpaceState s) throws IOException {
         Superblock sb = s.superblock;
-        JournalReader reader = new JournalReader(sb);
+        JournalReader reader = new JournalReader(store, sb);
         int[] records = new int[16];
         int n = 0;
         String damage = null;
