@@ -49,9 +49,14 @@
  *                                      forgotten, and no unmapped cow segment
  *                                      may cover it again (it would read as
  *                                      the base)
- *   committed or forgotten --whole-chunk discard, discard_unmap--> DISCARDED
+ *   committed, forgotten or in a mapped segment
+ *     --whole-chunk discard, discard_unmap--> DISCARDED
  *                                      DISCARD sent; the remap (or forgotten
- *                                      mark) is dropped: it reads as the base
+ *                                      mark) is dropped: it reads as the base.
+ *                                      A mapped segment's chunk without state
+ *                                      is committed even if this kernel never
+ *                                      forgot it (a table loaded after a
+ *                                      reboot)
  *   DISCARDED --write--> FAULTED       as an unmapped chunk (a new fault)
  *   DISCARDED --FORGET--> (no state)   the daemon has unmapped it and serves
  *                                      it from a cow segment
@@ -961,16 +966,29 @@ static void cow_chunk_discarded(struct cow_volume *vol, struct cow_chunk *c)
 }
 
 /*
+ * Whether a chunk with no state in the tree is committed: in the remap index,
+ * forgotten, or served by the mapped segment @ct (which holds committed chunks
+ * only, whether or not this kernel ever had their remaps).
+ */
+static bool cow_committed_without_state(struct cow_volume *vol, struct cow_target *ct, u64 nr)
+{
+	sector_t cow_sector;
+
+	return ct->mapped || cow_committed_sector(vol, nr, &cow_sector) ||
+	       (vol->forgotten && test_bit(nr, vol->forgotten));
+}
+
+/*
  * A whole-chunk discard in a discard_unmap segment: a committed or forgotten
  * chunk turns DISCARDED and reads as the base from now on; any other is left
  * as it is (a discard is advisory). The discard completes either way.
  */
 static void cow_unmap_discarded(struct cow_volume *vol, struct bio *bio)
 {
+	struct cow_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
 	u64 nr = cow_chunk_of(vol, bio->bi_iter.bi_sector);
 	struct cow_chunk *c, *spare;
 	unsigned long flags;
-	sector_t cow_sector;
 
 	if (cow_alloc_chunk_map(vol, &vol->discarded_map)) {
 		DMWARN_LIMIT("volume %s: no memory to unmap discarded chunk %llu; it stays mapped",
@@ -986,8 +1004,7 @@ static void cow_unmap_discarded(struct cow_volume *vol, struct bio *bio)
 	if (c) {
 		if (c->state != CHUNK_FILLED || !c->committed)
 			c = NULL;	/* in flight, or DISCARDED already */
-	} else if (cow_committed_sector(vol, nr, &cow_sector) ||
-		   (vol->forgotten && test_bit(nr, vol->forgotten))) {
+	} else if (cow_committed_without_state(vol, pb->ti->private, nr)) {
 		c = spare;
 		spare = NULL;
 		cow_init_chunk(vol, c, nr, DM_COW_MSG_DISCARD);

@@ -1,4 +1,4 @@
-# Discards that unmap (discard_unmap): bad option lists are refused naming why; a whole-chunk discard of a committed chunk sends DISCARD once and the chunk reads as the base; a partial discard, a discard of an unmapped chunk and a discard without the option send nothing; a write after the discard faults again and reads as the base plus the write; a new responder gets the DISCARD in the replay and its FORGET drops the chunk (the segment is cow); in a mapped segment a discarded chunk reads as the base at once (not from the old place), FORGET of it is refused there, and a write to it faults and lands in its new place.
+# Discards that unmap (discard_unmap): bad option lists are refused naming why; a whole-chunk discard of a committed chunk sends DISCARD once and the chunk reads as the base; a partial discard, a discard of an unmapped chunk and a discard without the option send nothing; a write after the discard faults again and reads as the base plus the write; a new responder gets the DISCARD in the replay and its FORGET drops the chunk (the segment is cow); in a mapped segment a discarded chunk reads as the base at once (not from the old place), FORGET of it is refused there, and a write to it faults and lands in its new place; so does a chunk of a mapped segment the kernel never forgot (a new device, as after a reboot).
 . "$DMCOW_ROOT/ops/vm/lib.sh"
 . "$DMCOW_ROOT/kmod/tests/vm-lib.sh"
 load_dmcow
@@ -125,6 +125,7 @@ chunk_of /dev/mapper/c1 6 | cmp -s - /tmp/expect ||
 	fail "chunk 6 after the rewrite is not the base plus the write"
 dd if=/tmp/cow.img bs=512 skip="$n6" count=64 status=none | cmp -s - /tmp/expect ||
 	fail "chunk 6 does not read from its new place"
+cp /tmp/expect /tmp/expect6
 chunk_of /dev/mapper/c1 7 | cmp -s - /tmp/w7 || fail "chunk 7 changed"
 
 step "without discard_unmap a discard sends nothing"
@@ -134,6 +135,22 @@ echo "0 $SIZE cow $P" | dmsetup load c1 && dmsetup suspend c1 && dmsetup resume 
 discard 7
 sleep 1
 grep -q "^DISCARD" /tmp/resp6.log && fail "a discard without discard_unmap sent DISCARD"
+stop_responder
+dmsetup remove c1
+
+step "a new device (as after a reboot) maps chunk 6 in a segment the kernel never forgot: its discard unmaps it"
+start_responder resp7 --commit flush --state /tmp/state.json
+{
+	echo "0 384 cow $P 1 discard_unmap"
+	echo "384 64 cow $P 3 mapped $n6 discard_unmap"
+	echo "448 $((SIZE - 448)) cow $P 1 discard_unmap"
+} | dmsetup create c1 || fail "c1 again, with chunk 6 mapped"
+mapper_nodes
+chunk_of /dev/mapper/c1 6 | cmp -s - /tmp/expect6 || fail "chunk 6 does not read its data through the new mapped segment"
+discard 6
+wait_log /tmp/resp7.log "^DISCARD vol=[0-9]* chunk=6$" ||
+	fail "no DISCARD for chunk 6 of a mapped segment the kernel never forgot: $(tail -5 /tmp/resp7.log)"
+reads_base 6 || fail "discarded chunk 6 still reads from its place in the new mapped segment"
 stop_responder
 dmsetup remove c1
 step "PASS"
