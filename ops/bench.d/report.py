@@ -102,7 +102,8 @@ def main(guest_out, out_dir, daemon_out=None):
             lines.append(f"| {title} | " + " | ".join(
                 "" if key not in facts[c] else f"{facts[c][key]:,.0f}" for c in fc) + " |")
     if daemon:
-        lines += ["", "The daemon alone (in-JVM kernel double, memory spaces, on the host):", "",
+        lines += ["", "The daemon alone (kernel double in its JVM, or in its own for own_process.*; memory spaces;"
+                  " on the host):", "",
                   "| figure | value | unit |", "|---|---:|---|"]
         lines += [f"| {k} | {v['value']:,.1f} | {v['unit']} |" for k, v in daemon.items()]
     results["targets"] = targets(results, facts, daemon)
@@ -145,6 +146,9 @@ def targets(results, facts, daemon):
     for key, goal, label, at_least in (
             ("faults_per_s", 500_000, "daemon: faults/s end to end >= 500k", True),
             ("at_50k_p99_us", 200, "daemon: p99 fault-to-map at 50k faults/s <= 200 us", False),
+            ("own_process.faults_per_s", 500_000, "daemon in its own process: faults/s end to end >= 500k", True),
+            ("own_process.at_50k_p99_us", 200,
+             "daemon in its own process: p99 fault-to-map at 50k faults/s <= 200 us", False),
             ("rss_256.rss_mib", 200, "daemon: RSS with 256 volumes <= 200 MiB (default JVM options)", False),
             ("rss_256_small_heap.rss_mib", 200, "daemon: RSS with 256 volumes <= 200 MiB (96 MiB heap)", False)):
         if key in daemon:

@@ -24,7 +24,10 @@ import org.dmcow.config.DaemonConfig;
 import org.dmcow.config.VolumeConfig;
 import org.dmcow.format.FormatException;
 
-/** A daemon in the test JVM: the real actors and streams over a kernel double and fake devices. */
+/**
+ * A daemon in the test JVM: the real actors and streams over a kernel double (or any control
+ * device: {@link DaemonProcess} serves one in another process) and fake devices.
+ */
 final class DaemonHarness {
     static final long BASE_SIZE = 16 << 20;
     static final long BASE_SECTORS = BASE_SIZE / 512;
@@ -32,7 +35,9 @@ final class DaemonHarness {
     static final long CHUNKS = BASE_SECTORS / CHUNK_SECTORS;
 
     final ActorTestKit kit;
+    /** The kernel double, or null when the control device is another's ({@link #DaemonHarness(ActorTestKit, ControlDevice, Path, long)}). */
     final KernelDouble kernel;
+    private final ControlDevice device;
     final FakeDevices devices = new FakeDevices();
     final Map<String, MemoryCowSpace.Durable> spaces = new ConcurrentHashMap<>();
     /** What the volumes told their space listener, in order: "NAME full", "NAME has room". */
@@ -53,10 +58,7 @@ final class DaemonHarness {
     }
 
     DaemonHarness(ActorTestKit kit, KernelDouble kernel, Path dir, long baseSize) throws IOException {
-        this.kit = kit;
-        this.kernel = kernel;
-        this.dir = dir;
-        this.baseSize = baseSize;
+        this(kit, kernel, kernel, dir, baseSize);
         kernel.table = ident -> {
             FakeDevices.Device d = devices.devices.get(ident);
             return d == null ? List.of() : d.live;
@@ -65,6 +67,20 @@ final class DaemonHarness {
             FakeDevices.Device d = devices.devices.get(ident);
             return d == null ? 0 : d.swaps;
         };
+    }
+
+    /** Over a control device whose kernel side is elsewhere (another process). */
+    DaemonHarness(ActorTestKit kit, ControlDevice device, Path dir, long baseSize) throws IOException {
+        this(kit, null, device, dir, baseSize);
+    }
+
+    private DaemonHarness(ActorTestKit kit, KernelDouble kernel, ControlDevice device, Path dir, long baseSize)
+            throws IOException {
+        this.kit = kit;
+        this.kernel = kernel;
+        this.device = device;
+        this.dir = dir;
+        this.baseSize = baseSize;
         try (RandomAccessFile f = new RandomAccessFile(dir.resolve("base.img").toFile(), "rw")) {
             f.setLength(baseSize);
         }
@@ -107,7 +123,7 @@ final class DaemonHarness {
     /** Starts the daemon; {@code wrapReplies} lets a test put a failing seam between volumes and kernel. */
     DaemonHarness start(String hocon, UnaryOperator<KernelReplies> wrapReplies) throws Exception {
         config = DaemonConfig.from("test", ConfigFactory.parseString(hocon));
-        channel = ControlChannel.handshake(kernel, 32);
+        channel = ControlChannel.handshake(device, 32);
         replies = channel.startReplies(kit.system(), 1 << 16, 64);
         SpaceOpener opener = new SpaceOpener() {
             @Override
@@ -160,6 +176,10 @@ final class DaemonHarness {
             throw new IllegalStateException("the last replies were not written: " + e, e);
         }
         kit.stop(volumeSet);
-        kernel.close();
+        try {
+            device.close();
+        } catch (IOException e) {
+            throw new IllegalStateException("closing the control device: " + e, e);
+        }
     }
 }

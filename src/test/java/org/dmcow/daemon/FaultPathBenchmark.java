@@ -21,10 +21,12 @@ import java.util.concurrent.locks.LockSupport;
  * are outstanding, as the kernel's queued bios bound them. Few volumes by default: each sends up
  * to max-in-flight COMMITTED messages at once, and the reply queue (262,144 messages) must hold
  * those of all of them. Prints figures; asserts nothing.
+ * With {@code --daemon-process} the daemon runs in a JVM of its own (same options) over a Unix
+ * socket ({@link DaemonProcess}): the figures are then the daemon's alone, with its CPU per fault.
  * Run (ops/bench does, after the VM):
  * mvn -q test-compile dependency:build-classpath -Dmdep.outputFile=target/cp.txt -Dmdep.includeScope=test
  * && java -XX:+UseSerialGC -Xms2g -Xmx2g -cp target/test-classes:target/classes:$(cat target/cp.txt)
- * org.dmcow.daemon.FaultPathBenchmark [VOLUMES] [SECONDS-PER-RATE] [RATE...]
+ * org.dmcow.daemon.FaultPathBenchmark [--daemon-process] [VOLUMES] [SECONDS-PER-RATE] [RATE...]
  */
 public final class FaultPathBenchmark {
     private static final long VOLUME_SIZE = 4L << 30;
@@ -41,18 +43,27 @@ public final class FaultPathBenchmark {
         this.next = new long[d.ids.length];
     }
 
-    public static void main(String[] args) throws Exception {
+    public static void main(String[] argv) throws Exception {
+        boolean ownProcess = argv.length > 0 && argv[0].equals("--daemon-process");
+        String[] args = ownProcess ? Arrays.copyOfRange(argv, 1, argv.length) : argv;
         int volumes = args.length > 0 ? Integer.parseInt(args[0]) : 8;
         double seconds = args.length > 1 ? Double.parseDouble(args[1]) : 1;
         int[] rates = args.length > 2 ? Arrays.stream(args, 2, args.length).mapToInt(Integer::parseInt).toArray()
                 : new int[] {10_000, 50_000, 100_000};
-        try (BenchDaemon d = new BenchDaemon(volumes, VOLUME_SIZE, "dmcow.commit-interval = 1s")) {
+        try (BenchDaemon d = new BenchDaemon(volumes, VOLUME_SIZE, "dmcow.commit-interval = 1s", ownProcess)) {
             FaultPathBenchmark b = new FaultPathBenchmark(d);
             b.saturate(WARM_UP);
+            double cpu0 = d.daemonCpuSeconds();
             double perSecond = b.saturate(SATURATION);
-            System.out.printf("volumes %d; %d faults, %d outstanding (after %d to warm up): %.0f faults/s%n",
-                    volumes, SATURATION, WINDOW, WARM_UP, perSecond);
+            double cpuPerFault = (d.daemonCpuSeconds() - cpu0) / SATURATION * 1e6;
+            System.out.printf("volumes %d; %d faults, %d outstanding (after %d to warm up): %.0f faults/s%s%n",
+                    volumes, SATURATION, WINDOW, WARM_UP, perSecond, ownProcess
+                            ? String.format(", the daemon's CPU %.1f us a fault (FAULT, MAP, FILLED, commit)",
+                                    cpuPerFault) : "");
             BenchDaemon.figure("faults_per_s", perSecond, "faults/s");
+            if (ownProcess) {
+                BenchDaemon.figure("daemon_cpu_us_per_fault", cpuPerFault, "us");
+            }
             b.flushAll();
             for (int rate : rates) {
                 b.atRate(rate, seconds);
