@@ -44,9 +44,7 @@ class NativeFormatTest {
     }
 
     private CowSpace open() throws Exception {
-        try (FileBaseImage b = FileBaseImage.open(base)) {
-            return new NativeFormat().open(FileCowStore.open(cow, false, null), b);
-        }
+        return TestSpaces.open(base, cow);
     }
 
     @Test

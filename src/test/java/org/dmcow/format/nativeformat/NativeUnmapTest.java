@@ -46,9 +46,7 @@ class NativeUnmapTest {
     }
 
     private CowSpace open() throws Exception {
-        try (FileBaseImage b = FileBaseImage.open(base)) {
-            return new NativeFormat().open(FileCowStore.open(cow, false, null), b);
-        }
+        return TestSpaces.open(base, cow);
     }
 
     private static long map(CowSpace space, long chunk) throws Exception {

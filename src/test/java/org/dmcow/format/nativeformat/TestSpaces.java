@@ -40,6 +40,13 @@ final class TestSpaces {
         }
     }
 
+    /** Opens the native space {@code cow} over {@code base} for writing. */
+    static CowSpace open(Path base, Path cow) throws Exception {
+        try (FileBaseImage b = FileBaseImage.open(base)) {
+            return new NativeFormat().open(org.dmcow.format.FileCowStore.open(cow, false, null), b);
+        }
+    }
+
     /** The committed mappings as an array indexed by volume chunk (-1: unmapped). */
     static long[] mappings(CowSpace space) {
         long[] m = new long[(int) space.volumeChunks()];
