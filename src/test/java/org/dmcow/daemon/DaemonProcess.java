@@ -55,6 +55,11 @@ final class DaemonProcess implements AutoCloseable {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
+        // e.g. -Ddmcow.bench.daemon-opts=-XX:StartFlightRecording=filename=daemon.jfr to profile it alone
+        String extra = System.getProperty("dmcow.bench.daemon-opts", "").trim();
+        if (!extra.isEmpty()) {
+            cmd.addAll(List.of(extra.split("\\s+")));
+        }
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), DaemonProcess.class.getName(),
                 sock.toString(), Integer.toString(volumes), Long.toString(volumeSize), config));
         Process child = new ProcessBuilder(cmd).redirectErrorStream(true).start();

@@ -16,7 +16,7 @@ import java.util.concurrent.locks.LockSupport;
  * The fault path through the whole daemon (control stream, volume set, volumes, allocators, reply
  * writer, commits, table reloads) against the kernel double with memory spaces: faults per second
  * at saturation (FAULT sent to MAP applied, the FILLED that follows handled too), the commit cost
- * of a flush, then latency percentiles from a FAULT sent to its MAP applied at fixed offered rates.
+ * of a flush, a write + fsync loop, then latency percentiles from a FAULT sent to its MAP applied at fixed offered rates.
  * Each fault is a new chunk, round robin over the volumes. At saturation at most WINDOW faults
  * are outstanding, as the kernel's queued bios bound them. Few volumes by default: each sends up
  * to max-in-flight COMMITTED messages at once, and the reply queue (262,144 messages) must hold
@@ -33,6 +33,7 @@ public final class FaultPathBenchmark {
     private static final int WARM_UP = 20_000;
     private static final int SATURATION = 100_000;
     private static final int WINDOW = 4096;
+    private static final int FSYNC_ITERATIONS = 2000;
 
     private final BenchDaemon d;
     private final long[] next;
@@ -65,6 +66,7 @@ public final class FaultPathBenchmark {
                 BenchDaemon.figure("daemon_cpu_us_per_fault", cpuPerFault, "us");
             }
             b.flushAll();
+            b.writeAndFlush(FSYNC_ITERATIONS);
             for (int rate : rates) {
                 b.atRate(rate, seconds);
             }
@@ -94,6 +96,27 @@ public final class FaultPathBenchmark {
         }
         window.acquire(WINDOW);
         return n / ((System.nanoTime() - t0) / 1e9);
+    }
+
+    /**
+     * A guest's write + fsync loop on one volume: one new chunk written, then a flush, waited for,
+     * {@code n} times; the time of each and (own process) the daemon's CPU for each.
+     */
+    private void writeAndFlush(int n) throws Exception {
+        double cpu0 = d.daemonCpuSeconds();
+        long t0 = System.nanoTime();
+        for (int i = 0; i < n; i++) {
+            fault().get(1, TimeUnit.MINUTES);
+            d.kernel.flush(d.ids[(turn - 1) % d.ids.length]).get(1, TimeUnit.MINUTES);
+        }
+        double us = (System.nanoTime() - t0) / 1e3 / n;
+        double cpuUs = (d.daemonCpuSeconds() - cpu0) / n * 1e6;
+        System.out.printf("write + fsync, one at a time: %.0f us each%s%n", us,
+                Double.isNaN(cpuUs) ? "" : String.format(", the daemon's CPU %.0f us each", cpuUs));
+        BenchDaemon.figure("write_fsync_us", us, "us");
+        if (!Double.isNaN(cpuUs)) {
+            BenchDaemon.figure("daemon_cpu_us_per_write_fsync", cpuUs, "us");
+        }
     }
 
     private void flushAll() throws Exception {
