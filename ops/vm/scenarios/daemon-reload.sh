@@ -23,10 +23,12 @@ conf() {
 # /proc/PID/task/TID/stat; kernel/sys.c's PR_IO_FLUSHER, the same bits in 6.1 and 6.12); the
 # JVM's first thread, which started before the daemon's main, does not.
 io_flusher_threads() {
-	# "flagged(0/1) tid name" per thread; a name may hold spaces and parentheses
-	awk '{ rest = $0; sub(/.*\) /, "", rest); split(rest, f, " "); name = $0
+	# "flagged(0/1) tid name" per thread; a name may hold spaces and parentheses. Through cat: a
+	# thread that ends between the glob and the read is skipped (mawk would stop with status 2,
+	# which sh -e made the scenario's)
+	cat /proc/"$DPID"/task/*/stat 2>/dev/null | awk '{ rest = $0; sub(/.*\) /, "", rest); split(rest, f, " "); name = $0
 		sub(/^[0-9]+ \(/, "", name); sub(/\) [^)]*$/, "", name)
-		print (int(f[7] / 524288) % 4 == 3), $1, name }' /proc/"$DPID"/task/*/stat 2>/dev/null >/tmp/threads.txt
+		print (int(f[7] / 524288) % 4 == 3), $1, name }' >/tmp/threads.txt
 	named=$(awk '$3 ~ /^dmcowd-/' /tmp/threads.txt | wc -l)
 	bare=$(awk '$1 == 0 && $3 ~ /^dmcowd-/ { printf "%s ", $3 }' /tmp/threads.txt)
 	[ "$named" -ge 3 ] || fail "$1: only $named dmcowd-* thread(s): $(cat /tmp/threads.txt)"
