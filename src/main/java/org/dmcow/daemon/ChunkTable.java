@@ -12,8 +12,8 @@ import org.dmcow.protocol.Protocol;
 
 /**
  * A volume's chunks on their way from fault to commit, and discarded ones on theirs to unmapped,
- * counted by state: backpressure asks for
- * the counts on every kernel message, so they are kept, never scanned for. Not thread-safe.
+ * counted by state: backpressure asks for the counts on every kernel message, so they are kept,
+ * never scanned for. Not thread-safe.
  */
 final class ChunkTable {
     /** A chunk's way from fault to commit. */
@@ -149,6 +149,16 @@ final class ChunkTable {
     /** Faults not mapped yet. */
     long unmapped() {
         return count(State.WAITING) + count(State.PLACING) + count(State.PLACED);
+    }
+
+    /** Chunks a commit is to make durable: FILLED ones' places, DISCARDED ones' unmaps. */
+    long awaitingCommit() {
+        return count(State.FILLED) + count(State.DISCARDED);
+    }
+
+    /** Chunks a table reload lets the kernel forget: COMMITTED (mapped segments), UNMAPPED (cow segments). */
+    long awaitingReload() {
+        return count(State.COMMITTED) + count(State.UNMAPPED);
     }
 
     long count(State s) {

@@ -7,7 +7,6 @@ import java.time.Duration;
 import java.util.List;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
-import org.dmcow.daemon.ChunkTable.State;
 import org.slf4j.Logger;
 
 /**
@@ -56,7 +55,7 @@ final class TableReloads<M> {
 
     /** Reload after max-mappings committed chunks, or max-delay after the first of them. */
     void schedule() {
-        long waiting = toForget();
+        long waiting = ledger.chunks.awaitingReload();
         if (waiting >= maxMappings) {
             start();
         } else if (waiting > 0 && !timers.isTimerActive(due)) {
@@ -71,16 +70,11 @@ final class TableReloads<M> {
      */
     void start() {
         timers.cancel(due);
-        if (ledger.reloading || ledger.phase != VolumeLedger.Phase.SERVING || toForget() == 0) {
+        if (ledger.reloading || ledger.phase != VolumeLedger.Phase.SERVING || ledger.chunks.awaitingReload() == 0) {
             return;
         }
         ledger.reloading = true;
         requests.add(Allocator.TableRuns.INSTANCE);
-    }
-
-    /** Committed chunks to serve by mapped segments, and unmapped ones by plain cow segments. */
-    private long toForget() {
-        return ledger.chunks.count(State.COMMITTED) + ledger.chunks.count(State.UNMAPPED);
     }
 
     /** The runs came from an allocator the volume no longer owns: the next reload asks again. */

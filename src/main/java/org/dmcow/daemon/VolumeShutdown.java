@@ -4,7 +4,6 @@
 package org.dmcow.daemon;
 
 import org.apache.pekko.actor.typed.ActorRef;
-import org.dmcow.daemon.ChunkTable.State;
 import org.dmcow.daemon.VolumeLedger.Phase;
 import org.slf4j.Logger;
 
@@ -60,13 +59,11 @@ final class VolumeShutdown {
         if (ledger.committing || ledger.reloading) {
             return false;
         }
-        if (ledger.chunks.count(State.FILLED) + ledger.chunks.count(State.DISCARDED) > 0 && ledger.spaceOpen()
-                && ledger.degraded == null) {
+        if (ledger.chunks.awaitingCommit() > 0 && ledger.spaceOpen() && ledger.degraded == null) {
             commits.commitNow();
             return false;
         }
-        if (ledger.chunks.count(State.COMMITTED) + ledger.chunks.count(State.UNMAPPED) > 0
-                && ledger.phase == Phase.SERVING) {
+        if (ledger.chunks.awaitingReload() > 0 && ledger.phase == Phase.SERVING) {
             tables.start();
             return false;
         }

@@ -17,9 +17,10 @@ import org.dmcow.format.FormatException;
 import org.dmcow.format.SpaceFullException;
 
 /**
- * An open native space. Commits (mappings and unmaps) go to the journal as one record per group; when the journal is
- * full the group is committed by a checkpoint instead (dirty table pages to their spare copies,
- * flush, then the checkpoint header), after which the journal starts a new epoch. Closing the
+ * An open native space. Commits (mappings and unmaps) go to the journal as one record per group;
+ * when the journal is full the group is committed by a checkpoint instead (dirty table pages to
+ * their spare copies, flush, then the checkpoint header), after which the journal starts a new
+ * epoch. Closing the
  * space closes its store.
  */
 final class NativeSpace implements CowSpace {

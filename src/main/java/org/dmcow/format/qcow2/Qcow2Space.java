@@ -10,8 +10,10 @@ import static org.dmcow.format.qcow2.Qcow2Tables.isData;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -56,7 +58,7 @@ final class Qcow2Space implements CowSpace {
      * Clusters of chunks unmapped durably: unreferenced, still counted 1 (so never handed out)
      * until {@link #freePlaces} or close counts them 0; a crash leaves them leaked.
      */
-    private final Set<Long> unmapped = new java.util.LinkedHashSet<>();
+    private final Set<Long> unmapped = new LinkedHashSet<>();
     private boolean autoclearPending;
     private long usedClusters;
     private long mappings;
@@ -278,14 +280,17 @@ final class Qcow2Space implements CowSpace {
 
     @Override
     public void commit(List<Mapping> group) throws IOException, FormatException {
-        List<Mapping> batch = new java.util.ArrayList<>(group.size());
-        List<Long> unmapping = new java.util.ArrayList<>();
+        List<Mapping> batch = new ArrayList<>(group.size());
+        List<Long> unmapping = new ArrayList<>();
         for (Mapping m : group) {
             if (m.place() != UNMAPPED) {
                 batch.add(m);
-            } else if (committedPlace(m.volumeChunk()) >= 0) { // else unmapped already
+                continue;
+            }
+            long old = committedPlace(m.volumeChunk());
+            if (old >= 0) { // else unmapped already
                 batch.add(m);
-                unmapping.add(committedPlace(m.volumeChunk()));
+                unmapping.add(old);
             }
         }
         if (batch.isEmpty()) {
