@@ -50,6 +50,7 @@ struct cow_chunk {
 	sector_t cow_sector;
 	enum cow_chunk_state state;
 	u32 fill;			/* enum dm_cow_fill */
+	u32 grant;			/* the grant whose slot it took; 0: MAPped */
 	bool full_write;
 	bool committed;
 	blk_status_t fill_error;
@@ -62,6 +63,24 @@ struct cow_chunk {
 					 * or discarded */
 	struct list_head granted;	/* on vol->granted from MAP until FILLED */
 	unsigned long since;		/* jiffies when the fault was raised */
+};
+
+/*
+ * A live grant: chunks node.start .. node.last go, at their first write, to
+ * cow_sector onwards. In its volume's grant tree under vol->lock until REVOKE,
+ * the last slot's use or the volume's end; then freed, or (REVOKE) owned by
+ * the control queue until its REVOKED is read.
+ */
+struct cow_grant {
+	struct interval_tree_node node;
+	u32 id;
+	u32 volume;			/* its volume's id, for REVOKED */
+	u32 count;
+	u32 fill;			/* enum dm_cow_fill */
+	u32 nr_used;
+	sector_t cow_sector;
+	DECLARE_BITMAP(used, DM_COW_MAX_GRANT_CHUNKS);
+	struct cow_out out;		/* GRANT_LIVE or REVOKED */
 };
 
 /* A cow segment, its chunks registered in its volume for FORGET checks. */
@@ -97,6 +116,7 @@ struct cow_stats {
 	u64 zero_fills;
 	u64 errors;
 	u64 discards;
+	u64 granted_fills;
 };
 
 struct cow_volume {
@@ -153,6 +173,12 @@ struct cow_volume {
 	struct list_head fill_queue;	/* QUEUED chunks, oldest first */
 	struct list_head fill_done;	/* fills finished, for the worker */
 	struct list_head discarded;	/* DISCARDED chunks, oldest first */
+	struct rb_root_cached grants;	/* live grants by chunk range */
+	unsigned int nr_grants;
+	u64 granted_free;		/* free slots over all live grants */
+	u64 grant_low_at;		/* GRANT_LOW when granted_free falls to this */
+	bool grant_low_sent;		/* since the last GRANT */
+	struct cow_out out_grant_low;
 	struct bio_list deferred;	/* writes for the worker to place */
 	struct bio_list flushes;	/* waiting for a CoW device flush */
 	struct bio_list flush_waiters;	/* waiting for COMMITTED, by flush seq */
@@ -230,6 +256,7 @@ static inline void cow_chunk_unlist(struct cow_volume *vol, struct list_head *no
 
 /* dm-cow-target.c */
 extern unsigned int max_copies;
+extern unsigned int max_grants;
 extern unsigned int detach_timeout;
 extern unsigned int answer_timeout;
 extern struct mutex cow_volumes_lock;
@@ -251,9 +278,20 @@ int cow_dispatch_chunk_msg(struct cow_volume *vol, const struct dm_cow_msg *m);
 void cow_expire_volumes(unsigned long detached_since, unsigned long timeout);
 void cow_check_volumes_answered(unsigned long attached_since, unsigned long timeout);
 
+/* dm-cow-grant.c */
+int cow_handle_grant(struct cow_volume *vol, const struct dm_cow_msg *m);
+int cow_handle_revoke(struct cow_volume *vol, const struct dm_cow_msg *m);
+bool cow_take_grant_slot(struct cow_volume *vol, u64 nr, u32 *grant, sector_t *cow_sector,
+			 u32 *fill);
+void cow_return_grant_slot(struct cow_volume *vol, u32 grant, u64 nr);
+struct cow_grant *cow_grant_free_slot_in(struct cow_volume *vol, u64 first, u64 last);
+void cow_free_grants(struct cow_volume *vol);
+void cow_format_grant(const struct cow_grant *g, struct dm_cow_msg *m);
+
 /* dm-cow-ctl.c */
 void cow_queue_out(struct cow_out *o, u32 type);
 void cow_queue_live(struct cow_volume *vol, struct cow_out *o, u32 type);
+bool cow_queue_owned(struct cow_out *o, u32 type);
 void cow_unqueue_out(struct cow_out *o);
 void cow_send_flush(struct cow_volume *vol, u64 seq);
 bool cow_queue_gone(struct cow_volume *vol, struct cow_gone *gone);

@@ -119,6 +119,32 @@ void cow_queue_live(struct cow_volume *vol, struct cow_out *o, u32 type)
 	spin_unlock_irqrestore(&ctl.lock, flags);
 }
 
+/*
+ * Queue a message whose subject the control queue then owns (REVOKED): freed
+ * once read or when the daemon goes. False if not queued (no daemon): the
+ * caller frees it. A subject queued already (as GRANT_LIVE) turns into it.
+ */
+bool cow_queue_owned(struct cow_out *o, u32 type)
+{
+	unsigned long flags;
+	bool queued;
+
+	spin_lock_irqsave(&ctl.lock, flags);
+	__cow_queue_out(o, type);
+	queued = !list_empty(&o->node);
+	spin_unlock_irqrestore(&ctl.lock, flags);
+	return queued;
+}
+
+/* Free a subject the control queue owns, once it left the queue. */
+static void cow_free_owned(struct cow_out *o)
+{
+	if (o->type == DM_COW_MSG_VOLUME_GONE)
+		kfree(container_of(o, struct cow_gone, out));
+	else if (o->type == DM_COW_MSG_REVOKED)
+		kfree(container_of(o, struct cow_grant, out));
+}
+
 void cow_unqueue_out(struct cow_out *o)
 {
 	unsigned long flags;
@@ -152,8 +178,7 @@ static void cow_discard_out(void)
 			continue;
 		}
 		list_del_init(&o->node);
-		if (o->type == DM_COW_MSG_VOLUME_GONE)
-			kfree(container_of(o, struct cow_gone, out));
+		cow_free_owned(o);
 	}
 }
 
@@ -268,6 +293,16 @@ static void cow_format(struct cow_out *o, struct dm_cow_msg *m)
 		m->volume = cpu_to_le32(vol->id);
 		m->seq = cpu_to_le64(vol->flush_msg_seq);
 		break;
+	case DM_COW_MSG_GRANT_LOW:
+		vol = container_of(o, struct cow_volume, out_grant_low);
+		m->volume = cpu_to_le32(vol->id);
+		/* Without vol->lock: a figure for the daemon's policy, not a count it keeps. */
+		m->grant.count = cpu_to_le32(min_t(u64, READ_ONCE(vol->granted_free), U32_MAX));
+		break;
+	case DM_COW_MSG_GRANT_LIVE:
+	case DM_COW_MSG_REVOKED:
+		cow_format_grant(container_of(o, struct cow_grant, out), m);
+		break;
 	case DM_COW_MSG_FAULT:
 	case DM_COW_MSG_GRANTED:
 	case DM_COW_MSG_FILLED:
@@ -282,6 +317,7 @@ static void cow_format(struct cow_out *o, struct dm_cow_msg *m)
 		} else if (o->type != DM_COW_MSG_DISCARD) {
 			m->seq = cpu_to_le64(o->type == DM_COW_MSG_FILLED ? c->fill_seq : 0);
 			m->chunk.cow_sector = cpu_to_le64(c->cow_sector);
+			m->chunk.grant = cpu_to_le32(c->grant);
 		}
 		break;
 	}
@@ -357,8 +393,7 @@ static size_t cow_pop_out(struct dm_cow_msg *msgs, size_t max)
 		if (!o)
 			break;
 		cow_format(o, &msgs[n++]);
-		if (o->type == DM_COW_MSG_VOLUME_GONE)
-			kfree(container_of(o, struct cow_gone, out));
+		cow_free_owned(o);
 	}
 	spin_unlock_irqrestore(&ctl.lock, flags);
 	return n;
@@ -460,6 +495,8 @@ const char *cow_msg_name(u32 type)
 	case DM_COW_MSG_FAIL: return "FAIL";
 	case DM_COW_MSG_COMMITTED: return "COMMITTED";
 	case DM_COW_MSG_FORGET: return "FORGET";
+	case DM_COW_MSG_GRANT: return "GRANT";
+	case DM_COW_MSG_REVOKE: return "REVOKE";
 	default: return "message";
 	}
 }
@@ -536,6 +573,24 @@ static void cow_replay_list(struct cow_volume *vol, struct list_head *head,
 }
 
 /*
+ * GRANT_LIVE for each live grant, before any GRANTED or FILLED: those of
+ * chunks that took a slot tell the daemon the slot is used even if the
+ * GRANT_LIVE, formatted when read, shows it free. At most max_grants: one hold.
+ */
+static void cow_replay_grants(struct cow_volume *vol)
+{
+	struct interval_tree_node *n;
+	unsigned long flags;
+
+	spin_lock_irqsave(&vol->lock, flags);
+	for (n = interval_tree_iter_first(&vol->grants, 0, ULONG_MAX); n;
+	     n = interval_tree_iter_next(n, 0, ULONG_MAX))
+		cow_queue_out(&container_of(n, struct cow_grant, node)->out,
+			      DM_COW_MSG_GRANT_LIVE);
+	spin_unlock_irqrestore(&vol->lock, flags);
+}
+
+/*
  * GRANTED for the mapped chunks still filling, then FILLED for the
  * uncommitted ones, live FILLED held back all along (STAGE_VOLUME): a granted
  * chunk that fills meanwhile joins the uncommitted list's tail, so the second
@@ -588,6 +643,7 @@ static void cow_replay(void)
 
 	lockdep_assert_held(&cow_volumes_lock);
 	cow_for_each_volume(vol, cow_replay_volume);
+	cow_for_each_volume(vol, cow_replay_grants);
 	cow_for_each_volume(vol, cow_replay_remaps);
 	cow_for_each_volume(vol, cow_replay_discards);
 	cow_for_each_volume(vol, cow_replay_faults);
@@ -660,6 +716,26 @@ static int cow_handle_hello(const struct dm_cow_msg *m)
 	return 0;
 }
 
+static int cow_handle_grant_msg(const struct dm_cow_msg *m)
+{
+	struct cow_volume *vol;
+	int r;
+
+	if (le32_to_cpu(m->type) == DM_COW_MSG_REVOKE && !cow_payload_zero_after(m, 0))
+		return cow_reject(m, "only volume and seq may be set");
+	if (!cow_payload_zero_after(m, sizeof(m->grant)))
+		return cow_reject(m, "the bytes after the grant fields must be zero");
+	vol = cow_get_volume(le32_to_cpu(m->volume));
+	if (!vol)
+		return cow_reject(m, "unknown volume");
+	if (le32_to_cpu(m->type) == DM_COW_MSG_GRANT)
+		r = cow_handle_grant(vol, m);
+	else
+		r = cow_handle_revoke(vol, m);
+	cow_put_volume(vol);
+	return r;
+}
+
 /* The daemon's answers take no lock shared by all volumes. */
 static int cow_handle_chunk_msg(const struct dm_cow_msg *m)
 {
@@ -667,8 +743,10 @@ static int cow_handle_chunk_msg(const struct dm_cow_msg *m)
 	struct cow_volume *vol;
 	int r;
 
-	if (!cow_payload_zero_after(m, sizeof(m->chunk)) || m->chunk.reserved)
-		return cow_reject(m, "reserved bytes must be zero");
+	if (type == DM_COW_MSG_GRANT || type == DM_COW_MSG_REVOKE)
+		return cow_handle_grant_msg(m);
+	if (!cow_payload_zero_after(m, sizeof(m->chunk)) || m->chunk.grant)
+		return cow_reject(m, "grant and the bytes after the chunk fields must be zero");
 	if ((type == DM_COW_MSG_COMMITTED || type == DM_COW_MSG_FORGET) &&
 	    (m->seq || m->chunk.cow_sector || m->chunk.fill || m->chunk.flags ||
 	     m->chunk.error))
@@ -692,6 +770,8 @@ static int cow_handle_msg(const struct dm_cow_msg *m)
 	case DM_COW_MSG_FAIL:
 	case DM_COW_MSG_COMMITTED:
 	case DM_COW_MSG_FORGET:
+	case DM_COW_MSG_GRANT:
+	case DM_COW_MSG_REVOKE:
 		return cow_handle_chunk_msg(m);
 	case DM_COW_MSG_HELLO:
 		return cow_reject(m, "HELLO after the handshake");

@@ -6,6 +6,7 @@
  *
  * Table: <start> <len> cow <ident> <base_dev> <cow_dev> <chunk_sectors>
  *        [<#opt_args> [mapped <cow_sector>] [discard_unmap]]
+ * A mapped segment may not cover a free slot of a live grant.
  *
  * All segments with one <ident> share one refcounted volume, which survives
  * table reloads. A bio's device sector is its volume sector.
@@ -24,6 +25,12 @@
  * Per-chunk state machine (all transitions under the volume's lock):
  *
  *   (no state) --write--> FAULTED      FAULT sent; writes queue on the chunk
+ *   (no state) --write, free slot of a live grant--> QUEUED or FILLING
+ *                                      no FAULT: placed at the slot, filled
+ *                                      as MAP would with the grant's fill
+ *                                      (none for a full-chunk write);
+ *                                      FILLED names the grant; a fill error
+ *                                      frees the slot (dm-cow-grant.c)
  *   FAULTED --MAP copy/zero--> QUEUED  waits on the volume's fill queue for a
  *                                      copy slot (max_copies over all volumes,
  *                                      given to the volumes by deficit round
@@ -151,6 +158,10 @@
 unsigned int max_copies = 16;
 module_param(max_copies, uint, 0644);
 MODULE_PARM_DESC(max_copies, "Chunk fills (dm-kcopyd copies or zeroings) running at once");
+
+unsigned int max_grants = 64;
+module_param(max_grants, uint, 0644);
+MODULE_PARM_DESC(max_grants, "Live grants a volume may hold (GRANT beyond them: EINVAL)");
 
 unsigned int detach_timeout = 300;
 module_param(detach_timeout, uint, 0644);
@@ -660,6 +671,8 @@ static void cow_fill_finished(struct cow_chunk *c)
 	if (err) {
 		bio_list_merge(&done, &c->done);
 		this_cpu_inc(vol->stats->errors);
+		if (c->grant)
+			cow_return_grant_slot(vol, c->grant, c->nr);
 		cow_erase(c);
 		spin_unlock_irqrestore(&vol->lock, flags);
 		DMERR_LIMIT("volume %s: filling chunk %llu failed", vol->ident, c->nr);
@@ -873,12 +886,70 @@ static struct bio *cow_take_full_write(struct cow_chunk *c)
 	return full;
 }
 
+/*
+ * The chunk, on no list, is placed at @cow_sector (by MAP, or a grant's
+ * slot): it is filled @fill's way, or, for FILL_NONE, by its whole-chunk
+ * write, returned for the caller to submit once the lock is dropped.
+ */
+static struct bio *cow_start_fill(struct cow_chunk *c, sector_t cow_sector, u32 fill)
+{
+	struct cow_volume *vol = c->vol;
+	struct bio *full = NULL;
+
+	lockdep_assert_held(&vol->lock);
+	if (fill == DM_COW_FILL_NONE) {
+		full = cow_take_full_write(c);
+		/* Handed back by a noflush suspend: the base is what the chunk holds. */
+		if (!full)
+			fill = DM_COW_FILL_COPY;
+	}
+	c->cow_sector = cow_sector;
+	c->fill = fill;
+	list_add_tail(&c->granted, &vol->granted);
+	if (full) {
+		c->state = CHUNK_FILLING;
+		cow_remap_to_cow(vol, full, cow_sector);
+		cow_hook_bio(full, cow_full_write_endio);
+	} else {
+		cow_queue_fill(c);
+	}
+	return full;
+}
+
+/*
+ * A first write to chunk @nr, which has no state, inside a live grant with
+ * its slot free: the chunk takes the slot and goes to its fill, no FAULT
+ * sent. Returns false if no grant has a free slot for it.
+ */
+static bool cow_place_granted(struct cow_volume *vol, struct cow_chunk *c, u64 nr,
+			      struct bio *bio, struct bio **full)
+{
+	sector_t cow_sector;
+	u32 grant, fill;
+
+	lockdep_assert_held(&vol->lock);
+	if (!cow_take_grant_slot(vol, nr, &grant, &cow_sector, &fill))
+		return false;
+	cow_init_chunk(vol, c, nr, DM_COW_MSG_FILLED);
+	c->grant = grant;
+	cow_insert(vol, c);
+	/* As a FAULTED chunk's first write: it notes whether it is the whole chunk. */
+	c->state = CHUNK_FAULTED;
+	cow_chunk_add_write(c, bio);
+	if (c->full_write)
+		fill = DM_COW_FILL_NONE;
+	this_cpu_inc(vol->stats->granted_fills);
+	*full = cow_start_fill(c, cow_sector, fill);
+	return true;
+}
+
 /* ---------------------------------------------------------------- worker */
 
 static void cow_place_deferred(struct cow_volume *vol, struct bio *bio)
 {
 	u64 nr = cow_chunk_of(vol, bio->bi_iter.bi_sector);
 	struct cow_chunk *c, *spare = NULL;
+	struct bio *full = NULL;
 	unsigned long flags;
 	bool submit = false, hooked = false, back = false;
 	sector_t cow_sector;
@@ -905,7 +976,8 @@ static void cow_place_deferred(struct cow_volume *vol, struct bio *bio)
 	if (cow_hand_back_write(vol, c, bio)) {
 		back = true;
 	} else if (!c) {
-		cow_new_fault(vol, spare, nr, bio);
+		if (!cow_place_granted(vol, spare, nr, bio, &full))
+			cow_new_fault(vol, spare, nr, bio);
 		spare = NULL;
 	} else if (c->state == CHUNK_FILLED) {
 		cow_issue_to_filled(c, bio, &hooked);
@@ -917,6 +989,8 @@ static void cow_place_deferred(struct cow_volume *vol, struct bio *bio)
 
 	if (spare)
 		mempool_free(spare, cow_chunk_pool);
+	if (full)
+		submit_bio_noacct(full);
 	if (submit)
 		submit_bio_noacct(bio);
 	if (back) {
@@ -1423,6 +1497,8 @@ static struct cow_volume *cow_alloc_volume(const char *ident,
 	INIT_LIST_HEAD(&vol->fill_queue);
 	INIT_LIST_HEAD(&vol->fill_done);
 	INIT_LIST_HEAD(&vol->discarded);
+	vol->grants = RB_ROOT_CACHED;
+	cow_out_init(&vol->out_grant_low, DM_COW_MSG_GRANT_LOW);
 	bio_list_init(&vol->deferred);
 	bio_list_init(&vol->flushes);
 	bio_list_init(&vol->flush_waiters);
@@ -1546,6 +1622,7 @@ static void cow_destroy_volume(struct cow_volume *vol, struct cow_gone *gone)
 		cond_resched();
 	} while (n);
 
+	cow_free_grants(vol);
 	kfree(gone);
 	cow_end_bios(&orphans, BLK_STS_IOERR);
 	xa_destroy(&vol->remaps);
@@ -1721,6 +1798,30 @@ static int cow_check_same_volume(struct dm_target *ti, struct cow_volume *vol,
 	return 0;
 }
 
+/*
+ * A mapped segment holds committed chunks only, and a granted slot not yet
+ * used is none: its write would go to the mapped place, not the slot's.
+ */
+static int cow_check_mapped_grants(struct dm_target *ti, struct cow_volume *vol,
+				   struct cow_target *ct)
+{
+	struct cow_grant *g;
+	unsigned long flags;
+	u32 id = 0;
+
+	spin_lock_irqsave(&vol->lock, flags);
+	g = cow_grant_free_slot_in(vol, ct->chunks.start, ct->chunks.last);
+	if (g)
+		id = g->id;
+	spin_unlock_irqrestore(&vol->lock, flags);
+	if (!id)
+		return 0;
+	DMERR("volume %s: a mapped segment over chunks %lu-%lu covers a free slot of live grant %u",
+	      vol->ident, ct->chunks.start, ct->chunks.last, id);
+	ti->error = "mapped segment covers a free slot of a live grant: revoke it first";
+	return -EINVAL;
+}
+
 /* Register the segment's range, unless it covers a forgotten chunk. */
 static int cow_add_target(struct dm_target *ti, struct cow_volume *vol,
 			  struct cow_target *ct)
@@ -1729,7 +1830,7 @@ static int cow_add_target(struct dm_target *ti, struct cow_volume *vol,
 
 	/* Mapped: never looks at a chunk's remap, so forgotten ones are fine. */
 	if (ct->mapped)
-		return 0;
+		return cow_check_mapped_grants(ti, vol, ct);
 	mutex_lock(&vol->targets_lock);
 	if (cow_covers_forgotten(vol, ct)) {
 		ti->error = "segment covers chunks already moved to mapped segments and forgotten: load the daemon's current table, not an older one";
@@ -2001,6 +2102,7 @@ static void cow_sum_stats(struct cow_volume *vol, struct cow_stats *sum)
 		sum->zero_fills += READ_ONCE(s->zero_fills);
 		sum->errors += READ_ONCE(s->errors);
 		sum->discards += READ_ONCE(s->discards);
+		sum->granted_fills += READ_ONCE(s->granted_fills);
 	}
 }
 
@@ -2013,7 +2115,8 @@ static void cow_status(struct dm_target *ti, status_type_t type,
 	unsigned long flags;
 	struct cow_stats st;
 	bool attached;
-	u64 g[4];
+	unsigned int grants;
+	u64 g[6];
 
 	switch (type) {
 	case STATUSTYPE_INFO:
@@ -2023,12 +2126,17 @@ static void cow_status(struct dm_target *ti, status_type_t type,
 		g[1] = vol->faults_pending;
 		g[2] = vol->copies_in_flight;
 		g[3] = vol->discarded_pending;
+		g[4] = vol->fault_seq;
+		g[5] = vol->granted_free;
+		grants = vol->nr_grants;
 		spin_unlock_irqrestore(&vol->lock, flags);
 		cow_sum_stats(vol, &st);
 		DMEMIT("%s %s filled_uncommitted=%llu faults_pending=%llu copies_in_flight=%llu copies=%llu nocopy_fills=%llu zero_fills=%llu errors=%llu discards=%llu discarded_pending=%llu",
 		       vol->ident, attached ? "attached" : "detached",
 		       g[0], g[1], g[2], st.copies, st.nocopy_fills, st.zero_fills, st.errors,
 		       st.discards, g[3]);
+		DMEMIT(" faults=%llu granted_fills=%llu grants=%u granted_free=%llu",
+		       g[4], st.granted_fills, grants, g[5]);
 		break;
 	case STATUSTYPE_TABLE:
 		DMEMIT("%s %s %s %u", vol->ident, ct->base->name, ct->cow->name,
@@ -2086,7 +2194,7 @@ static void cow_io_hints(struct dm_target *ti, struct queue_limits *limits)
 
 static struct target_type cow_target = {
 	.name = "cow",
-	.version = {1, 3, 0},
+	.version = {1, 4, 0},
 	.module = THIS_MODULE,
 	.ctr = cow_ctr,
 	.dtr = cow_dtr,
@@ -2241,25 +2349,10 @@ static int cow_handle_map(struct cow_volume *vol, const struct dm_cow_msg *m)
 		spin_unlock_irqrestore(&vol->lock, flags);
 		return cow_reject(m, "FILL_NONE for chunk %llu without a full-chunk write", nr);
 	}
-	if (fill == DM_COW_FILL_NONE) {
-		full = cow_take_full_write(c);
-		/* Handed back by a noflush suspend: the base is what the chunk holds. */
-		if (!full)
-			fill = DM_COW_FILL_COPY;
-	}
 	cow_unqueue_out(&c->out);
 	cow_chunk_unlist(vol, &c->list);
 	vol->faults_pending--;
-	c->cow_sector = cow_sector;
-	c->fill = fill;
-	list_add_tail(&c->granted, &vol->granted);
-	if (full) {
-		c->state = CHUNK_FILLING;
-		cow_remap_to_cow(vol, full, cow_sector);
-		cow_hook_bio(full, cow_full_write_endio);
-	} else {
-		cow_queue_fill(c);
-	}
+	full = cow_start_fill(c, cow_sector, fill);
 	spin_unlock_irqrestore(&vol->lock, flags);
 
 	if (full)

@@ -18,13 +18,15 @@
  *   kernel -> HELLO  - the module's protocol version and message size.
  *   daemon -> HELLO  - the daemon's protocol version; any other first message,
  *                      or another version, is refused with -EPROTO.
- *   kernel -> replay - VOLUME for every live volume; then per volume GRANTED
+ *   kernel -> replay - VOLUME for every live volume; then per volume
+ *                      GRANT_LIVE for every live grant; then GRANTED
  *                      and FILLED for every remap not yet committed; then
  *                      DISCARD for every discarded chunk not yet forgotten;
  *                      then FAULT for every fault not yet answered;
  *                      REPLAY_DONE.
- *   then live traffic: VOLUME, VOLUME_GONE, FAULT, FILLED, FLUSH, DISCARD from
- *   the kernel; MAP, FAIL, COMMITTED, FORGET from the daemon.
+ *   then live traffic: VOLUME, VOLUME_GONE, FAULT, FILLED, FLUSH, DISCARD,
+ *   GRANT_LOW, REVOKED from the kernel; MAP, FAIL, COMMITTED, FORGET, GRANT,
+ *   REVOKE from the daemon.
  *   close()          - queued writes wait for the next daemon (bounded by the
  *                      module parameter detach_timeout, in seconds).
  */
@@ -38,13 +40,16 @@
  * builds its tables of; the messages are those of version 1.
  * 3: DISCARD, sent for segments with the discard_unmap option (target 1.3.0),
  * and FORGET of a discarded chunk.
+ * 4: grants (target 1.4.0): GRANT places chunks ahead of their first write,
+ * which then fills with no FAULT; REVOKE/REVOKED, GRANT_LIVE, GRANT_LOW.
  */
-#define DM_COW_PROTOCOL_VERSION	3
+#define DM_COW_PROTOCOL_VERSION	4
 #define DM_COW_MSG_SIZE		128
 #define DM_COW_IDENT_LEN	64	/* bytes of ident, NUL included */
 #define DM_COW_CONTROL_NAME	"dm-cow"	/* /dev/dm-cow */
 #define DM_COW_MAX_READ_MSGS	64	/* messages one read() returns at most */
 #define DM_COW_MAX_WRITE_MSGS	256	/* messages one write() takes at most */
+#define DM_COW_MAX_GRANT_CHUNKS	512	/* chunks one grant covers at most */
 
 enum dm_cow_msg_type {
 	/* both directions: the version handshake */
@@ -60,6 +65,9 @@ enum dm_cow_msg_type {
 	DM_COW_MSG_REPLAY_DONE	= 8,	/* the replay after HELLO is complete */
 	DM_COW_MSG_DISCARD	= 9,	/* a committed chunk was discarded whole: it
 					 * reads as the base until written again */
+	DM_COW_MSG_GRANT_LOW	= 10,	/* the volume's free granted slots ran low */
+	DM_COW_MSG_REVOKED	= 11,	/* answers REVOKE: the slots that were used */
+	DM_COW_MSG_GRANT_LIVE	= 12,	/* replay: a live grant and its used slots */
 
 	/* daemon -> kernel */
 	DM_COW_MSG_MAP		= 16,	/* answer a FAULT: place and fill */
@@ -67,9 +75,11 @@ enum dm_cow_msg_type {
 	DM_COW_MSG_COMMITTED	= 18,	/* a FILLED chunk's mapping is durable */
 	DM_COW_MSG_FORGET	= 19,	/* a committed chunk is now served by a mapped
 					 * segment; a discarded one by a cow segment */
+	DM_COW_MSG_GRANT	= 20,	/* place chunks ahead of their first write */
+	DM_COW_MSG_REVOKE	= 21,	/* end a grant: its unused slots come back */
 };
 
-/* DM_COW_MSG_MAP: how the kernel fills the chunk before the queued writes. */
+/* DM_COW_MSG_MAP, GRANT: how the kernel fills the chunk before the queued writes. */
 enum dm_cow_fill {
 	DM_COW_FILL_COPY	= 0,	/* copy the chunk from the base (dm-kcopyd) */
 	DM_COW_FILL_ZERO	= 1,	/* zero the chunk */
@@ -102,7 +112,36 @@ struct dm_cow_chunk {
 	__le32 fill;		/* MAP: enum dm_cow_fill */
 	__le32 flags;		/* FAULT: DM_COW_FAULT_* */
 	__le32 error;		/* FAIL: positive errno for the writes (EIO, ENOSPC) */
-	__le32 reserved;
+	__le32 grant;		/* GRANTED, FILLED: the grant whose slot the chunk
+				 * took, 0 for a MAP's; zero in the daemon's */
+};
+
+/*
+ * DM_COW_MSG_GRANT, REVOKE, REVOKED, GRANT_LIVE, GRANT_LOW; seq is the grant
+ * id (GRANT_LOW: 0), chosen by the daemon, 1 to 2^32-1, not that of a live
+ * grant of the volume.
+ *
+ * GRANT: chunks first_chunk .. first_chunk + count - 1, when first written,
+ * go to cow_sector + (chunk - first_chunk) * chunk_sectors, filled as @fill
+ * says (COPY or ZERO; NONE is taken when the queued write covers the chunk).
+ * Every chunk must be in the volume, in an unmapped cow segment, without
+ * state (not mapped, filled, committed, forgotten or discarded) and in no
+ * other live grant; used must be zero. A write that takes a slot sends no
+ * FAULT: the chunk goes to its fill at once and FILLED names the grant.
+ * REVOKE: only seq; the grant ends. REVOKED answers it with the grant's
+ * fields and @used: the slots taken (their FILLED comes or came); every other
+ * slot is the daemon's again. A grant whose slots were all taken is gone:
+ * its REVOKED has count 0.
+ * GRANT_LIVE: replayed per live grant after VOLUME, fields as REVOKED's.
+ * GRANT_LOW: count is the volume's free granted slots, which fell to a quarter
+ * of what they were after its last GRANT; one is sent per GRANT.
+ */
+struct dm_cow_grant {
+	__le64 first_chunk;
+	__le64 cow_sector;
+	__le32 count;		/* 1 .. DM_COW_MAX_GRANT_CHUNKS */
+	__le32 fill;		/* enum dm_cow_fill */
+	__le64 used[DM_COW_MAX_GRANT_CHUNKS / 64];	/* bit i: chunk first_chunk + i */
 };
 
 /* DM_COW_MSG_VOLUME (and VOLUME_GONE, which only uses ident). */
@@ -126,6 +165,7 @@ struct dm_cow_msg {
 		struct dm_cow_hello hello;
 		struct dm_cow_chunk chunk;
 		struct dm_cow_volume vol;
+		struct dm_cow_grant grant;
 		__u8 payload[DM_COW_MSG_SIZE - 16];
 	};
 };

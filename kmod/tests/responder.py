@@ -11,6 +11,10 @@ so scenarios can check what the kernel said, e.g.
 Placement is sequential per volume (--first-sector, then one chunk after the
 other). --state FILE keeps placements across restarts, as a daemon's metadata
 would: replayed GRANTED/FILLED remaps are adopted before anything is placed.
+--grant sends GRANTs after the replay (their slots are placed the same way) and
+--revoke REVOKEs, each result logged, e.g.
+    GRANT-RESULT vol1 id=1 first=100 count=16 cow=512 ok
+    REVOKED vol=1 id=1 first=100 count=16 cow=512 fill=copy used=0,1,2
 """
 import argparse
 import ctypes
@@ -25,30 +29,44 @@ import time
 
 # The twin of dm-cow.h's DM_COW_X is X; ProtocolHeaderTest checks the values against the header.
 MSG_SIZE = 128
-PROTOCOL_VERSION = 3
+PROTOCOL_VERSION = 4
 MAX_READ_MSGS = 64
 MAX_WRITE_MSGS = 256
+MAX_GRANT_CHUNKS = 512
 
 (MSG_HELLO, MSG_VOLUME, MSG_VOLUME_GONE, MSG_FAULT, MSG_GRANTED, MSG_FILLED, MSG_FLUSH,
- MSG_REPLAY_DONE, MSG_DISCARD) = range(1, 10)
-MSG_MAP, MSG_FAIL, MSG_COMMITTED, MSG_FORGET = 16, 17, 18, 19
+ MSG_REPLAY_DONE, MSG_DISCARD, MSG_GRANT_LOW, MSG_REVOKED, MSG_GRANT_LIVE) = range(1, 13)
+MSG_MAP, MSG_FAIL, MSG_COMMITTED, MSG_FORGET, MSG_GRANT, MSG_REVOKE = 16, 17, 18, 19, 20, 21
 NAMES = {MSG_HELLO: "HELLO", MSG_VOLUME: "VOLUME", MSG_VOLUME_GONE: "VOLUME_GONE", MSG_FAULT: "FAULT",
          MSG_GRANTED: "GRANTED", MSG_FILLED: "FILLED", MSG_FLUSH: "FLUSH", MSG_REPLAY_DONE: "REPLAY_DONE",
-         MSG_DISCARD: "DISCARD",
-         MSG_MAP: "MAP", MSG_FAIL: "FAIL", MSG_COMMITTED: "COMMITTED", MSG_FORGET: "FORGET"}
+         MSG_DISCARD: "DISCARD", MSG_GRANT_LOW: "GRANT_LOW", MSG_REVOKED: "REVOKED", MSG_GRANT_LIVE: "GRANT_LIVE",
+         MSG_MAP: "MAP", MSG_FAIL: "FAIL", MSG_COMMITTED: "COMMITTED", MSG_FORGET: "FORGET",
+         MSG_GRANT: "GRANT", MSG_REVOKE: "REVOKE"}
 FILL_COPY, FILL_ZERO, FILL_NONE = 0, 1, 2
 FILL_NAMES = {FILL_COPY: "copy", FILL_ZERO: "zero", FILL_NONE: "none"}
 FAULT_FULL_WRITE = 1
 
 HEADER = struct.Struct("<IIQ")            # type, volume, seq
-CHUNK = struct.Struct("<QQIIII")          # chunk, cow_sector, fill, flags, error, reserved
+CHUNK = struct.Struct("<QQIIII")          # chunk, cow_sector, fill, flags, error, grant
+GRANT_BODY = struct.Struct("<QQII64s")    # first_chunk, cow_sector, count, fill, used bitmap
 HELLO_BODY = struct.Struct("<IIII")       # version, msg_size, max_copies, reserved
 VOLUME_BODY = struct.Struct("<QQIIII64s")  # sectors, cow_sectors, chunk_sectors, base, cow, rsvd, ident
 
 
-def chunk_msg(mtype, vol, seq, chunk, cow_sector=0, fill=0, flags=0, error=0, reserved=0):
-    body = HEADER.pack(mtype, vol, seq) + CHUNK.pack(chunk, cow_sector, fill, flags, error, reserved)
+def chunk_msg(mtype, vol, seq, chunk, cow_sector=0, fill=0, flags=0, error=0, grant=0):
+    body = HEADER.pack(mtype, vol, seq) + CHUNK.pack(chunk, cow_sector, fill, flags, error, grant)
     return body.ljust(MSG_SIZE, b"\0")
+
+
+def grant_msg(mtype, vol, gid, first=0, count=0, cow_sector=0, fill=0, used=b""):
+    body = HEADER.pack(mtype, vol, gid) + GRANT_BODY.pack(first, cow_sector, count, fill, used)
+    return body.ljust(MSG_SIZE, b"\0")
+
+
+def used_slots(used):
+    """The slot numbers set in a grant's used bitmap, as 0,3,4 (or -)."""
+    bits = int.from_bytes(used, "little")
+    return ",".join(str(i) for i in range(MAX_GRANT_CHUNKS) if bits >> i & 1) or "-"
 
 
 def hello_msg(version=PROTOCOL_VERSION):
@@ -251,12 +269,22 @@ class Responder:
             if self.args.commit == "flush":
                 self.commit_upto(vol, seq)
             return
-        chunk, cow_sector, fill, flags, err, _ = CHUNK.unpack_from(m, HEADER.size)
+        if mtype in (MSG_GRANT_LIVE, MSG_REVOKED, MSG_GRANT_LOW):
+            first, cow_sector, count, fill, used = GRANT_BODY.unpack_from(m, HEADER.size)
+            if mtype == MSG_GRANT_LOW:
+                self.log("GRANT_LOW vol=%d free=%d" % (vid, count))
+            else:
+                self.log("%s vol=%d id=%d first=%d count=%d cow=%d fill=%s used=%s"
+                         % (NAMES[mtype], vid, seq, first, count, cow_sector, FILL_NAMES.get(fill, fill),
+                            used_slots(used)))
+            return
+        chunk, cow_sector, fill, flags, err, grant = CHUNK.unpack_from(m, HEADER.size)
         if mtype == MSG_FAULT:
             self.log("FAULT vol=%d chunk=%d seq=%d flags=%d" % (vid, chunk, seq, flags))
             self.on_fault(vol, chunk, seq, flags)
         elif mtype in (MSG_GRANTED, MSG_FILLED):
-            self.log("%s vol=%d chunk=%d seq=%d cow=%d" % (NAMES[mtype], vid, chunk, seq, cow_sector))
+            self.log("%s vol=%d chunk=%d seq=%d cow=%d%s" % (NAMES[mtype], vid, chunk, seq, cow_sector,
+                                                           " grant=%d" % grant if grant else ""))
             vol.placed[chunk] = cow_sector
             vol.committed.discard(chunk)
             vol.next_sector = max(vol.next_sector, cow_sector + vol.chunk_sectors)
@@ -329,7 +357,32 @@ class Responder:
         for c in chunks:
             self.at(self.args.commit_delay, lambda c=c: self.commit(vol, c))
 
+    def send_grant(self, spec):
+        """IDENT:ID:FIRST:COUNT[:COW[:FILL]]: COW defaults to the next free placement."""
+        f = spec.split(":")
+        vol = next(v for v in self.volumes.values() if v.ident == f[0])
+        gid, first, count = int(f[1]), int(f[2]), int(f[3])
+        auto = len(f) < 5 or f[4] == "auto"
+        cow = vol.next_sector if auto else int(f[4])
+        fill = {"copy": FILL_COPY, "zero": FILL_ZERO, "none": FILL_NONE}[f[5] if len(f) > 5 else "copy"]
+        err = self.try_send(grant_msg(MSG_GRANT, vol.id, gid, first, count, cow, fill))
+        if not err and auto:
+            vol.next_sector += count * vol.chunk_sectors
+            self.save_state()
+        self.log("GRANT-RESULT %s id=%d first=%d count=%d cow=%d %s"
+                 % (f[0], gid, first, count, cow, errno.errorcode.get(err, err) if err else "ok"))
+
+    def send_revoke(self, spec):
+        ident, gid = spec.split(":")
+        vol = next(v for v in self.volumes.values() if v.ident == ident)
+        err = self.try_send(grant_msg(MSG_REVOKE, vol.id, int(gid)))
+        self.log("REVOKE-RESULT %s id=%s %s" % (ident, gid, errno.errorcode.get(err, err) if err else "ok"))
+
     def after_replay(self):
+        for spec in self.args.revoke:
+            self.send_revoke(spec)
+        for spec in self.args.grant:
+            self.send_grant(spec)
         for spec in self.args.forget:
             ident, chunks = spec.split(":")
             vol = next(v for v in self.volumes.values() if v.ident == ident)
@@ -444,6 +497,11 @@ def main():
                    help="map these chunks with FILL_ZERO")
     p.add_argument("--forget", action="append", default=[], metavar="IDENT:C1,C2",
                    help="after the replay, send FORGET for these chunks and log each result")
+    p.add_argument("--grant", action="append", default=[], metavar="IDENT:ID:FIRST:COUNT[:COW[:FILL]]",
+                   help="after the replay (and --revoke), send GRANT (COW: a sector, or auto, the next free "
+                        "placement; FILL copy, zero or none) and log the result")
+    p.add_argument("--revoke", action="append", default=[], metavar="IDENT:ID",
+                   help="after the replay, send REVOKE for grant ID and log the result")
     p.add_argument("--forget-discarded", action="store_true",
                    help="answer each DISCARD with FORGET at once (right only for a chunk a cow segment serves)")
     p.add_argument("--garbage", action="store_true",

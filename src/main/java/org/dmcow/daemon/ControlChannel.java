@@ -87,8 +87,8 @@ public final class ControlChannel {
         if (hello.version() != Protocol.PROTOCOL_VERSION || hello.msgSize() != Protocol.MSG_SIZE) {
             throw new ProtocolMismatchException("kernel module speaks protocol " + hello.version() + " (messages of "
                     + hello.msgSize() + " bytes), this dmcowd speaks " + Protocol.PROTOCOL_VERSION + " ("
-                    + Protocol.MSG_SIZE + " bytes): load the dm-cow module of this release (protocol 3: DISCARD,"
-                    + " target 1.3.0)");
+                    + Protocol.MSG_SIZE + " bytes): load the dm-cow module of this release (protocol 4: grants,"
+                    + " target 1.4.0)");
         }
         ByteBuffer ours = MessageCodec.encode(
                 new ControlMessage.Hello(Protocol.PROTOCOL_VERSION, Protocol.MSG_SIZE, 0));

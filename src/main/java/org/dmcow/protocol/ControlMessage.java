@@ -31,12 +31,46 @@ public sealed interface ControlMessage {
         }
     }
 
-    /** Replay: an earlier daemon mapped this chunk and its fill is still running. */
-    record Granted(int volume, long chunk, long cowSector) implements ControlMessage {
+    /**
+     * Replay: an earlier daemon placed this chunk and its fill is still running; {@code grant} is the
+     * grant whose slot it took, 0 for a MAP's.
+     */
+    record Granted(int volume, long chunk, long cowSector, int grant) implements ControlMessage {
+        public Granted(int volume, long chunk, long cowSector) {
+            this(volume, chunk, cowSector, 0);
+        }
     }
 
-    /** The chunk is filled and its queued writes are done; {@code seq} is the fill sequence number. */
-    record Filled(int volume, long seq, long chunk, long cowSector) implements ControlMessage {
+    /**
+     * The chunk is filled and its queued writes are done; {@code seq} is the fill sequence number,
+     * {@code grant} the grant whose slot it took (0: it was MAPped).
+     */
+    record Filled(int volume, long seq, long chunk, long cowSector, int grant) implements ControlMessage {
+        public Filled(int volume, long seq, long chunk, long cowSector) {
+            this(volume, seq, chunk, cowSector, 0);
+        }
+    }
+
+    /**
+     * Chunks {@code firstChunk} .. {@code firstChunk + count - 1}, when first written, go to
+     * {@code cowSector} onwards, filled as {@code fill} says. Sent as GRANT (daemon, {@code used}
+     * empty), and by the kernel as GRANT_LIVE (replay) and REVOKED (the slots {@code used}; count 0:
+     * the grant was used up), told apart by {@code kind}.
+     */
+    record Grant(Kind kind, int volume, long id, long firstChunk, long cowSector, int count, int fill,
+            java.util.BitSet used) implements ControlMessage {
+        /** What a grant message is. */
+        public enum Kind {
+            GRANT, GRANT_LIVE, REVOKED
+        }
+    }
+
+    /** Ends grant {@code id}: the kernel answers REVOKED. */
+    record Revoke(int volume, long id) implements ControlMessage {
+    }
+
+    /** The volume's free granted slots ran low: {@code freeSlots} are left. */
+    record GrantLow(int volume, int freeSlots) implements ControlMessage {
     }
 
     /**

@@ -42,11 +42,34 @@ public final class MessageCodec {
             b.putInt(OFF_TYPE, MSG_GRANTED);
             b.putLong(p + CHUNK_CHUNK, g.chunk());
             b.putLong(p + CHUNK_COW_SECTOR, g.cowSector());
+            b.putInt(p + CHUNK_GRANT, g.grant());
         } else if (m instanceof ControlMessage.Filled f) {
             b.putInt(OFF_TYPE, MSG_FILLED);
             b.putLong(OFF_SEQ, f.seq());
             b.putLong(p + CHUNK_CHUNK, f.chunk());
             b.putLong(p + CHUNK_COW_SECTOR, f.cowSector());
+            b.putInt(p + CHUNK_GRANT, f.grant());
+        } else if (m instanceof ControlMessage.Grant g) {
+            b.putInt(OFF_TYPE, switch (g.kind()) {
+                case GRANT -> MSG_GRANT;
+                case GRANT_LIVE -> MSG_GRANT_LIVE;
+                case REVOKED -> MSG_REVOKED;
+            });
+            b.putLong(OFF_SEQ, g.id());
+            b.putLong(p + GRANT_FIRST_CHUNK, g.firstChunk());
+            b.putLong(p + GRANT_COW_SECTOR, g.cowSector());
+            b.putInt(p + GRANT_COUNT, g.count());
+            b.putInt(p + GRANT_FILL, g.fill());
+            long[] words = g.used().toLongArray();
+            for (int i = 0; i < words.length; i++) {
+                b.putLong(p + GRANT_USED + 8 * i, words[i]);
+            }
+        } else if (m instanceof ControlMessage.Revoke r) {
+            b.putInt(OFF_TYPE, MSG_REVOKE);
+            b.putLong(OFF_SEQ, r.id());
+        } else if (m instanceof ControlMessage.GrantLow g) {
+            b.putInt(OFF_TYPE, MSG_GRANT_LOW);
+            b.putInt(p + GRANT_COUNT, g.freeSlots());
         } else if (m instanceof ControlMessage.Discard d) {
             b.putInt(OFF_TYPE, MSG_DISCARD);
             b.putLong(p + CHUNK_CHUNK, d.chunk());
@@ -146,7 +169,8 @@ public final class MessageCodec {
             }
             case MSG_GRANTED -> {
                 needVolume(volume, "GRANTED");
-                yield new ControlMessage.Granted(volume, b.getLong(p + CHUNK_CHUNK), b.getLong(p + CHUNK_COW_SECTOR));
+                yield new ControlMessage.Granted(volume, b.getLong(p + CHUNK_CHUNK), b.getLong(p + CHUNK_COW_SECTOR),
+                        b.getInt(p + CHUNK_GRANT));
             }
             case MSG_FILLED -> {
                 needVolume(volume, "FILLED");
@@ -154,7 +178,7 @@ public final class MessageCodec {
                     throw new MalformedMessageException("FILLED on volume " + volume + " with fill sequence 0");
                 }
                 yield new ControlMessage.Filled(volume, seq, b.getLong(p + CHUNK_CHUNK),
-                        b.getLong(p + CHUNK_COW_SECTOR));
+                        b.getLong(p + CHUNK_COW_SECTOR), b.getInt(p + CHUNK_GRANT));
             }
             case MSG_FLUSH -> {
                 needVolume(volume, "FLUSH");
@@ -165,7 +189,21 @@ public final class MessageCodec {
                 needVolume(volume, "DISCARD");
                 yield new ControlMessage.Discard(volume, b.getLong(p + CHUNK_CHUNK));
             }
+            case MSG_GRANT_LIVE -> grant(ControlMessage.Grant.Kind.GRANT_LIVE, b, volume, seq);
+            case MSG_REVOKED -> grant(ControlMessage.Grant.Kind.REVOKED, b, volume, seq);
+            case MSG_GRANT_LOW -> {
+                needVolume(volume, "GRANT_LOW");
+                yield new ControlMessage.GrantLow(volume, b.getInt(p + GRANT_COUNT));
+            }
             // daemon messages, decoded as strictly as the module does (for the kernel double)
+            case MSG_GRANT -> {
+                zeroes(b, p + GRANT_USED, MSG_SIZE, "GRANT");
+                yield grant(ControlMessage.Grant.Kind.GRANT, b, volume, seq);
+            }
+            case MSG_REVOKE -> {
+                zeroes(b, p, MSG_SIZE, "REVOKE");
+                yield new ControlMessage.Revoke(volume, seq);
+            }
             case MSG_MAP -> {
                 zeroes(b, p + CHUNK_FLAGS, MSG_SIZE, "MAP");
                 yield new ControlMessage.Map(volume, seq, b.getLong(p + CHUNK_CHUNK),
@@ -173,7 +211,7 @@ public final class MessageCodec {
             }
             case MSG_FAIL -> {
                 zeroes(b, p + CHUNK_COW_SECTOR, p + CHUNK_ERROR, "FAIL");
-                zeroes(b, p + CHUNK_RESERVED, MSG_SIZE, "FAIL");
+                zeroes(b, p + CHUNK_GRANT, MSG_SIZE, "FAIL");
                 yield new ControlMessage.Fail(volume, seq, b.getLong(p + CHUNK_CHUNK), b.getInt(p + CHUNK_ERROR));
             }
             case MSG_COMMITTED -> {
@@ -189,6 +227,28 @@ public final class MessageCodec {
             default -> throw new MalformedMessageException("unknown message type " + type + " (volume " + volume
                     + ")");
         };
+    }
+
+    private static ControlMessage.Grant grant(ControlMessage.Grant.Kind kind, ByteBuffer b, int volume, long id)
+            throws MalformedMessageException {
+        needVolume(volume, kind.name());
+        int p = OFF_PAYLOAD;
+        int count = b.getInt(p + GRANT_COUNT);
+        if (count < 0 || count > MAX_GRANT_CHUNKS || id == 0) {
+            throw new MalformedMessageException(kind + " " + id + " on volume " + volume + ": count " + count
+                    + " is not 0 to " + MAX_GRANT_CHUNKS + ", or id 0");
+        }
+        long[] words = new long[MAX_GRANT_CHUNKS / 64];
+        for (int i = 0; i < words.length; i++) {
+            words[i] = b.getLong(p + GRANT_USED + 8 * i);
+        }
+        java.util.BitSet used = java.util.BitSet.valueOf(words);
+        if (used.length() > count) {
+            throw new MalformedMessageException(kind + " " + id + ": slot " + (used.length() - 1)
+                    + " used beyond its " + count + " chunks");
+        }
+        return new ControlMessage.Grant(kind, volume, id, b.getLong(p + GRANT_FIRST_CHUNK),
+                b.getLong(p + GRANT_COW_SECTOR), count, b.getInt(p + GRANT_FILL), used);
     }
 
     private static void needVolume(int volume, String what) throws MalformedMessageException {

@@ -12,7 +12,7 @@ public final class Protocol {
     private Protocol() {
     }
 
-    public static final int PROTOCOL_VERSION = 3;
+    public static final int PROTOCOL_VERSION = 4;
     public static final int MSG_SIZE = 128;
     public static final int IDENT_LEN = 64;
     public static final String CONTROL_NAME = "dm-cow";
@@ -20,6 +20,8 @@ public final class Protocol {
     public static final int MAX_READ_MSGS = 64;
     /** Messages one write() takes at most: the module refuses a longer write whole (EINVAL). */
     public static final int MAX_WRITE_MSGS = 256;
+    /** Chunks one grant covers at most (its used bitmap fills one message). */
+    public static final int MAX_GRANT_CHUNKS = 512;
 
     public static final int MSG_HELLO = 1;
     public static final int MSG_VOLUME = 2;
@@ -30,10 +32,15 @@ public final class Protocol {
     public static final int MSG_FLUSH = 7;
     public static final int MSG_REPLAY_DONE = 8;
     public static final int MSG_DISCARD = 9;
+    public static final int MSG_GRANT_LOW = 10;
+    public static final int MSG_REVOKED = 11;
+    public static final int MSG_GRANT_LIVE = 12;
     public static final int MSG_MAP = 16;
     public static final int MSG_FAIL = 17;
     public static final int MSG_COMMITTED = 18;
     public static final int MSG_FORGET = 19;
+    public static final int MSG_GRANT = 20;
+    public static final int MSG_REVOKE = 21;
 
     public static final int FILL_COPY = 0;
     public static final int FILL_ZERO = 1;
@@ -62,7 +69,15 @@ public final class Protocol {
     public static final int CHUNK_FILL = 16;
     public static final int CHUNK_FLAGS = 20;
     public static final int CHUNK_ERROR = 24;
-    public static final int CHUNK_RESERVED = 28;
+    public static final int CHUNK_GRANT = 28;
+
+    /* struct dm_cow_grant, relative to the payload */
+    public static final int GRANT_SIZE = 88;
+    public static final int GRANT_FIRST_CHUNK = 0;
+    public static final int GRANT_COW_SECTOR = 8;
+    public static final int GRANT_COUNT = 16;
+    public static final int GRANT_FILL = 20;
+    public static final int GRANT_USED = 24;
 
     /* struct dm_cow_volume, relative to the payload */
     public static final int VOL_SIZE = 96;

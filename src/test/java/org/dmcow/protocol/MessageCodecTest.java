@@ -21,7 +21,11 @@ class MessageCodecTest {
                 new ControlMessage.Granted(3, 78, 4096), new ControlMessage.Filled(3, 4, 77, 8192),
                 new ControlMessage.Flush(3, 4), new ControlMessage.ReplayDone(), new ControlMessage.Discard(3, 77),
                 new ControlMessage.Map(3, 9, 77, 8192, Protocol.FILL_NONE), new ControlMessage.Fail(3, 9, 77, 28),
-                new ControlMessage.Committed(3, 77), new ControlMessage.Forget(3, 77));
+                new ControlMessage.Committed(3, 77), new ControlMessage.Forget(3, 77),
+                new ControlMessage.Granted(3, 79, 12288, 5), new ControlMessage.Filled(3, 5, 80, 16384, 5),
+                grant(ControlMessage.Grant.Kind.GRANT, 512), grant(ControlMessage.Grant.Kind.GRANT_LIVE, 512, 0, 3, 511),
+                grant(ControlMessage.Grant.Kind.REVOKED, 64, 63), new ControlMessage.Revoke(3, 5),
+                new ControlMessage.GrantLow(3, 17));
         ByteBuffer b = ByteBuffer.allocate(all.size() * Protocol.MSG_SIZE);
         all.forEach(m -> MessageCodec.encode(m, b));
         b.flip();
@@ -65,5 +69,21 @@ class MessageCodecTest {
                 .contains("chunk_sectors 12"));
         ByteBuffer noVolume = MessageCodec.encode(new ControlMessage.Fault(0, 1, 1, 0));
         assertThrows(MalformedMessageException.class, () -> MessageCodec.decode(noVolume));
+    }
+
+    /** A grant message of {@code count} chunks from chunk 1024 at sector 65536, these slots used. */
+    private static ControlMessage.Grant grant(ControlMessage.Grant.Kind kind, int count, int... used) {
+        java.util.BitSet bits = new java.util.BitSet();
+        for (int u : used) {
+            bits.set(u);
+        }
+        return new ControlMessage.Grant(kind, 3, 5, 1024, 65536, count, Protocol.FILL_ZERO, bits);
+    }
+
+    @Test
+    void aGrantWithASlotUsedBeyondItsCountIsMalformed() {
+        ByteBuffer b = MessageCodec.encode(grant(ControlMessage.Grant.Kind.REVOKED, 8, 8));
+        MalformedMessageException e = assertThrows(MalformedMessageException.class, () -> MessageCodec.decode(b));
+        assertTrue(e.getMessage().contains("slot 8 used beyond its 8 chunks"), e.getMessage());
     }
 }

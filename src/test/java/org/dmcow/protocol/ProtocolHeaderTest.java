@@ -59,7 +59,7 @@ class ProtocolHeaderTest {
     void aNewMacroOrEnumeratorWithoutAJavaTwinIsCaught() throws Exception {
         Path kmod = headerCopy(h -> h.replace("#endif /* _UAPI_LINUX_DM_COW_H */",
                 "#define DM_COW_MAX_VOLUMES\t1024\n#endif /* _UAPI_LINUX_DM_COW_H */")
-                .replace("DM_COW_MSG_FORGET\t= 19,", "DM_COW_MSG_FORGET\t= 19,\n\tDM_COW_MSG_PING\t= 20,"));
+                .replace("DM_COW_MSG_REVOKE\t= 21,", "DM_COW_MSG_REVOKE\t= 21,\n\tDM_COW_MSG_PING\t= 22,"));
         assertEquals(List.of("DM_COW_MAX_VOLUMES has no twin Protocol.MAX_VOLUMES",
                 "DM_COW_MSG_PING has no twin Protocol.MSG_PING"), javaDrift(kmod));
     }
@@ -78,7 +78,7 @@ class ProtocolHeaderTest {
     void aResponderConstantThatDriftedIsCaught() throws Exception {
         String responder = Files.readString(RESPONDER);
         Path drifted = Files.writeString(tmp.resolve("responder.py"), responder.replace("MAX_READ_MSGS = 64\n",
-                "MAX_READ_MSGS = 65\n").replace("MSG_FORGET = 16, 17, 18, 19", "MSG_FORGET = 16, 17, 18, 20"));
+                "MAX_READ_MSGS = 65\n").replace("MSG_FORGET, MSG_GRANT, MSG_REVOKE = 16, 17, 18, 19,", "MSG_FORGET, MSG_GRANT, MSG_REVOKE = 16, 17, 18, 20,"));
         assertEquals(List.of("DM_COW_MAX_READ_MSGS is 64 in the header, 65 in responder.py's MAX_READ_MSGS",
                 "DM_COW_MSG_FORGET is 19 in the header, 20 in responder.py's MSG_FORGET"),
                 responderDrift(KMOD, drifted));
@@ -107,7 +107,14 @@ class ProtocolHeaderTest {
         java.put("offsetof(struct dm_cow_chunk, fill)", (long) Protocol.CHUNK_FILL);
         java.put("offsetof(struct dm_cow_chunk, flags)", (long) Protocol.CHUNK_FLAGS);
         java.put("offsetof(struct dm_cow_chunk, error)", (long) Protocol.CHUNK_ERROR);
-        java.put("offsetof(struct dm_cow_chunk, reserved)", (long) Protocol.CHUNK_RESERVED);
+        java.put("offsetof(struct dm_cow_chunk, grant)", (long) Protocol.CHUNK_GRANT);
+        java.put("offsetof(struct dm_cow_msg, grant)", (long) Protocol.OFF_PAYLOAD);
+        java.put("sizeof(struct dm_cow_grant)", (long) Protocol.GRANT_SIZE);
+        java.put("offsetof(struct dm_cow_grant, first_chunk)", (long) Protocol.GRANT_FIRST_CHUNK);
+        java.put("offsetof(struct dm_cow_grant, cow_sector)", (long) Protocol.GRANT_COW_SECTOR);
+        java.put("offsetof(struct dm_cow_grant, count)", (long) Protocol.GRANT_COUNT);
+        java.put("offsetof(struct dm_cow_grant, fill)", (long) Protocol.GRANT_FILL);
+        java.put("offsetof(struct dm_cow_grant, used)", (long) Protocol.GRANT_USED);
         java.put("sizeof(struct dm_cow_volume)", (long) Protocol.VOL_SIZE);
         java.put("offsetof(struct dm_cow_volume, volume_sectors)", (long) Protocol.VOL_VOLUME_SECTORS);
         java.put("offsetof(struct dm_cow_volume, cow_sectors)", (long) Protocol.VOL_COW_SECTORS);
