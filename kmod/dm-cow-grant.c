@@ -4,20 +4,26 @@
  * write, so that write fills at once with no FAULT and no round trip.
  *
  * A grant (struct cow_grant) lives in its volume's interval tree, under
- * vol->lock, from GRANT until REVOKE, the use of its last slot or the
- * volume's end:
+ * vol->lock, from GRANT until REVOKE or the volume's end:
  *
  *   GRANT --checks--> live              every chunk in an unmapped cow
- *                                       segment, with no state, in no other
- *                                       live grant; at most max_grants live
+ *                                       segment, not committed, in no other
+ *                                       live grant; at most max_grants live.
+ *                                       A chunk with a write in flight (it
+ *                                       faulted before the GRANT came) has
+ *                                       its slot used from the start: the
+ *                                       daemon MAPs it there
  *   live --first write to a free slot--> slot used
  *                                       the chunk is placed there and fills
  *                                       (dm-cow-target.c); FILLED names the
  *                                       grant; a fill error frees the slot
- *   live --last slot used--> freed      its REVOKE then answers count 0
  *   live --REVOKE--> REVOKED queued     out of the tree: no slot is taken any
  *                                       more; the control queue owns it and
- *                                       frees it once read (or detached)
+ *                                       frees it once read (or detached).
+ *                                       A grant used up stays live (and
+ *                                       counts against max_grants) until
+ *                                       revoked, so REVOKED of an id that is
+ *                                       not live (count 0) means it never was
  *   live --volume destroyed--> freed
  *
  * Free slots are counted in vol->granted_free; when a use brings it to a
@@ -67,15 +73,26 @@ static void cow_unlink_grant(struct cow_volume *vol, struct cow_grant *g)
 
 /* ---------------------------------------------------------------- step: grant */
 
-/* Why chunk @nr cannot be granted, or NULL. */
-static const char *cow_grant_conflict(struct cow_volume *vol, u64 nr)
+/*
+ * Why chunk @nr cannot be granted, or NULL; a chunk with a write in flight
+ * (not committed, not discarded) takes its slot of @g at once.
+ */
+static const char *cow_grant_conflict(struct cow_volume *vol, struct cow_grant *g, u64 nr)
 {
+	struct cow_chunk *c;
+
 	lockdep_assert_held(&vol->targets_lock);
 	lockdep_assert_held(&vol->lock);
 	if (!interval_tree_iter_first(&vol->targets, nr, nr))
 		return "is in no unmapped cow segment";
-	if (cow_lookup(vol, nr))
-		return "has state (mapped, filled or discarded)";
+	c = cow_lookup(vol, nr);
+	if (c && (c->committed || c->state == CHUNK_DISCARDED))
+		return "is committed or discarded";
+	if (c) {
+		__set_bit(nr - g->node.start, g->used);
+		g->nr_used++;
+		return NULL;
+	}
 	if (xa_load(&vol->remaps, nr) ||
 	    (vol->forgotten && test_bit(nr, vol->forgotten)))
 		return "is committed";
@@ -152,11 +169,11 @@ int cow_handle_grant(struct cow_volume *vol, const struct dm_cow_msg *m)
 	else if (cow_find_grant(vol, id))
 		why = "a live grant has this id";
 	for (; !why && nr < first + count; nr++)
-		why = cow_grant_conflict(vol, nr);
+		why = cow_grant_conflict(vol, g, nr);
 	if (!why) {
 		interval_tree_insert(&g->node, &vol->grants);
 		vol->nr_grants++;
-		vol->granted_free += count;
+		vol->granted_free += count - g->nr_used;
 		vol->grant_low_at = vol->granted_free / 4;
 		vol->grant_low_sent = false;
 		g = NULL;
@@ -209,11 +226,6 @@ bool cow_take_grant_slot(struct cow_volume *vol, u64 nr, u32 *grant, sector_t *c
 	*grant = g->id;
 	*cow_sector = g->cow_sector + (i << vol->chunk_shift);
 	*fill = g->fill;
-	if (g->nr_used == g->count) {
-		cow_unlink_grant(vol, g);
-		cow_unqueue_out(&g->out);
-		kfree(g);
-	}
 	cow_note_grant_low(vol);
 	return true;
 }
@@ -227,7 +239,7 @@ void cow_return_grant_slot(struct cow_volume *vol, u32 grant, u64 nr)
 	lockdep_assert_held(&vol->lock);
 	n = interval_tree_iter_first(&vol->grants, nr, nr);
 	if (!n || cow_grant_of(n)->id != grant)
-		return;		/* revoked or used up: the daemon counts it used */
+		return;		/* revoked: the daemon counts it used */
 	g = cow_grant_of(n);
 	__clear_bit(nr - g->node.start, g->used);
 	g->nr_used--;
@@ -251,7 +263,7 @@ int cow_handle_revoke(struct cow_volume *vol, const struct dm_cow_msg *m)
 		cow_unlink_grant(vol, g);
 	spin_unlock_irqrestore(&vol->lock, flags);
 	if (!g) {
-		/* Used up (or never granted): REVOKED with count 0 says nothing came back. */
+		/* Never granted (refused): REVOKED with count 0 says so. */
 		noio = memalloc_noio_save();
 		g = kzalloc(sizeof(*g), GFP_KERNEL);
 		memalloc_noio_restore(noio);

@@ -124,14 +124,16 @@ struct dm_cow_chunk {
  * GRANT: chunks first_chunk .. first_chunk + count - 1, when first written,
  * go to cow_sector + (chunk - first_chunk) * chunk_sectors, filled as @fill
  * says (COPY or ZERO; NONE is taken when the queued write covers the chunk).
- * Every chunk must be in the volume, in an unmapped cow segment, without
- * state (not mapped, filled, committed, forgotten or discarded) and in no
- * other live grant; used must be zero. A write that takes a slot sends no
- * FAULT: the chunk goes to its fill at once and FILLED names the grant.
+ * Every chunk must be in the volume, in an unmapped cow segment, not
+ * committed, forgotten or discarded, and in no other live grant; used must
+ * be zero. A chunk with a write in flight (it faulted before the GRANT came)
+ * has its slot used at once: the daemon answers its FAULT with a MAP there.
+ * A write that takes a free slot sends no FAULT: the chunk goes to its fill
+ * at once and FILLED names the grant.
  * REVOKE: only seq; the grant ends. REVOKED answers it with the grant's
  * fields and @used: the slots taken (their FILLED comes or came); every other
- * slot is the daemon's again. A grant whose slots were all taken is gone:
- * its REVOKED has count 0.
+ * slot is the daemon's again. A grant stays live, used up or not, until
+ * revoked: REVOKED of an id that is not live has count 0.
  * GRANT_LIVE: replayed per live grant after VOLUME, fields as REVOKED's.
  * GRANT_LOW: count is the volume's free granted slots, which fell to a quarter
  * of what they were after its last GRANT; one is sent per GRANT.

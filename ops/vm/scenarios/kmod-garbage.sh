@@ -13,7 +13,7 @@ mapper_nodes
 step "a daemon speaking protocol version 2 (older, no DISCARD) is refused with EPROTO"
 $RESPONDER --log /tmp/v2.log --hello-version 2 || fail "version-2 responder: $(cat /tmp/v2.log)"
 grep -q '^HELLO-REFUSED EPROTO' /tmp/v2.log || fail "version 2 was not refused: $(cat /tmp/v2.log)"
-dmesg | grep -q 'device-mapper: cow: daemon speaks protocol version 2, module speaks version 3' || fail "no log line naming both versions"
+dmesg | grep -q 'device-mapper: cow: daemon speaks protocol version 2, module speaks version 4' || fail "no log line naming both versions"
 
 step "bad replies while a fault is pending"
 start_responder resp --garbage --check-busy --fail-chunks 7 --fail-errno 78 --zero-chunks 20 --commit flush

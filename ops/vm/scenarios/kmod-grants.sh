@@ -1,4 +1,4 @@
-# Grants (protocol 4): a version-3 daemon is refused naming both versions; a first write to a granted chunk fills at its slot with no FAULT (copy, none for a whole-chunk write, zero for a zero grant) and FILLED names the grant; bad grants (another grant's chunks, a committed chunk, past the volume or the CoW device, unaligned, fill none, a live id, past max_grants) get EINVAL naming why; a new daemon gets GRANT_LIVE with the used slots before REPLAY_DONE; a mapped segment over a free slot is refused, over a used one accepted; REVOKE answers exactly the used slots, and a write to a revoked slot faults; a used-up grant's REVOKE answers count 0; GRANT_LOW comes once, at a quarter; a write to a granted slot with no daemon completes and its FILLED comes in the replay.
+# Grants (protocol 4): a version-3 daemon is refused naming both versions; a first write to a granted chunk fills at its slot with no FAULT (copy, none for a whole-chunk write, zero for a zero grant) and FILLED names the grant; bad grants (another grant's chunks, a committed chunk, past the volume or the CoW device, unaligned, fill none, a live id, past max_grants) get EINVAL naming why; a new daemon gets GRANT_LIVE with the used slots before REPLAY_DONE; a mapped segment over a free slot is refused, over a used one accepted; REVOKE answers exactly the used slots, and a write to a revoked slot faults; a chunk that faulted before its GRANT has its slot used; a used-up grant stays live until revoked, and REVOKE of an id never granted answers count 0; GRANT_LOW comes once, at a quarter; a write to a granted slot with no daemon completes and its FILLED comes in the replay.
 . "$DMCOW_ROOT/ops/vm/lib.sh"
 . "$DMCOW_ROOT/kmod/tests/vm-lib.sh"
 load_dmcow
@@ -134,14 +134,33 @@ grep -q "^FAULT vol=1 chunk=19 " /tmp/resp4.log || fail "a write to revoked chun
 expect_chunk 19 4096 base
 chunk_of /dev/mapper/c1 19 | cmp -s - /tmp/expect19 || fail "chunk 19 does not read as written"
 
-step "a used-up grant is gone: its REVOKE answers count 0"
+step "a chunk that faulted before its GRANT came has its slot used"
 write_chunk 100 4096
 grep -q "^FILLED vol=1 chunk=100 seq=[0-9]* cow=[0-9]* grant=10$" /tmp/resp4.log || fail "no FILLED naming grant 10"
 stop_responder
-start_responder resp5 --commit flush --state /tmp/state.json --revoke vol1:10 --revoke vol1:2 --grant vol1:20:120:8
-grep -q "^GRANT_LIVE vol=1 id=10 " /tmp/resp5.log && fail "used-up grant 10 was replayed"
-wait_log /tmp/resp5.log "^REVOKED vol=1 id=10 first=0 count=0 " || fail "REVOKE of used-up grant 10: $(grep REVOKED /tmp/resp5.log)"
+start_responder resp4b --commit flush --state /tmp/state.json --hold-faults
+head -c 4096 /dev/urandom >/tmp/w60
+dd if=/tmp/w60 of=/dev/mapper/c1 bs=4096 seek=$((60 * 8)) oflag=direct conv=fsync status=none &
+DD=$!
+wait_log /tmp/resp4b.log "^FAULT vol=1 chunk=60 " || fail "no FAULT for chunk 60"
+stop_responder
+start_responder resp4c --commit flush --state /tmp/state.json --grant vol1:12:60:4
+grep -q "^GRANT-RESULT vol1 id=12 .* ok$" /tmp/resp4c.log || fail "grant 12 over faulted chunk 60: $(grep GRANT /tmp/resp4c.log)"
+wait "$DD" || fail "the write to chunk 60 failed"
+[ "$(status_field c1 granted_free)" = 10 ] || fail "chunk 60's slot counted free: $(dmsetup status c1)"
+stop_responder
+
+step "a used-up grant stays live until revoked; REVOKE of an id never granted answers count 0"
+start_responder resp5 --commit flush --state /tmp/state.json --revoke vol1:10 --revoke vol1:99 --revoke vol1:2 \
+	--revoke vol1:12 --grant vol1:20:120:8
+grep -q "^GRANT_LIVE vol=1 id=10 first=100 count=1 cow=[0-9]* fill=copy used=0$" /tmp/resp5.log ||
+	fail "no GRANT_LIVE for used-up grant 10: $(grep GRANT_LIVE /tmp/resp5.log)"
+grep -q "^GRANT_LIVE vol=1 id=12 first=60 count=4 cow=[0-9]* fill=copy used=0$" /tmp/resp5.log ||
+	fail "GRANT_LIVE of grant 12 does not show chunk 60's slot used: $(grep GRANT_LIVE /tmp/resp5.log)"
+wait_log /tmp/resp5.log "^REVOKED vol=1 id=10 first=100 count=1 cow=[0-9]* fill=copy used=0$" || fail "REVOKE of used-up grant 10: $(grep REVOKED /tmp/resp5.log)"
+wait_log /tmp/resp5.log "^REVOKED vol=1 id=99 first=0 count=0 " || fail "REVOKE of never-granted 99: $(grep REVOKED /tmp/resp5.log)"
 wait_log /tmp/resp5.log "^REVOKED vol=1 id=2 first=40 count=8 cow=1024 fill=zero used=0$" || fail "REVOKE of grant 2"
+wait_log /tmp/resp5.log "^REVOKED vol=1 id=12 first=60 count=4 cow=[0-9]* fill=copy used=0$" || fail "REVOKE of grant 12"
 [ "$(status_field c1 grants)" = 1 ] && [ "$(status_field c1 granted_free)" = 8 ] || fail "status with grant 20 alone: $(dmsetup status c1)"
 
 step "GRANT_LOW comes once, when the free slots fall to a quarter"
@@ -158,11 +177,12 @@ stop_responder
 step "with no daemon a write to a granted slot completes; its FILLED comes in the replay"
 head -c 4096 /dev/urandom >/tmp/w127
 dd if=/tmp/w127 of=/dev/mapper/c1 bs=4096 seek=$((127 * 8)) oflag=direct status=none || fail "write to chunk 127 with no daemon"
-[ "$(status_field c1 filled_uncommitted)" = 1 ] && [ "$(status_field c1 grants)" = 0 ] || fail "status after the last slot: $(dmsetup status c1)"
+[ "$(status_field c1 filled_uncommitted)" = 1 ] && [ "$(status_field c1 granted_free)" = 0 ] || fail "status after the last slot: $(dmsetup status c1)"
 start_responder resp6 --commit flush --state /tmp/state.json
 grep -n "^FILLED vol=1 chunk=127 seq=[0-9]* cow=[0-9]* grant=20$\|^REPLAY_DONE" /tmp/resp6.log | head -2 | tr '\n' ' ' |
 	grep -q "FILLED.*REPLAY_DONE" || fail "no FILLED for chunk 127 in the replay: $(cat /tmp/resp6.log)"
-grep -q "^GRANT_LIVE" /tmp/resp6.log && fail "a used-up grant was replayed"
+grep -q "^GRANT_LIVE vol=1 id=20 first=120 count=8 cow=[0-9]* fill=copy used=0,1,2,3,4,5,6,7$" /tmp/resp6.log ||
+	fail "no GRANT_LIVE of used-up grant 20: $(grep GRANT_LIVE /tmp/resp6.log)"
 i=0
 until [ "$(status_field c1 filled_uncommitted)" = 0 ]; do
 	i=$((i + 1))

@@ -55,6 +55,11 @@ public final class MetricsText {
         volumeFamily(volumes, "dmcow_volume_unmaps_total", "counter",
                 "Discarded chunks unmapped durably (their places are freed after the next table reload).",
                 VolumeMetrics::unmaps);
+        volumeFamily(volumes, "dmcow_volume_grants_total", "counter",
+                "Runs of chunks placed ahead of the guest's first writes and granted to the kernel.",
+                VolumeMetrics::grants);
+        volumeFamily(volumes, "dmcow_volume_granted_fills_total", "counter",
+                "First writes the kernel filled in a granted place, with no fault.", VolumeMetrics::grantedFills);
         commitHistogram(volumes);
         volumeFamily(volumes, "dmcow_volume_table_reloads_total", "counter", "Table reloads of the volume's device.",
                 v -> v.status().reloads());

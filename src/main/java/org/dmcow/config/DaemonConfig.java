@@ -21,13 +21,14 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.regex.Pattern;
+import org.dmcow.protocol.Protocol;
 
 /**
  * The daemon's settings and volume set. Daemon-wide errors refuse the whole file; a bad volume only
  * refuses that volume ({@link #volumeErrors}), so a good volume next to it still starts.
  */
 public record DaemonConfig(Path controlDevice, Duration commitInterval, Path adminSocket, boolean lockMemory,
-        int maxInFlight, int streamInFlight, int reloadMaxMappings, Duration reloadMaxDelay,
+        int maxInFlight, int streamInFlight, int reloadMaxMappings, Duration reloadMaxDelay, int grantWindow,
         InetSocketAddress metricsListen, Map<String, VolumeConfig> volumes, Map<String, String> volumeErrors,
         Config raw, Path volumesDir, Set<String> fileVolumes) {
 
@@ -89,6 +90,11 @@ public record DaemonConfig(Path controlDevice, Duration commitInterval, Path adm
             int maxMappings = atLeastOne(origin, "dmcow.reload.max-mappings", d.getInt("reload.max-mappings"));
             int maxInFlight = atLeastOne(origin, "dmcow.max-in-flight", d.getInt("max-in-flight"));
             int streamInFlight = atLeastOne(origin, "dmcow.stream-in-flight", d.getInt("stream-in-flight"));
+            int grantWindow = d.getInt("grant-window");
+            if (grantWindow < 0 || grantWindow > Protocol.MAX_GRANT_CHUNKS) {
+                throw new ConfigException(origin + ": dmcow.grant-window = " + grantWindow + ": 0 (no grants) to "
+                        + Protocol.MAX_GRANT_CHUNKS + " chunks");
+            }
             SpacePolicy space = spacePolicy(origin + ": ", d, "dmcow.", warnings(origin, d));
             Map<String, VolumeConfig> volumes = new TreeMap<>();
             Map<String, String> errors = new TreeMap<>(fileErrors);
@@ -106,7 +112,7 @@ public record DaemonConfig(Path controlDevice, Duration commitInterval, Path adm
             volumes.keySet().removeAll(errors.keySet());
             return new DaemonConfig(Path.of(d.getString("control-device")), commit,
                     Path.of(d.getString("admin-socket")), d.getBoolean("lock-memory"), maxInFlight, streamInFlight,
-                    maxMappings, delay, listen(origin, d.getString("metrics.listen")), volumes, errors, c, dir,
+                    maxMappings, delay, grantWindow, listen(origin, d.getString("metrics.listen")), volumes, errors, c, dir,
                     Set.copyOf(inFile));
         } catch (com.typesafe.config.ConfigException e) {
             throw new ConfigException(origin + ": " + e.getMessage());

@@ -24,6 +24,10 @@ final class ChunkTable {
         PLACING,
         /** Placed; the MAP is not sent yet. */
         PLACED,
+        /** Not written yet: the allocator was asked for a place to grant the kernel ({@link GrantPolicy}). */
+        GRANT_PLACING,
+        /** Placed and granted: the kernel's first write fills it there with no FAULT (FILLED names the grant). */
+        GRANTED,
         /** MAP sent (or replayed GRANTED); the kernel fills the chunk. */
         MAPPED,
         /** The kernel filled the chunk and wrote its queued writes. */
@@ -56,6 +60,8 @@ final class ChunkTable {
         long fillSeq;
         /** DISCARDED or UNMAPPING: a write faulted it again; it is placed once the unmap is durable. */
         boolean faultedAfterDiscard;
+        /** GRANTED: the id of its grant. */
+        long grant;
 
         Chunk(long chunk, State state) {
             this.chunk = chunk;
@@ -139,11 +145,13 @@ final class ChunkTable {
 
     /**
      * Chunks waiting for the daemon itself (placement or commit): what backpressure bounds. MAPPED
-     * chunks wait for the kernel's FILLED, which must still be read, or the stream would deadlock.
+     * chunks wait for the kernel's FILLED, which must still be read, or the stream would deadlock;
+     * granted ones are not written yet.
      */
     int ownWork() {
         return chunks.size() - counts[State.COMMITTED.ordinal()] - counts[State.MAPPED.ordinal()]
-                - counts[State.UNMAPPED.ordinal()];
+                - counts[State.UNMAPPED.ordinal()] - counts[State.GRANT_PLACING.ordinal()]
+                - counts[State.GRANTED.ordinal()];
     }
 
     /** Faults not mapped yet. */

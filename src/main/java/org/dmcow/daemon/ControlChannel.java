@@ -151,7 +151,8 @@ public final class ControlChannel {
 
     /**
      * The reply side: two queues of {@code capacity} messages each, written in batches of up to
-     * {@code batch}. MAP and FAIL answer a fault a guest waits for; COMMITTED and FORGET come in
+     * {@code batch}. MAP and FAIL answer a fault a guest waits for, GRANT spares the next ones (its
+     * REVOKE follows it in the same queue); COMMITTED and FORGET come in
      * bursts of thousands after a commit or reload and nobody waits for them. A batch takes the
      * first kind before the second, so a fault's answer is not queued behind a commit's burst.
      * The order within each kind is kept; across kinds none is needed (a chunk is MAPped before
@@ -205,7 +206,9 @@ public final class ControlChannel {
 
         @Override
         public boolean offer(ControlMessage message) {
-            boolean answer = message instanceof ControlMessage.Map || message instanceof ControlMessage.Fail;
+            // GRANT and REVOKE share a queue: a REVOKE must never pass its GRANT
+            boolean answer = message instanceof ControlMessage.Map || message instanceof ControlMessage.Fail
+                    || message instanceof ControlMessage.Grant || message instanceof ControlMessage.Revoke;
             QueueOfferResult r = (answer ? urgent : bulk).offer(message);
             if (r == QueueOfferResult.dropped()) {
                 return false;

@@ -33,10 +33,11 @@ final class FaultPath {
     private final AllocatorRequests requests;
     private final CommitGroups commits;
     private final Discards discards;
+    private final GrantPolicy grants;
     /** The daemon is stopping: new faults wait in the kernel for the next daemon's replay. */
     private boolean faultsLeftToKernel;
 
-    FaultPath(VolumeConfig config, int maxInFlight, VolumeLedger ledger, KernelReplies replies,
+    FaultPath(VolumeConfig config, int maxInFlight, int grantWindow, VolumeLedger ledger, KernelReplies replies,
             AllocatorRequests requests, CommitGroups commits, Logger log) {
         this.config = config;
         this.maxInFlight = maxInFlight;
@@ -47,10 +48,17 @@ final class FaultPath {
         this.commits = commits;
         this.log = log;
         this.discards = new Discards(ledger, commits, replies, this::reject);
+        this.grants = new GrantPolicy(config.name(), grantWindow, Tuning.MAX_LIVE_GRANTS, config.chunkSectors(), ledger,
+                replies, requests, log);
     }
 
     void leaveFaultsToKernel() {
         faultsLeftToKernel = true;
+        grants.stop();
+    }
+
+    GrantPolicy grants() {
+        return grants;
     }
 
     void reject(String why) {
@@ -104,6 +112,7 @@ final class FaultPath {
         if (msg instanceof ControlMessage.VolumeGone) {
             log.info("volume {}: the kernel dropped its last table", config.name());
             ledger.kernelVolume = 0;
+            grants.kernelVolumeGone();
         } else if (msg instanceof ControlMessage.Fault f) {
             fault(f);
         } else if (msg instanceof ControlMessage.Granted g) {
@@ -115,6 +124,12 @@ final class FaultPath {
         } else if (msg instanceof ControlMessage.Flush f) {
             ledger.flushWanted = Math.max(ledger.flushWanted, f.fillSeq());
             commits.commitNow();
+        } else if (msg instanceof ControlMessage.Grant g && g.kind() == ControlMessage.Grant.Kind.GRANT_LIVE) {
+            grants.grantLive(g);
+        } else if (msg instanceof ControlMessage.Grant g && g.kind() == ControlMessage.Grant.Kind.REVOKED) {
+            grants.revoked(g);
+        } else if (msg instanceof ControlMessage.GrantLow) {
+            grants.low();
         } else {
             reject("unexpected message from the kernel: " + msg);
         }
@@ -148,6 +163,22 @@ final class FaultPath {
             return; // placed once the unmap is durable (CommitGroups.committed)
         }
         c = chunks.get(f.chunk());
+        if (c != null && c.state == State.GRANTED && grants.faultedGranted(c)) {
+            // its write beat its GRANT (or came after a REVOKE): its slot is its place
+            ledger.counters.faults++;
+            c.faultSeq = f.seq();
+            c.fullWrite = f.fullWrite();
+            c.fill = f.fullWrite() ? Protocol.FILL_NONE : c.placedFill;
+            sendMap(c);
+            return;
+        }
+        if (c != null && c.state == State.GRANT_PLACING) {
+            grants.faultedGranted(c); // placed as this fault when its place comes
+            ledger.counters.faults++;
+            c.faultSeq = f.seq();
+            c.fullWrite = f.fullWrite();
+            return;
+        }
         if (c != null && c.state == State.MAPPED && c.faultSeq != f.seq()) {
             // the fill failed: the kernel dropped the grant and faults again; the place is still ours
             log.warn("volume {}: chunk {} faulted again (seq {}) after its fill failed; mapping it to the same place",
@@ -171,6 +202,7 @@ final class FaultPath {
         c.fullWrite = f.fullWrite();
         chunks.add(c);
         placeNew(c);
+        grants.faulted(f.chunk());
     }
 
     /** A WAITING chunk asks for a place, unless the volume parks new chunks. */
@@ -207,6 +239,10 @@ final class FaultPath {
         if (c == null) {
             // replayed FILLED of a chunk an earlier daemon mapped
             c = adoptMapped(f.chunk(), place);
+        } else if (c.state == State.GRANTED && c.place == place) {
+            grants.written(c); // its first write took its granted slot: no FAULT came
+            chunks.set(c, State.MAPPED);
+            ledger.mapped++;
         }
         if (c.state != State.MAPPED || c.place != place) {
             reject(c.fillSeq == f.seq() && c.place == place ? "repeated FILLED " + f.seq() + " of chunk " + f.chunk()
@@ -216,6 +252,9 @@ final class FaultPath {
         }
         chunks.set(c, State.FILLED);
         ledger.counters.fills++;
+        if (f.grant() != 0) {
+            ledger.counters.grantedFills++;
+        }
         c.fillSeq = f.seq();
         // Filled chunks count against max-in-flight: waiting for the tick with half of it filled
         // would stop the stream until then, capping a volume at max-in-flight faults per interval.
@@ -282,6 +321,7 @@ final class FaultPath {
      */
     void spaceOpened() {
         discards.spaceOpened(EIO);
+        grants.spaceOpened();
         for (Chunk c : chunks.values()) {
             if (c.place >= 0 && c.state.compareTo(State.DURABLE) < 0) {
                 requests.add(new Allocator.Adopt(c.chunk, c.place));
@@ -303,12 +343,17 @@ final class FaultPath {
         for (int i = 0; i < m.chunks().length; i++) {
             placed(m.chunks()[i], m.placements()[i]);
         }
+        grants.grantPlaced();
     }
 
     private void placed(long chunk, CowSpace.Placement placement) {
         Chunk c = chunks.get(chunk);
         if (c == null) {
             requests.add(new Allocator.Release(chunk));
+            return;
+        }
+        if (c.state == State.GRANT_PLACING) {
+            grants.placed(c, placement);
             return;
         }
         if (c.state != State.PLACING && c.state != State.WAITING) {
@@ -334,6 +379,10 @@ final class FaultPath {
      */
     boolean placeFailed(Allocator.PlaceFailed m) {
         Chunk c = chunks.get(m.chunk());
+        if (c != null && c.state == State.GRANT_PLACING) {
+            grants.placeFailed(c, m);
+            return false;
+        }
         if (c != null && c.state == State.PLACING) {
             chunks.set(c, State.WAITING);
         }

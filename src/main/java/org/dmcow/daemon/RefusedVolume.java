@@ -31,7 +31,7 @@ final class RefusedVolume {
                         return Behaviors.same();
                     })
                     .onMessage(Volume.GetMetrics.class, m -> {
-                        m.replyTo().tell(new VolumeMetrics(status(name, reason), 0, 0, 0, 0, 0, 0,
+                        m.replyTo().tell(new VolumeMetrics(status(name, reason), 0, 0, 0, 0, 0, 0, 0, 0,
                                 Histogram.empty(VolumeCounters.COMMIT_BOUNDS)));
                         return Behaviors.same();
                     })

@@ -14,6 +14,8 @@ final class Tuning {
     static final Duration GROW_ASK = Duration.ofSeconds(30);
     /** Chunks of a file's filesystem kept for the metadata a commit writes (qcow2: L2 tables, refcount blocks). */
     static final int METADATA_HEADROOM_CHUNKS = 4;
+    /** Grants a volume keeps live at once (the module's max_grants is 64 by default). */
+    static final int MAX_LIVE_GRANTS = 32;
 
     private Tuning() {
     }

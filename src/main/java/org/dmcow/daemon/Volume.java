@@ -97,7 +97,8 @@ public final class Volume {
     }
 
     /** The daemon-wide settings a volume uses. */
-    public record Settings(Duration commitInterval, int maxInFlight, int reloadMaxMappings, Duration reloadMaxDelay) {
+    public record Settings(Duration commitInterval, int maxInFlight, int reloadMaxMappings, Duration reloadMaxDelay,
+            int grantWindow) {
     }
 
     /** The outside world of a volume: where its replies go and how its devices and space are reached. */
@@ -139,8 +140,8 @@ public final class Volume {
                 ctx.messageAdapter(TableReloader.Reply.class, FromReloader::new)), "reloader",
                 DispatcherSelector.fromConfig(TableReloader.DISPATCHER));
         this.commits = new CommitGroups(ledger, env.replies(), requests);
-        this.faults = new FaultPath(config, settings.maxInFlight(), ledger, env.replies(), requests, commits,
-                ctx.getLog());
+        this.faults = new FaultPath(config, settings.maxInFlight(), settings.grantWindow(), ledger, env.replies(),
+                requests, commits, ctx.getLog());
         this.tables = new TableReloads<>(config.name(), settings.reloadMaxMappings(), settings.reloadMaxDelay(), ledger,
                 commits, requests, reloader, timers, ReloadDue.INSTANCE, ctx.getLog());
         this.space = new SpaceWatch(config, ledger, faults, requests, env.spaceListener(), ctx.getLog());
@@ -161,6 +162,7 @@ public final class Volume {
      * control stream).
      */
     private void afterEachMessage() {
+        faults.grants().revokeAllIfStopping();
         setUp.sendToAllocator(requests);
         faults.releaseAcks();
     }

@@ -25,6 +25,9 @@ final class VolumeCounters {
     /** DISCARDs taken (and faults of committed chunks taken as one), and unmaps made durable. */
     long discards;
     long unmaps;
+    /** GRANTs sent, and chunks filled in a granted slot (no FAULT). */
+    long grants;
+    long grantedFills;
     private final long[] commitBuckets = new long[COMMIT_BOUNDS.length];
     private long commitNanos;
     /** When the running commit was asked for (System.nanoTime). */
@@ -47,7 +50,7 @@ final class VolumeCounters {
     VolumeMetrics metrics(VolumeStatus status) {
         long[] cumulative = Arrays.copyOf(commitBuckets, commitBuckets.length);
         Arrays.parallelPrefix(cumulative, Long::sum);
-        return new VolumeMetrics(status, faults, fills, commits, commitFailures, discards, unmaps,
+        return new VolumeMetrics(status, faults, fills, commits, commitFailures, discards, unmaps, grants, grantedFills,
                 new Histogram(COMMIT_BOUNDS.clone(), cumulative, commits, commitNanos / 1e9));
     }
 }

@@ -86,7 +86,8 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
     }
 
     static Volume.Settings settings(DaemonConfig c) {
-        return new Volume.Settings(c.commitInterval(), c.maxInFlight(), c.reloadMaxMappings(), c.reloadMaxDelay());
+        return new Volume.Settings(c.commitInterval(), c.maxInFlight(), c.reloadMaxMappings(), c.reloadMaxDelay(),
+                c.grantWindow());
     }
 
     private VolumeSet(ActorContext<Command> ctx, DaemonConfig config, Volume.Environment env) {

@@ -21,7 +21,7 @@ public record FixedRequests(List<VolumeStatus> volumes, Function<String, GrowRes
                 AdminOps.GROW, r -> grows.apply(r.getString("volume") + " " + r.getLong("size") + " "
                         + r.getLong("by")).json(),
                 AdminOps.METRICS, r -> MetricsText.render(volumes.stream()
-                        .map(v -> new VolumeMetrics(v, 0, 0, 0, 0, 0, 0, Histogram.empty(new double[] {1}))).toList(),
+                        .map(v -> new VolumeMetrics(v, 0, 0, 0, 0, 0, 0, 0, 0, Histogram.empty(new double[] {1}))).toList(),
                         new DaemonMetrics(new TreeMap<>(), new TreeMap<>(), new TreeMap<>())));
     }
 }

@@ -30,9 +30,9 @@ class MetricsTextTest {
         TreeMap<String, Long> errors = new TreeMap<>();
         errors.put("malformed", 1L);
         return MetricsText.render(List.of(
-                new VolumeMetrics(status("vm1", VolumeStatus.State.SERVING), 12, 11, 5, 1, 3, 2,
+                new VolumeMetrics(status("vm1", VolumeStatus.State.SERVING), 12, 11, 5, 1, 3, 2, 4, 9,
                         new Histogram(BOUNDS, new long[] {1, 4, 5}, 5, 0.42)),
-                new VolumeMetrics(status(ODD, VolumeStatus.State.FULL), 0, 0, 0, 0, 0, 0, Histogram.empty(BOUNDS))),
+                new VolumeMetrics(status(ODD, VolumeStatus.State.FULL), 0, 0, 0, 0, 0, 0, 0, 0, Histogram.empty(BOUNDS))),
                 new DaemonMetrics(read, written, errors));
     }
 

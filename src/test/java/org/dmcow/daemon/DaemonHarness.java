@@ -122,7 +122,8 @@ final class DaemonHarness {
 
     /** Starts the daemon; {@code wrapReplies} lets a test put a failing seam between volumes and kernel. */
     DaemonHarness start(String hocon, UnaryOperator<KernelReplies> wrapReplies) throws Exception {
-        config = DaemonConfig.from("test", ConfigFactory.parseString(hocon));
+        // the fault path's tests see every first write fault; GrantTest turns grants on
+        config = DaemonConfig.from("test", ConfigFactory.parseString("dmcow.grant-window = 0\n" + hocon));
         channel = ControlChannel.handshake(device, 32);
         replies = channel.startReplies(kit.system(), 1 << 16, 64);
         SpaceOpener opener = new SpaceOpener() {

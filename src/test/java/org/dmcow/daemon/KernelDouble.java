@@ -58,6 +58,7 @@ final class KernelDouble implements ControlDevice {
         final Map<Long, Integer> draining = new HashMap<>();
         final Map<Long, CompletableFuture<Void>> writes = new HashMap<>();
         final List<Map.Entry<Long, CompletableFuture<Void>>> flushes = new ArrayList<>();
+        final KernelDoubleGrants grants = new KernelDoubleGrants();
 
         Vol(int id, String ident, long sectors, int chunkSectors) {
             this.id = id;
@@ -133,7 +134,15 @@ final class KernelDouble implements ControlDevice {
         }
         f = new CompletableFuture<>();
         v.writes.put(chunk, f);
-        if (!v.place.containsKey(chunk)) {
+        long slot = v.place.containsKey(chunk) ? -1 : v.grants.take(chunk, v.chunkSectors);
+        if (slot >= 0) {
+            // a granted slot: filled at once, no FAULT
+            v.discarded.remove(chunk);
+            v.place.put(chunk, slot);
+            v.chunkAt.put(slot, chunk);
+            v.fillOf.put(chunk, fullChunk ? Protocol.FILL_NONE : v.grants.grantFor(chunk).fill());
+            filled(v, chunk);
+        } else if (!v.place.containsKey(chunk)) {
             v.discarded.remove(chunk); // FAULTED now
             long seq = ++v.faultSeq;
             v.faultChunk.put(seq, chunk);
@@ -173,6 +182,7 @@ final class KernelDouble implements ControlDevice {
         v.forgotten.remove(chunk);
         v.fillSeqOf.remove(chunk);
         v.fillOf.remove(chunk);
+        v.grants.grantOf.remove(chunk);
         v.discarded.add(chunk);
         if (announce) {
             send(new ControlMessage.Discard(volume, chunk));
@@ -238,14 +248,16 @@ final class KernelDouble implements ControlDevice {
                     v.ident));
         }
         for (Vol v : volumes.values()) {
+            v.grants.replay(v.id).forEach(this::send);
             for (Map.Entry<Long, Long> p : v.place.entrySet()) {
                 long chunk = p.getKey();
                 if (v.committed.contains(chunk)) {
                     continue;
                 }
                 Long seq = v.fillSeqOf.get(chunk);
-                send(seq == null ? new ControlMessage.Granted(v.id, chunk, p.getValue())
-                        : new ControlMessage.Filled(v.id, seq, chunk, p.getValue()));
+                int grant = v.grants.grantOf.getOrDefault(chunk, 0L).intValue();
+                send(seq == null ? new ControlMessage.Granted(v.id, chunk, p.getValue(), grant)
+                        : new ControlMessage.Filled(v.id, seq, chunk, p.getValue(), grant));
             }
             for (long chunk : v.discarded) {
                 send(new ControlMessage.Discard(v.id, chunk));
@@ -350,6 +362,11 @@ final class KernelDouble implements ControlDevice {
             if (mp.cowSector() % v.chunkSectors != 0 || v.chunkAt.containsKey(mp.cowSector())) {
                 return "MAP to a bad or used place " + mp + " (used by chunk " + v.chunkAt.get(mp.cowSector()) + ")";
             }
+            KernelDoubleGrants.Live slot = v.grants.freeSlotAt(mp.cowSector(), v.chunkSectors);
+            if (slot != null && slot.slotSector(mp.chunk(), v.chunkSectors) != mp.cowSector()) {
+                return "MAP to a free slot of live grant " + slot.id() + " (a place handed out twice) " + mp;
+            }
+            v.grants.mapped(mp.chunk());
             Integer discardedAt = v.draining.get(mp.cowSector());
             if (discardedAt != null && discardedAt == swaps.applyAsInt(v.ident)) {
                 return "MAP to the place of a discarded chunk before a table swap drained it " + mp;
@@ -418,6 +435,13 @@ final class KernelDouble implements ControlDevice {
             }
             return null;
         }
+        if (m instanceof ControlMessage.Grant g && g.kind() == ControlMessage.Grant.Kind.GRANT) {
+            return v.grants.grant(v, g);
+        }
+        if (m instanceof ControlMessage.Revoke r) {
+            send(v.grants.revoke(v.id, r.id()));
+            return null;
+        }
         return "not a daemon message: " + m;
     }
 
@@ -434,7 +458,8 @@ final class KernelDouble implements ControlDevice {
         long seq = ++v.fillSeq;
         v.fillSeqOf.put(chunk, seq);
         v.uncommittedFills.add(seq);
-        ControlMessage.Filled m = new ControlMessage.Filled(v.id, seq, chunk, v.place.get(chunk));
+        ControlMessage.Filled m = new ControlMessage.Filled(v.id, seq, chunk, v.place.get(chunk),
+                v.grants.grantOf.getOrDefault(chunk, 0L).intValue());
         send(m);
         if (repeatMessages) {
             send(m);
