@@ -39,7 +39,10 @@ scratch_fs() {
 # parallel and one daemon start instead of many in a row. A native space is a whole scratch disk, as dm-snapshot and dm-thin
 # get one (the space's name is a link: the config names spaces by volume); qcow2 spaces are
 # files on an ext4 on the first scratch disk, as for qemu-nbd.
+# FORMAT-faults: that format with grants off (dmcow.grant-window = 0), every first write a FAULT.
 cow_start() {
+	case $1 in *-faults) export GRANT_WINDOW=0 ;; *) unset GRANT_WINDOW ;; esac
+	set -- "${1%-faults}"
 	if [ "$1" = native ]; then
 		COWDIR=/tmp/cowdev
 		mkdir -p $COWDIR
@@ -78,7 +81,7 @@ cow_stop() {
 		if [ -f $COWDIR/$v.cow ]; then detach_loops $COWDIR/$v.cow; fi
 	done
 	rm -f $COWDIR/bench-warm.cow
-	[ $1 != cow-qcow2 ] || umount /tmp/scratch
+	case $1 in cow-qcow2*) umount /tmp/scratch ;; esac
 }
 
 setup() { # setup CONFIG: make a fresh device, set dev to its path
@@ -147,6 +150,12 @@ fills() {
 		END { print n ? f["copies"] + f["nocopy_fills"] + f["zero_fills"] : all }'
 }
 
+# faults NAME: the FAULT messages a dm-cow volume sent since it was created (a granted first
+# write sends none)
+faults() {
+	dmsetup status "$1" | awk '$3 == "cow" && !n++ { for (i = 4; i <= NF; i++) if ($i ~ /^faults=/) print substr($i, 8) }'
+}
+
 # folded NAME: every chunk the kernel filled is committed and in a mapped segment of the live
 # table, i.e. the daemon's table reload after the last first write has happened
 folded() {
@@ -201,7 +210,8 @@ timed="--time_based --runtime=$runtime"
 cow_facts() {
 	case $1 in cow-*) ;; *) return 0 ;; esac
 	wait_for "folded $vol" 300
-	fact $1 $2 faults_per_gib_$3 $(($(fills $vol) * 1073741824 / $4))
+	fact $1 $2 faults_per_gib_$3 $(($(faults $vol) * 1073741824 / $4))
+	fact $1 $2 fills_per_gib_$3 $(($(fills $vol) * 1073741824 / $4))
 }
 
 for rep in $(seq 1 "$reps"); do

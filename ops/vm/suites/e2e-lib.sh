@@ -25,12 +25,13 @@ dmcowctl() {
 	"$DMCOWCTL" "$@"
 }
 
-# write_conf [KEY=VALUE...] -- VOLUME:FORMAT...: the daemon config for volumes whose base is
-# $BASE and whose CoW space is /tmp/VOLUME.cow (or $COWDIR/VOLUME.cow).
+# write_conf VOLUME:FORMAT...: the daemon config for volumes whose base is $BASE and whose CoW
+# space is /tmp/VOLUME.cow (or $COWDIR/VOLUME.cow); GRANT_WINDOW, if set, is dmcow.grant-window.
 write_conf() {
 	{
 		echo "dmcow { commit-interval = ${COMMIT_INTERVAL:-1s}, admin-socket = /run/dmcow/dmcowd.sock }"
 		echo "dmcow.reload { max-mappings = ${RELOAD_MAPPINGS:-1024}, max-delay = ${RELOAD_DELAY:-2s} }"
+		[ -z "${GRANT_WINDOW:-}" ] || echo "dmcow.grant-window = $GRANT_WINDOW"
 		for v in "$@"; do
 			name=${v%%:*}
 			fmt=${v#*:}

@@ -224,13 +224,13 @@ class VolumeSetTest {
 
     @Test
     void anOlderKernelModuleIsRefusedClearly() {
-        // protocol 2: a module (target 1.2.0) without DISCARD
-        KernelDouble k = new KernelDouble(2);
+        // protocol 3: a module (target 1.3.0) without grants
+        KernelDouble k = new KernelDouble(3);
         kernels.add(k);
         ControlChannel.ProtocolMismatchException e = assertThrows(ControlChannel.ProtocolMismatchException.class,
                 () -> ControlChannel.handshake(k, 8));
-        assertTrue(e.getMessage().startsWith("kernel module speaks protocol 2"), e.getMessage());
-        assertTrue(e.getMessage().contains("this dmcowd speaks 3"), e.getMessage());
+        assertTrue(e.getMessage().startsWith("kernel module speaks protocol 3"), e.getMessage());
+        assertTrue(e.getMessage().contains("this dmcowd speaks 4"), e.getMessage());
         assertTrue(e.getMessage().contains("load the dm-cow module of this release"), e.getMessage());
     }
 }
