@@ -435,7 +435,7 @@ class Responder:
             ("grant-id-over-32-bits", grant_msg(MSG_GRANT, vol.id, 1 << 32, free_chunk, 1, good_sector)),
             ("grant-used-set", grant_msg(MSG_GRANT, vol.id, 50, free_chunk, 1, good_sector, used=b"\x01")),
             ("grant-payload-tail", grant_msg(MSG_GRANT, vol.id, 50, free_chunk, 1, good_sector)[:-1] + b"\x01"),
-            ("grant-faulted-chunk", grant_msg(MSG_GRANT, vol.id, 50, chunk, 1, good_sector)),
+            ("grant-past-the-volume", grant_msg(MSG_GRANT, vol.id, 50, vol.nr_chunks - 1, 2, good_sector)),
             ("revoke-with-fields", grant_msg(MSG_REVOKE, vol.id, 50, count=1)),
             ("revoke-id-zero", grant_msg(MSG_REVOKE, vol.id, 0)),
         ]

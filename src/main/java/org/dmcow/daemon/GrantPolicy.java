@@ -110,15 +110,15 @@ final class GrantPolicy {
 
     /**
      * A space with room for every chunk of the volume cannot run out; in a smaller one granted
-     * places, a window more, stay within half the free chunks, so that faults find room. A space
-     * that grows itself (qcow2) has none to measure: the allocator's check of the host's room
-     * refuses places there instead.
+     * places, a window more, stay within half the free chunks (which the last commit counted
+     * without the places reserved then), so that faults find room. A space that grows itself
+     * (qcow2) has none to measure: the allocator's check of the host's room refuses places there.
      */
     private boolean roomToGrant() {
-        long free = ledger.usage.freeChunks();
+        CowSpace.SpaceUsage u = ledger.usage;
         long reserved = chunks.count(State.GRANTED) + chunks.count(State.GRANT_PLACING);
-        return ledger.spaceGrowsItself || free >= volumeChunks() - ledger.usage.mappings()
-                || reserved + window <= free / 2;
+        return ledger.spaceGrowsItself || u.usedChunks() + u.freeChunks() >= volumeChunks()
+                || reserved + window <= u.freeChunks() / 2;
     }
 
     /** Places the unplaced chunks of the window of {@code chunk}, once, for a grant. */
