@@ -63,6 +63,23 @@ static struct cow_grant *cow_find_grant(struct cow_volume *vol, u32 id)
 	return NULL;
 }
 
+/* A grant @id of @vol, not in the tree; the daemon's write may not recurse into I/O. */
+static struct cow_grant *cow_alloc_grant(struct cow_volume *vol, u32 id, u32 type)
+{
+	struct cow_grant *g;
+	unsigned int noio;
+
+	noio = memalloc_noio_save();
+	g = kzalloc(sizeof(*g), GFP_KERNEL);
+	memalloc_noio_restore(noio);
+	if (!g)
+		return NULL;
+	g->id = id;
+	g->volume = vol->id;
+	cow_out_init(&g->out, type);
+	return g;
+}
+
 static void cow_unlink_grant(struct cow_volume *vol, struct cow_grant *g)
 {
 	lockdep_assert_held(&vol->lock);
@@ -140,26 +157,20 @@ int cow_handle_grant(struct cow_volume *vol, const struct dm_cow_msg *m)
 	const char *why = NULL;
 	struct cow_grant *g;
 	unsigned long flags;
-	unsigned int noio;
 	u64 nr = first;
 	int r;
 
 	r = cow_check_grant_msg(vol, m);
 	if (r)
 		return r;
-	noio = memalloc_noio_save();
-	g = kzalloc(sizeof(*g), GFP_KERNEL);
-	memalloc_noio_restore(noio);
+	g = cow_alloc_grant(vol, id, DM_COW_MSG_GRANT_LIVE);
 	if (!g)
 		return -ENOMEM;
-	g->id = id;
-	g->volume = vol->id;
 	g->count = count;
 	g->fill = le32_to_cpu(m->grant.fill);
 	g->cow_sector = le64_to_cpu(m->grant.cow_sector);
 	g->node.start = first;
 	g->node.last = first + count - 1;
-	cow_out_init(&g->out, DM_COW_MSG_GRANT_LIVE);
 
 	/* The segments and the forgotten marks change under targets_lock. */
 	mutex_lock(&vol->targets_lock);
@@ -253,7 +264,6 @@ int cow_handle_revoke(struct cow_volume *vol, const struct dm_cow_msg *m)
 	u64 id = le64_to_cpu(m->seq);
 	struct cow_grant *g;
 	unsigned long flags;
-	unsigned int noio;
 
 	if (!id || id > U32_MAX)
 		return cow_reject(m, "grant id %llu is not 1 to %u", id, U32_MAX);
@@ -264,14 +274,9 @@ int cow_handle_revoke(struct cow_volume *vol, const struct dm_cow_msg *m)
 	spin_unlock_irqrestore(&vol->lock, flags);
 	if (!g) {
 		/* Never granted (refused): REVOKED with count 0 says so. */
-		noio = memalloc_noio_save();
-		g = kzalloc(sizeof(*g), GFP_KERNEL);
-		memalloc_noio_restore(noio);
+		g = cow_alloc_grant(vol, id, DM_COW_MSG_REVOKED);
 		if (!g)
 			return -ENOMEM;
-		g->id = id;
-		g->volume = vol->id;
-		cow_out_init(&g->out, DM_COW_MSG_REVOKED);
 	}
 	if (!cow_queue_owned(&g->out, DM_COW_MSG_REVOKED))
 		kfree(g);

@@ -109,7 +109,7 @@ final class SpaceWatch {
     /** The space's use changed (a commit, the space opened or grew): warn as it passes a level. */
     void usage(CowSpace.SpaceUsage usage) {
         ledger.usage = usage;
-        int percent = percentUsed(ledger);
+        int percent = ledger.percentUsed();
         int level = config.space().warningReached(percent);
         if (level > ledger.warnedLevel) {
             log.warn("volume {}: CoW space {}% used ({} of {} chunks), past the warning level of {}%", config.name(),
@@ -119,11 +119,6 @@ final class SpaceWatch {
         autoextend(usage, percent);
     }
 
-    /** Used chunks in percent of the space's room; 0 for a format that grows itself (no fixed room). */
-    private static int percentUsed(VolumeLedger ledger) {
-        long room = ledger.usage.usedChunks() + ledger.usage.freeChunks();
-        return ledger.spaceGrowsItself || room == 0 ? 0 : (int) (ledger.usage.usedChunks() * 100 / room);
-    }
 
     /** Past autoextend's threshold: the allocator grows the file by its percentage, within its maximum. */
     private void autoextend(CowSpace.SpaceUsage usage, int percent) {
@@ -217,16 +212,5 @@ final class SpaceWatch {
 
     private static String words(java.time.Duration d) {
         return d.toMillis() % 1000 == 0 ? d.toSeconds() + " s" : d.toMillis() + " ms";
-    }
-
-    /** The words status shows for a full space, or for use past a warning level; null for neither. */
-    static String statusText(VolumeConfig config, VolumeLedger ledger) {
-        if (ledger.full) {
-            return ledger.fullReason + (ledger.failingNewChunks ? "; writes to new chunks fail with ENOSPC"
-                    : config.space().noSpace() == SpacePolicy.NoSpace.QUEUE ? "; writes to new chunks wait"
-                    : "; writes to new chunks wait, then fail with ENOSPC");
-        }
-        return ledger.warnedLevel == 0 ? null : "CoW space " + percentUsed(ledger) + "% used, past the warning level of "
-                + ledger.warnedLevel + "%";
     }
 }

@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import org.dmcow.admin.VolumeStatus;
+import org.dmcow.config.SpacePolicy;
 import org.dmcow.config.VolumeConfig;
 import org.dmcow.dm.Tables;
 import org.dmcow.format.CowSpace;
@@ -98,9 +99,26 @@ final class VolumeLedger {
                 : stopping ? VolumeStatus.State.STOPPING
                 : phase != Phase.SERVING ? VolumeStatus.State.STARTING
                 : kernelVolume == 0 ? VolumeStatus.State.WAITING : VolumeStatus.State.SERVING;
-        String reason = degraded != null ? degradedReason : SpaceWatch.statusText(config, this);
+        String reason = degraded != null ? degradedReason : spaceText(config);
         return new VolumeStatus(config.name(), state, reason, mapped, usage.mappings(), chunks.unmapped(),
                 usage.usedChunks(), usage.freeChunks(), lastCommit, reloads, segments, config.chunkSize(), config.base(),
                 config.cow(), config.format(), spaceGrowsItself);
+    }
+
+    /** Used chunks in percent of the space's room; 0 for a format that grows itself (no fixed room). */
+    int percentUsed() {
+        long room = usage.usedChunks() + usage.freeChunks();
+        return spaceGrowsItself || room == 0 ? 0 : (int) (usage.usedChunks() * 100 / room);
+    }
+
+    /** The words status shows for a full space, or for use past a warning level; null for neither. */
+    private String spaceText(VolumeConfig config) {
+        if (full) {
+            return fullReason + (failingNewChunks ? "; writes to new chunks fail with ENOSPC"
+                    : config.space().noSpace() == SpacePolicy.NoSpace.QUEUE ? "; writes to new chunks wait"
+                    : "; writes to new chunks wait, then fail with ENOSPC");
+        }
+        return warnedLevel == 0 ? null : "CoW space " + percentUsed() + "% used, past the warning level of "
+                + warnedLevel + "%";
     }
 }
