@@ -785,7 +785,10 @@ static struct cow_chunk *cow_take_queued(struct cow_volume *vol)
 	return c;
 }
 
-/* MAP with a copy or zero fill: the chunk waits in its volume's fill queue. */
+/*
+ * A copy or zero fill: the chunk waits in its volume's fill queue. The caller
+ * starts the fills (cow_start_fills) once it has dropped the lock.
+ */
 static void cow_queue_fill(struct cow_chunk *c)
 {
 	struct cow_volume *vol = c->vol;
@@ -798,7 +801,6 @@ static void cow_queue_fill(struct cow_chunk *c)
 	if (list_empty(&vol->fill_node))
 		list_add_tail(&vol->fill_node, &cow_fills.vols);
 	spin_unlock(&cow_fills.lock);
-	queue_work(cow_wq, &cow_fills.work);
 }
 
 static void cow_copy_done(int read_err, unsigned long write_err, void *context)
@@ -815,10 +817,13 @@ static void cow_copy_done(int read_err, unsigned long write_err, void *context)
 	}
 	spin_lock_irqsave(&vol->lock, flags);
 	vol->copies_in_flight--;
-	cow_fill_ended(c, (read_err || write_err) ? BLK_STS_IOERR : BLK_STS_OK);
+	c->fill_error = (read_err || write_err) ? BLK_STS_IOERR : BLK_STS_OK;
 	spin_unlock_irqrestore(&vol->lock, flags);
 	cow_put_copy_slot();
+	/* Not started from here: waiting for a kcopyd job in kcopyd's own thread could deadlock. */
 	queue_work(cow_wq, &cow_fills.work);
+	/* kcopyd calls back in process context: the queued writes go out from here, no worker hop. */
+	cow_fill_finished(c);
 }
 
 static void cow_start_copy(struct cow_chunk *c)
@@ -840,8 +845,12 @@ static void cow_start_copy(struct cow_chunk *c)
 	dm_kcopyd_copy(cow_kc, &from, 1, &to, 0, cow_copy_done, c);
 }
 
-/* Start queued copies while there are free slots. */
-static void cow_fill_work(struct work_struct *work)
+/*
+ * Start queued copies while there are free slots: straight from the worker
+ * that placed a granted chunk (it may sleep, and holds no lock then), and
+ * from the fill worker after a MAP or when a copy ends.
+ */
+static void cow_start_fills(void)
 {
 	struct cow_volume *vol;
 	struct cow_chunk *c;
@@ -853,6 +862,11 @@ static void cow_fill_work(struct work_struct *work)
 		else
 			cow_put_copy_slot();
 	}
+}
+
+static void cow_fill_work(struct work_struct *work)
+{
+	cow_start_fills();
 }
 
 static void cow_full_write_endio(struct bio *bio)
@@ -951,7 +965,7 @@ static void cow_place_deferred(struct cow_volume *vol, struct bio *bio)
 	struct cow_chunk *c, *spare = NULL;
 	struct bio *full = NULL;
 	unsigned long flags;
-	bool submit = false, hooked = false, back = false;
+	bool submit = false, hooked = false, back = false, granted = false;
 	sector_t cow_sector;
 
 	for (;;) {
@@ -976,7 +990,8 @@ static void cow_place_deferred(struct cow_volume *vol, struct bio *bio)
 	if (cow_hand_back_write(vol, c, bio)) {
 		back = true;
 	} else if (!c) {
-		if (!cow_place_granted(vol, spare, nr, bio, &full))
+		granted = cow_place_granted(vol, spare, nr, bio, &full);
+		if (!granted)
 			cow_new_fault(vol, spare, nr, bio);
 		spare = NULL;
 	} else if (c->state == CHUNK_FILLED) {
@@ -991,6 +1006,8 @@ static void cow_place_deferred(struct cow_volume *vol, struct bio *bio)
 		mempool_free(spare, cow_chunk_pool);
 	if (full)
 		submit_bio_noacct(full);
+	else if (granted)
+		cow_start_fills();
 	if (submit)
 		submit_bio_noacct(bio);
 	if (back) {
@@ -2357,6 +2374,8 @@ static int cow_handle_map(struct cow_volume *vol, const struct dm_cow_msg *m)
 
 	if (full)
 		submit_bio_noacct(full);
+	else	/* not in the daemon's write(): a kcopyd job may wait for memory */
+		queue_work(cow_wq, &cow_fills.work);
 	return 0;
 }
 
