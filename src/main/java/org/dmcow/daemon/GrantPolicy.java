@@ -6,7 +6,6 @@ package org.dmcow.daemon;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.Comparator;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.dmcow.daemon.ChunkTable.Chunk;
@@ -36,20 +35,6 @@ import org.slf4j.Logger;
  * is placed, so no slot is handed out twice.
  */
 final class GrantPolicy {
-    /** A grant the kernel holds. */
-    private static final class Live {
-        final long first;
-        final int count;
-        /** Its chunks still GRANTED here. */
-        int unwritten;
-        boolean revoking;
-
-        Live(long first, int count) {
-            this.first = first;
-            this.count = count;
-        }
-    }
-
     private final String volume;
     private final int window;
     private final int maxLive;
@@ -59,13 +44,10 @@ final class GrantPolicy {
     private final KernelReplies replies;
     private final AllocatorRequests requests;
     private final Logger log;
-    private final Map<Long, Live> live = new HashMap<>();
-    /** Windows whose chunks were placed for grants (by window number). */
-    private final BitSet offered = new BitSet();
+    private final LiveGrants grants;
+    private final Map<Long, LiveGrants.Live> live;
     /** Chunks placed for grants by the Placed being handled. */
     private final List<Chunk> toGrant = new ArrayList<>();
-    private long nextId = 1;
-    private long lastGrantedWrite = -1;
     /** The daemon is stopping: no new grants (the live ones stay with the kernel). */
     private boolean stopped;
 
@@ -81,6 +63,8 @@ final class GrantPolicy {
         this.chunkSectors = chunkSectors;
         this.ledger = ledger;
         this.chunks = ledger.chunks;
+        this.grants = ledger.grants;
+        this.live = grants.byId;
         this.replies = replies;
         this.requests = requests;
         this.log = log;
@@ -127,10 +111,10 @@ final class GrantPolicy {
             return;
         }
         int w = (int) (chunk / window);
-        if (offered.get(w)) {
+        if (grants.offered.get(w)) {
             return;
         }
-        offered.set(w);
+        grants.offered.set(w);
         long end = Math.min((long) (w + 1) * window, volumeChunks());
         for (long x = (long) w * window; x < end; x++) {
             if (chunks.get(x) == null) {
@@ -188,9 +172,9 @@ final class GrantPolicy {
             run.forEach(this::release);
             return;
         }
-        long id = nextId++;
+        long id = grants.nextId++;
         Chunk first = run.get(0);
-        Live g = new Live(first.chunk, run.size());
+        LiveGrants.Live g = new LiveGrants.Live(first.chunk, run.size());
         g.unwritten = run.size();
         live.put(id, g);
         for (Chunk c : run) {
@@ -225,11 +209,11 @@ final class GrantPolicy {
 
     /** A GRANTED chunk was written: FILLED (or a FAULT) came; the next window may be granted. */
     void written(Chunk c) {
-        Live g = live.get(c.grant);
+        LiveGrants.Live g = live.get(c.grant);
         if (g != null && --g.unwritten == 0) {
             revoke(c.grant, g);
         }
-        lastGrantedWrite = c.chunk;
+        grants.lastGrantedWrite = c.chunk;
         if (window > 0 && c.chunk % window >= window / 2) {
             offer(c.chunk + window); // a sequential writer meets the next window granted
         }
@@ -237,15 +221,15 @@ final class GrantPolicy {
 
     /** The kernel's free granted slots ran low. */
     void low() {
-        if (lastGrantedWrite >= 0 && window > 0) {
-            offer(lastGrantedWrite + window);
+        if (grants.lastGrantedWrite >= 0 && window > 0) {
+            offer(grants.lastGrantedWrite + window);
         }
     }
 
     /** Replay: a grant an earlier daemon made; its unwritten slots are reserved again. */
     void grantLive(ControlMessage.Grant m) {
-        nextId = Math.max(nextId, m.id() + 1);
-        Live g = new Live(m.firstChunk(), m.count());
+        grants.nextId = Math.max(grants.nextId, m.id() + 1);
+        LiveGrants.Live g = new LiveGrants.Live(m.firstChunk(), m.count());
         live.put(m.id(), g);
         for (int i = 0; i < m.count(); i++) {
             long chunk = m.firstChunk() + i;
@@ -263,7 +247,8 @@ final class GrantPolicy {
             }
         }
         if (window > 0) {
-            offered.set((int) (m.firstChunk() / window), (int) ((m.firstChunk() + m.count() - 1) / window) + 1);
+            grants.offered.set((int) (m.firstChunk() / window),
+                    (int) ((m.firstChunk() + m.count() - 1) / window) + 1);
         }
         if (g.unwritten == 0) {
             revoke(m.id(), g);
@@ -272,7 +257,7 @@ final class GrantPolicy {
 
     /** REVOKED: the unwritten chunks of the grant are released; a written one's FILLED comes. */
     void revoked(ControlMessage.Grant m) {
-        Live g = live.remove(m.id());
+        LiveGrants.Live g = live.remove(m.id());
         if (g == null) {
             return;
         }
@@ -281,7 +266,7 @@ final class GrantPolicy {
             if (c != null && c.state == State.GRANTED && c.grant == m.id() && !(m.count() > 0 && m.used().get(i))) {
                 release(c);
                 if (window > 0) {
-                    offered.clear((int) (c.chunk / window));
+                    grants.offered.clear((int) (c.chunk / window));
                 }
             }
         }
@@ -299,7 +284,7 @@ final class GrantPolicy {
         });
     }
 
-    private void revoke(long id, Live g) {
+    private void revoke(long id, LiveGrants.Live g) {
         g.revoking = true;
         replies.send(new ControlMessage.Revoke(ledger.kernelVolume, id));
     }
@@ -309,8 +294,7 @@ final class GrantPolicy {
         List<Chunk> granted = chunks.values().stream()
                 .filter(c -> c.state == State.GRANTED || c.state == State.GRANT_PLACING).toList();
         granted.forEach(this::release);
-        live.clear();
-        offered.clear();
+        grants.clear();
         toGrant.clear();
     }
 
@@ -323,7 +307,7 @@ final class GrantPolicy {
         for (Chunk c : placing) {
             chunks.remove(c.chunk);
             if (window > 0) {
-                offered.clear((int) (c.chunk / window));
+                grants.offered.clear((int) (c.chunk / window));
             }
         }
         toGrant.clear();

@@ -32,6 +32,8 @@ final class VolumeLedger {
     }
 
     final ChunkTable chunks = new ChunkTable();
+    /** The grants the kernel holds and the windows placed for grants ({@link GrantPolicy}). */
+    final LiveGrants grants = new LiveGrants();
     /** Kernel messages accepted but not acknowledged to the stream: backpressure. */
     final ArrayDeque<Acceptance> heldAcks = new ArrayDeque<>();
     /** Kernel messages taken and not handled yet: those after one that crashed the actor. */
