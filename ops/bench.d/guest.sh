@@ -191,7 +191,10 @@ job() {
 	case $config in cow-*) cpu0=$(daemon_cpu_ms) ;; esac
 	fio --name="$name" --filename="$dev" --direct=1 --ioengine=libaio --output-format=json \
 		--output=/tmp/fio.json "$@" >/dev/null || fail "fio $name on $config failed"
-	case $config in cow-*) fact $config $rep daemon_cpu_ms_$name $(($(daemon_cpu_ms) - cpu0)) ;; esac
+	case $config in cow-*)
+		job_cpu_ms=$(($(daemon_cpu_ms) - cpu0))
+		fact $config $rep daemon_cpu_ms_$name $job_cpu_ms ;;
+	esac
 	python3 - "$config" "$name" "$rep" <<'PY'
 import json, sys
 config, name, rep = sys.argv[1:4]
@@ -212,6 +215,8 @@ cow_facts() {
 	wait_for "folded $vol" 300
 	fact $1 $2 faults_per_gib_$3 $(($(faults $vol) * 1073741824 / $4))
 	fact $1 $2 fills_per_gib_$3 $(($(fills $vol) * 1073741824 / $4))
+	# the daemon's CPU during the job (job_cpu_ms) per chunk it filled
+	fact $1 $2 daemon_cpu_us_per_chunk_$3 $((job_cpu_ms * 1000 / $(fills $vol)))
 }
 
 for rep in $(seq 1 "$reps"); do

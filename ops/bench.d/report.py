@@ -27,6 +27,8 @@ FACTS = [
     ("faults_per_gib_seqwrite", "FAULT messages per GiB, sequential first writes"),
     ("faults_per_gib_randwrite", "FAULT messages per GiB, random 4 KiB first writes"),
     ("fills_per_gib_seqwrite", "chunks filled per GiB, sequential first writes"),
+    ("daemon_cpu_us_per_chunk_seqwrite", "dmcowd CPU µs per first-written chunk, sequential"),
+    ("daemon_cpu_us_per_chunk_randwrite", "dmcowd CPU µs per first-written chunk, random 4 KiB"),
     ("segments", "mapped segments after the random first writes"),
     ("minimal_runs", "fewest possible (runs of adjacent mapped chunks)"),
     ("peak_rss_mib", "dmcowd peak RSS (VmHWM), MiB"),
