@@ -86,6 +86,14 @@ public final class Allocator extends AbstractBehavior<Allocator.Command> {
     public record FreePlaces(List<Long> places) implements Command {
     }
 
+    /**
+     * Answered with {@link Synced} once every command sent before it is done: a stopping volume
+     * knows its releases reached the space before it closes (qcow2 frees released clusters then).
+     */
+    public enum Sync implements Command {
+        INSTANCE
+    }
+
     /** What the allocator tells its owner; {@code epoch}: the allocator's, given at create. */
     public sealed interface Reply {
         long epoch();
@@ -140,6 +148,10 @@ public final class Allocator extends AbstractBehavior<Allocator.Command> {
     }
 
     /** The store is {@code bytes} long now and the space uses all of it. */
+    /** The answer to {@link Sync}. */
+    public record Synced(long epoch) implements Reply {
+    }
+
     public record Grown(long epoch, long bytesBefore, long bytes, CowSpace.SpaceUsage usage) implements Reply {
     }
 
@@ -216,6 +228,10 @@ public final class Allocator extends AbstractBehavior<Allocator.Command> {
                     return this;
                 })
                 .onMessage(FreePlaces.class, this::onFreePlaces)
+                .onMessage(Sync.class, m -> {
+                    owner.tell(new Synced(epoch));
+                    return this;
+                })
                 .onSignal(PostStop.class, s -> close())
                 .onSignal(PreRestart.class, s -> close())
                 .build();

@@ -151,6 +151,7 @@ final class FaultPath {
 
     private void fault(ControlMessage.Fault f) {
         if (faultsLeftToKernel) {
+            grants.faultLeftToKernel(chunks.get(f.chunk()));
             return; // the next daemon gets it in the replay
         }
         if (f.chunk() < 0 || f.chunk() >= volumeChunks()) {
@@ -202,7 +203,6 @@ final class FaultPath {
         c.fullWrite = f.fullWrite();
         chunks.add(c);
         placeNew(c);
-        grants.faulted(f.chunk());
     }
 
     /** A WAITING chunk asks for a place, unless the volume parks new chunks. */
@@ -279,6 +279,7 @@ final class FaultPath {
     private void requestPlace(Chunk c) {
         chunks.set(c, State.PLACING);
         requests.place(c.chunk);
+        grants.faulted(c.chunk); // in the same Place: the GRANT goes out with its MAP
     }
 
     void placeWaiting() {

@@ -81,7 +81,7 @@ final class GrantPolicy {
 
     // ---- offering windows
 
-    /** A new FAULT of {@code chunk}: its window is granted. */
+    /** A faulted chunk is being placed: its window is granted. */
     void faulted(long chunk) {
         offer(chunk);
     }
@@ -207,6 +207,25 @@ final class GrantPolicy {
         return true;
     }
 
+    /**
+     * A stopping daemon leaves a FAULT to the next one, which places the chunk anew: a GRANTED
+     * chunk's place (its slot, taken by the fault at GRANT) is released.
+     */
+    void faultLeftToKernel(Chunk c) {
+        if (c != null && c.state == State.GRANTED) {
+            LiveGrants.Live g = live.get(c.grant);
+            if (g != null) {
+                g.unwritten--;
+            }
+            release(c);
+        }
+    }
+
+    /** A refused removal: the volume serves again, and grants with it. */
+    void resume() {
+        stopped = false;
+    }
+
     /** A GRANTED chunk was written: FILLED (or a FAULT) came; the next window may be granted. */
     void written(Chunk c) {
         LiveGrants.Live g = live.get(c.grant);
@@ -282,6 +301,24 @@ final class GrantPolicy {
                 revoke(id, g);
             }
         });
+    }
+
+    /**
+     * A stop or removal: no new grants, every live one revoked. True once none is left and no
+     * chunk is placed or granted for one: their places are released (a clean stop leaves a clean
+     * space; a qcow2 file would otherwise keep the clusters of unwritten granted chunks).
+     */
+    boolean returnedForShutdown() {
+        stopped = true;
+        if (ledger.kernelVolume == 0) {
+            kernelVolumeGone();
+        }
+        live.forEach((id, g) -> {
+            if (!g.revoking) {
+                revoke(id, g);
+            }
+        });
+        return live.isEmpty() && chunks.count(State.GRANT_PLACING) == 0 && chunks.count(State.GRANTED) == 0;
     }
 
     private void revoke(long id, LiveGrants.Live g) {

@@ -145,7 +145,8 @@ public final class Volume {
         this.tables = new TableReloads<>(config.name(), settings.reloadMaxMappings(), settings.reloadMaxDelay(), ledger,
                 commits, requests, reloader, timers, ReloadDue.INSTANCE, ctx.getLog());
         this.space = new SpaceWatch(config, ledger, faults, requests, env.spaceListener(), ctx.getLog());
-        this.shutdowns = new VolumeShutdown(config.name(), ctx.getLog(), ledger, faults, commits, tables, reloader);
+        this.shutdowns = new VolumeShutdown(config.name(), ctx.getLog(), ledger, faults, commits, tables, requests,
+                reloader);
         this.setUp = new VolumeSetUp(ctx, config, env.opener(), ledger, faults, commits, tables, reloader,
                 ctx.messageAdapter(Allocator.Reply.class, FromAllocator::new));
         timers.startTimerWithFixedDelay(Tick.INSTANCE, settings.commitInterval());
@@ -170,7 +171,6 @@ public final class Volume {
     /** What every behaviour does alike. */
     private BehaviorBuilder<Command> common() {
         return Behaviors.receive(Command.class)
-                .onMessage(FromKernel.class, this::onKernel)
                 .onMessage(Tick.class, m -> onTick())
                 .onMessage(ReloadDue.class, m -> {
                     tables.start();
@@ -181,6 +181,7 @@ public final class Volume {
     /** Setting up and serving, through the phases of the ledger, until a Shutdown. */
     private Behavior<Command> running() {
         return common()
+                .onMessage(FromKernel.class, this::onKernel)
                 .onMessage(FromAllocator.class, m -> {
                     onAllocator(m.reply());
                     return Behaviors.same();
@@ -207,6 +208,10 @@ public final class Volume {
      */
     private Behavior<Command> stopping(Shutdown shutdown) {
         return common()
+                .onMessage(FromKernel.class, m -> {
+                    onKernel(m); // a REVOKED or FILLED may be what the shutdown waits for
+                    return maybeFinishShutdown(shutdown);
+                })
                 .onMessage(FromAllocator.class,
                         m -> onAllocator(m.reply()) ? maybeFinishShutdown(shutdown) : Behaviors.same())
                 .onMessage(FromReloader.class, m -> onReloaderStopping(m.reply(), shutdown))
@@ -283,6 +288,9 @@ public final class Volume {
             space.growFailed(m);
         } else if (reply instanceof Allocator.Freed m) {
             space.freed(m);
+        } else if (reply instanceof Allocator.Synced) {
+            shutdowns.synced();
+            return true;
         } else {
             tables.runsReady((Allocator.RunsReady) reply);
         }

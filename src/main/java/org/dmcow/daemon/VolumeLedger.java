@@ -48,6 +48,9 @@ final class VolumeLedger {
     boolean activated;
     boolean committing;
     boolean reloading;
+    /** A stop asked the allocator for {@link Allocator.Sync} after its grants' places were released; answered. */
+    boolean syncing;
+    boolean synced;
     boolean activating;
     long flushWanted;
     /** Why new chunks wait, or null; {@link #degradedReason} is the text for people. Both set together. */

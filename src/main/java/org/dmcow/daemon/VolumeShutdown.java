@@ -29,18 +29,20 @@ final class VolumeShutdown {
     private final FaultPath faults;
     private final CommitGroups commits;
     private final TableReloads<?> tables;
+    private final AllocatorRequests requests;
     private final ActorRef<TableReloader.Command> reloader;
     /** Who asked for the removal, while the device is checked for users. */
     private ActorRef<ShutdownResult> asker;
 
     VolumeShutdown(String volume, Logger log, VolumeLedger ledger, FaultPath faults, CommitGroups commits,
-            TableReloads<?> tables, ActorRef<TableReloader.Command> reloader) {
+            TableReloads<?> tables, AllocatorRequests requests, ActorRef<TableReloader.Command> reloader) {
         this.volume = volume;
         this.log = log;
         this.ledger = ledger;
         this.faults = faults;
         this.commits = commits;
         this.tables = tables;
+        this.requests = requests;
         this.reloader = reloader;
     }
 
@@ -56,7 +58,7 @@ final class VolumeShutdown {
      * is left and {@code replyTo} is answered.
      */
     boolean done(boolean remove, ActorRef<ShutdownResult> replyTo) {
-        if (ledger.committing || ledger.reloading) {
+        if (ledger.committing || ledger.reloading || !grantsReturned()) {
             return false;
         }
         if (ledger.chunks.awaitingCommit() > 0 && ledger.spaceOpen() && ledger.degraded == null) {
@@ -73,6 +75,30 @@ final class VolumeShutdown {
         }
         replyTo.tell(new ShutdownResult(volume, null));
         return true;
+    }
+
+    /**
+     * Every grant revoked and the places of its unwritten chunks released, and the allocator past
+     * those releases ({@link Allocator.Sync}); at once when the space is not open.
+     */
+    private boolean grantsReturned() {
+        if (!faults.grants().returnedForShutdown()) {
+            return false;
+        }
+        if (ledger.synced || !ledger.spaceOpen()) {
+            return true;
+        }
+        if (!ledger.syncing) {
+            ledger.syncing = true;
+            requests.add(Allocator.Sync.INSTANCE);
+        }
+        return false;
+    }
+
+    /** The allocator did what it was asked before the Sync. */
+    void synced() {
+        ledger.syncing = false;
+        ledger.synced = true;
     }
 
     /** A reload of the active device failed while stopping: the asker learns why, the volume stops. */
@@ -113,8 +139,10 @@ final class VolumeShutdown {
     /** The answer to Remove; true when the device is gone and the volume stops. */
     boolean removed(ActorRef<ShutdownResult> replyTo, String error) {
         if (error != null) {
-            // opened meanwhile: it keeps serving
+            // opened meanwhile: it keeps serving, and granting
             log.warn("volume {}: not removed, it stays and keeps serving: {}", volume, error);
+            ledger.synced = false;
+            faults.grants().resume();
         } else {
             log.info("volume {}: removed /dev/mapper/{}", volume, volume);
         }
