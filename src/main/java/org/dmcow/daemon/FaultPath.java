@@ -323,6 +323,7 @@ final class FaultPath {
     void spaceOpened() {
         discards.spaceOpened(EIO);
         grants.spaceOpened();
+        ledger.syncing = false; // a Sync the old allocator did not answer is asked again
         for (Chunk c : chunks.values()) {
             if (c.place >= 0 && c.state.compareTo(State.DURABLE) < 0) {
                 requests.add(new Allocator.Adopt(c.chunk, c.place));

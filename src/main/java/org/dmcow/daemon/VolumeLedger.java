@@ -89,6 +89,7 @@ final class VolumeLedger {
         committing = false;
         reloading = false;
         activating = false;
+        syncing = false;
         for (ChunkTable.Chunk c : chunks.values()) {
             if (c.state == ChunkTable.State.COMMITTING) {
                 chunks.set(c, ChunkTable.State.FILLED);
