@@ -115,9 +115,10 @@
  * (vol->users), and FORGET checks the segments under the volume's own
  * targets_lock.
  *
- * Replay: a new daemon's HELLO walks the volumes four times (VOLUME, then
- * GRANTED and FILLED, then DISCARD, then FAULT), one volume's lock at a time, and each of a
- * volume's lists in batches of 256 chunks with the lock dropped in between
+ * Replay: a new daemon's HELLO walks the volumes five times (VOLUME, then
+ * GRANT_LIVE, then GRANTED and FILLED, then DISCARD, then FAULT), one volume's
+ * lock at a time, and each of a volume's chunk lists in batches of 256 chunks
+ * with the lock dropped in between
  * (a cursor, vol->replay_last, keeps the place; chunks join a list only at
  * its tail). vol->stage says how far the walk has come for the volume; a live
  * message of a kind the walk has not yet sent for it is not queued (the walk
