@@ -20,9 +20,9 @@ import org.slf4j.Logger;
  * first write fills with no FAULT and no round trip. Not an actor: {@link FaultPath} calls it.
  *
  * <pre>
- *  a FAULT in window w (aligned, {@code window} chunks)  ──▶ the window's other chunks with no
- *  a granted write past the middle of window w ──▶ w+1       state are placed (GRANT_PLACING)
- *  GRANT_LOW ──▶ the window after the last granted write
+ *  a FAULT in window w (aligned, {@code window} chunks) ──▶ windows w..w+3: their chunks
+ *  a granted write in window w ──▶ windows w+1..w+3          with no state are placed
+ *  GRANT_LOW ──▶ the window after the last granted write      (GRANT_PLACING), each window once
  *      placed ──▶ GRANTED: runs contiguous in the volume and the space go out as GRANTs
  *      FILLED naming the grant ──▶ MAPPED, then FILLED, committed as any MAPped chunk
  *      every chunk of a grant written ──▶ REVOKE (it frees the kernel's slot for grants)
@@ -81,9 +81,18 @@ final class GrantPolicy {
 
     // ---- offering windows
 
-    /** A faulted chunk is being placed: its window is granted. */
+    /**
+     * Windows granted beyond the one written: a sequential writer has up to its queue depth of
+     * chunks in flight (fio's 8 x 1 MiB: two windows of 64 KiB chunks), so the next window is
+     * already written by the time its grant could come; three ahead it is not.
+     */
+    static final int LOOKAHEAD = 3;
+
+    /** A faulted chunk is being placed: its window and the next ones are granted. */
     void faulted(long chunk) {
-        offer(chunk);
+        for (int k = 0; k <= LOOKAHEAD; k++) {
+            offer(chunk + (long) k * window);
+        }
     }
 
     /** Whether new grants may be made now. */
@@ -233,8 +242,8 @@ final class GrantPolicy {
             revoke(c.grant, g);
         }
         grants.lastGrantedWrite = c.chunk;
-        if (window > 0 && c.chunk % window >= window / 2) {
-            offer(c.chunk + window); // a sequential writer meets the next window granted
+        for (int k = 1; k <= LOOKAHEAD; k++) {
+            offer(c.chunk + (long) k * window); // a sequential writer meets the next windows granted
         }
     }
 
