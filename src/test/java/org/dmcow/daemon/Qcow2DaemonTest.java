@@ -59,14 +59,20 @@ class Qcow2DaemonTest {
         assertTrue(check.out().contains("\"allocated-clusters\": " + clusters + ","), check.out());
     }
 
-    @Test
-    void aCleanStopRevokesTheGrantsAndLeavesNoClusterOfAnUnwrittenGrantedChunk() throws Exception {
+    /** A zero base and an empty qcow2 overlay of it with 64 KiB clusters: the overlay. */
+    private Path overlay() throws Exception {
         Path cow = dir.resolve("vm1.qcow2");
         try (RandomAccessFile base = new RandomAccessFile(dir.resolve("base.img").toFile(), "rw")) {
             base.setLength(DaemonHarness.BASE_SIZE);
         }
         Qemu.run("qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=65536", "-b",
                 dir.resolve("base.img").toString(), "-F", "raw", cow.toString()).ok();
+        return cow;
+    }
+
+    @Test
+    void aCleanStopRevokesTheGrantsAndLeavesNoClusterOfAnUnwrittenGrantedChunk() throws Exception {
+        Path cow = overlay();
         try (KernelDouble k = new KernelDouble()) {
             DaemonHarness h = harness(k).start(config(cow) + "dmcow.grant-window = 16\n");
             int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, CHUNK_SECTORS);
@@ -92,13 +98,8 @@ class Qcow2DaemonTest {
     }
 
     @Test
-    void cleanShutdownAndARestartWithGrantsLeaveTheImageClean() throws Exception {
-        Path cow = dir.resolve("vm1.qcow2");
-        try (RandomAccessFile base = new RandomAccessFile(dir.resolve("base.img").toFile(), "rw")) {
-            base.setLength(DaemonHarness.BASE_SIZE);
-        }
-        Qemu.run("qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=65536", "-b",
-                dir.resolve("base.img").toString(), "-F", "raw", cow.toString()).ok();
+    void cleanShutdownAndARestartWithReplayedRemapsLeaveTheImageClean() throws Exception {
+        Path cow = overlay();
 
         // first daemon: ten chunks committed by a flush, two filled and left to the clean shutdown
         Map<Long, Long> places;
