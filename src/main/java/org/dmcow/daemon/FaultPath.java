@@ -286,11 +286,9 @@ final class FaultPath {
         if (!ledger.spaceOpen() || faultsLeftToKernel) {
             return;
         }
-        for (Chunk c : chunks.values()) {
-            if (c.state == State.WAITING) {
-                requestPlace(c);
-            }
-        }
+        // a copy: placing a chunk adds the chunks placed for grants to the table
+        List<Chunk> waiting = chunks.values().stream().filter(c -> c.state == State.WAITING).toList();
+        waiting.forEach(this::requestPlace);
     }
 
     /** The first waiting chunk tries for a place: whether a full space has room again. */

@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
@@ -86,9 +87,14 @@ class GrantTest {
         int chunks = 256;
         KernelDouble.Vol v;
         try (KernelDouble k = new KernelDouble()) {
+            // the first writes come before the daemon starts, in the replay it reads
+            int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, DaemonHarness.CHUNK_SECTORS);
+            CompletableFuture<Void> first = k.write(vol, 0, false);
+            CompletableFuture<Void> second = k.write(vol, 1, false);
             DaemonHarness h = daemon(k, 64);
-            int vol = h.addVolume("vm1");
-            writeInOrder(k, vol, 0, chunks);
+            await(first);
+            await(second);
+            writeInOrder(k, vol, 2, chunks);
             v = k.volume(vol);
             assertTrue(v.faultSeq <= 8, v.faultSeq + " of " + chunks + " first writes faulted");
             assertTrue(v.grants.slotsTaken >= chunks - 8, v.grants.slotsTaken + " granted fills");
@@ -134,21 +140,25 @@ class GrantTest {
             KIT.stop(first.volumeSet);
             await(first.replies.complete().toCompletableFuture());
 
+            // a write while no daemon runs: its fault waits for the next one's space to open
+            CompletableFuture<Void> early = k.write(vol, 150, false);
+
             DaemonHarness second = new DaemonHarness(KIT, k, dir);
             second.devices.devices.putAll(first.devices.devices); // the device outlives the daemon
             second.realSpaces = new FormatSpaceOpener(second.devices);
-            k.reattach(); // GRANT_LIVE, then FILLED of chunk 5 naming its grant
+            k.reattach(); // GRANT_LIVE, then FILLED of chunk 5 naming its grant, then chunk 150's FAULT
             second.start(config(64));
+            await(early);
             // new chunks elsewhere fault and are placed while window 0's slots are still granted
             for (long c : new long[] {200, 201, 130, 6, 7, 64, 65, 4}) {
                 await(k.write(vol, c, false));
             }
             await(k.flush(vol));
-            eventually("committed", () -> second.status("vm1").chunksCommitted() == 13);
+            eventually("committed", () -> second.status("vm1").chunksCommitted() == 14);
             assertEquals(List.of(), k.rejections);
             second.shutdown();
         }
-        assertEachChunkOnce(8, 200, 201, 130, 64, 65);
+        assertEachChunkOnce(8, 200, 201, 130, 64, 65, 150);
     }
 
     /** The space's check is clean and chunks {@code 0..n-1} and {@code more} each have a place of their own. */
