@@ -20,8 +20,8 @@ import org.slf4j.Logger;
  * first write fills with no FAULT and no round trip. Not an actor: {@link FaultPath} calls it.
  *
  * <pre>
- *  a FAULT in window w (aligned, {@code window} chunks) ──▶ windows w..w+3: their chunks
- *  a granted write in window w ──▶ windows w+1..w+3          with no state are placed
+ *  a FAULT in window w (aligned, {@code window} chunks) ──▶ w (w..w+3 if w-1 was): their
+ *  a granted write in window w ──▶ windows w+1..w+3          chunks with no state are placed
  *  GRANT_LOW ──▶ the window after the last granted write      (GRANT_PLACING), each window once
  *      placed ──▶ GRANTED: runs contiguous in the volume and the space go out as GRANTs
  *      FILLED naming the grant ──▶ MAPPED, then FILLED, committed as any MAPped chunk
@@ -88,9 +88,15 @@ final class GrantPolicy {
      */
     static final int LOOKAHEAD = 3;
 
-    /** A faulted chunk is being placed: its window and the next ones are granted. */
+    /**
+     * A faulted chunk is being placed: its window is granted, and the next ones when the window
+     * before it was too (a writer moving on): a volume written once in one place, as 256 guests'
+     * first megabyte, keeps one window of granted chunks, not four.
+     */
     void faulted(long chunk) {
-        for (int k = 0; k <= lookahead(); k++) {
+        long w = window == 0 ? 0 : chunk / window;
+        int ahead = w > 0 && grants.offered.get((int) w - 1) ? lookahead() : 0;
+        for (int k = 0; k <= ahead; k++) {
             offer(chunk + (long) k * window);
         }
     }
