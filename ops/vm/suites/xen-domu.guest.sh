@@ -114,7 +114,14 @@ domid=$(xl domid domu) || fail "no domain domu after xl create: $out"
 be=/local/domain/0/backend/vbd/$domid/51712
 pd=$(xenstore-read "$be/physical-device") || fail "no $be/physical-device"
 [ "$pd" = "$mm" ] || fail "physical-device is $pd, /dev/mapper/v1 is $mm"
-[ "$(xenstore-read "$be/hotplug-status")" = connected ] || fail "hotplug-status: $(xenstore-read "$be/hotplug-status" 2>&1)"
+# libxl may return before the script's last xenstore write lands (a loaded run read it unset,
+# then "connected" in the failure message): wait up to 30 s for it
+i=0
+until [ "$(xenstore-read "$be/hotplug-status" 2>/dev/null)" = connected ]; do
+	i=$((i + 1))
+	[ $i -le 300 ] || fail "hotplug-status: $(xenstore-read "$be/hotplug-status" 2>&1)"
+	sleep 0.1
+done
 step "physical-device $pd, hotplug-status connected; waiting for the domU"
 clog=/var/log/xen/console/guest-domu.log
 wait_for "grep -q 'DOMU done' $clog 2>/dev/null" 900 2
