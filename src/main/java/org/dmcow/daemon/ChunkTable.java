@@ -68,6 +68,12 @@ final class ChunkTable {
             this.state = state;
         }
 
+        /** Its place from the allocator, and the fill that place asks for. */
+        void placeAt(CowSpace.Placement p) {
+            place = p.place();
+            placedFill = p.fill() == CowSpace.Fill.COPY ? Protocol.FILL_COPY : Protocol.FILL_ZERO;
+        }
+
         /** What its commit makes durable: its place, or, discarded, its unmap. */
         CowSpace.Mapping mapping() {
             return new CowSpace.Mapping(chunk, state == State.UNMAPPING ? CowSpace.UNMAPPED : place);

@@ -359,8 +359,7 @@ final class FaultPath {
         if (c.state != State.PLACING && c.state != State.WAITING) {
             return; // a repeated answer after an allocator restart
         }
-        c.place = placement.place();
-        c.placedFill = placement.fill() == CowSpace.Fill.COPY ? Protocol.FILL_COPY : Protocol.FILL_ZERO;
+        c.placeAt(placement);
         c.fill = c.fullWrite ? Protocol.FILL_NONE : c.placedFill;
         chunks.set(c, State.PLACED);
         sendMap(c);

@@ -156,8 +156,7 @@ final class GrantPolicy {
 
     /** A GRANT_PLACING chunk got its place: granted once the whole Placed is read ({@link #grantPlaced}). */
     void placed(Chunk c, CowSpace.Placement p) {
-        c.place = p.place();
-        c.placedFill = p.fill() == CowSpace.Fill.COPY ? Protocol.FILL_COPY : Protocol.FILL_ZERO;
+        c.placeAt(p);
         toGrant.add(c);
     }
 
@@ -320,11 +319,7 @@ final class GrantPolicy {
         if (live.isEmpty() || ledger.degraded == null && !ledger.full && ledger.warnedLevel == 0) {
             return;
         }
-        live.forEach((id, g) -> {
-            if (!g.revoking) {
-                revoke(id, g);
-            }
-        });
+        revokeAll();
     }
 
     /**
@@ -337,12 +332,17 @@ final class GrantPolicy {
         if (ledger.kernelVolume == 0) {
             kernelVolumeGone();
         }
+        revokeAll();
+        return live.isEmpty() && chunks.count(State.GRANT_PLACING) == 0 && chunks.count(State.GRANTED) == 0;
+    }
+
+    /** REVOKE for every live grant not yet revoked. */
+    private void revokeAll() {
         live.forEach((id, g) -> {
             if (!g.revoking) {
                 revoke(id, g);
             }
         });
-        return live.isEmpty() && chunks.count(State.GRANT_PLACING) == 0 && chunks.count(State.GRANTED) == 0;
     }
 
     private void revoke(long id, LiveGrants.Live g) {
