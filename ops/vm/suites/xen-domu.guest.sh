@@ -102,7 +102,7 @@ memory = 160
 vcpus = 1
 disk = ['vdev=xvda,access=rw,script=block-dmcow,target=v1']
 on_poweroff = "destroy"
-on_crash = "destroy"
+on_crash = "preserve"
 CFG
 }
 domain_cfg domu >/tmp/domu.cfg
@@ -110,7 +110,15 @@ domain_cfg domu2 >/tmp/domu2.cfg
 
 step "xl create domu (disk through block-dmcow)"
 out=$(xl create /tmp/domu.cfg 2>&1) || fail "xl create domu: $out"
-domid=$(xl domid domu) || fail "no domain domu after xl create: $out"
+# domu_log: what Xen and the domU said, for a failure message
+domu_log() {
+	echo "xl create: $out"
+	xl list 2>&1
+	tail -n 20 /var/log/xen/xl-domu.log 2>&1
+	tr -d '\r' </var/log/xen/console/guest-domu.log 2>&1 | tail -n 30
+	xl dmesg 2>&1 | tail -n 10
+}
+domid=$(xl domid domu) || fail "no domain domu after xl create: $(domu_log)"
 be=/local/domain/0/backend/vbd/$domid/51712
 pd=$(xenstore-read "$be/physical-device") || fail "no $be/physical-device"
 [ "$pd" = "$mm" ] || fail "physical-device is $pd, /dev/mapper/v1 is $mm"
@@ -124,7 +132,12 @@ until [ "$(xenstore-read "$be/hotplug-status" 2>/dev/null)" = connected ]; do
 done
 step "physical-device $pd, hotplug-status connected; waiting for the domU"
 clog=/var/log/xen/console/guest-domu.log
-wait_for "grep -q 'DOMU done' $clog 2>/dev/null" 900 2
+i=0
+until grep -q 'DOMU done' "$clog" 2>/dev/null; do
+	i=$((i + 2))
+	[ $i -le 900 ] || fail "the domU did not finish in 900 s: $(domu_log)"
+	sleep 2
+done
 cat "$clog" | tr -d '\r' | grep '^DOMU'
 grep -q "DOMU xvda sectors 131072" "$clog" || fail "the domU's xvda is not v1's 64 MiB: $(grep DOMU "$clog")"
 grep -q "DOMU first MiB $first_mib" "$clog" || fail "the domU read a first MiB that is not the base's"

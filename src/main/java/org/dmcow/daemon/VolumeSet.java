@@ -42,7 +42,10 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
     public record Reconfigure(DaemonConfig config) implements Command {
     }
 
-    /** Commit everything in every volume; {@code replyTo} is told when all are done. */
+    /**
+     * Commit everything in every volume; {@code replyTo} is told when all are done and their actors
+     * have stopped, so every CoW space is closed (a qcow2 file frees its released clusters then).
+     */
     public record Shutdown(ActorRef<Done> replyTo) implements Command {
     }
 
@@ -71,6 +74,10 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
     private record Stopped(ShutdownResult result) implements Command {
     }
 
+    /** A stopped volume's actor, and with it its allocator and CoW space, is gone. */
+    private record Closed(ShutdownResult result) implements Command {
+    }
+
     private final Volume.Settings settings;
     private final Volume.Environment env;
     private final Map<String, ActorRef<Volume.Command>> volumes = new TreeMap<>();
@@ -79,6 +86,8 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
     private final Map<Integer, List<ControlMessage>> orphans = new HashMap<>();
     private final Map<String, Boolean> removing = new HashMap<>();
     private final Map<String, List<ActorRef<ShutdownResult>>> removalWaiters = new HashMap<>();
+    /** Volumes that answered their shutdown and whose actors are still stopping. */
+    private final Map<String, ActorRef<Volume.Command>> closing = new HashMap<>();
     private ActorRef<Done> shutdownReply;
 
     public static Behavior<Command> create(DaemonConfig config, Volume.Environment env) {
@@ -108,6 +117,7 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
                 .onMessage(RemoveVolume.class, this::onRemove)
                 .onMessage(Shutdown.class, this::onShutdown)
                 .onMessage(Stopped.class, this::onStopped)
+                .onMessage(Closed.class, this::onClosed)
                 .onMessage(GetStatus.class, this::onStatus)
                 .onMessage(GetVolumeStatus.class, this::onVolumeStatus)
                 .onMessage(GetMetrics.class, this::onMetrics)
@@ -257,7 +267,7 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
 
     private Behavior<Command> onShutdown(Shutdown m) {
         shutdownReply = m.replyTo();
-        if (volumes.isEmpty()) {
+        if (volumes.isEmpty() && closing.isEmpty()) {
             m.replyTo().tell(Done.getInstance());
             return this;
         }
@@ -283,21 +293,39 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
 
     private Behavior<Command> onStopped(Stopped m) {
         String name = m.result().volume();
-        List<ActorRef<ShutdownResult>> waiters = removalWaiters.remove(name);
-        if (waiters != null) {
-            waiters.forEach(w -> w.tell(m.result()));
-        }
         boolean wasRemoval = removing.remove(name) != null;
         if (wasRemoval && m.result().refused() != null && shutdownReply == null) {
-            return this; // still open: it keeps serving
+            answerRemoval(m.result()); // still open: it keeps serving
+            return this;
         }
-        volumes.remove(name);
+        ActorRef<Volume.Command> ref = volumes.remove(name);
         configs.remove(name);
-        if (shutdownReply != null && volumes.isEmpty()) {
-            getContext().getLog().info("every volume is committed");
+        if (ref == null) {
+            return onClosed(new Closed(m.result()));
+        }
+        // answered once the actor is gone: its space is closed by then (a stop answered only by
+        // the ask's timeout stops it here)
+        closing.put(name, ref);
+        getContext().watchWith(ref, new Closed(m.result()));
+        getContext().stop(ref);
+        return this;
+    }
+
+    private Behavior<Command> onClosed(Closed m) {
+        closing.remove(m.result().volume());
+        answerRemoval(m.result());
+        if (shutdownReply != null && volumes.isEmpty() && closing.isEmpty()) {
+            getContext().getLog().info("every volume is committed and its CoW space closed");
             shutdownReply.tell(Done.getInstance());
         }
         return this;
+    }
+
+    private void answerRemoval(ShutdownResult result) {
+        List<ActorRef<ShutdownResult>> waiters = removalWaiters.remove(result.volume());
+        if (waiters != null) {
+            waiters.forEach(w -> w.tell(result));
+        }
     }
 
     private Behavior<Command> onGrow(Grow m) {

@@ -10,13 +10,18 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.RandomAccessFile;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.pekko.Done;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.dmcow.config.SpacePolicy;
 import org.dmcow.config.VolumeConfig;
 import org.dmcow.format.qcow2.Qemu;
@@ -95,6 +100,43 @@ class Qcow2DaemonTest {
             assertEquals(List.of(), k.rejections);
         }
         qemuImgCheckClean(cow, 3); // exit 3 (13 leaked clusters) if the unwritten ones were kept
+    }
+
+    /**
+     * dmcowd exits as soon as the volume set answers its shutdown: by then every allocator must have
+     * closed its space, which frees a qcow2 file's released clusters (a slow disk made the close lose
+     * the race with the exit, leaving the clusters of unwritten granted chunks leaked).
+     */
+    @Test
+    void aStopIsAnsweredOnlyOnceEverySpaceIsClosed() throws Exception {
+        Path cow = overlay();
+        AtomicBoolean closed = new AtomicBoolean();
+        try (KernelDouble k = new KernelDouble()) {
+            DaemonHarness h = harness(k);
+            SpaceOpener real = h.realSpaces;
+            h.realSpaces = (volume, cowLoop) -> {
+                SpaceOpener.OpenedSpace o = real.open(volume, cowLoop);
+                return new SpaceOpener.OpenedSpace(o.space(), o.store(), () -> {
+                    o.held().close();
+                    try {
+                        TimeUnit.MILLISECONDS.sleep(300); // a close that takes a while: the disk is slow
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    closed.set(true);
+                });
+            };
+            h.start(config(cow) + "dmcow.grant-window = 16\n");
+            int vol = k.addVolume("vm1", DaemonHarness.BASE_SECTORS, CHUNK_SECTORS);
+            await(k.write(vol, 0, false));
+            await(k.flush(vol));
+            TestProbe<Done> stopped = KIT.createTestProbe();
+            h.volumeSet.tell(new VolumeSet.Shutdown(stopped.ref()));
+            stopped.receiveMessage(Duration.ofSeconds(20));
+            assertTrue(closed.get(), "the shutdown was answered before the CoW space was closed");
+            qemuImgCheckClean(cow, 1); // the granted chunks' clusters are freed by the close
+            h.shutdown();
+        }
     }
 
     @Test
