@@ -10,8 +10,13 @@ DMCOWCTL=${DMCOWCTL:-$BIN/dmcowctl}
 # A small heap starts faster under software emulation; the defaults preallocate 256 MiB. The
 # options are in one file, which ops/vm/cds dumps dmcowd's class-data sharing archive with.
 export DMCOWD_JAVA_OPTS="${DMCOWD_JAVA_OPTS:-$(cat "$DMCOW_ROOT/ops/vm/dmcowd-java-opts")}"
-# dmcowctl: the launcher's options but C1 alone for every command (C2 code crashes under TCG)
-export DMCOWCTL_JAVA_OPTS="${DMCOWCTL_JAVA_OPTS:--Xmx64m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djnr.ffi.asm.enabled=false}"
+# dmcowctl: the launcher's options but C1 alone for every command (C2 code crashes under TCG), and
+# the checkout's dmcowctl with its archive (DMCOW_CTL_CDS, set by ops/vm/run): an installed one
+# (package-check) has its own classes.
+dmcowctl_opts=$(cat "$DMCOW_ROOT/ops/vm/dmcowctl-java-opts")
+[ -z "${DMCOW_CTL_CDS:-}" ] || [ "$DMCOWCTL" != "$BIN/dmcowctl" ] ||
+	dmcowctl_opts="$dmcowctl_opts -XX:SharedArchiveFile=$DMCOW_CTL_CDS -Xshare:on"
+export DMCOWCTL_JAVA_OPTS="${DMCOWCTL_JAVA_OPTS:-$dmcowctl_opts}"
 DCONF=${DCONF:-/tmp/dmcowd.conf}
 DLOG=${DLOG:-/tmp/dmcowd.log}
 DPID=
