@@ -70,8 +70,8 @@ for v in n q; do
 	mkdir -p /tmp/mnt/$v/c$CYCLE /tmp/mnt/$v/scratch
 	sync -f /tmp/mnt/$v
 done
-# Cut after a random number (3..10) of recorded files, while writing continues.
-cut_at=$(od -An -N1 -tu1 /dev/urandom | awk '{ print 3 + $1 % 8 }')
+# Cut after a random number (2..6) of recorded files, while writing continues.
+cut_at=$(od -An -N1 -tu1 /dev/urandom | awk '{ print 2 + $1 % 5 }')
 i=0
 while [ $i -lt $((RECS_PER_CYCLE / 2)) ]; do
 	for v in n q; do
