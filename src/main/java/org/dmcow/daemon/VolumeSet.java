@@ -6,8 +6,10 @@ package org.dmcow.daemon;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -87,7 +89,7 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
     private final Map<String, Boolean> removing = new HashMap<>();
     private final Map<String, List<ActorRef<ShutdownResult>>> removalWaiters = new HashMap<>();
     /** Volumes that answered their shutdown and whose actors are still stopping. */
-    private final Map<String, ActorRef<Volume.Command>> closing = new HashMap<>();
+    private final Set<String> closing = new HashSet<>();
     private ActorRef<Done> shutdownReply;
 
     public static Behavior<Command> create(DaemonConfig config, Volume.Environment env) {
@@ -305,7 +307,7 @@ public final class VolumeSet extends AbstractBehavior<VolumeSet.Command> {
         }
         // answered once the actor is gone: its space is closed by then (a stop answered only by
         // the ask's timeout stops it here)
-        closing.put(name, ref);
+        closing.add(name);
         getContext().watchWith(ref, new Closed(m.result()));
         getContext().stop(ref);
         return this;
