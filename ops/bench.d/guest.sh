@@ -6,6 +6,7 @@
 reps=$1
 runtime=$2
 configs=$3
+profiler=${4:-} # libasyncProfiler.so: profile dmcowd during each dm-cow job (ops/bench --profile)
 base=/dev/vda
 scratch=/dev/vdb
 sectors=$(blockdev --getsz $base)
@@ -13,7 +14,8 @@ bytes=$((sectors * 512))
 chunk=128 # sectors: 64 KiB, the same chunk size for every CoW scheme
 # dmcowd with the launcher's JVM options, not e2e-lib's quick-start settings (C1 only under
 # software emulation: see dmcowd_default_java_opts)
-DMCOWD_JAVA_OPTS=$(dmcowd_default_java_opts)
+bench_java_opts=$(dmcowd_default_java_opts)
+DMCOWD_JAVA_OPTS=$bench_java_opts
 export DMCOWD_JAVA_OPTS
 BASE=$base
 . "$DMCOW_ROOT/ops/vm/suites/e2e-lib.sh"
@@ -39,10 +41,21 @@ scratch_fs() {
 # parallel and one daemon start instead of many in a row. A native space is a whole scratch disk, as dm-snapshot and dm-thin
 # get one (the space's name is a link: the config names spaces by volume); qcow2 spaces are
 # files on an ext4 on the first scratch disk, as for qemu-nbd.
-# FORMAT-faults: that format with grants off (dmcow.grant-window = 0), every first write a FAULT.
+# Suffixes of FORMAT: -faults, grants off (dmcow.grant-window = 0), every first write a FAULT;
+# -wN, grant windows of N chunks; -pN, N threads for Pekko's default dispatcher.
 cow_start() {
-	case $1 in *-faults) export GRANT_WINDOW=0 ;; *) unset GRANT_WINDOW ;; esac
-	set -- "${1%-faults}"
+	unset GRANT_WINDOW
+	DMCOWD_JAVA_OPTS=$bench_java_opts
+	format=${1%%-*}
+	for suffix in $(echo "${1#"$format"}" | tr - ' '); do
+		case $suffix in
+		faults) export GRANT_WINDOW=0 ;;
+		w[0-9]*) export GRANT_WINDOW=${suffix#w} ;;
+		p[0-9]*) DMCOWD_JAVA_OPTS="$DMCOWD_JAVA_OPTS -Dpekko.actor.default-dispatcher.fork-join-executor.parallelism-max=${suffix#p}" ;;
+		*) fail "unknown configuration cow-$1" ;;
+		esac
+	done
+	set -- "$format"
 	if [ "$1" = native ]; then
 		COWDIR=/tmp/cowdev
 		mkdir -p $COWDIR
@@ -64,8 +77,13 @@ cow_start() {
 
 # warm_up: a daemon on a host runs for months; a freshly started JVM interprets and compiles its
 # hot paths first, which under emulation takes tens of seconds. So the fault path (placements,
-# copies, commits, reloads) runs on a fourth volume first, until its table reload has happened.
+# copies, commits, reloads) runs on a fourth volume first, until its table reload has happened,
+# and before it the commit path, a write + fsync at a time, while most chunks are unwritten: with
+# the random writes alone, C1 compiled the commit path during the measured write + fsync job
+# (a fifth of the daemon's CPU there, in a profile).
 warm_up() {
+	fio --name=warm-fsync --filename=/dev/mapper/bench-warm --direct=1 --ioengine=libaio --rw=randwrite \
+		--bs=4k --iodepth=1 --fsync=1 --time_based --runtime=10 >/dev/null || fail "warm-up fio (fsync) failed"
 	fio --name=warm --filename=/dev/mapper/bench-warm --direct=1 --ioengine=libaio --rw=randwrite --bs=4k \
 		--iodepth=16 --time_based --runtime=20 >/dev/null || fail "warm-up fio failed"
 	wait_for "folded bench-warm" 300
@@ -183,17 +201,34 @@ daemon_cpu_ms() {
 	awk '{ print ($14 + $15) * 10 }' /proc/$DPID/stat
 }
 
+# profile start|stop: with a profiler, dmcowd's CPU profile over one job (async-profiler, attached
+# with jcmd: every thread, Java and native and kernel frames), printed as "BENCH-PROFILE CONFIG JOB
+# REP SAMPLES STACK" lines of collapsed stacks (ops/bench writes them to target/bench/profiles/)
+profile() {
+	[ -n "$profiler" ] || return 0
+	if [ $1 = start ]; then
+		jcmd $DPID JVMTI.agent_load "$profiler" "\"start,event=cpu,interval=1ms,threads\"" >/tmp/profile.jcmd 2>&1 ||
+			fail "async-profiler did not start: $(cat /tmp/profile.jcmd)"
+		return 0
+	fi
+	rm -f /tmp/profile.txt
+	jcmd $DPID JVMTI.agent_load "$profiler" "\"stop,file=/tmp/profile.txt,collapsed\"" >/tmp/profile.jcmd 2>&1 &&
+		[ -s /tmp/profile.txt ] || fail "async-profiler did not stop: $(cat /tmp/profile.jcmd)"
+	awk -v p="BENCH-PROFILE $config $name $rep" '{ n = $NF; $NF = ""; print p, n, $0 }' /tmp/profile.txt
+}
+
 # job CONFIG REP NAME DEVICE FIO-ARGS...: run fio, print its figures (for dm-cow also the CPU time
 # the daemon used meanwhile: under emulation it is taken from fio's vCPUs)
 job() {
 	config=$1 rep=$2 name=$3 dev=$4
 	shift 4
-	case $config in cow-*) cpu0=$(daemon_cpu_ms) ;; esac
+	case $config in cow-*) cpu0=$(daemon_cpu_ms); profile start ;; esac
 	fio --name="$name" --filename="$dev" --direct=1 --ioengine=libaio --output-format=json \
 		--output=/tmp/fio.json "$@" >/dev/null || fail "fio $name on $config failed"
 	case $config in cow-*)
 		job_cpu_ms=$(($(daemon_cpu_ms) - cpu0))
-		fact $config $rep daemon_cpu_ms_$name $job_cpu_ms ;;
+		fact $config $rep daemon_cpu_ms_$name $job_cpu_ms
+		profile stop ;;
 	esac
 	python3 - "$config" "$name" "$rep" <<'PY'
 import json, sys
