@@ -47,14 +47,17 @@ public final class Dmcowd {
     private static final Logger LOG = LoggerFactory.getLogger(Dmcowd.class);
     /**
      * A read's messages pass from thread to thread (reader, volume set, volume, allocator,
-     * writer). As many dispatcher threads as cores, not Pekko's eight or more, and up to 64
-     * messages per actor before its thread moves on: fewer wake-ups and switches per read. The
-     * scheduler ticks every 100 ms, not 10: its timers are the commit interval and reload delays,
-     * and each tick wakes a thread, which was most of an idle daemon's CPU. Measured in one VM
-     * boot: docs/benchmarks.md, "Scheduling settings, in one boot".
+     * writer). One thread for the actors, not Pekko's eight or more (their blocking work has
+     * dispatchers of its own), and up to 64 messages per actor before it moves on: fewer wake-ups
+     * and switches per message. With two, a message sent from one actor to another woke the idle
+     * thread to take it, and a quarter of the daemon's CPU during write + fsync went to parking and
+     * waking threads. The scheduler ticks every 100 ms, not 10: its timers are the commit interval
+     * and reload delays, and each tick wakes a thread, which was most of an idle daemon's CPU.
+     * Measured in one VM boot: docs/benchmarks.md, "Scheduling settings, in one boot" and
+     * "Profiling the daemon (#17)".
      */
     static final String SCHEDULING = "pekko.actor.default-dispatcher.throughput = 64\n"
-            + "pekko.actor.default-dispatcher.fork-join-executor { parallelism-min = 2, parallelism-factor = 1.0 }\n"
+            + "pekko.actor.default-dispatcher.fork-join-executor { parallelism-min = 1, parallelism-max = 1 }\n"
             + "pekko.scheduler.tick-duration = 100ms\n";
     /** Pekko logs through logback; signals are the daemon's own business. */
     private static final String PEKKO = "pekko.loggers = [\"org.apache.pekko.event.slf4j.Slf4jLogger\"]\n"

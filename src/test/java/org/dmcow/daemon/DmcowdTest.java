@@ -36,7 +36,7 @@ class DmcowdTest {
         Config c = actorSystemConfig(THROUGHPUT + " = 7");
         assertEquals(64, c.getInt(THROUGHPUT));
         assertEquals(Duration.ofMillis(100), c.getDuration("pekko.scheduler.tick-duration"));
-        assertEquals(2, c.getInt("pekko.actor.default-dispatcher.fork-join-executor.parallelism-min"));
+        assertEquals(1, c.getInt("pekko.actor.default-dispatcher.fork-join-executor.parallelism-max"));
         assertEquals(64, c.getInt("dmcow-allocator-dispatcher.throughput"));
     }
 
