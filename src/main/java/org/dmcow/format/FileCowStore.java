@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
+import java.nio.file.FileStore;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -36,6 +37,12 @@ public final class FileCowStore implements CowStore {
     private final FileChannel writer;
     private final boolean blockDevice;
     private final GrowthListener growthListener;
+    /**
+     * The file's filesystem, found once: {@link Files#getFileStore} reads the mount table each
+     * time (in a profile, 6 % of dmcowd's CPU during a qcow2 space's random first writes), while
+     * {@link FileStore#getUsableSpace} asks the filesystem anew each time.
+     */
+    private FileStore fileStore;
 
     private FileCowStore(Path path, FileChannel reader, FileChannel writer, boolean blockDevice,
             GrowthListener growthListener) {
@@ -167,10 +174,16 @@ public final class FileCowStore implements CowStore {
         }
     }
 
-    /** A file's filesystem's usable space; a device's: nothing beyond its size. */
+    /** A file's filesystem's usable space now; a device's: nothing beyond its size. */
     @Override
     public long room() throws IOException {
-        return blockDevice ? Long.MAX_VALUE : Files.getFileStore(path).getUsableSpace();
+        if (blockDevice) {
+            return Long.MAX_VALUE;
+        }
+        if (fileStore == null) {
+            fileStore = Files.getFileStore(path);
+        }
+        return fileStore.getUsableSpace();
     }
 
     @Override

@@ -55,9 +55,13 @@ class FileCowStoreTest {
             s.grow(64 << 20);
             assertEquals(Files.getFileStore(p).getUsableSpace(), s.room(), 64 << 20); // others write there too
             assertFalse(s.preallocated());
+            long before = s.room();
             s.write(ByteBuffer.allocate(64 << 20), 0); // every block written
             s.flush();
             assertTrue(s.preallocated());
+            // the room is the filesystem's now, not when it was first asked
+            assertTrue(before - s.room() >= 16 << 20, "room " + before + " before 64 MiB were written, " + s.room()
+                    + " after");
         }
     }
 
