@@ -42,7 +42,7 @@ scratch_fs() {
 # get one (the space's name is a link: the config names spaces by volume); qcow2 spaces are
 # files on an ext4 on the first scratch disk, as for qemu-nbd.
 # Suffixes of FORMAT: -faults, grants off (dmcow.grant-window = 0), every first write a FAULT;
-# -wN, grant windows of N chunks; -pN, N threads for Pekko's default dispatcher.
+# -wN, grant windows of N chunks; -pN, at most N threads (and cores) for Pekko's default dispatcher.
 cow_start() {
 	unset GRANT_WINDOW
 	DMCOWD_JAVA_OPTS=$bench_java_opts
