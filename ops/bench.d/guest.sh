@@ -1,5 +1,5 @@
 # Benchmark matrix, run inside the VM by ops/bench: /dev/vda is the base, /dev/vdb scratch,
-# /dev/vdc and /dev/vdd more scratch for dm-cow's native spaces.
+# /dev/vdc, /dev/vdd and /dev/vde more scratch for dm-cow's native spaces.
 # Prints one "BENCH-RESULT config job rep iops bw_kib p50_us p99_us" line per fio run and
 # "BENCH-FACT config key rep value" lines for counts.
 . "$DMCOW_ROOT/ops/vm/lib.sh"
@@ -22,9 +22,9 @@ BASE=$base
 case " $configs " in *" cow-"*) load_dmcow ;; esac
 # the daemon's defaults for commits and reloads
 COMMIT_INTERVAL=1s RELOAD_MAPPINGS=1024 RELOAD_DELAY=5s
-cowvol=bench-cow # volumes bench-cow1..3, one per phase; vol: this phase's
+cowvol=bench-cow # volumes bench-cow1..4, one per phase; vol: this phase's
 # the native spaces, one per phase
-scratches="$scratch /dev/vdc /dev/vdd"
+scratches="$scratch /dev/vdc /dev/vdd /dev/vde"
 
 modprobe_nbd() { [ -b /dev/nbd0 ] || fail "nbd module not loaded"; }
 
@@ -37,7 +37,7 @@ scratch_fs() {
 }
 
 # cow_start FORMAT: format one CoW space per phase (see the loop below) over the base and start
-# one dmcowd serving them as $cowvol1..3 (and a warm-up volume, see warm_up): JVM starts in
+# one dmcowd serving them as $cowvol1..4 (and a warm-up volume, see warm_up): JVM starts in
 # parallel and one daemon start instead of many in a row. A native space is a whole scratch disk, as dm-snapshot and dm-thin
 # get one (the space's name is a link: the config names spaces by volume); qcow2 spaces are
 # files on an ext4 on the first scratch disk, as for qemu-nbd.
@@ -69,9 +69,9 @@ cow_start() {
 		scratch_fs
 	fi
 	rm -f $COWDIR/bench-warm.cow
-	FORCE=1 format_spaces $cowvol"1:$1" $cowvol"2:$1" $cowvol"3:$1" bench-warm:$1
-	write_conf $cowvol"1:$1" $cowvol"2:$1" $cowvol"3:$1" bench-warm:$1
-	start_daemon ${cowvol}1 ${cowvol}2 ${cowvol}3 bench-warm
+	FORCE=1 format_spaces $cowvol"1:$1" $cowvol"2:$1" $cowvol"3:$1" $cowvol"4:$1" bench-warm:$1
+	write_conf $cowvol"1:$1" $cowvol"2:$1" $cowvol"3:$1" $cowvol"4:$1" bench-warm:$1
+	start_daemon ${cowvol}1 ${cowvol}2 ${cowvol}3 ${cowvol}4 bench-warm
 	warm_up
 }
 
@@ -93,9 +93,9 @@ warm_up() {
 cow_stop() {
 	fact $1 $2 peak_rss_mib "$(awk '/^VmHWM:/ { print int($2 / 1024) }' /proc/$DPID/status)"
 	stop_daemon
-	for v in ${cowvol}1 ${cowvol}2 ${cowvol}3 bench-warm; do dmsetup remove $v; done
+	for v in ${cowvol}1 ${cowvol}2 ${cowvol}3 ${cowvol}4 bench-warm; do dmsetup remove $v; done
 	# space files only: native spaces here are links to whole disks, with no loop device
-	for v in ${cowvol}1 ${cowvol}2 ${cowvol}3 bench-warm; do
+	for v in ${cowvol}1 ${cowvol}2 ${cowvol}3 ${cowvol}4 bench-warm; do
 		if [ -f $COWDIR/$v.cow ]; then detach_loops $COWDIR/$v.cow; fi
 	done
 	rm -f $COWDIR/bench-warm.cow
@@ -243,6 +243,26 @@ PY
 }
 
 timed="--time_based --runtime=$runtime"
+
+# first_write_log DEVICE: /tmp/first-writes.iolog, fio's replay of a 4 KiB write then an fsync to
+# half the device's chunks, each once, in a random order (the same in every run). The timed write +
+# fsync job above mixes first writes and rewrites, more of the cheaper rewrites the faster a
+# device is; here every iteration pays for a new chunk (fio's random offsets repeat chunks).
+first_write_log() {
+	python3 - "$1" $((bytes / (chunk * 512))) $((chunk * 512)) >/tmp/first-writes.iolog <<'PY'
+import random, sys
+dev, chunks, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+order = list(range(chunks))
+random.Random(17).shuffle(order)
+print("fio version 2 iolog")
+print(dev, "add")
+print(dev, "open")
+for c in order[: chunks // 2]:
+    print(dev, "write", c * size, 4096)
+    print(dev, "sync", 0, 0)
+print(dev, "close")
+PY
+}
 # cow_facts CONFIG REP JOB BYTES: after a first-write job on dm-cow, wait for the table reload
 # and record the FAULT messages per GiB written
 cow_facts() {
@@ -277,6 +297,10 @@ for rep in $(seq 1 "$reps"); do
 		teardown $config
 		setup $config
 		job $config $rep write-fsync $dev --rw=randwrite --bs=4k --iodepth=1 --fsync=1 $timed
+		teardown $config
+		setup $config
+		first_write_log $dev
+		job $config $rep first-write-fsync $dev --read_iolog=/tmp/first-writes.iolog --replay_no_stall=1
 		teardown $config
 		case $config in cow-*) cow_stop $config $rep ;; esac
 	done

@@ -20,6 +20,7 @@ JOBS = [
     ("read-untouched", "random 4 KiB reads of untouched chunks", "IOPS"),
     ("read-rewritten", "random 4 KiB reads of rewritten chunks", "IOPS"),
     ("write-fsync", "4 KiB write + fsync", "IOPS"),
+    ("first-write-fsync", "4 KiB first write + fsync, each to a new chunk", "IOPS"),
 ]
 
 
