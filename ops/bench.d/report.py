@@ -144,6 +144,7 @@ def targets(results, facts, daemon):
                 ("randwrite-first", "snapshot", 1.2, "random 4 KiB first writes vs dm-snapshot"),
                 ("randwrite-first", "thin", 1.0, "random 4 KiB first writes vs dm-thin"),
                 ("write-fsync", "snapshot", 1.0, "4 KiB write + fsync vs dm-snapshot"),
+                ("first-write-fsync", "snapshot", 1.0, "4 KiB first write + fsync vs dm-snapshot"),
                 ("randwrite-first", "qemu-nbd", 3.0, "random 4 KiB first writes vs qemu-nbd qcow2")):
             r = ratio(job, c, ref)
             if r is not None:
