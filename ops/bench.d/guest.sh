@@ -25,6 +25,8 @@ COMMIT_INTERVAL=1s RELOAD_MAPPINGS=1024 RELOAD_DELAY=5s
 cowvol=bench-cow # volumes bench-cow1..4, one per phase; vol: this phase's
 # the native spaces, one per phase
 scratches="$scratch /dev/vdc /dev/vdd /dev/vde"
+# the dmcowd volumes of a configuration: one per phase, then the warm-up volume
+cowvols="${cowvol}1 ${cowvol}2 ${cowvol}3 ${cowvol}4 bench-warm"
 
 modprobe_nbd() { [ -b /dev/nbd0 ] || fail "nbd module not loaded"; }
 
@@ -69,9 +71,10 @@ cow_start() {
 		scratch_fs
 	fi
 	rm -f $COWDIR/bench-warm.cow
-	FORCE=1 format_spaces $cowvol"1:$1" $cowvol"2:$1" $cowvol"3:$1" $cowvol"4:$1" bench-warm:$1
-	write_conf $cowvol"1:$1" $cowvol"2:$1" $cowvol"3:$1" $cowvol"4:$1" bench-warm:$1
-	start_daemon ${cowvol}1 ${cowvol}2 ${cowvol}3 ${cowvol}4 bench-warm
+	spaces=$(for v in $cowvols; do printf '%s:%s ' $v $1; done)
+	FORCE=1 format_spaces $spaces
+	write_conf $spaces
+	start_daemon $cowvols
 	warm_up
 }
 
@@ -93,9 +96,9 @@ warm_up() {
 cow_stop() {
 	fact $1 $2 peak_rss_mib "$(awk '/^VmHWM:/ { print int($2 / 1024) }' /proc/$DPID/status)"
 	stop_daemon
-	for v in ${cowvol}1 ${cowvol}2 ${cowvol}3 ${cowvol}4 bench-warm; do dmsetup remove $v; done
 	# space files only: native spaces here are links to whole disks, with no loop device
-	for v in ${cowvol}1 ${cowvol}2 ${cowvol}3 ${cowvol}4 bench-warm; do
+	for v in $cowvols; do
+		dmsetup remove $v
 		if [ -f $COWDIR/$v.cow ]; then detach_loops $COWDIR/$v.cow; fi
 	done
 	rm -f $COWDIR/bench-warm.cow
