@@ -27,17 +27,24 @@
  *   (no state) --write--> FAULTED      FAULT sent; writes queue on the chunk
  *   (no state) --write, free slot of a live grant--> QUEUED or FILLING
  *                                      no FAULT: placed at the slot, filled
- *                                      as MAP would with the grant's fill
- *                                      (none for a full-chunk write);
+ *                                      as MAP would with the grant's fill;
  *                                      FILLED names the grant; a fill error
  *                                      frees the slot (dm-cow-grant.c)
- *   FAULTED --MAP copy/zero--> QUEUED  waits on the volume's fill queue for a
- *                                      copy slot (max_copies over all volumes,
- *                                      given to the volumes by deficit round
- *                                      robin over the sectors filled)
+ *   FAULTED --MAP--> QUEUED            the fill MAP names (copy or zero; a
+ *                                      none whose write a noflush suspend
+ *                                      handed back copies) waits on the
+ *                                      volume's fill queue for a copy slot
+ *                                      (max_copies over all volumes, given to
+ *                                      the volumes by deficit round robin over
+ *                                      the sectors filled)
  *   QUEUED --slot--> FILLING           dm-kcopyd copies from base or zeroes
- *   FAULTED --MAP none--> FILLING      the full-chunk write is the fill (none
- *                                      queued: handed back, so QUEUED to copy)
+ *   FAULTED --MAP--> FILLING, QUEUED --slot--> FILLING
+ *                                      when the queued writes cover the chunk
+ *                                      (one whole-chunk write, or up to 64
+ *                                      that together do), they are the fill,
+ *                                      whatever MAP named, and no copy slot
+ *                                      is taken; FAULT says FULL_WRITE if they
+ *                                      cover it when the daemon reads it
  *   FAULTED --FAIL or timeout--> (no state)   queued writes fail
  *   FILLING --fill done--> WRITING     queued writes issued to the CoW device;
  *                                      writes arriving now are held
@@ -368,6 +375,36 @@ static bool cow_uncommitted_upto(struct cow_volume *vol, u64 seq)
 
 /* ---------------------------------------------------------------- step: fault */
 
+/* Beyond this many queued writes their union is not looked at: the chunk is copied. */
+#define COW_UNION_MAX_WRITES	64
+
+/*
+ * Whether the writes on @list, each inside chunk @nr, together cover it: one
+ * whole-chunk write or several adjoining ones. Such a chunk needs no fill,
+ * its writes are its fill.
+ */
+static bool cow_writes_cover_chunk(struct cow_volume *vol, u64 nr, struct bio_list *list)
+{
+	sector_t covered = cow_chunk_start(vol, nr);
+	sector_t end = covered + cow_chunk_len(vol, nr);
+	bool grew = true;
+	struct bio *bio;
+
+	if (bio_list_size(list) > COW_UNION_MAX_WRITES)
+		return false;
+	/* Each pass extends the covered head by the writes that start inside it. */
+	while (covered < end && grew) {
+		grew = false;
+		bio_list_for_each(bio, list) {
+			if (bio->bi_iter.bi_sector <= covered && bio_end_sector(bio) > covered) {
+				covered = bio_end_sector(bio);
+				grew = true;
+			}
+		}
+	}
+	return covered >= end;
+}
+
 static void cow_chunk_add_write(struct cow_chunk *c, struct bio *bio)
 {
 	struct cow_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
@@ -379,7 +416,8 @@ static void cow_chunk_add_write(struct cow_chunk *c, struct bio *bio)
 	}
 	bio_list_add(&c->queued, bio);
 	/* Read by cow_format under ctl.lock only. */
-	if (c->state == CHUNK_FAULTED && cow_bio_covers_chunk(c->vol, bio))
+	if (c->state == CHUNK_FAULTED && !c->full_write &&
+	    cow_writes_cover_chunk(c->vol, c->nr, &c->queued))
 		WRITE_ONCE(c->full_write, true);
 }
 
@@ -764,8 +802,66 @@ static void cow_put_copy_slot(void)
 	spin_unlock_irqrestore(&cow_fills.lock, flags);
 }
 
-/* The volume's oldest QUEUED chunk starts FILLING; it leaves the line when none is left. */
-static struct cow_chunk *cow_take_queued(struct cow_volume *vol)
+/* One of the writes that are their chunk's fill is done; the last ends the fill. */
+static void cow_fill_write_endio(struct bio *bio)
+{
+	struct cow_bio *pb = cow_unhook_bio(bio);
+	struct cow_chunk *c = pb->chunk;
+	struct cow_volume *vol = c->vol;
+	unsigned long flags;
+
+	spin_lock_irqsave(&vol->lock, flags);
+	bio_list_add(&c->done, bio);
+	/* Any one failing leaves the chunk part old slot, part new: the fill failed. */
+	if (bio->bi_status && !c->fill_error)
+		c->fill_error = bio->bi_status;
+	if (!--c->fill_writes) {
+		if (!c->fill_error)
+			this_cpu_inc(vol->stats->nocopy_fills);
+		cow_fill_ended(c, c->fill_error);
+	}
+	spin_unlock_irqrestore(&vol->lock, flags);
+}
+
+/*
+ * If the queued writes cover the chunk, they leave the queue for @writes,
+ * hooked as its fill (FILLING), for the caller to submit once it has dropped
+ * the lock.
+ */
+static bool cow_take_covering_writes(struct cow_chunk *c, struct bio_list *writes)
+{
+	struct bio *bio;
+
+	lockdep_assert_held(&c->vol->lock);
+	if (!cow_writes_cover_chunk(c->vol, c->nr, &c->queued))
+		return false;
+	*writes = c->queued;
+	bio_list_init(&c->queued);
+	c->state = CHUNK_FILLING;
+	c->fill = DM_COW_FILL_NONE;
+	c->fill_error = BLK_STS_OK;
+	c->fill_writes = bio_list_size(writes);
+	bio_list_for_each(bio, writes) {
+		cow_remap_to_cow(c->vol, bio, c->cow_sector);
+		cow_hook_bio(bio, cow_fill_write_endio);
+	}
+	return true;
+}
+
+static void cow_submit_bios(struct bio_list *bios)
+{
+	struct bio *bio;
+
+	while ((bio = bio_list_pop(bios)))
+		submit_bio_noacct(bio);
+}
+
+/*
+ * The volume's oldest QUEUED chunk starts FILLING; it leaves the line when
+ * none is left. Writes that queued meanwhile and now cover the chunk are its
+ * fill, returned in @writes, and it needs no copy.
+ */
+static struct cow_chunk *cow_take_queued(struct cow_volume *vol, struct bio_list *writes)
 {
 	struct cow_chunk *c;
 	unsigned long flags;
@@ -774,8 +870,10 @@ static struct cow_chunk *cow_take_queued(struct cow_volume *vol)
 	c = list_first_entry_or_null(&vol->fill_queue, struct cow_chunk, list);
 	if (c) {
 		list_del_init(&c->list);
-		c->state = CHUNK_FILLING;
-		vol->copies_in_flight++;
+		if (!cow_take_covering_writes(c, writes)) {
+			c->state = CHUNK_FILLING;
+			vol->copies_in_flight++;
+		}
 	}
 	if (list_empty(&vol->fill_queue)) {
 		spin_lock(&cow_fills.lock);
@@ -853,15 +951,18 @@ static void cow_start_copy(struct cow_chunk *c)
  */
 static void cow_start_fills(void)
 {
+	struct bio_list writes = BIO_EMPTY_LIST;
 	struct cow_volume *vol;
 	struct cow_chunk *c;
 
 	while ((vol = cow_get_copy_slot())) {
-		c = cow_take_queued(vol);
-		if (c)
+		c = cow_take_queued(vol, &writes);
+		if (c && bio_list_empty(&writes)) {
 			cow_start_copy(c);
-		else
-			cow_put_copy_slot();
+			continue;
+		}
+		cow_put_copy_slot();
+		cow_submit_bios(&writes);
 	}
 }
 
@@ -870,65 +971,24 @@ static void cow_fill_work(struct work_struct *work)
 	cow_start_fills();
 }
 
-static void cow_full_write_endio(struct bio *bio)
-{
-	struct cow_bio *pb = cow_unhook_bio(bio);
-	struct cow_chunk *c = pb->chunk;
-	struct cow_volume *vol = c->vol;
-	unsigned long flags;
-
-	if (!bio->bi_status)
-		this_cpu_inc(vol->stats->nocopy_fills);
-	spin_lock_irqsave(&vol->lock, flags);
-	bio_list_add(&c->done, bio);
-	cow_fill_ended(c, bio->bi_status);
-	spin_unlock_irqrestore(&vol->lock, flags);
-}
-
-/* FILL_NONE: take the whole-chunk write out of the queue; it is the fill. */
-static struct bio *cow_take_full_write(struct cow_chunk *c)
-{
-	struct bio_list rest = BIO_EMPTY_LIST;
-	struct bio *bio, *full = NULL;
-
-	while ((bio = bio_list_pop(&c->queued))) {
-		if (!full && cow_bio_covers_chunk(c->vol, bio))
-			full = bio;
-		else
-			bio_list_add(&rest, bio);
-	}
-	c->queued = rest;
-	return full;
-}
-
 /*
  * The chunk, on no list, is placed at @cow_sector (by MAP, or a grant's
- * slot): it is filled @fill's way, or, for FILL_NONE, by its whole-chunk
- * write, returned for the caller to submit once the lock is dropped.
+ * slot). If its queued writes cover it they are its fill, returned in
+ * @writes; else it is filled @fill's way (a FILL_NONE whose write a noflush
+ * suspend handed back copies: the base is what the chunk holds).
  */
-static struct bio *cow_start_fill(struct cow_chunk *c, sector_t cow_sector, u32 fill)
+static void cow_start_fill(struct cow_chunk *c, sector_t cow_sector, u32 fill,
+			   struct bio_list *writes)
 {
 	struct cow_volume *vol = c->vol;
-	struct bio *full = NULL;
 
 	lockdep_assert_held(&vol->lock);
-	if (fill == DM_COW_FILL_NONE) {
-		full = cow_take_full_write(c);
-		/* Handed back by a noflush suspend: the base is what the chunk holds. */
-		if (!full)
-			fill = DM_COW_FILL_COPY;
-	}
 	c->cow_sector = cow_sector;
-	c->fill = fill;
 	list_add_tail(&c->granted, &vol->granted);
-	if (full) {
-		c->state = CHUNK_FILLING;
-		cow_remap_to_cow(vol, full, cow_sector);
-		cow_hook_bio(full, cow_full_write_endio);
-	} else {
-		cow_queue_fill(c);
-	}
-	return full;
+	if (cow_take_covering_writes(c, writes))
+		return;
+	c->fill = fill == DM_COW_FILL_NONE ? DM_COW_FILL_COPY : fill;
+	cow_queue_fill(c);
 }
 
 /*
@@ -937,7 +997,7 @@ static struct bio *cow_start_fill(struct cow_chunk *c, sector_t cow_sector, u32 
  * sent. Returns false if no grant has a free slot for it.
  */
 static bool cow_place_granted(struct cow_volume *vol, struct cow_chunk *c, u64 nr,
-			      struct bio *bio, struct bio **full)
+			      struct bio *bio, struct bio_list *writes)
 {
 	sector_t cow_sector;
 	u32 grant, fill;
@@ -948,13 +1008,11 @@ static bool cow_place_granted(struct cow_volume *vol, struct cow_chunk *c, u64 n
 	cow_init_chunk(vol, c, nr, DM_COW_MSG_FILLED);
 	c->grant = grant;
 	cow_insert(vol, c);
-	/* As a FAULTED chunk's first write: it notes whether it is the whole chunk. */
+	/* Queued as on a FAULTED chunk, to be the fill if it covers the chunk. */
 	c->state = CHUNK_FAULTED;
 	cow_chunk_add_write(c, bio);
-	if (c->full_write)
-		fill = DM_COW_FILL_NONE;
 	this_cpu_inc(vol->stats->granted_fills);
-	*full = cow_start_fill(c, cow_sector, fill);
+	cow_start_fill(c, cow_sector, fill, writes);
 	return true;
 }
 
@@ -964,7 +1022,7 @@ static void cow_place_deferred(struct cow_volume *vol, struct bio *bio)
 {
 	u64 nr = cow_chunk_of(vol, bio->bi_iter.bi_sector);
 	struct cow_chunk *c, *spare = NULL;
-	struct bio *full = NULL;
+	struct bio_list fill_writes = BIO_EMPTY_LIST;
 	unsigned long flags;
 	bool submit = false, hooked = false, back = false, granted = false;
 	sector_t cow_sector;
@@ -991,7 +1049,7 @@ static void cow_place_deferred(struct cow_volume *vol, struct bio *bio)
 	if (cow_hand_back_write(vol, c, bio)) {
 		back = true;
 	} else if (!c) {
-		granted = cow_place_granted(vol, spare, nr, bio, &full);
+		granted = cow_place_granted(vol, spare, nr, bio, &fill_writes);
 		if (!granted)
 			cow_new_fault(vol, spare, nr, bio);
 		spare = NULL;
@@ -1005,8 +1063,8 @@ static void cow_place_deferred(struct cow_volume *vol, struct bio *bio)
 
 	if (spare)
 		mempool_free(spare, cow_chunk_pool);
-	if (full)
-		submit_bio_noacct(full);
+	if (!bio_list_empty(&fill_writes))
+		cow_submit_bios(&fill_writes);
 	else if (granted)
 		cow_start_fills();
 	if (submit)
@@ -2342,7 +2400,7 @@ static int cow_handle_map(struct cow_volume *vol, const struct dm_cow_msg *m)
 	u64 cow_sector = le64_to_cpu(m->chunk.cow_sector);
 	u32 fill = le32_to_cpu(m->chunk.fill);
 	sector_t cow_size = bdev_nr_sectors(vol->cow_bdev);
-	struct bio *full = NULL;
+	struct bio_list writes = BIO_EMPTY_LIST;
 	struct cow_chunk *c;
 	unsigned long flags;
 
@@ -2370,11 +2428,11 @@ static int cow_handle_map(struct cow_volume *vol, const struct dm_cow_msg *m)
 	cow_unqueue_out(&c->out);
 	cow_chunk_unlist(vol, &c->list);
 	vol->faults_pending--;
-	full = cow_start_fill(c, cow_sector, fill);
+	cow_start_fill(c, cow_sector, fill, &writes);
 	spin_unlock_irqrestore(&vol->lock, flags);
 
-	if (full)
-		submit_bio_noacct(full);
+	if (!bio_list_empty(&writes))
+		cow_submit_bios(&writes);
 	else	/* not in the daemon's write(): a kcopyd job may wait for memory */
 		queue_work(cow_wq, &cow_fills.work);
 	return 0;

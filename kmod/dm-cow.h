@@ -87,7 +87,7 @@ enum dm_cow_fill {
 };
 
 /* DM_COW_MSG_FAULT flags */
-#define DM_COW_FAULT_FULL_WRITE	(1U << 0)	/* a queued write covers the whole chunk */
+#define DM_COW_FAULT_FULL_WRITE	(1U << 0)	/* the queued writes cover the whole chunk */
 
 /* DM_COW_MSG_HELLO: same layout in every protocol version. */
 struct dm_cow_hello {
@@ -123,7 +123,7 @@ struct dm_cow_chunk {
  *
  * GRANT: chunks first_chunk .. first_chunk + count - 1, when first written,
  * go to cow_sector + (chunk - first_chunk) * chunk_sectors, filled as @fill
- * says (COPY or ZERO; NONE is taken when the queued write covers the chunk).
+ * says (COPY or ZERO; none when the queued writes cover the chunk).
  * Every chunk must be in the volume, in an unmapped cow segment, not
  * committed, forgotten or discarded, and in no other live grant; used must
  * be zero. A chunk with a write in flight (it faulted before the GRANT came)

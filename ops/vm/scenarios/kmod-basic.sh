@@ -1,4 +1,4 @@
-# dm-cow serves reads from the base and writes of every size and offset from the CoW device, with one fault per chunk, no copy for whole-chunk writes, and the base untouched.
+# dm-cow serves reads from the base and writes of every size and offset from the CoW device, with one fault per chunk, no copy for a chunk its writes cover (one or several), and the base untouched.
 . "$DMCOW_ROOT/ops/vm/lib.sh"
 . "$DMCOW_ROOT/kmod/tests/vm-lib.sh"
 load_dmcow
@@ -110,6 +110,22 @@ grep -q '^-> MAP vol=1 chunk=20 .*fill=none' /tmp/resp.log || fail "chunk 20, ze
 zero_model $((20 * 65536)) 65536
 zero_model $((21 * 65536 + 32768)) 65536
 $IOCHECK compare /dev/mapper/c1 /tmp/model.img || fail "the zeroed ranges do not read as zeroes, or their neighbours changed"
+
+step "four 16 KiB writes that together cover an unmapped chunk are its fill: no copy"
+grep -q '^FAULT vol=1 chunk=30 ' /tmp/resp.log && fail "chunk 30 was written; the step needs it unmapped"
+nocopy=$(status_field c1 nocopy_fills)
+copies=$(status_field c1 copies)
+# One io_submit of all four: they queue on the one fault while the responder waits 0.3 s to map
+# it. fio then reads them back: each block's header names its offset, its checksum its data.
+fio --name=union --filename=/dev/mapper/c1 --rw=write --bs=16k --size=64k --offset=$((30 * 65536)) \
+	--ioengine=libaio --direct=1 --iodepth=4 --iodepth_batch_submit=4 --verify=crc32c --verify_fatal=1 \
+	--output=/tmp/fio-union.log || fail "fio's four writes failed or read back wrong: $(cat /tmp/fio-union.log)"
+[ "$(grep -c '^FAULT vol=1 chunk=30 ' /tmp/resp.log)" = 1 ] || fail "chunk 30 did not fault exactly once"
+[ "$(status_field c1 nocopy_fills)" = $((nocopy + 1)) ] && [ "$(status_field c1 copies)" = "$copies" ] ||
+	fail "chunk 30 was copied though its four writes covered it: $(dmsetup status c1)"
+[ "$(status_field c1 errors)" = 0 ] || fail "errors: $(dmsetup status c1)"
+dd if=/dev/mapper/c1 of=/tmp/model.img bs=65536 skip=30 seek=30 count=1 iflag=direct conv=notrunc status=none
+$IOCHECK compare /dev/mapper/c1 /tmp/model.img || fail "the writes to chunk 30 changed its neighbours"
 
 step "the module cannot be unloaded while a table uses it"
 if rmmod dm_cow 2>/dev/null; then fail "rmmod succeeded with a live cow table"; fi

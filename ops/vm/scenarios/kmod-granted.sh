@@ -1,4 +1,4 @@
-# A daemon that exits after mapping chunks whose fills have not finished hands them to the next one as GRANTED in the replay; the fills then finish, FILLED follows and the writes complete with the right data.
+# A daemon that exits after mapping chunks whose fills have not finished hands them to the next one as GRANTED in the replay; the fills then finish, FILLED follows and the writes complete with the right data. A queued chunk whose writes come to cover it is filled by them, not copied.
 . "$DMCOW_ROOT/ops/vm/lib.sh"
 . "$DMCOW_ROOT/kmod/tests/vm-lib.sh"
 load_dmcow
@@ -71,6 +71,38 @@ sync /dev/mapper/c1
 [ "$(status_field c1 errors)" = 0 ] || fail "errors: $(dmsetup status c1)"
 [ "$(status_field c1 copies)" = 3 ] || fail "expected 3 copies: $(dmsetup status c1)"
 step "status: $(dmsetup status c1)"
+
+step "writes that join a queued chunk and come to cover it are its fill when its turn comes: no copy"
+head -c 32768 /dev/urandom >/tmp/c5
+# putc5 FROM LEN: bytes FROM .. FROM+LEN of /tmp/c5 into chunk 5, as one direct write.
+putc5() {
+	dd if=/tmp/c5 of=/dev/mapper/c1 bs="$2" count=1 iflag=skip_bytes skip="$1" \
+		oflag=direct,seek_bytes seek=$((5 * 32768 + $1)) status=none
+}
+copies=$(status_field c1 copies)
+nocopy=$(status_field c1 nocopy_fills)
+dmsetup suspend bl
+put /tmp/w1 4 &
+w4=$!
+wait_log /tmp/resp2.log '^-> MAP vol=1 chunk=4 ' || fail "no MAP for chunk 4: $(cat /tmp/resp2.log)"
+putc5 4096 4096 &
+p1=$!
+wait_log /tmp/resp2.log '^-> MAP vol=1 chunk=5 .*fill=copy$' || fail "no copy MAP for chunk 5: $(cat /tmp/resp2.log)"
+putc5 0 4096 &
+p0=$!
+putc5 8192 24576 &
+p2=$!
+sleep 2
+for p in $w4 $p1 $p0 $p2; do kill -0 "$p" 2>/dev/null || fail "a write to chunk 4 or 5 ended while the base was suspended"; done
+[ "$(status_field c1 copies_in_flight)" = 1 ] || fail "expected chunk 4's held copy alone in flight: $(dmsetup status c1)"
+dmsetup resume bl
+for p in $w4 $p1 $p0 $p2; do wait "$p" || fail "a write to chunk 4 or 5 failed"; done
+[ "$(status_field c1 copies)" = $((copies + 1)) ] && [ "$(status_field c1 nocopy_fills)" = $((nocopy + 1)) ] ||
+	fail "want chunk 4 copied and chunk 5 filled by its three writes: $(dmsetup status c1)"
+check /tmp/w1 4
+dd if=/dev/mapper/c1 bs=32768 count=1 skip=5 iflag=direct status=none | cmp -s - /tmp/c5 ||
+	fail "chunk 5 does not read as its three writes"
+[ "$(status_field c1 errors)" = 0 ] || fail "errors: $(dmsetup status c1)"
 dmsetup remove c1
 stop_responder
 dmsetup remove bl
