@@ -8,9 +8,24 @@ BASE_LOOP=$(make_loop base.img 8388608 random)
 COW=$(make_loop cow.img 16777216 zero)
 SIZE=$(sectors "$BASE_LOOP")
 linear_base "$BASE_LOOP"
-for r in 0 1 2; do head -c 2097152 /dev/urandom >/tmp/r$r; done
+for r in 0 2; do head -c 2097152 /dev/urandom >/tmp/r$r; done
 # put R: one direct 2 MiB write of /tmp/rR at 2R MiB: 512 chunks in flight at once.
 put() { dd if=/tmp/r$1 of=/dev/mapper/c1 bs=2M count=1 seek=$1 oflag=direct status=none; }
+# put_halves: 512 direct 2 KiB writes in flight at once, into the first half of each of chunks
+# 512-1023: a write that covers its chunk is its fill, so these leave half of each to copy from
+# the base. Their data is /tmp/half repeated; /tmp/r1 is how those chunks must read.
+head -c 512 /dev/urandom >/tmp/half
+python3 -c '
+half = open("/tmp/half", "rb").read() * 4
+with open("/tmp/base.img", "rb") as f:
+    f.seek(2 << 20)
+    b = f.read(2 << 20)
+open("/tmp/r1", "wb").write(b"".join(half + b[i + 2048:i + 4096] for i in range(0, 2 << 20, 4096)))'
+put_halves() {
+	fio --name=halves --filename=/dev/mapper/c1 --rw=write:2k --bs=2k --size=2M --offset=2M \
+		--ioengine=libaio --direct=1 --iodepth=512 --iodepth_batch_submit=512 \
+		--buffer_pattern="'/tmp/half'" --output=/tmp/fio-halves.log
+}
 # wait_field NAME VALUE: wait (30 s) until the status counter NAME is VALUE.
 wait_field() {
 	i=0
@@ -21,7 +36,7 @@ wait_field() {
 	done
 }
 
-# Every fill is a copy, so that the suspended base holds them all.
+# Every fill is a copy, so that the suspended base holds those of the half-written chunks.
 start_responder resp1 --fill copy --commit never --exit-after-maps 1024
 dmsetup create c1 --table "0 $SIZE cow vol1 $BASE $COW 8"
 mapper_nodes
@@ -32,7 +47,7 @@ put 0 || fail "the write to chunks 0-511 failed"
 
 step "chunks 512-1023 mapped with the base suspended: their fills wait; the responder exits"
 dmsetup suspend bl
-put 1 &
+put_halves &
 w1=$!
 wait_gone "$RESP_PID" 60 || fail "responder 1 did not exit after 1024 MAPs"
 wait_field faults_pending 0
