@@ -54,7 +54,8 @@ struct cow_chunk {
 	bool full_write;
 	bool committed;
 	blk_status_t fill_error;
-	unsigned int fill_writes;	/* writes that are the fill, not done */
+	unsigned int fill_parts;	/* copy jobs and writes of the fill not done */
+	unsigned int copy_jobs;		/* of them, dm-kcopyd jobs */
 	unsigned int in_flight;		/* queued writes issued, not done */
 	struct bio_list queued;		/* writes waiting for the fill */
 	struct bio_list held;		/* writes that arrived while WRITING */

@@ -38,6 +38,11 @@
  *                                      the volumes by deficit round robin over
  *                                      the sectors filled)
  *   QUEUED --slot--> FILLING           dm-kcopyd copies from base or zeroes
+ *                                      the gaps the queued writes leave (up to
+ *                                      4, else the whole chunk, the writes
+ *                                      after it), and the writes go out beside
+ *                                      it: each sector of the slot is written
+ *                                      once; the fill is done when all are
  *   FAULTED --MAP--> FILLING, QUEUED --slot--> FILLING
  *                                      when the queued writes cover the chunk
  *                                      (one whole-chunk write, or up to 64
@@ -46,8 +51,9 @@
  *                                      is taken; FAULT says FULL_WRITE if they
  *                                      cover it when the daemon reads it
  *   FAULTED --FAIL or timeout--> (no state)   queued writes fail
- *   FILLING --fill done--> WRITING     queued writes issued to the CoW device;
- *                                      writes arriving now are held
+ *   FILLING --fill done--> WRITING     the writes that queued during the fill
+ *                                      issued to the CoW device; writes
+ *                                      arriving now are held
  *   FILLING --fill error--> (no state) queued writes fail with EIO
  *   WRITING --last write done--> FILLED   fill seq assigned, FILLED sent,
  *                                      then the queued writes complete and
@@ -375,8 +381,30 @@ static bool cow_uncommitted_upto(struct cow_volume *vol, u64 seq)
 
 /* ---------------------------------------------------------------- step: fault */
 
-/* Beyond this many queued writes their union is not looked at: the chunk is copied. */
+/* Beyond this many queued writes their union is not looked at: the chunk is copied whole. */
 #define COW_UNION_MAX_WRITES	64
+
+/*
+ * How far from volume sector @pos, up to @end, the writes on @list (each
+ * inside one chunk) cover it without a hole.
+ */
+static sector_t cow_covered_to(struct bio_list *list, sector_t pos, sector_t end)
+{
+	bool grew = true;
+	struct bio *bio;
+
+	/* Each pass extends the covered stretch by the writes that start inside it. */
+	while (pos < end && grew) {
+		grew = false;
+		bio_list_for_each(bio, list) {
+			if (bio->bi_iter.bi_sector <= pos && bio_end_sector(bio) > pos) {
+				pos = bio_end_sector(bio);
+				grew = true;
+			}
+		}
+	}
+	return pos;
+}
 
 /*
  * Whether the writes on @list, each inside chunk @nr, together cover it: one
@@ -385,24 +413,11 @@ static bool cow_uncommitted_upto(struct cow_volume *vol, u64 seq)
  */
 static bool cow_writes_cover_chunk(struct cow_volume *vol, u64 nr, struct bio_list *list)
 {
-	sector_t covered = cow_chunk_start(vol, nr);
-	sector_t end = covered + cow_chunk_len(vol, nr);
-	bool grew = true;
-	struct bio *bio;
+	sector_t start = cow_chunk_start(vol, nr);
+	sector_t end = start + cow_chunk_len(vol, nr);
 
-	if (bio_list_size(list) > COW_UNION_MAX_WRITES)
-		return false;
-	/* Each pass extends the covered head by the writes that start inside it. */
-	while (covered < end && grew) {
-		grew = false;
-		bio_list_for_each(bio, list) {
-			if (bio->bi_iter.bi_sector <= covered && bio_end_sector(bio) > covered) {
-				covered = bio_end_sector(bio);
-				grew = true;
-			}
-		}
-	}
-	return covered >= end;
+	return bio_list_size(list) <= COW_UNION_MAX_WRITES &&
+	       cow_covered_to(list, start, end) >= end;
 }
 
 static void cow_chunk_add_write(struct cow_chunk *c, struct bio *bio)
@@ -802,7 +817,19 @@ static void cow_put_copy_slot(void)
 	spin_unlock_irqrestore(&cow_fills.lock, flags);
 }
 
-/* One of the writes that are their chunk's fill is done; the last ends the fill. */
+/*
+ * One part of a chunk's fill is done: a dm-kcopyd job, or a write that is
+ * part of it. Any part failing fails the fill (the slot holds part old, part
+ * new). True for the last part.
+ */
+static bool cow_fill_part_done(struct cow_chunk *c, blk_status_t err)
+{
+	lockdep_assert_held(&c->vol->lock);
+	if (err && !c->fill_error)
+		c->fill_error = err;
+	return !--c->fill_parts;
+}
+
 static void cow_fill_write_endio(struct bio *bio)
 {
 	struct cow_bio *pb = cow_unhook_bio(bio);
@@ -812,11 +839,8 @@ static void cow_fill_write_endio(struct bio *bio)
 
 	spin_lock_irqsave(&vol->lock, flags);
 	bio_list_add(&c->done, bio);
-	/* Any one failing leaves the chunk part old slot, part new: the fill failed. */
-	if (bio->bi_status && !c->fill_error)
-		c->fill_error = bio->bi_status;
-	if (!--c->fill_writes) {
-		if (!c->fill_error)
+	if (cow_fill_part_done(c, bio->bi_status)) {
+		if (c->fill == DM_COW_FILL_NONE && !c->fill_error)
 			this_cpu_inc(vol->stats->nocopy_fills);
 		cow_fill_ended(c, c->fill_error);
 	}
@@ -824,27 +848,34 @@ static void cow_fill_write_endio(struct bio *bio)
 }
 
 /*
- * If the queued writes cover the chunk, they leave the queue for @writes,
- * hooked as its fill (FILLING), for the caller to submit once it has dropped
- * the lock.
+ * The queued writes leave the queue for @writes, for the caller to submit
+ * once it has dropped the lock: they are parts of the chunk's fill.
  */
-static bool cow_take_covering_writes(struct cow_chunk *c, struct bio_list *writes)
+static void cow_take_fill_writes(struct cow_chunk *c, struct bio_list *writes)
 {
 	struct bio *bio;
 
-	lockdep_assert_held(&c->vol->lock);
-	if (!cow_writes_cover_chunk(c->vol, c->nr, &c->queued))
-		return false;
 	*writes = c->queued;
 	bio_list_init(&c->queued);
-	c->state = CHUNK_FILLING;
-	c->fill = DM_COW_FILL_NONE;
-	c->fill_error = BLK_STS_OK;
-	c->fill_writes = bio_list_size(writes);
 	bio_list_for_each(bio, writes) {
 		cow_remap_to_cow(c->vol, bio, c->cow_sector);
 		cow_hook_bio(bio, cow_fill_write_endio);
 	}
+	c->fill_parts += bio_list_size(writes);
+}
+
+/* If the queued writes cover the chunk, they are its whole fill (FILLING). */
+static bool cow_take_covering_writes(struct cow_chunk *c, struct bio_list *writes)
+{
+	lockdep_assert_held(&c->vol->lock);
+	if (!cow_writes_cover_chunk(c->vol, c->nr, &c->queued))
+		return false;
+	c->state = CHUNK_FILLING;
+	c->fill = DM_COW_FILL_NONE;
+	c->fill_error = BLK_STS_OK;
+	c->fill_parts = 0;
+	c->copy_jobs = 0;
+	cow_take_fill_writes(c, writes);
 	return true;
 }
 
@@ -856,24 +887,93 @@ static void cow_submit_bios(struct bio_list *bios)
 		submit_bio_noacct(bio);
 }
 
+/* Beyond this many stretches between its queued writes, a chunk is copied whole first. */
+#define COW_MAX_FILL_GAPS	4
+
+/* The stretches of a chunk its copy or zeroing fills, in sectors from its start. */
+struct cow_gaps {
+	unsigned int nr;
+	struct {
+		sector_t offset;
+		sector_t len;
+	} gap[COW_MAX_FILL_GAPS];
+};
+
+/*
+ * The stretches of chunk @c, up to @len sectors from its start, that its
+ * queued writes leave; false if there are more than fit.
+ */
+static bool cow_find_gaps(struct cow_chunk *c, sector_t len, struct cow_gaps *gaps)
+{
+	sector_t start = cow_chunk_start(c->vol, c->nr), end = start + len;
+	sector_t pos = start, next;
+	struct bio *bio;
+
+	gaps->nr = 0;
+	if (bio_list_size(&c->queued) > COW_UNION_MAX_WRITES)
+		return false;
+	while ((pos = cow_covered_to(&c->queued, pos, end)) < end) {
+		next = end;
+		bio_list_for_each(bio, &c->queued)
+			if (bio->bi_iter.bi_sector > pos && bio->bi_iter.bi_sector < next)
+				next = bio->bi_iter.bi_sector;
+		if (gaps->nr == COW_MAX_FILL_GAPS)
+			return false;
+		gaps->gap[gaps->nr].offset = pos - start;
+		gaps->gap[gaps->nr].len = next - pos;
+		gaps->nr++;
+		pos = next;
+	}
+	return true;
+}
+
+/*
+ * FILLING by dm-kcopyd: a copy (or zeroing) of each gap between the queued
+ * writes, which go out beside it (returned in @writes), so each sector of the
+ * slot is written once. With too many gaps the whole chunk is copied and the
+ * writes wait for it.
+ */
+static void cow_plan_copy(struct cow_chunk *c, struct bio_list *writes, struct cow_gaps *gaps)
+{
+	struct cow_volume *vol = c->vol;
+	/* A zeroing clears the whole slot, a copy what the base has of the chunk. */
+	sector_t len = c->fill == DM_COW_FILL_ZERO ? vol->chunk_sectors : cow_chunk_len(vol, c->nr);
+
+	lockdep_assert_held(&vol->lock);
+	c->state = CHUNK_FILLING;
+	c->fill_error = BLK_STS_OK;
+	c->fill_parts = 0;
+	vol->copies_in_flight++;
+	if (cow_find_gaps(c, len, gaps)) {
+		cow_take_fill_writes(c, writes);
+	} else {
+		gaps->nr = 1;
+		gaps->gap[0].offset = 0;
+		gaps->gap[0].len = len;
+	}
+	/* One zeroing clears several regions; a copy has one source. */
+	c->copy_jobs = c->fill == DM_COW_FILL_ZERO ? 1 : gaps->nr;
+	c->fill_parts += c->copy_jobs;
+}
+
 /*
  * The volume's oldest QUEUED chunk starts FILLING; it leaves the line when
- * none is left. Writes that queued meanwhile and now cover the chunk are its
- * fill, returned in @writes, and it needs no copy.
+ * none is left. Its queued writes go out now (@writes) when they cover the
+ * chunk (no copy: @gaps is empty) or when the copy can fill around them.
  */
-static struct cow_chunk *cow_take_queued(struct cow_volume *vol, struct bio_list *writes)
+static struct cow_chunk *cow_take_queued(struct cow_volume *vol, struct bio_list *writes,
+					 struct cow_gaps *gaps)
 {
 	struct cow_chunk *c;
 	unsigned long flags;
 
+	gaps->nr = 0;
 	spin_lock_irqsave(&vol->lock, flags);
 	c = list_first_entry_or_null(&vol->fill_queue, struct cow_chunk, list);
 	if (c) {
 		list_del_init(&c->list);
-		if (!cow_take_covering_writes(c, writes)) {
-			c->state = CHUNK_FILLING;
-			vol->copies_in_flight++;
-		}
+		if (!cow_take_covering_writes(c, writes))
+			cow_plan_copy(c, writes, gaps);
 	}
 	if (list_empty(&vol->fill_queue)) {
 		spin_lock(&cow_fills.lock);
@@ -906,62 +1006,74 @@ static void cow_copy_done(int read_err, unsigned long write_err, void *context)
 {
 	struct cow_chunk *c = context;
 	struct cow_volume *vol = c->vol;
+	blk_status_t err = (read_err || write_err) ? BLK_STS_IOERR : BLK_STS_OK;
 	unsigned long flags;
+	bool copied, last;
 
-	if (!read_err && !write_err) {
+	spin_lock_irqsave(&vol->lock, flags);
+	copied = !--c->copy_jobs;
+	if (copied)
+		vol->copies_in_flight--;
+	last = cow_fill_part_done(c, err);
+	if (copied && !c->fill_error) {
 		if (c->fill == DM_COW_FILL_ZERO)
 			this_cpu_inc(vol->stats->zero_fills);
 		else
 			this_cpu_inc(vol->stats->copies);
 	}
-	spin_lock_irqsave(&vol->lock, flags);
-	vol->copies_in_flight--;
-	c->fill_error = (read_err || write_err) ? BLK_STS_IOERR : BLK_STS_OK;
 	spin_unlock_irqrestore(&vol->lock, flags);
-	cow_put_copy_slot();
-	/* Not started from here: waiting for a kcopyd job in kcopyd's own thread could deadlock. */
-	queue_work(cow_wq, &cow_fills.work);
+	if (copied) {
+		cow_put_copy_slot();
+		/* Not started from here: waiting for a kcopyd job in kcopyd's own thread could deadlock. */
+		queue_work(cow_wq, &cow_fills.work);
+	}
 	/* kcopyd calls back in process context: the queued writes go out from here, no worker hop. */
-	cow_fill_finished(c);
+	if (last)
+		cow_fill_finished(c);
 }
 
-static void cow_start_copy(struct cow_chunk *c)
+static void cow_start_copy(struct cow_chunk *c, const struct cow_gaps *gaps)
 {
 	struct cow_volume *vol = c->vol;
-	struct dm_io_region from, to;
+	struct dm_io_region from, to[COW_MAX_FILL_GAPS];
+	unsigned int i;
 
-	to.bdev = vol->cow_bdev;
-	to.sector = c->cow_sector;
+	for (i = 0; i < gaps->nr; i++) {
+		to[i].bdev = vol->cow_bdev;
+		to[i].sector = c->cow_sector + gaps->gap[i].offset;
+		to[i].count = gaps->gap[i].len;
+	}
 	if (c->fill == DM_COW_FILL_ZERO) {
-		to.count = vol->chunk_sectors;
-		dm_kcopyd_zero(cow_kc, 1, &to, 0, cow_copy_done, c);
+		dm_kcopyd_zero(cow_kc, gaps->nr, to, 0, cow_copy_done, c);
 		return;
 	}
-	from.bdev = vol->base_bdev;
-	from.sector = cow_chunk_start(vol, c->nr);
-	from.count = cow_chunk_len(vol, c->nr);
-	to.count = from.count;
-	dm_kcopyd_copy(cow_kc, &from, 1, &to, 0, cow_copy_done, c);
+	for (i = 0; i < gaps->nr; i++) {
+		from.bdev = vol->base_bdev;
+		from.sector = cow_chunk_start(vol, c->nr) + gaps->gap[i].offset;
+		from.count = gaps->gap[i].len;
+		dm_kcopyd_copy(cow_kc, &from, 1, &to[i], 0, cow_copy_done, c);
+	}
 }
 
 /*
  * Start queued copies while there are free slots: straight from the worker
  * that placed a granted chunk (it may sleep, and holds no lock then), and
- * from the fill worker after a MAP or when a copy ends.
+ * from the fill worker after a MAP or when a copy ends. A chunk its writes
+ * cover gives its slot back at once.
  */
 static void cow_start_fills(void)
 {
 	struct bio_list writes = BIO_EMPTY_LIST;
 	struct cow_volume *vol;
+	struct cow_gaps gaps;
 	struct cow_chunk *c;
 
 	while ((vol = cow_get_copy_slot())) {
-		c = cow_take_queued(vol, &writes);
-		if (c && bio_list_empty(&writes)) {
-			cow_start_copy(c);
-			continue;
-		}
-		cow_put_copy_slot();
+		c = cow_take_queued(vol, &writes, &gaps);
+		if (c && gaps.nr)
+			cow_start_copy(c, &gaps);
+		else
+			cow_put_copy_slot();
 		cow_submit_bios(&writes);
 	}
 }

@@ -1,4 +1,4 @@
-# dm-cow serves reads from the base and writes of every size and offset from the CoW device, with one fault per chunk, no copy for a chunk its writes cover (one or several), and the base untouched.
+# dm-cow serves reads from the base and writes of every size and offset from the CoW device, with one fault per chunk, no copy for a chunk its writes cover (one or several), a copy around the writes for others, and the base untouched.
 . "$DMCOW_ROOT/ops/vm/lib.sh"
 . "$DMCOW_ROOT/kmod/tests/vm-lib.sh"
 load_dmcow
@@ -44,6 +44,8 @@ cmp /dev/mapper/c1 /tmp/model.img || fail "buffered read differs from the expect
 
 # discard_sectors LOOPDEV: sectors discarded on the device so far (field 14 of its stat).
 discard_sectors() { awk '{ print $14 }' "/sys/block/$(basename "$1")/stat"; }
+# write_sectors LOOPDEV: sectors written to the device so far (field 7 of its stat).
+write_sectors() { awk '{ print $7 }' "/sys/block/$(basename "$1")/stat"; }
 # cow_range_is COW_SECTOR data|hole: the CoW file's 64 KiB at that sector holds data, or none.
 cow_range_is() {
 	python3 -c '
@@ -118,7 +120,7 @@ copies=$(status_field c1 copies)
 # One io_submit of all four: they queue on the one fault while the responder waits 0.3 s to map
 # it. fio then reads them back: each block's header names its offset, its checksum its data.
 fio --name=union --filename=/dev/mapper/c1 --rw=write --bs=16k --size=64k --offset=$((30 * 65536)) \
-	--ioengine=libaio --direct=1 --iodepth=4 --iodepth_batch_submit=4 --verify=crc32c --verify_fatal=1 \
+	--ioengine=libaio --direct=1 --iodepth=4 --iodepth_batch_submit=4 --verify=crc32c --verify_fatal=1 --verify_state_save=0 \
 	--output=/tmp/fio-union.log || fail "fio's four writes failed or read back wrong: $(cat /tmp/fio-union.log)"
 [ "$(grep -c '^FAULT vol=1 chunk=30 ' /tmp/resp.log)" = 1 ] || fail "chunk 30 did not fault exactly once"
 [ "$(status_field c1 nocopy_fills)" = $((nocopy + 1)) ] && [ "$(status_field c1 copies)" = "$copies" ] ||
@@ -126,6 +128,17 @@ fio --name=union --filename=/dev/mapper/c1 --rw=write --bs=16k --size=64k --offs
 [ "$(status_field c1 errors)" = 0 ] || fail "errors: $(dmsetup status c1)"
 dd if=/dev/mapper/c1 of=/tmp/model.img bs=65536 skip=30 seek=30 count=1 iflag=direct conv=notrunc status=none
 $IOCHECK compare /dev/mapper/c1 /tmp/model.img || fail "the writes to chunk 30 changed its neighbours"
+
+step "a 4 KiB write into an unmapped chunk: the copy fills around it, so the slot is written once"
+grep -q '^FAULT vol=1 chunk=31 ' /tmp/resp.log && fail "chunk 31 was written; the step needs it unmapped"
+head -c 4096 /dev/urandom >/tmp/w31
+before=$(write_sectors "$COW")
+dd if=/tmp/w31 of=/dev/mapper/c1 bs=4096 seek=$((31 * 16 + 5)) count=1 oflag=direct status=none ||
+	fail "the write to chunk 31 failed"
+written=$(($(write_sectors "$COW") - before))
+[ "$written" = 128 ] || fail "chunk 31's fill and write put $written sectors on the CoW device, not the chunk's 128"
+dd if=/tmp/w31 of=/tmp/model.img bs=4096 seek=$((31 * 16 + 5)) conv=notrunc status=none
+$IOCHECK compare /dev/mapper/c1 /tmp/model.img || fail "chunk 31 does not read as the base with its 4 KiB written into it"
 
 step "the module cannot be unloaded while a table uses it"
 if rmmod dm_cow 2>/dev/null; then fail "rmmod succeeded with a live cow table"; fi
