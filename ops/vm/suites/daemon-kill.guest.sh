@@ -1,4 +1,4 @@
-# Guest side of ops/vm/suites/daemon-kill (argument: CYCLES). dmcowd killed with SIGKILL as soon as it serves plus a short random delay, and restarted, CYCLES times while fio writes random 4 KiB and 64 KiB blocks with crc32c verify on a native and a qcow2 volume: every fio run completes with no I/O error and verifies; afterwards e2e checks pass on both CoW spaces.
+# Guest side of ops/vm/suites/daemon-kill (argument: CYCLES). dmcowd killed with SIGKILL as soon as it serves plus a short random delay, and restarted, CYCLES times while fio writes random 4 KiB and 64 KiB blocks with crc32c verify on a native and a qcow2 volume: every fio run completes with no I/O error and verifies, and kills come with grants live on both volumes; afterwards e2e checks pass on both CoW spaces.
 . "$DMCOW_ROOT/ops/vm/lib.sh"
 . "$DMCOW_ROOT/ops/vm/suites/e2e-lib.sh"
 load_dmcow
@@ -35,7 +35,13 @@ fio_loop() {
 fio_loop &
 fpid=$!
 
+# grants_live DEV: the live grants of DEV's volume, from its first cow segment's status.
+grants_live() {
+	dmsetup status "$1" | awk '$3 == "cow" { for (i = 4; i <= NF; i++) if (index($i, "grants=") == 1) { print substr($i, 8); exit } }'
+}
 c=0
+live_k=0
+live_q=0
 t0=$(date +%s)
 while [ $c -lt "$CYCLES" ]; do
 	c=$((c + 1))
@@ -43,6 +49,9 @@ while [ $c -lt "$CYCLES" ]; do
 	delay=$(od -An -N1 -tu1 /dev/urandom | awk '{ printf "%.1f", $1 % 26 / 10 }')
 	sleep "$delay"
 	[ ! -e /tmp/fio-failed ] || break
+	# grants the daemon made and the kernel holds when it dies: the next daemon must adopt them
+	case $(grants_live k) in '' | 0) ;; *) live_k=$((live_k + 1)) ;; esac
+	case $(grants_live q) in '' | 0) ;; *) live_q=$((live_q + 1)) ;; esac
 	kill_daemon
 	start_daemon k q
 	step "cycle $c: killed ${delay}s after serving, restarted and serving again ($(cat /tmp/fio-runs 2>/dev/null || echo 0) fio runs verified)"
@@ -57,7 +66,8 @@ if [ -e /tmp/fio-failed ]; then
 fi
 [ $rc = 0 ] || fail "the fio loop exited $rc"
 runs=$(cat /tmp/fio-runs 2>/dev/null || echo 0)
-step "$c kills in $(($(date +%s) - t0)) s; $runs fio runs, all verified with no I/O error"
+step "$c kills in $(($(date +%s) - t0)) s; $runs fio runs, all verified with no I/O error; grants live at $live_k kills on k, $live_q on q"
+[ "$live_k" -ge 1 ] && [ "$live_q" -ge 1 ] || fail "no kill came with grants live on both volumes (k $live_k, q $live_q of $c)"
 # fio runs back to back from before the first kill to after the last: every kill hit a run.
 [ "$runs" -ge 1 ] || fail "no fio run completed"
 grep -h 'write: IOPS' /tmp/fio-run*.log | head -2

@@ -100,7 +100,7 @@ while [ $i -lt $((RECS_PER_CYCLE / 2)) ]; do
 	i=$((i + 1))
 	if [ $i = "$cut_at" ]; then
 		# the module's count of chunks discarded whole (DISCARDs sent): no JVM start before the cut
-		step "chunks discarded whole in this boot so far: n $(dmsetup status n | grep -o 'discards=[0-9]*' | head -1), q $(dmsetup status q | grep -o 'discards=[0-9]*' | head -1)"
+		step "chunks discarded whole in this boot so far: n $(dmsetup status n | grep -o 'discards=[0-9]*' | head -1), q $(dmsetup status q | grep -o 'discards=[0-9]*' | head -1); live grants at the cut: n $(dmsetup status n | grep -o ' grants=[0-9]*' | head -1), q $(dmsetup status q | grep -o ' grants=[0-9]*' | head -1)"
 		echo "DMCOW-POWER-CUT-NOW after $i files per volume"
 	fi
 done
