@@ -87,6 +87,14 @@ public final class Allocator extends AbstractBehavior<Allocator.Command> {
     }
 
     /**
+     * The volume's device was just created, so no kernel volume holds a place this allocator did
+     * not hand out: free what a crash left counted and never committed ({@link CowSpace#reclaimLeaks}).
+     */
+    public enum ReclaimLeaks implements Command {
+        INSTANCE
+    }
+
+    /**
      * Answered with {@link Synced} once every command sent before it is done: a stopping volume
      * knows its releases reached the space before it closes (qcow2 frees released clusters then).
      */
@@ -228,6 +236,7 @@ public final class Allocator extends AbstractBehavior<Allocator.Command> {
                     return this;
                 })
                 .onMessage(FreePlaces.class, this::onFreePlaces)
+                .onMessage(ReclaimLeaks.class, m -> reclaimLeaks())
                 .onMessage(Sync.class, m -> {
                     owner.tell(new Synced(epoch));
                     return this;
@@ -374,6 +383,20 @@ public final class Allocator extends AbstractBehavior<Allocator.Command> {
             error = e.getMessage();
         }
         owner.tell(new Freed(epoch, space.usage(), error));
+        return this;
+    }
+
+    private Behavior<Command> reclaimLeaks() {
+        try {
+            long n = space.reclaimLeaks();
+            if (n > 0) {
+                getContext().getLog().info("{}: freed {} places counted but never committed (left by a crash)",
+                        opened.store().path(), n);
+            }
+        } catch (IOException e) {
+            getContext().getLog().warn("{}: places left by a crash stay counted: {}", opened.store().path(),
+                    e.getMessage());
+        }
         return this;
     }
 

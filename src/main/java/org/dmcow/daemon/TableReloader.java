@@ -71,9 +71,10 @@ public final class TableReloader extends AbstractBehavior<TableReloader.Command>
 
     /**
      * A table is live: the owner may FORGET {@code forget}. {@code counted}: a reload, not an
-     * activation. Every segment is a cow one, so the kernel keeps the volume.
+     * activation; {@code created}: an activation that created the device (no kernel volume held
+     * anything of it before). Every segment is a cow one, so the kernel keeps the volume.
      */
-    public record Reloaded(List<Long> forget, long segments, boolean counted) implements Reply {
+    public record Reloaded(List<Long> forget, long segments, boolean counted, boolean created) implements Reply {
     }
 
     /** Which step failed; the device is never left suspended. */
@@ -193,7 +194,8 @@ public final class TableReloader extends AbstractBehavior<TableReloader.Command>
         try {
             List<DeviceMapper.Target> table = Tables.table(layout(), m.runs(), m.discardUnmap());
             DeviceMapper.DeviceStatus s = dm.status(config.name());
-            if (!s.exists()) {
+            boolean created = !s.exists();
+            if (created) {
                 dm.create(config.name(), StorageIdentity.DMCOW_UUID_PREFIX + config.name());
                 dm.load(config.name(), table);
                 dm.resume(config.name());
@@ -204,7 +206,7 @@ public final class TableReloader extends AbstractBehavior<TableReloader.Command>
                 getContext().getLog().info("volume {}: adopted the existing /dev/mapper/{} with a new table",
                         config.name(), config.name());
             }
-            owner.tell(new Reloaded(List.of(), Tables.mappedSegments(table), false));
+            owner.tell(new Reloaded(List.of(), Tables.mappedSegments(table), false, created));
         } catch (IOException | RuntimeException e) {
             owner.tell(new ReloadFailed(ReloadFailure.ACTIVATE, "activating /dev/mapper/" + config.name() + ": " + e.getMessage()));
         }
@@ -228,7 +230,7 @@ public final class TableReloader extends AbstractBehavior<TableReloader.Command>
                         + "than the one dmcowd loaded (was a table loaded by hand meanwhile?); nothing was "
                         + "forgotten and the reload will be redone");
             }
-            owner.tell(new Reloaded(m.forget(), Tables.mappedSegments(table), true));
+            owner.tell(new Reloaded(m.forget(), Tables.mappedSegments(table), true, false));
         } catch (IOException e) {
             resumeAfter(e);
             owner.tell(new ReloadFailed(ReloadFailure.RELOAD, "table reload: " + e.getMessage()));

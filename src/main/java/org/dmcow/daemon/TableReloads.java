@@ -106,6 +106,9 @@ final class TableReloads<M> {
         if (m.counted()) {
             ledger.reloads++;
         }
+        if (m.created()) {
+            requests.add(Allocator.ReclaimLeaks.INSTANCE);
+        }
         // the suspend waited for every write the old table sent: nothing goes to these places now
         if (!placesToFree.isEmpty()) {
             requests.add(new Allocator.FreePlaces(placesToFree));

@@ -55,6 +55,17 @@ public interface CowSpace extends Closeable {
      */
     void adopt(long volumeChunk, long place) throws FormatException;
 
+    /**
+     * Frees what an earlier daemon counted and never committed: places a crash left unreferenced
+     * (chunks placed, or granted ahead, and not yet committed when the power went). Called only
+     * when no kernel volume can hold a place this space did not hand out: the volume's device was
+     * just created. Places reserved, released or unmapped here stay. Returns how many were freed;
+     * formats where an uncommitted place is free by construction (native) keep this default.
+     */
+    default long reclaimLeaks() throws IOException {
+        return 0;
+    }
+
     /** Returns a reservation that will not be used (the fault was failed). */
     void release(long volumeChunk);
 

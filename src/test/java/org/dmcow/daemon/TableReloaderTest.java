@@ -89,8 +89,20 @@ class TableReloaderTest {
         owner.expectMessageClass(TableReloader.DevicesAttached.class);
         r.tell(new TableReloader.Activate(List.of(new Runs.Run(0, 1, 0)), false));
         TableReloader.Reloaded m = owner.expectMessageClass(TableReloader.Reloaded.class);
-        assertEquals(new TableReloader.Reloaded(List.of(), 1, false), m);
+        assertEquals(new TableReloader.Reloaded(List.of(), 1, false, true), m);
         assertEquals(2, devices.devices.get("vm1").live.size());
+    }
+
+    @Test
+    void activationOverAnExistingDeviceAdoptsItAndSaysItWasNotCreated() throws IOException {
+        active();
+        // a restarted daemon's reloader: the device (and the kernel volume, with its grants) lives on
+        ActorRef<TableReloader.Command> again = reloader(config());
+        again.tell(TableReloader.Attach.INSTANCE);
+        owner.expectMessageClass(TableReloader.DevicesAttached.class);
+        again.tell(new TableReloader.Activate(List.of(new Runs.Run(0, 1, 0)), false));
+        assertEquals(new TableReloader.Reloaded(List.of(), 1, false, false),
+                owner.expectMessageClass(TableReloader.Reloaded.class));
     }
 
     @Test
@@ -124,7 +136,7 @@ class TableReloaderTest {
                 owner.expectMessageClass(TableReloader.ReloadFailed.class).failure());
         assertFalse(devices.devices.get("vm1").suspended);
         r.tell(new TableReloader.Reload(runs, List.of(0L), false));
-        assertEquals(new TableReloader.Reloaded(List.of(0L), 1, true),
+        assertEquals(new TableReloader.Reloaded(List.of(0L), 1, true, false),
                 owner.expectMessageClass(TableReloader.Reloaded.class));
     }
 

@@ -6,6 +6,7 @@ package org.dmcow.format.qcow2;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
+import java.util.BitSet;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.TreeSet;
@@ -148,6 +149,18 @@ final class Qcow2Refcounts {
         // scanning cached every block; keep only what allocation will touch
         blocks.clear();
         return new Scan(highest, used);
+    }
+
+    /** The refcount structure's own clusters: the table's and the blocks'. */
+    BitSet ownClusters() {
+        BitSet own = new BitSet();
+        own.set((int) (tableOffset / clusterSize), (int) (tableOffset / clusterSize + tableClusters));
+        for (long off : table) {
+            if (off != 0) {
+                own.set((int) (off / clusterSize));
+            }
+        }
+        return own;
     }
 
     /** Whether a refcount block describes {@code cluster}. */
