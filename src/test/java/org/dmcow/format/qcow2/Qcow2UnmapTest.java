@@ -3,6 +3,7 @@
  */
 package org.dmcow.format.qcow2;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -11,11 +12,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.OptionalLong;
 import java.util.Random;
 import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.dmcow.format.CowFormat;
 import org.dmcow.format.CowSpace;
 import org.dmcow.format.FileBaseImage;
@@ -28,7 +32,10 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Unmaps in a qcow2 space, as QEMU's discard: the L2 entry cleared at commit (the chunk reads from
  * the backing file), the cluster kept counted, never handed out, until freed after a reload, then
- * a hole with refcount 0; qemu-img check and map agree at each step.
+ * a hole with refcount 0; qemu-img check and map agree at each step. And what a crash leaves
+ * counted and unreferenced (unmapped, placed or granted ahead, never committed): freed by the next
+ * daemon when it creates the device, exactly what qemu-img check calls leaked, and nothing
+ * committed, reserved since the open, or described by metadata.
  */
 class Qcow2UnmapTest {
     private static final int CHUNK = 65536;
@@ -51,11 +58,15 @@ class Qcow2UnmapTest {
         }
     }
 
+    private static byte[] data(long chunk) {
+        byte[] d = new byte[CHUNK];
+        Arrays.fill(d, (byte) (chunk + 1));
+        return d;
+    }
+
     private static void write(CowSpace space, FileCowStore store, long chunk) throws Exception {
         long place = space.place(chunk).place();
-        byte[] data = new byte[CHUNK];
-        java.util.Arrays.fill(data, (byte) (chunk + 1));
-        store.write(ByteBuffer.wrap(data), place);
+        store.write(ByteBuffer.wrap(data(chunk)), place);
         store.flush();
         space.commit(List.of(new CowSpace.Mapping(chunk, place)));
     }
@@ -66,6 +77,14 @@ class Qcow2UnmapTest {
 
     private int check() throws Exception {
         return Qemu.run("qemu-img", "check", "-f", "qcow2", cow.toString()).exit();
+    }
+
+    private long leakedByQemu() throws Exception {
+        Qemu.Result r = Qemu.run("qemu-img", "check", "-f", "qcow2", cow.toString());
+        assertEquals(3, r.exit(), "leaks expected: " + r.out());
+        Matcher m = Pattern.compile("(\\d+) leaked clusters were found").matcher(r.out());
+        assertTrue(m.find(), r.out());
+        return Long.parseLong(m.group(1));
     }
 
     @Test
@@ -133,6 +152,67 @@ class Qcow2UnmapTest {
         assertEquals(3, check(), "the crash's cluster stays leaked");
         Qemu.run("qemu-img", "check", "-r", "leaks", "-f", "qcow2", cow.toString());
         assertEquals(0, check());
+    }
+
+    /** A daemon that committed 0..3, unmapped 2, and had 20..35 and 50 placed (granted) when the power went. */
+    private void crashWithPlacesOutstanding() throws Exception {
+        try (FileBaseImage base = FileBaseImage.open(basePath)) {
+            FileCowStore store = FileCowStore.open(cow, false, null);
+            CowSpace space = format.open(store, base);
+            for (long c = 0; c < 4; c++) {
+                write(space, store, c);
+            }
+            space.commit(List.of(new CowSpace.Mapping(2, CowSpace.UNMAPPED)));
+            for (long c = 20; c < 36; c++) {
+                space.place(c);
+            }
+            long p50 = space.place(50).place();
+            store.write(ByteBuffer.wrap(data(50)), p50); // filled, never committed
+            store.close(); // the power went: no close of the space
+        }
+    }
+
+    @Test
+    void theNextDaemonFreesExactlyWhatACrashLeakedAndKeepsItsOwnPlaces() throws Exception {
+        crashWithPlacesOutstanding();
+        long leaked = leakedByQemu();
+        assertEquals(16 + 1 + 1, leaked, "20..35, 50 and the unmapped 2");
+        try (FileBaseImage base = FileBaseImage.open(basePath);
+                FileCowStore store = FileCowStore.open(cow, false, null);
+                CowSpace space = format.open(store, base)) {
+            // placed by this daemon before the device was created: not a leak
+            long p40 = space.place(40).place();
+            long usedBefore = space.usage().usedChunks();
+            assertEquals(leaked, space.reclaimLeaks());
+            assertEquals(usedBefore - leaked, space.usage().usedChunks());
+            assertEquals(0, space.reclaimLeaks(), "nothing more the second time");
+            store.write(ByteBuffer.wrap(data(40)), p40);
+            store.flush();
+            space.commit(List.of(new CowSpace.Mapping(40, p40)));
+            for (long c : new long[] {0, 1, 3, 40}) {
+                ByteBuffer got = ByteBuffer.allocate(CHUNK);
+                store.read(got, space.committedPlace(c));
+                assertArrayEquals(data(c), got.array(), "chunk " + c);
+            }
+            // the freed places are handed out again
+            for (long c = 20; c < 36; c++) {
+                write(space, store, c);
+            }
+        }
+        assertEquals(0, check());
+    }
+
+    @Test
+    void leaksInAnImageWithBitmapsAreLeftAlone() throws Exception {
+        crashWithPlacesOutstanding();
+        long leaked = leakedByQemu();
+        Qemu.run("qemu-img", "bitmap", "--add", cow.toString(), "b1").ok();
+        try (FileBaseImage base = FileBaseImage.open(basePath);
+                FileCowStore store = FileCowStore.open(cow, false, null);
+                CowSpace space = format.open(store, base)) {
+            assertEquals(0, space.reclaimLeaks());
+        }
+        assertTrue(leakedByQemu() >= leaked, "the leaks stay for qemu-img check -r leaks");
     }
 
     private long allocatedBytes() {
