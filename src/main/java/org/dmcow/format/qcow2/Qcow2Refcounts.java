@@ -146,9 +146,16 @@ final class Qcow2Refcounts {
                 }
             }
         }
-        // scanning cached every block; keep only what allocation will touch
-        blocks.clear();
+        forgetBlocks();
         return new Scan(highest, used);
+    }
+
+    /**
+     * Drops the cached blocks (entries are written through, so nothing is lost): after a pass over
+     * all of them, keep only what allocation will touch again.
+     */
+    void forgetBlocks() {
+        blocks.clear();
     }
 
     /** The refcount structure's own clusters: the table's and the blocks'. */

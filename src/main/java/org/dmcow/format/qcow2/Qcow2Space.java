@@ -355,6 +355,7 @@ final class Qcow2Space implements CowSpace {
                 leaked.add(c);
             }
         }
+        refcounts.forgetBlocks();
         if (leaked.isEmpty()) {
             return 0;
         }
