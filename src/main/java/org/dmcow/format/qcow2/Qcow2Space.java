@@ -349,7 +349,7 @@ final class Qcow2Space implements CowSpace {
         BitSet refcountClusters = refcounts.ownClusters();
         for (long c = 1; c < refcounts.endCluster(); c++) {
             long place = c * clusterSize;
-            if (refcounts.covers(c) && refcounts.get(c) == 1 && !tables.isReferenced(c)
+            if (refcounts.get(c) == 1 && !tables.isReferenced(c)
                     && !refcountClusters.get((int) c)
                     && !reservedPlaces.contains(place) && !released.contains(place) && !unmapped.contains(place)) {
                 leaked.add(c);
