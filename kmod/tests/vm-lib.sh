@@ -50,11 +50,6 @@ stop_responder() {
 	wait "$RESP_PID" 2>/dev/null || true
 }
 
-# status_field DM_NAME FIELD: a counter from the cow segment's status line.
-status_field() {
-	dmsetup status "$1" | awk -v f="$2" '$3 == "cow" { for (i = 4; i <= NF; i++) if (index($i, f "=") == 1) { print substr($i, length(f) + 2); exit } }'
-}
-
 # dev_sum DEV: sha256 of the device read with O_DIRECT.
 dev_sum() {
 	dd if="$1" bs=1M iflag=direct status=none | sha256sum | cut -d' ' -f1

@@ -35,10 +35,6 @@ fio_loop() {
 fio_loop &
 fpid=$!
 
-# grants_live DEV: the live grants of DEV's volume, from its first cow segment's status.
-grants_live() {
-	dmsetup status "$1" | awk '$3 == "cow" { for (i = 4; i <= NF; i++) if (index($i, "grants=") == 1) { print substr($i, 8); exit } }'
-}
 c=0
 live_k=0
 live_q=0
@@ -50,8 +46,8 @@ while [ $c -lt "$CYCLES" ]; do
 	sleep "$delay"
 	[ ! -e /tmp/fio-failed ] || break
 	# grants the daemon made and the kernel holds when it dies: the next daemon must adopt them
-	case $(grants_live k) in '' | 0) ;; *) live_k=$((live_k + 1)) ;; esac
-	case $(grants_live q) in '' | 0) ;; *) live_q=$((live_q + 1)) ;; esac
+	case $(status_field k grants) in '' | 0) ;; *) live_k=$((live_k + 1)) ;; esac
+	case $(status_field q grants) in '' | 0) ;; *) live_q=$((live_q + 1)) ;; esac
 	kill_daemon
 	start_daemon k q
 	step "cycle $c: killed ${delay}s after serving, restarted and serving again ($(cat /tmp/fio-runs 2>/dev/null || echo 0) fio runs verified)"

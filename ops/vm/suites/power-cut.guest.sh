@@ -108,8 +108,11 @@ while [ $i -lt $((RECS_PER_CYCLE / 2)) ]; do
 	fi
 	i=$((i + 1))
 	if [ $i = "$cut_at" ]; then
-		# the module's count of chunks discarded whole (DISCARDs sent): no JVM start before the cut
-		step "chunks discarded whole in this boot so far: n $(dmsetup status n | grep -o 'discards=[0-9]*' | head -1), q $(dmsetup status q | grep -o 'discards=[0-9]*' | head -1); live grants at the cut: n $(dmsetup status n | grep -o ' grants=[0-9]*' | head -1), q $(dmsetup status q | grep -o ' grants=[0-9]*' | head -1)"
+		# the module's counts of chunks discarded whole (DISCARDs sent) and of live grants, one
+		# status each: no JVM start before the cut, and the host counts the cuts with grants live
+		sn=$(dmsetup status n)
+		sq=$(dmsetup status q)
+		step "at the cut: n discards=$(status_text_field "$sn" discards) grants=$(status_text_field "$sn" grants), q discards=$(status_text_field "$sq" discards) grants=$(status_text_field "$sq" grants)"
 		echo "DMCOW-POWER-CUT-NOW after $i files per volume"
 	fi
 done
