@@ -70,11 +70,20 @@ public final class TableReloader extends AbstractBehavior<TableReloader.Command>
     }
 
     /**
-     * A table is live: the owner may FORGET {@code forget}. {@code counted}: a reload, not an
-     * activation; {@code created}: an activation that created the device (no kernel volume held
-     * anything of it before). Every segment is a cow one, so the kernel keeps the volume.
+     * A table is live: the owner may FORGET {@code forget}. Every segment is a cow one, so the
+     * kernel keeps the volume.
      */
-    public record Reloaded(List<Long> forget, long segments, boolean counted, boolean created) implements Reply {
+    public record Reloaded(List<Long> forget, long segments, Swap swap) implements Reply {
+    }
+
+    /** How the table became live. */
+    public enum Swap {
+        /** A reload of the serving device (counted in the volume's reloads). */
+        RELOAD,
+        /** An activation over a device that already existed: its kernel volume may hold grants. */
+        ADOPTED,
+        /** An activation that created the device: no kernel volume held anything of it before. */
+        CREATED
     }
 
     /** Which step failed; the device is never left suspended. */
@@ -206,7 +215,7 @@ public final class TableReloader extends AbstractBehavior<TableReloader.Command>
                 getContext().getLog().info("volume {}: adopted the existing /dev/mapper/{} with a new table",
                         config.name(), config.name());
             }
-            owner.tell(new Reloaded(List.of(), Tables.mappedSegments(table), false, created));
+            owner.tell(new Reloaded(List.of(), Tables.mappedSegments(table), created ? Swap.CREATED : Swap.ADOPTED));
         } catch (IOException | RuntimeException e) {
             owner.tell(new ReloadFailed(ReloadFailure.ACTIVATE, "activating /dev/mapper/" + config.name() + ": " + e.getMessage()));
         }
@@ -230,7 +239,7 @@ public final class TableReloader extends AbstractBehavior<TableReloader.Command>
                         + "than the one dmcowd loaded (was a table loaded by hand meanwhile?); nothing was "
                         + "forgotten and the reload will be redone");
             }
-            owner.tell(new Reloaded(m.forget(), Tables.mappedSegments(table), true, false));
+            owner.tell(new Reloaded(m.forget(), Tables.mappedSegments(table), Swap.RELOAD));
         } catch (IOException e) {
             resumeAfter(e);
             owner.tell(new ReloadFailed(ReloadFailure.RELOAD, "table reload: " + e.getMessage()));

@@ -103,11 +103,12 @@ final class TableReloads<M> {
             }
             log.info("volume {}: serving", volume);
         }
-        if (m.counted()) {
-            ledger.reloads++;
-        }
-        if (m.created()) {
-            requests.add(Allocator.ReclaimLeaks.INSTANCE);
+        switch (m.swap()) {
+            case RELOAD -> ledger.reloads++;
+            case CREATED -> requests.add(Allocator.ReclaimLeaks.INSTANCE);
+            case ADOPTED -> {
+                // the kernel volume replays its grants: they are adopted, nothing is a leak
+            }
         }
         // the suspend waited for every write the old table sent: nothing goes to these places now
         if (!placesToFree.isEmpty()) {

@@ -89,7 +89,7 @@ class TableReloaderTest {
         owner.expectMessageClass(TableReloader.DevicesAttached.class);
         r.tell(new TableReloader.Activate(List.of(new Runs.Run(0, 1, 0)), false));
         TableReloader.Reloaded m = owner.expectMessageClass(TableReloader.Reloaded.class);
-        assertEquals(new TableReloader.Reloaded(List.of(), 1, false, true), m);
+        assertEquals(new TableReloader.Reloaded(List.of(), 1, TableReloader.Swap.CREATED), m);
         assertEquals(2, devices.devices.get("vm1").live.size());
     }
 
@@ -101,7 +101,7 @@ class TableReloaderTest {
         again.tell(TableReloader.Attach.INSTANCE);
         owner.expectMessageClass(TableReloader.DevicesAttached.class);
         again.tell(new TableReloader.Activate(List.of(new Runs.Run(0, 1, 0)), false));
-        assertEquals(new TableReloader.Reloaded(List.of(), 1, false, false),
+        assertEquals(new TableReloader.Reloaded(List.of(), 1, TableReloader.Swap.ADOPTED),
                 owner.expectMessageClass(TableReloader.Reloaded.class));
     }
 
@@ -136,7 +136,7 @@ class TableReloaderTest {
                 owner.expectMessageClass(TableReloader.ReloadFailed.class).failure());
         assertFalse(devices.devices.get("vm1").suspended);
         r.tell(new TableReloader.Reload(runs, List.of(0L), false));
-        assertEquals(new TableReloader.Reloaded(List.of(0L), 1, true, false),
+        assertEquals(new TableReloader.Reloaded(List.of(0L), 1, TableReloader.Swap.RELOAD),
                 owner.expectMessageClass(TableReloader.Reloaded.class));
     }
 
